@@ -1,0 +1,5 @@
+"""`python -m curator` runs the CLI."""
+
+from .cli import main
+
+main()

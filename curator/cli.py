@@ -1,0 +1,350 @@
+"""The `curator` command line: a thin layer over the library. Library errors become one line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import CuratorError
+
+EPILOG_RUN = """\b
+Example:
+  curator index build examples/halueval_demo/sources.jsonl --name demo
+  curator run examples/halueval_demo/pairs.jsonl --index demo --budget 100 -o out/demo
+"""
+
+
+class CuratorGroup(click.Group):
+    """Turns CuratorError into `Error: <one line>` and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CuratorError as exc:
+            raise click.ClickException(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+def _setup_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.INFO if verbose else (logging.ERROR if quiet else logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("curator").setLevel(level)
+
+
+@click.group(cls=CuratorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=EPILOG_RUN)
+@click.version_option(package_name="curator")
+@click.option("-v", "--verbose", is_flag=True, help="Log each stage and its timing.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+    """Clean and curate instruction-tuning data by grounding it in human-written source documents."""
+    _setup_logging(verbose, quiet)
+    ctx.obj = {"quiet": quiet}
+
+
+def _say(ctx: click.Context, msg: str) -> None:
+    if not (ctx.obj or {}).get("quiet"):
+        click.echo(msg, err=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# shared options
+# ---------------------------------------------------------------------------------------------
+def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    opts = [
+        click.option("--instruction-field", help="Field holding the instruction (default: instruction/prompt/question/query)."),
+        click.option("--response-field", help="Field holding the response (default: output/response/answer/completion)."),
+        click.option("--input-field", help="Field holding extra input appended to the instruction (default: input)."),
+        click.option("--source-field", help="Field holding the pair's own source text: score against it, no index needed."),
+        click.option("--source-id-field", help="Field naming the document in the index the pair is grounded in."),
+        click.option("--id-field", help="Field holding a record id (default: id if present)."),
+        click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
+                     help="On a malformed line: stop, or drop it with a reason and go on."),
+        click.option("--model", default=None, help="sentence-transformers model name or local folder (default: packaged all-MiniLM-L6-v2)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _read(path: str, kw: dict[str, Any]) -> Any:
+    from .records import FieldMap, read_pairs
+
+    fields = FieldMap(instruction=kw.get("instruction_field"), response=kw.get("response_field"),
+                      input=kw.get("input_field"), source=kw.get("source_field"),
+                      source_id=kw.get("source_id_field"), id=kw.get("id_field"))
+    return read_pairs(path, fields, kw.get("on_error", "raise"))
+
+
+def _embedder(model: str | None, index: str | None) -> Any:
+    from .embed import Embedder
+
+    if model is None and index is not None:
+        # Use the index's own model unless told otherwise.
+        from .index import MANIFEST_FILE, resolve_index_path
+
+        manifest = json.loads((resolve_index_path(index) / MANIFEST_FILE).read_text("utf-8"))
+        model = manifest["model"]
+    return Embedder(model)
+
+
+def _report(ctx: click.Context, result: Any, paths: dict[str, Path] | None = None) -> None:
+    s = result.summary
+    _say(ctx, f"{s['rows_in']} rows in: {s['kept']} kept, {s['dropped']} dropped")
+    for reason, n in sorted(s["drop_reasons"].items(), key=lambda kv: -kv[1]):
+        _say(ctx, f"  {n:6d}  {reason}")
+    for name, st in s["stages"].items():
+        if isinstance(st, dict) and st.get("message"):
+            _say(ctx, f"{name}: {st['message']}")
+    if paths:
+        for name, p in paths.items():
+            _say(ctx, f"{name:8s} {p}")
+
+
+def _write_single(ctx: click.Context, result: Any, out: str, dropped: str | None, all_rows: bool = False) -> None:
+    """Write the kept rows (or all rows) to OUT and the dropped rows next to it."""
+    from . import records as R
+    from .io import table_format, write_jsonl, write_table
+    from .pipeline import output_records
+
+    out_path = Path(out)
+    fmt = table_format(out_path)
+    frames = [("out", out_path, result.table if all_rows else result.kept)]
+    if not all_rows and result.dropped.height:
+        dpath = Path(dropped) if dropped else out_path.with_name(out_path.name.replace(out_path.suffix, f".dropped{out_path.suffix}", 1))
+        frames.append(("dropped", dpath, result.dropped))
+    for _, path, frame in frames:
+        if fmt == "jsonl":
+            write_jsonl(path, output_records(frame))
+        else:
+            write_table(path, frame.drop(R.RECORD))
+        _say(ctx, f"wrote {frame.height} rows to {path}")
+
+
+# ---------------------------------------------------------------------------------------------
+# index
+# ---------------------------------------------------------------------------------------------
+@cli.group(cls=CuratorGroup)
+def index() -> None:
+    """Build, extend, inspect and search passage indexes of source documents."""
+
+
+@index.command("build", epilog="""\b
+Example:
+  curator index build examples/halueval_demo/sources.jsonl --name demo --id-field id
+  curator index build docs/ --out /tmp/my-index --max-tokens 96""")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--name", help="Index name: stored under $CURATOR_INDEX_DIR or ./indexes/NAME.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder to write the index to (instead of --name).")
+@click.option("--text-field", default="text", show_default=True, help="Text column of table sources.")
+@click.option("--id-field", default=None, help="Id column of table sources (default: file:line).")
+@click.option("--model", default=None, help="sentence-transformers model name or folder (default: packaged all-MiniLM-L6-v2).")
+@click.option("--max-tokens", default=128, show_default=True, help="Passage size in whitespace tokens.")
+@click.option("--overlap", default=1, show_default=True, help="Sentences shared by consecutive passages.")
+@click.option("--index-type", type=click.Choice(["auto", "flat", "hnsw"]), default="auto", show_default=True,
+              help="FAISS index: exact flat, HNSW, or auto (HNSW above 200k passages).")
+@click.option("--force", is_flag=True, help="Overwrite an existing index.")
+@click.pass_context
+def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, out: str | None, text_field: str,
+                id_field: str | None, model: str | None, max_tokens: int, overlap: int, index_type: str, force: bool) -> None:
+    """Chunk SOURCES (.txt/.md files or folders; .jsonl/.json/.parquet/.csv with a text column) into
+    passages, embed them, and write a FAISS index with its manifest."""
+    from .embed import Embedder
+    from .index import MANIFEST_FILE, PassageIndex, check_index_name, index_root, load_documents
+
+    if bool(name) == bool(out):
+        raise click.UsageError("give exactly one of --name NAME or --out DIR.")
+    path = Path(out) if out else index_root() / check_index_name(name or "")
+    if (path / MANIFEST_FILE).exists() and not force:
+        raise CuratorError(f"an index already exists at {path}; use `curator index add` to extend it or --force to rebuild.")
+    docs = load_documents(sources, text_field=text_field, id_field=id_field)
+    idx = PassageIndex.build(docs, Embedder(model), max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
+    idx.save(path)
+    c = idx.manifest["counts"]
+    _say(ctx, f"indexed {c['documents']} documents as {c['passages']} passages with {idx.manifest['model']} "
+              f"({idx.manifest['index_type_resolved']}) -> {path}")
+
+
+@index.command("add", epilog="\b\nExample:\n  curator index add demo more_docs/")
+@click.argument("name")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--text-field", default="text", show_default=True)
+@click.option("--id-field", default=None)
+@click.pass_context
+def index_add(ctx: click.Context, name: str, sources: tuple[str, ...], text_field: str, id_field: str | None) -> None:
+    """Add documents to an existing index (unchanged documents are skipped)."""
+    from .index import PassageIndex, load_documents, resolve_index_path
+
+    path = resolve_index_path(name)
+    idx = PassageIndex.load(path)
+    added = idx.add(load_documents(sources, text_field=text_field, id_field=id_field))
+    idx.save(path)
+    _say(ctx, f"added {added} passages; {path} now holds {len(idx)} passages")
+
+
+@index.command("info", epilog="\b\nExample:\n  curator index info demo")
+@click.argument("name")
+def index_info(name: str) -> None:
+    """Print an index's manifest as JSON."""
+    from .index import MANIFEST_FILE, resolve_index_path
+
+    path = resolve_index_path(name)
+    manifest = json.loads((path / MANIFEST_FILE).read_text("utf-8"))
+    manifest.pop("model_probe", None)
+    click.echo(json.dumps({"path": str(path), **manifest}, indent=2))
+
+
+@index.command("search", epilog="\b\nExample:\n  curator index search demo \"Who founded the magazine?\" -k 3")
+@click.argument("name")
+@click.argument("query")
+@click.option("-k", default=5, show_default=True, help="Number of passages.")
+@click.option("--model", default=None, help="Embedding model (must match the index).")
+def index_search(name: str, query: str, k: int, model: str | None) -> None:
+    """Print the top-k passages for QUERY as JSON lines."""
+    from .index import PassageIndex, resolve_index_path
+
+    idx = PassageIndex.load(resolve_index_path(name), embedder=_embedder(model, name))
+    for p in idx.search([query], k=k)[0]:
+        click.echo(json.dumps({"score": round(p.score, 4), "passage_id": p.passage_id, "doc_id": p.doc_id,
+                               "start": p.start, "end": p.end, "text": p.text}, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------------------------------------
+# stages
+# ---------------------------------------------------------------------------------------------
+def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], index_ref: str | None) -> Any:
+    from .pipeline import Pipeline
+
+    data = _read(pairs, kw)
+    if data.n_bad:
+        _say(ctx, f"warning: {data.n_bad} unreadable rows dropped with a reason (--on-error skip)")
+    return Pipeline(steps, embedder=_embedder(kw.get("model"), index_ref)).run(data)
+
+
+@cli.command("score", epilog="""\b
+Example:
+  curator score examples/halueval_demo/pairs.jsonl --index demo -o out/scored.jsonl
+  curator score data.jsonl --source-field context -o scored.parquet""")
+@click.argument("pairs")
+@click.option("--index", "index_ref", help="Index name or folder for retrieving evidence.")
+@click.option("-o", "--out", required=True, help="Output file (.jsonl/.parquet/.csv): every row with its scores.")
+@click.option("--top-k", default=5, show_default=True, help="Passages retrieved per query.")
+@click.option("--threshold", type=float, default=None, help="Hallucination probability that flags a pair (default 0.5).")
+@click.option("--params", default=None, help="Grounding parameters JSON (from `curator calibrate`).")
+@pairs_options
+@click.pass_context
+def score_cmd(ctx: click.Context, pairs: str, index_ref: str | None, out: str, top_k: int, threshold: float | None,
+              params: str | None, **kw: Any) -> None:
+    """Score every (instruction, response) pair for grounding and quality; drops nothing."""
+    from .pipeline import GroundingStep, QualityStep
+
+    if index_ref is None and not kw.get("source_field"):
+        raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
+    steps = [QualityStep(drop=False), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params, drop=False)]
+    result = _run(ctx, pairs, kw, steps, index_ref)
+    _write_single(ctx, result, out, None, all_rows=True)
+    g = result.summary["stages"]["grounding"]
+    _say(ctx, f"{g.get('flagged', 0)} of {g['in']} pairs flagged as hallucinated")
+
+
+@cli.command("dedup", epilog="""\b
+Example:
+  curator dedup examples/halueval_demo/pairs.jsonl -o out/deduped.jsonl
+  curator dedup data.jsonl --on both --no-semantic -o deduped.jsonl""")
+@click.argument("pairs")
+@click.option("-o", "--out", required=True, help="Output file for the kept rows.")
+@click.option("--dropped", default=None, help="Output file for the duplicates (default: OUT with .dropped).")
+@click.option("--on", type=click.Choice(["instruction", "response", "both"]), default="instruction", show_default=True,
+              help="Which text identifies a duplicate (instruction = instruction + input).")
+@click.option("--near-threshold", type=float, default=None, help="Jaccard threshold for near-duplicates.")
+@click.option("--semantic-threshold", type=float, default=None, help="Cosine threshold for semantic duplicates.")
+@click.option("--semantic/--no-semantic", default=True, show_default=True, help="Embedding-based dedup.")
+@click.option("--score-column", default=None, help="Keep the cluster member with the highest value of this field.")
+@pairs_options
+@click.pass_context
+def dedup_cmd(ctx: click.Context, pairs: str, out: str, dropped: str | None, on: str, near_threshold: float | None,
+              semantic_threshold: float | None, semantic: bool, score_column: str | None, **kw: Any) -> None:
+    """Remove exact, near- and semantic duplicates; every row gets a cluster id."""
+    from .pipeline import DedupStep
+
+    steps = [DedupStep(on=on, semantic=semantic, near_threshold=near_threshold,
+                       semantic_threshold=semantic_threshold, score_column=score_column)]
+    result = _run(ctx, pairs, kw, steps, None)
+    _write_single(ctx, result, out, dropped)
+    _report(ctx, result)
+
+
+@cli.command("select", epilog="""\b
+Example:
+  curator select examples/halueval_demo/pairs.jsonl --budget 50 -o out/selected.jsonl
+  curator select data.jsonl --budget 200000 --budget-unit tokens -o subset.jsonl""")
+@click.argument("pairs")
+@click.option("--budget", type=int, required=True, help="Rows (or tokens with --budget-unit tokens) to select.")
+@click.option("--budget-unit", type=click.Choice(["rows", "tokens"]), default="rows", show_default=True)
+@click.option("--method", type=click.Choice(["facility_location", "k_center", "score_first", "top_utility", "random"]),
+              default="facility_location", show_default=True)
+@click.option("--utility-column", default=None, help="Field to use as utility (default: quality x grounding if present, else equal).")
+@click.option("--seed", "random_state", default=0, show_default=True)
+@click.option("-o", "--out", required=True, help="Output file for the selected rows.")
+@click.option("--dropped", default=None, help="Output file for the unselected rows.")
+@pairs_options
+@click.pass_context
+def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, method: str, utility_column: str | None,
+               random_state: int, out: str, dropped: str | None, **kw: Any) -> None:
+    """Select a diverse, utility-weighted subset under a budget."""
+    from .pipeline import SelectStep
+
+    steps = [SelectStep(budget=budget, budget_unit=budget_unit, method=method, utility_column=utility_column,
+                        random_state=random_state)]
+    result = _run(ctx, pairs, kw, steps, None)
+    _write_single(ctx, result, out, dropped)
+    _report(ctx, result)
+
+
+@cli.command("run", epilog=EPILOG_RUN)
+@click.argument("pairs")
+@click.option("--index", "index_ref", help="Index name or folder for retrieving evidence.")
+@click.option("--budget", type=int, default=None, help="Rows (or tokens) to select; omit to keep every clean row.")
+@click.option("--budget-unit", type=click.Choice(["rows", "tokens"]), default="rows", show_default=True)
+@click.option("-o", "--out", "outdir", required=True, help="Output folder.")
+@click.option("--threshold", type=float, default=None, help="Hallucination probability that drops a pair (default 0.5).")
+@click.option("--top-k", default=5, show_default=True, help="Passages retrieved per query.")
+@click.option("--keep-hallucinated", is_flag=True, help="Score grounding but do not drop flagged pairs.")
+@click.option("--dedup-on", type=click.Choice(["instruction", "response", "both"]), default="instruction", show_default=True)
+@click.option("--seed", "random_state", default=0, show_default=True)
+@click.option("--no-report", is_flag=True, help="Skip report.html.")
+@pairs_options
+@click.pass_context
+def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int | None, budget_unit: str, outdir: str,
+            threshold: float | None, top_k: int, keep_hallucinated: bool, dedup_on: str, random_state: int,
+            no_report: bool, **kw: Any) -> None:
+    """Run every stage (quality → grounding → dedup → select) and write kept.jsonl, dropped.jsonl,
+    scores.parquet, summary.json and report.html to OUTDIR."""
+    from .pipeline import DedupStep, GroundingStep, QualityStep, SelectStep
+
+    if index_ref is None and not kw.get("source_field"):
+        raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
+    steps = [QualityStep(), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, drop=not keep_hallucinated),
+             DedupStep(on=dedup_on), SelectStep(budget=budget, budget_unit=budget_unit, random_state=random_state)]
+    result = _run(ctx, pairs, kw, steps, index_ref)
+    paths = result.write(outdir, report=not no_report)
+    _report(ctx, result, paths)
+
+
+def main() -> None:
+    """Entry point of the `curator` command."""
+    try:
+        cli.main(prog_name="curator")
+    except KeyboardInterrupt:  # pragma: no cover
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

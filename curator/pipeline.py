@@ -1,0 +1,422 @@
+"""Pipeline: one table flows through steps; each step adds columns and may drop rows *with a reason*.
+
+A step never removes a row from the table. Dropping a row means setting its ``drop_stage`` and
+``drop_reason``; later steps only work on rows that are still alive. At the end every input row
+is in exactly one of ``kept`` / ``dropped``.
+
+>>> from curator.pipeline import Pipeline, QualityStep, GroundingStep, DedupStep, SelectStep
+>>> result = Pipeline([QualityStep(), GroundingStep(index="demo"), DedupStep(), SelectStep(budget=100)]).run(data)  # doctest: +SKIP
+>>> result.summary["kept"]                                                                                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import records as R
+from .embed import Embedder
+from .errors import ConfigError, check_param
+from .records import PairsData, prompt_text
+
+log = logging.getLogger("curator")
+
+
+@dataclass
+class RunContext:
+    """What steps share: one embedder, one index, one embedding of each text."""
+
+    embedder: Embedder
+    index: Any = None   # PassageIndex | None
+    index_ref: str | None = None
+
+    def get_index(self, ref: str | None) -> Any:
+        if ref is None:
+            return None
+        if self.index is None or self.index_ref != ref:
+            from .index import PassageIndex, resolve_index_path
+
+            self.index = PassageIndex.load(resolve_index_path(ref), embedder=self.embedder)
+            self.index_ref = ref
+        return self.index
+
+
+def alive_mask(table: Any) -> np.ndarray:
+    return table[R.DROP_STAGE].is_null().to_numpy()
+
+
+def set_drops(table: Any, stage: str, reasons: Sequence[str | None], details: Sequence[str | None] | None = None,
+              rows: np.ndarray | None = None) -> Any:
+    """Mark rows as dropped by ``stage``. ``reasons`` is aligned with ``rows`` (alive row positions)."""
+    import polars as pl
+
+    n = table.height
+    rows = np.arange(n) if rows is None else rows
+    stage_col = table[R.DROP_STAGE].to_list()
+    reason_col = table[R.DROP_REASON].to_list()
+    detail_col = table[R.DROP_DETAIL].to_list()
+    details = details if details is not None else [None] * len(reasons)
+    for pos, reason, detail in zip(rows, reasons, details):
+        if reason is not None and stage_col[pos] is None:
+            stage_col[pos], reason_col[pos], detail_col[pos] = stage, reason, detail
+    return table.with_columns(pl.Series(R.DROP_STAGE, stage_col, pl.String),
+                              pl.Series(R.DROP_REASON, reason_col, pl.String),
+                              pl.Series(R.DROP_DETAIL, detail_col, pl.String))
+
+
+def put_column(table: Any, name: str, rows: np.ndarray, values: Sequence[Any], dtype: Any, fill: Any = None) -> Any:
+    """Write ``values`` at positions ``rows`` of a (possibly new) column; other rows get ``fill``."""
+    import polars as pl
+
+    col: list[Any] = table[name].to_list() if name in table.columns else [fill] * table.height
+    for pos, v in zip(rows, values):
+        col[int(pos)] = v
+    return table.with_columns(pl.Series(name, col, dtype, strict=False))
+
+
+class Step:
+    """One pipeline stage. Subclasses set ``name`` and implement ``apply``."""
+
+    name = "step"
+
+    def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:  # pragma: no cover
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+class QualityStep(Step):
+    """Cheap quality signals; drops empty, refused, repetitive, off-topic, overlong responses."""
+
+    name = "quality"
+
+    def __init__(self, drop: bool = True, **scorer_args: Any) -> None:
+        self.drop = drop
+        self.scorer_args = scorer_args
+
+    def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
+        import polars as pl
+
+        from .quality import QualityScorer
+
+        rows = np.flatnonzero(alive_mask(table))
+        sub = table[rows]
+        prompts = [prompt_text(i, x) for i, x in zip(sub[R.INSTRUCTION], sub[R.INPUT])]
+        responses = sub[R.RESPONSE].to_list()
+        ok = [j for j, (p, r) in enumerate(zip(prompts, responses)) if p.strip() and r.strip()]
+        pe = np.zeros((len(prompts), ctx.embedder.dimension), np.float32)
+        re_ = np.zeros_like(pe)
+        if ok:
+            pe[ok] = ctx.embedder.encode([prompts[j] for j in ok])
+            re_[ok] = ctx.embedder.encode([responses[j] for j in ok])
+        cols = QualityScorer(**self.scorer_args).score(prompts, responses, pe, re_)
+        for name, values in cols.items():
+            if name == R.QUALITY_REASON:
+                continue
+            vals = values.tolist() if isinstance(values, np.ndarray) else list(values)
+            dtype = pl.Boolean if name == "refusal" else (pl.Int64 if name.endswith("_words") else pl.Float64)
+            table = put_column(table, name, rows, vals, dtype)
+        reasons = list(cols[R.QUALITY_REASON])
+        table = put_column(table, R.QUALITY_REASON, rows, reasons, pl.String)
+        if self.drop:
+            table = set_drops(table, self.name, reasons, rows=rows)
+        return table, {"reasons": dict(Counter(r for r in reasons if r))}
+
+
+class GroundingStep(Step):
+    """Grounding of each response in its own source or in retrieved index passages.
+
+    Drops pairs flagged ``hallucinated`` when ``drop=True`` (default)."""
+
+    name = "grounding"
+
+    def __init__(self, index: str | None = None, top_k: int = 5, threshold: float | None = None,
+                 params: str | None = None, drop: bool = True, batch_size: int = 256) -> None:
+        self.index = index
+        self.top_k = top_k
+        self.threshold = threshold
+        self.params = params
+        self.drop = drop
+        self.batch_size = batch_size
+
+    def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
+        import polars as pl
+
+        from .grounding import GroundingScorer, PairInput, verdicts_json
+
+        index = ctx.get_index(self.index)
+        scorer = GroundingScorer(embedder=ctx.embedder, index=index, top_k=self.top_k,
+                                 threshold=self.threshold, params=self.params)
+        rows = np.flatnonzero(alive_mask(table))
+        sub = table[rows]
+        pairs = [PairInput(prompt_text(i, x), r, s, sid) for i, x, r, s, sid in zip(
+            sub[R.INSTRUCTION], sub[R.INPUT], sub[R.RESPONSE], sub[R.SOURCE], sub[R.SOURCE_ID])]
+        if any(p.source is None and p.source_id is None for p in pairs) and index is None:
+            raise ConfigError("some pairs have no source and no index was given: pass --index NAME "
+                              "(build one with `curator index build`) or --source-field.")
+        results = []
+        for start in range(0, len(pairs), self.batch_size):
+            results.extend(scorer.score(pairs[start:start + self.batch_size]))
+            log.info("grounding: %d/%d pairs", min(start + self.batch_size, len(pairs)), len(pairs))
+        table = put_column(table, R.GROUNDING, rows, [g.grounding for g in results], pl.Float64)
+        table = put_column(table, R.HALLUCINATION_PROB, rows, [g.hallucination_prob for g in results], pl.Float64)
+        table = put_column(table, R.HALLUCINATED, rows, [g.hallucinated for g in results], pl.Boolean)
+        table = put_column(table, R.N_SENTENCES, rows, [len(g.sentences) for g in results], pl.Int64)
+        table = put_column(table, R.N_UNSUPPORTED, rows, [g.n_unsupported for g in results], pl.Int64)
+        table = put_column(table, R.WORST_SENTENCE, rows, [g.worst_sentence for g in results], pl.String)
+        table = put_column(table, R.CITATIONS, rows, [",".join(dict.fromkeys(g.citations)) for g in results], pl.String)
+        table = put_column(table, R.EVIDENCE_MODE, rows, [g.evidence_mode for g in results], pl.String)
+        table = put_column(table, "grounding_confidence", rows, [g.confidence for g in results], pl.String)
+        table = put_column(table, R.SENTENCES, rows, [verdicts_json(g) for g in results], pl.String)
+        stats = {"flagged": int(sum(g.hallucinated for g in results)),
+                 "evidence_modes": dict(Counter(g.evidence_mode for g in results)),
+                 "threshold": scorer.threshold if scorer.threshold is not None else None}
+        if self.drop:
+            reasons = ["hallucinated" if g.hallucinated else None for g in results]
+            details = [f"hallucination_prob={g.hallucination_prob:.2f}; unsupported: {g.worst_sentence!r}"
+                       if g.hallucinated else None for g in results]
+            table = set_drops(table, self.name, reasons, details, rows=rows)
+        return table, stats
+
+
+def _utility(table: Any, rows: np.ndarray) -> np.ndarray:
+    """Default utility = quality x grounding; a missing signal counts as neutral (1 for quality,
+    0.5 for grounding, so ungrounded rows rank below grounded ones)."""
+    q = table[R.QUALITY].to_numpy()[rows] if R.QUALITY in table.columns else np.ones(len(rows))
+    g = table[R.GROUNDING].to_numpy()[rows] if R.GROUNDING in table.columns else np.full(len(rows), 0.5)
+    q = np.where(np.isnan(q.astype(float)), 1.0, q.astype(float))
+    g = np.where(np.isnan(g.astype(float)), 0.5, g.astype(float))
+    return q * g
+
+
+def _field_texts(sub: Any, on: str) -> list[str]:
+    prompts = [prompt_text(i, x) for i, x in zip(sub[R.INSTRUCTION], sub[R.INPUT])]
+    if on == "instruction":
+        return prompts
+    responses = sub[R.RESPONSE].to_list()
+    if on == "response":
+        return responses
+    return [f"{p}\n\n{r}" for p, r in zip(prompts, responses)]
+
+
+DEDUP_FIELDS = ("instruction", "response", "both")
+
+
+class DedupStep(Step):
+    """Exact, near-duplicate and semantic dedup; keeps the best member (by utility) of each cluster.
+
+    ``on``: which text identifies a duplicate: "instruction" (instruction + input, default),
+    "response", or "both"."""
+
+    name = "dedup"
+
+    def __init__(self, on: str = "instruction", exact: bool = True, near: bool = True, semantic: bool = True,
+                 near_threshold: float | None = None, semantic_threshold: float | None = None,
+                 score_column: str | None = None) -> None:
+        self.on = on
+        self.exact = exact
+        self.near = near
+        self.semantic = semantic
+        self.near_threshold = near_threshold
+        self.semantic_threshold = semantic_threshold
+        self.score_column = score_column
+
+    def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
+        import polars as pl
+
+        from .dedup import Deduplicator
+
+        check_param("DedupStep", "on", self.on, self.on in DEDUP_FIELDS, f"one of {DEDUP_FIELDS}")
+        rows = np.flatnonzero(alive_mask(table))
+        sub = table[rows]
+        texts = _field_texts(sub, self.on)
+        if self.score_column is not None:
+            if self.score_column not in table.columns:
+                raise ConfigError(f"dedup score column {self.score_column!r} does not exist; "
+                                  f"available: {', '.join(c for c in table.columns if not c.startswith('_'))}.")
+            scores = np.nan_to_num(table[self.score_column].cast(pl.Float64).to_numpy()[rows], nan=-np.inf)
+        else:
+            scores = _utility(table, rows)
+        kwargs: dict[str, Any] = {"exact": self.exact, "near": self.near, "semantic": self.semantic}
+        if self.near_threshold is not None:
+            kwargs["near_threshold"] = self.near_threshold
+        if self.semantic_threshold is not None:
+            kwargs["semantic_threshold"] = self.semantic_threshold
+        emb = ctx.embedder.encode([t if t.strip() else " " for t in texts]) if self.semantic and len(texts) else None
+        res = Deduplicator(**kwargs).run(texts, embeddings=emb, scores=scores)
+        row_ids = sub[R.ROW_ID].to_numpy()
+        cluster = [int(row_ids[c]) for c in res.cluster_id]
+        dup_of = [int(row_ids[d]) if d >= 0 else None for d in res.duplicate_of]
+        table = put_column(table, R.CLUSTER_ID, rows, cluster, pl.Int64)
+        table = put_column(table, R.CLUSTER_SIZE, rows, res.cluster_size.tolist(), pl.Int64)
+        table = put_column(table, R.DUPLICATE_OF, rows, dup_of, pl.Int64)
+        table = put_column(table, R.DUP_METHOD, rows, list(res.method), pl.String)
+        sim = [None if (s is None or np.isnan(s)) else float(s) for s in res.similarity]
+        table = put_column(table, R.DUP_SIMILARITY, rows, sim, pl.Float64)
+        reasons = [None if k else "duplicate" for k in res.keep]
+        details = [None if k else f"{m} duplicate of row {d} (cluster {c})"
+                   for k, m, d, c in zip(res.keep, res.method, dup_of, cluster)]
+        table = set_drops(table, self.name, reasons, details, rows=rows)
+        stats = {k: v for k, v in res.stats.items() if k != "timings"}
+        return table, stats
+
+
+class SelectStep(Step):
+    """Budgeted, diverse, utility-weighted selection among the rows still alive."""
+
+    name = "select"
+
+    def __init__(self, budget: int | None = None, budget_unit: str = "rows", method: str = "facility_location",
+                 on: str = "instruction", utility_column: str | None = None, min_utility: float | None = None,
+                 random_state: int = 0) -> None:
+        self.budget = budget
+        self.budget_unit = budget_unit
+        self.method = method
+        self.on = on
+        self.utility_column = utility_column
+        self.min_utility = min_utility
+        self.random_state = random_state
+
+    def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
+        import polars as pl
+
+        from .select import DiverseSelector
+        from .text import count_tokens
+
+        check_param("SelectStep", "on", self.on, self.on in DEDUP_FIELDS, f"one of {DEDUP_FIELDS}")
+        rows = np.flatnonzero(alive_mask(table))
+        if self.budget is None:
+            return table, {"skipped": "no budget given"}
+        sub = table[rows]
+        if self.utility_column is not None:
+            if self.utility_column not in table.columns:
+                raise ConfigError(f"utility column {self.utility_column!r} does not exist.")
+            util = table[self.utility_column].cast(pl.Float64).to_numpy()[rows]
+        else:
+            util = _utility(table, rows)
+        texts = _field_texts(sub, self.on)
+        emb = ctx.embedder.encode([t if t.strip() else " " for t in texts]) if len(texts) else np.zeros((0, ctx.embedder.dimension), np.float32)
+        costs = None
+        if self.budget_unit == "tokens":
+            costs = np.array([count_tokens(t) for t in _field_texts(sub, "both")], dtype=np.float64)
+        res = DiverseSelector(budget=self.budget, budget_unit=self.budget_unit, method=self.method,
+                              min_utility=self.min_utility, random_state=self.random_state
+                              ).select(emb, utility=util, costs=costs)
+        row_ids = sub[R.ROW_ID].to_numpy()
+        table = put_column(table, R.UTILITY, rows, util.tolist(), pl.Float64)
+        table = put_column(table, R.SELECT_RANK, rows, [int(r) if r >= 0 else None for r in res.rank], pl.Int64)
+        table = put_column(table, R.SELECT_GAIN, rows, [None if np.isnan(g) else float(g) for g in res.gain], pl.Float64)
+        table = put_column(table, R.REDUNDANT_WITH, rows,
+                           [int(row_ids[r]) if r >= 0 else None for r in res.redundant_with], pl.Int64)
+        reasons = [None if s else (r or "not_selected") for s, r in zip(res.selected, res.reason)]
+        table = set_drops(table, self.name, reasons, rows=rows)
+        return table, {k: v for k, v in res.stats.items() if k != "timings"}
+
+
+@dataclass
+class CurationResult:
+    """All rows with every column (``table``), split into kept and dropped, plus the summary."""
+
+    table: Any
+    summary: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def kept(self) -> Any:
+        return self.table.filter(self.table[R.DROP_STAGE].is_null())
+
+    @property
+    def dropped(self) -> Any:
+        return self.table.filter(self.table[R.DROP_STAGE].is_not_null())
+
+    def write(self, outdir: str | Path, report: bool = True) -> dict[str, Path]:
+        """Write kept.jsonl, dropped.jsonl, scores.parquet, summary.json (and report.html)."""
+        from .io import write_json, write_jsonl, write_table
+
+        outdir = Path(outdir)
+        outdir.mkdir(parents=True, exist_ok=True)
+        paths = {"kept": outdir / "kept.jsonl", "dropped": outdir / "dropped.jsonl",
+                 "scores": outdir / "scores.parquet", "summary": outdir / "summary.json"}
+        write_jsonl(paths["kept"], output_records(self.kept))
+        write_jsonl(paths["dropped"], output_records(self.dropped))
+        write_table(paths["scores"], self.table.drop(R.RECORD))
+        write_json(paths["summary"], self.summary)
+        if report:
+            from .report import write_report
+
+            paths["report"] = write_report(self, outdir / "report.html")
+        return paths
+
+
+CURATOR_KEY = "curator"
+
+
+def output_records(table: Any) -> list[dict[str, Any]]:
+    """The user's original records, untouched, each with one ``curator`` object of our columns."""
+    import json
+
+    ours = [c for c in table.columns if c not in (R.RECORD, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.SOURCE)]
+    out = []
+    for rec_text, extra in zip(table[R.RECORD].to_list(), table.select(ours).iter_rows(named=True)):
+        rec = json.loads(rec_text)
+        if R.SENTENCES in extra and extra[R.SENTENCES]:
+            extra[R.SENTENCES] = json.loads(extra[R.SENTENCES])
+        rec[CURATOR_KEY] = {k: v for k, v in extra.items() if v is not None}
+        out.append(rec)
+    return out
+
+
+class Pipeline:
+    """Run steps in order over a pairs table and account for every row."""
+
+    def __init__(self, steps: Sequence[Step], embedder: Embedder | None = None) -> None:
+        self.steps = list(steps)
+        self.embedder = embedder
+
+    def run(self, data: PairsData | Any) -> CurationResult:
+        table = data.table if isinstance(data, PairsData) else data
+        if table.height == 0:
+            raise ConfigError("no rows to curate: the input is empty.")
+        ctx = RunContext(self.embedder or Embedder())
+        n_in = table.height
+        stages: dict[str, Any] = {}
+        timings: dict[str, float] = {}
+        read_drops = Counter(r for r in table[R.DROP_REASON].to_list() if r)
+        stages["read"] = {"in": n_in, "dropped": sum(read_drops.values()), "reasons": dict(read_drops)}
+        for step in self.steps:
+            alive_before = int(alive_mask(table).sum())
+            t0 = time.perf_counter()
+            if alive_before:
+                table, stats = step.apply(table, ctx)
+            else:
+                stats = {"skipped": "no rows left"}
+            timings[step.name] = round(time.perf_counter() - t0, 3)
+            alive_after = int(alive_mask(table).sum())
+            reasons = Counter(r for s, r in zip(table[R.DROP_STAGE].to_list(), table[R.DROP_REASON].to_list())
+                              if s == step.name)
+            stages[step.name] = {"in": alive_before, "dropped": alive_before - alive_after,
+                                 "reasons": dict(reasons), **stats}
+            log.info("%s: %d in, %d dropped (%.1f s)", step.name, alive_before, alive_before - alive_after,
+                     timings[step.name])
+        kept = int(alive_mask(table).sum())
+        summary = {
+            "rows_in": n_in, "kept": kept, "dropped": n_in - kept,
+            "stages": stages,
+            "drop_reasons": dict(Counter(f"{s}:{r}" for s, r in zip(table[R.DROP_STAGE].to_list(),
+                                                                   table[R.DROP_REASON].to_list()) if s)),
+            "timings_s": timings,
+            "model": ctx.embedder.model_name,
+        }
+        if isinstance(data, PairsData):
+            summary["input"] = {"format": data.format, "fields": {k: v for k, v in vars(data.fields).items() if v}}
+        assert summary["kept"] + sum(s["dropped"] for s in stages.values()) == n_in  # accounting invariant
+        return CurationResult(table, summary, timings)

@@ -1,0 +1,225 @@
+"""The pairs table: canonical column names and the adapters that turn user records into it.
+
+Every stage reads and adds columns named here, so a column name is written once.
+
+>>> recs = [{"instruction": "Add 2 and 2.", "input": "", "output": "4"}]
+>>> table = pairs_from_records(recs).table
+>>> table.select(INSTRUCTION, RESPONSE).row(0)
+('Add 2 and 2.', '4')
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError
+from .io import BadRecord, ReadResult
+
+# -- identity and input ------------------------------------------------------------------------
+ROW_ID = "row_id"          # 0-based position of the record in the input (stable key)
+ID = "id"                  # the user's id if the data has one, else str(row_id)
+LINE = "line"              # line (JSONL) or record number (other formats) in the input file
+INSTRUCTION = "instruction"
+INPUT = "input"            # Alpaca's optional input; part of the prompt
+RESPONSE = "response"
+SOURCE = "source"          # inline source text the response should be grounded in (optional)
+SOURCE_ID = "source_id"    # id of a document in the index the response should be grounded in
+RECORD = "_record"         # the user's original record as JSON text, written back untouched
+# -- accounting --------------------------------------------------------------------------------
+DROP_STAGE = "drop_stage"
+DROP_REASON = "drop_reason"
+DROP_DETAIL = "drop_detail"
+# -- grounding ---------------------------------------------------------------------------------
+GROUNDING = "grounding"              # support score in [0, 1] (1 = every sentence supported)
+HALLUCINATION_PROB = "hallucination_prob"
+HALLUCINATED = "hallucinated"
+N_SENTENCES = "n_sentences"
+N_UNSUPPORTED = "n_unsupported"
+WORST_SENTENCE = "worst_sentence"
+CITATIONS = "citations"              # passage ids cited by the response's sentences
+SENTENCES = "sentences"              # JSON list: per-sentence verdict, score, citation
+EVIDENCE_MODE = "evidence_mode"      # "source" | "source_id" | "index" | "none"
+# -- quality -----------------------------------------------------------------------------------
+QUALITY = "quality"
+QUALITY_REASON = "quality_reason"
+# -- dedup -------------------------------------------------------------------------------------
+CLUSTER_ID = "cluster_id"
+CLUSTER_SIZE = "cluster_size"
+DUPLICATE_OF = "duplicate_of"        # row_id of the kept member of the cluster
+DUP_METHOD = "dup_method"
+DUP_SIMILARITY = "dup_similarity"
+# -- selection ---------------------------------------------------------------------------------
+UTILITY = "utility"
+SELECT_RANK = "select_rank"
+SELECT_GAIN = "select_gain"
+REDUNDANT_WITH = "redundant_with"
+
+INSTRUCTION_KEYS = ("instruction", "prompt", "question", "query")
+RESPONSE_KEYS = ("output", "response", "answer", "completion")
+
+
+@dataclass
+class FieldMap:
+    """Which record field holds what. ``None`` = detect from the first record."""
+
+    instruction: str | None = None
+    response: str | None = None
+    input: str | None = None
+    source: str | None = None
+    source_id: str | None = None
+    id: str | None = None
+
+
+@dataclass
+class PairsData:
+    """The pairs table plus the fields it was read from (for messages and the summary)."""
+
+    table: Any  # polars.DataFrame
+    fields: FieldMap
+    format: str
+    n_bad: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def detect_fields(first: dict[str, Any], fields: FieldMap, where: str = "") -> tuple[FieldMap, str]:
+    """Fill the unset entries of ``fields`` from the keys of a record; name the format."""
+    keys = set(first)
+
+    def pick(given: str | None, candidates: Sequence[str], role: str, flag: str) -> str:
+        if given is not None:
+            if given not in keys:
+                raise InputError(
+                    f"{where}field {given!r} ({role}) not found; the records have: "
+                    f"{', '.join(sorted(keys)) or '(no fields)'}. Fix {flag}."
+                )
+            return given
+        for c in candidates:
+            if c in keys:
+                return c
+        raise InputError(
+            f"{where}no {role} field found (looked for {', '.join(candidates)}); the records have: "
+            f"{', '.join(sorted(keys)) or '(no fields)'}. Name it with {flag}."
+        )
+
+    out = FieldMap(**vars(fields))
+    out.instruction = pick(fields.instruction, INSTRUCTION_KEYS, "instruction", "--instruction-field")
+    out.response = pick(fields.response, RESPONSE_KEYS, "response", "--response-field")
+    fmt = "plain"
+    if out.instruction == "instruction" and out.response == "output":
+        fmt = "alpaca"
+    if fields.input is None and "input" in keys:
+        out.input = "input"
+    if fields.source is None and "context" in keys and out.response == "response":
+        out.source, fmt = "context", "dolly"  # Dolly: the context is the pair's own source
+    for name, role, flag in ((out.input, "input", "--input-field"), (out.source, "source", "--source-field"),
+                             (out.source_id, "source id", "--source-id-field"), (out.id, "id", "--id-field")):
+        if name is not None and name not in keys:
+            raise InputError(
+                f"{where}field {name!r} ({role}) not found; the records have: "
+                f"{', '.join(sorted(keys))}. Fix {flag}."
+            )
+    if out.id is None and "id" in keys:
+        out.id = "id"
+    return out, fmt
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, bool)):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def pairs_from_records(
+    records: Sequence[dict[str, Any] | BadRecord] | ReadResult,
+    fields: FieldMap | None = None,
+    on_error: str = "raise",
+    path: str = "",
+) -> PairsData:
+    """Turn records into the pairs table. Every record becomes exactly one row.
+
+    Rows that cannot be read (bad JSON, a missing field) get ``drop_stage="read"`` and a
+    ``drop_reason`` when ``on_error="skip"``; with ``on_error="raise"`` they raise InputError.
+    """
+    import polars as pl
+
+    lines: list[int]
+    if isinstance(records, ReadResult):
+        items, lines, path = records.items, records.lines, records.path
+    else:
+        items = list(records)
+        lines = list(range(1, len(items) + 1))
+    fields = fields or FieldMap()
+    where = f"{path}: " if path else ""
+    good = [r for r in items if isinstance(r, dict)]
+    if not items:
+        raise InputError(f"{where}no records found (the input is empty).")
+    if not good:
+        raise InputError(f"{where}no readable records (all {len(items)} lines are malformed).")
+    fmap, fmt = detect_fields(good[0], fields, where)
+
+    cols: dict[str, list[Any]] = {k: [] for k in (
+        ROW_ID, ID, LINE, INSTRUCTION, INPUT, RESPONSE, SOURCE, SOURCE_ID, RECORD,
+        DROP_STAGE, DROP_REASON, DROP_DETAIL)}
+    n_bad = 0
+    for row_id, (item, line) in enumerate(zip(items, lines)):
+        stage = reason = detail = None
+        values: dict[str, str | None] = {}
+        if isinstance(item, BadRecord):
+            stage, reason, detail = "read", item.reason, item.message
+            record_text = json.dumps({"_raw": item.raw}, ensure_ascii=False)
+        else:
+            record_text = json.dumps(item, ensure_ascii=False, default=str)
+            for role in ("instruction", "response"):
+                key = getattr(fmap, role)
+                if key not in item or item[key] is None:
+                    msg = (f"{path}:{line}: missing field {key!r} ({role}). "
+                           "Fix the record, map the field with "
+                           f"--{role}-field, or pass --on-error skip.")
+                    if on_error == "raise":
+                        raise InputError(msg)
+                    stage, reason, detail = "read", f"missing_{role}", msg
+            for role in ("instruction", "response", "input", "source", "source_id", "id"):
+                key = getattr(fmap, role)
+                values[role] = _text(item.get(key)) if key is not None else None
+        if stage is not None:
+            n_bad += 1
+        cols[ROW_ID].append(row_id)
+        cols[ID].append(values.get("id") or str(row_id))
+        cols[LINE].append(line)
+        cols[INSTRUCTION].append(values.get("instruction") or "")
+        cols[INPUT].append(values.get("input") or "")
+        cols[RESPONSE].append(values.get("response") or "")
+        cols[SOURCE].append(values.get("source"))
+        cols[SOURCE_ID].append(values.get("source_id"))
+        cols[RECORD].append(record_text)
+        cols[DROP_STAGE].append(stage)
+        cols[DROP_REASON].append(reason)
+        cols[DROP_DETAIL].append(detail)
+    table = pl.DataFrame(cols, schema={
+        ROW_ID: pl.Int64, ID: pl.String, LINE: pl.Int64, INSTRUCTION: pl.String, INPUT: pl.String,
+        RESPONSE: pl.String, SOURCE: pl.String, SOURCE_ID: pl.String, RECORD: pl.String,
+        DROP_STAGE: pl.String, DROP_REASON: pl.String, DROP_DETAIL: pl.String})
+    return PairsData(table=table, fields=fmap, format=fmt, n_bad=n_bad)
+
+
+def prompt_text(instruction: str, input_text: str) -> str:
+    """The full prompt a response answers: the instruction plus Alpaca's input, if any."""
+    return f"{instruction}\n\n{input_text}" if input_text and input_text.strip() else instruction
+
+
+def read_pairs(path: str, fields: FieldMap | None = None, on_error: str = "raise") -> PairsData:
+    """Read a pairs file (JSONL/JSON/Parquet/CSV) into the pairs table.
+
+    >>> data = read_pairs("examples/halueval_demo/pairs.jsonl")    # doctest: +SKIP
+    >>> data.table.height                                            # doctest: +SKIP
+    """
+    from .io import read_table
+
+    return pairs_from_records(read_table(path, on_error=on_error), fields, on_error, path=str(path))

@@ -1,0 +1,86 @@
+import json
+
+import numpy as np
+import pytest
+
+from curator.errors import ConfigError
+from curator.grounding import FEATURES, GroundingParams, GroundingScorer, PairInput, stem
+
+SOURCE = ("The Eiffel Tower was completed in 1889 for the World's Fair in Paris. It was designed by "
+          "the engineering company of Gustave Eiffel. The tower is 330 metres tall.")
+
+
+@pytest.fixture(scope="module")
+def scorer(embedder):
+    return GroundingScorer(embedder=embedder)
+
+
+def test_supported_vs_swapped_number_and_entity(scorer):
+    res = scorer.score([
+        PairInput("When was the Eiffel Tower completed?", "It was completed in 1889.", SOURCE),
+        PairInput("When was the Eiffel Tower completed?", "It was completed in 1925.", SOURCE),
+        PairInput("Who designed the Eiffel Tower?", "It was designed by the company of Gustave Eiffel.", SOURCE),
+        PairInput("Who designed the Eiffel Tower?", "It was designed by Antoni Gaudi in Barcelona.", SOURCE),
+    ])
+    assert [r.hallucinated for r in res] == [False, True, False, True]
+    assert res[1].hallucination_prob > res[0].hallucination_prob
+    assert "1925" in res[1].sentences[0].unsupported_tokens
+    assert res[0].sentences[0].citation == "s0" and res[0].evidence_mode == "source"
+    a, b = res[0].sentences[0].citation_span
+    assert "1889" in SOURCE[a:b]
+
+
+def test_short_answers_work(scorer):
+    src = "Arthur's Magazine (1844-1846) was an American literary periodical. First for Women started in 1989."
+    q = "Which magazine was started first Arthur's Magazine or First for Women?"
+    res = scorer.score([PairInput(q, "Arthur's Magazine", src), PairInput(q, "Vogue", src)])
+    assert res[0].hallucination_prob < res[1].hallucination_prob
+    assert res[1].hallucinated
+
+
+def test_multi_sentence_response_flags_the_worst_sentence(scorer):
+    resp = "The Eiffel Tower is 330 metres tall. It was painted gold by Napoleon."
+    res = scorer.score([PairInput("Tell me about the Eiffel Tower.", resp, SOURCE)])[0]
+    assert len(res.sentences) == 2
+    assert res.worst_sentence == "It was painted gold by Napoleon."
+    assert res.sentences[0].support > res.sentences[1].support
+
+
+def test_retrieval_mode_on_demo(demo_index, embedder):
+    s = GroundingScorer(embedder=embedder, index=demo_index)
+    q = "Which magazine was started first Arthur's Magazine or First for Women?"
+    res = s.score([PairInput(q, "Arthur's Magazine"), PairInput(q, "First for Women was started first.")])
+    assert res[0].evidence_mode == "index"
+    assert res[0].sentences[0].citation.startswith("p")
+    assert res[0].hallucination_prob < res[1].hallucination_prob
+
+
+def test_no_evidence_is_unverifiable_not_a_crash(embedder):
+    res = GroundingScorer(embedder=embedder).score([PairInput("q", "an answer")])[0]
+    assert res.evidence_mode == "none" and np.isnan(res.hallucination_prob)
+    assert res.sentences[0].verdict == "unverifiable" and not res.hallucinated
+
+
+def test_long_source_is_chunked_not_truncated(scorer):
+    filler = " ".join(f"Sentence {i} talks about nothing in particular." for i in range(200))
+    src = filler + " The secret code of the vault is 4417."
+    res = scorer.score([PairInput("What is the vault code?", "The secret code of the vault is 4417.", src)])[0]
+    assert not res.hallucinated
+    assert int(res.sentences[0].citation[1:]) > 0  # cited a later chunk
+
+
+def test_shipped_params_load_and_validate(tmp_path):
+    p = GroundingParams.load()
+    assert p.features == list(FEATURES) and 0 < p.threshold < 1
+    x = np.zeros((1, len(FEATURES)))
+    assert 0.0 <= p.prob_unsupported(x)[0] <= 1.0
+    bad = tmp_path / "p.json"
+    bad.write_text(json.dumps({"features": ["x"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0}))
+    with pytest.raises(ConfigError, match="refit"):
+        GroundingParams.load(bad)
+    with pytest.raises(ConfigError, match="The 'threshold' parameter of GroundingScorer must be a float in"):
+        GroundingScorer(threshold=1.5).score([])
+
+
+def test_stemmer():
+    assert stem("countries") == "country" and stem("played") == "play" and stem("Paris") == stem("paris")

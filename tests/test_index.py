@@ -1,0 +1,85 @@
+import json
+
+import pytest
+
+from curator.embed import Embedder
+from curator.errors import ConfigError, IndexMismatchError, IndexNotFoundError, InputError
+from curator.index import Document, PassageIndex, load_documents, resolve_index_path
+
+
+def test_demo_index_retrieves_the_right_passage(demo_index):
+    hits = demo_index.search(["Which magazine was started first Arthur's Magazine or First for Women?"], k=3)[0]
+    assert hits[0].doc_id == "doc000"
+    assert hits[0].score >= hits[1].score
+    assert hits[0].text == demo_index.passages["text"][hits[0].passage_id]
+
+
+def test_manifest_describes_the_index(demo_index_dir):
+    m = json.loads((demo_index_dir / "manifest.json").read_text())
+    assert m["model"] == "sentence-transformers/all-MiniLM-L6-v2" and m["dimension"] == 384
+    assert m["counts"] == {"documents": 120, "passages": 120}
+    assert m["metric"] == "inner_product" and m["normalized"] is True
+    assert m["chunking"]["max_tokens"] == 128 and len(m["corpus_hash"]) == 64
+    assert set(m["files"]) == {"index.faiss", "passages.parquet"}
+
+
+def test_add_documents_and_reload(tmp_path, embedder):
+    idx = PassageIndex.build([Document("a", "Paris is the capital of France.")], embedder)
+    assert idx.add([Document("a", "Paris is the capital of France."), Document("b", "Rome is in Italy.")]) == 1
+    with pytest.raises(InputError, match="already in the index with a different text"):
+        idx.add([Document("a", "Changed text.")])
+    idx.save(tmp_path / "i")
+    again = PassageIndex.load(tmp_path / "i", embedder)
+    assert len(again) == 2 and again.search(["Italy"], k=1)[0][0].doc_id == "b"
+    assert again.add([Document("b", "Rome is in Italy.")]) == 0
+
+
+def test_hnsw_index_type(embedder):
+    idx = PassageIndex.build([Document(str(i), f"Fact number {i} is about topic {i}.") for i in range(20)],
+                             embedder, index_type="hnsw")
+    assert idx.manifest["index_type_resolved"] == "hnsw"
+    assert idx.search(["Fact number 7 is about topic 7."], k=1)[0][0].doc_id == "7"
+
+
+def test_index_refuses_another_model(demo_index_dir, tmp_path):
+    m = json.loads((demo_index_dir / "manifest.json").read_text())
+    m["model"] = "some/other-model"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in ("index.faiss", "passages.parquet"):
+        (bad / f).write_bytes((demo_index_dir / f).read_bytes())
+    (bad / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(IndexMismatchError, match="was built with model 'some/other-model'"):
+        PassageIndex.load(bad, Embedder())
+    m["model"] = "sentence-transformers/all-MiniLM-L6-v2"
+    m["model_probe"] = [0.0] * 16
+    (bad / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(IndexMismatchError, match="different weights"):
+        PassageIndex.load(bad, Embedder())
+
+
+def test_corrupted_or_missing_index(demo_index_dir, tmp_path):
+    with pytest.raises(IndexNotFoundError, match="curator index build"):
+        resolve_index_path("never-built")
+    with pytest.raises(ConfigError, match="not a valid index name"):
+        resolve_index_path("bad name!")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text((demo_index_dir / "manifest.json").read_text())
+    (broken / "index.faiss").write_bytes(b"garbage")
+    (broken / "passages.parquet").write_bytes((demo_index_dir / "passages.parquet").read_bytes())
+    with pytest.raises(IndexNotFoundError, match="does not match the manifest hash"):
+        PassageIndex.load(broken)
+
+
+def test_load_documents_from_folders_and_tables(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("Alpha text.")
+    (tmp_path / "docs" / "b.md").write_text("# Beta\nBeta text.")
+    (tmp_path / "docs" / "empty.txt").write_text("  ")
+    docs = load_documents([tmp_path / "docs"])
+    assert [d.id for d in docs] == ["a.txt", "b.md"]
+    (tmp_path / "t.jsonl").write_text('{"body": "x"}\n')
+    with pytest.raises(InputError, match="no 'text' field.*--text-field"):
+        load_documents([tmp_path / "t.jsonl"])
+    assert load_documents([tmp_path / "t.jsonl"], text_field="body")[0].id == "t.jsonl:1"

@@ -312,7 +312,7 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
 @click.option("--index", "index_ref", help="Index name or folder for retrieving evidence.")
 @click.option("--budget", type=int, default=None, help="Rows (or tokens) to select; omit to keep every clean row.")
 @click.option("--budget-unit", type=click.Choice(["rows", "tokens"]), default="rows", show_default=True)
-@click.option("-o", "--out", "outdir", required=True, help="Output folder.")
+@click.option("-o", "--out", "outdir", default=None, help="Output folder (required unless the pipeline file sets [output] dir).")
 @click.option("--threshold", type=float, default=None, help="Hallucination probability that drops a pair (default 0.5).")
 @click.option("--top-k", default=5, show_default=True, help="Passages retrieved per query.")
 @click.option("--keep-hallucinated", is_flag=True, help="Score grounding but do not drop flagged pairs.")
@@ -325,15 +325,40 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
             threshold: float | None, top_k: int, keep_hallucinated: bool, dedup_on: str, random_state: int,
             no_report: bool, **kw: Any) -> None:
     """Run every stage (quality → grounding → dedup → select) and write kept.jsonl, dropped.jsonl,
-    scores.parquet, summary.json and report.html to OUTDIR."""
+    scores.parquet, summary.json and report.html to OUTDIR.
+
+    PAIRS may also be a pipeline file (.toml) whose [[steps]] map onto the step classes; see
+    examples/pipeline.toml."""
     from .pipeline import DedupStep, GroundingStep, QualityStep, SelectStep
 
+    if pairs.endswith(".toml"):
+        _run_toml(ctx, pairs, outdir, no_report)
+        return
+    if outdir is None:
+        raise click.UsageError("give -o OUTDIR.")
     if index_ref is None and not kw.get("source_field"):
         raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
     steps = [QualityStep(), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, drop=not keep_hallucinated),
              DedupStep(on=dedup_on), SelectStep(budget=budget, budget_unit=budget_unit, random_state=random_state)]
     result = _run(ctx, pairs, kw, steps, index_ref)
     paths = result.write(outdir, report=not no_report)
+    _report(ctx, result, paths)
+
+
+def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool) -> None:
+    from .config import load_pipeline
+    from .embed import Embedder
+    from .pipeline import Pipeline
+
+    spec = load_pipeline(path)
+    if "path" not in spec.input:
+        raise CuratorError(f"{path}: [input] path is missing.")
+    outdir = outdir or spec.output.get("dir")
+    if outdir is None:
+        raise CuratorError(f"{path}: no [output] dir; set it or pass -o OUTDIR.")
+    data = _read(spec.input["path"], spec.input)
+    result = Pipeline(spec.steps, embedder=Embedder(**spec.embedder)).run(data)
+    paths = result.write(outdir, report=spec.output.get("report", True) and not no_report)
     _report(ctx, result, paths)
 
 

@@ -11,6 +11,7 @@ is in exactly one of ``kept`` / ``dropped``.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -99,9 +100,16 @@ class QualityStep(Step):
 
     name = "quality"
 
-    def __init__(self, drop: bool = True, **scorer_args: Any) -> None:
+    def __init__(self, drop: bool = True, max_response_words: int = 4000, max_repetition: float = 0.5,
+                 min_relevance: float | None = 0.0, off_topic_min_words: int = 20, drop_refusals: bool = True,
+                 drop_template_leaks: bool = True) -> None:
         self.drop = drop
-        self.scorer_args = scorer_args
+        self.max_response_words = max_response_words
+        self.max_repetition = max_repetition
+        self.min_relevance = min_relevance
+        self.off_topic_min_words = off_topic_min_words
+        self.drop_refusals = drop_refusals
+        self.drop_template_leaks = drop_template_leaks
 
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
         import polars as pl
@@ -118,12 +126,17 @@ class QualityStep(Step):
         if ok:
             pe[ok] = ctx.embedder.encode([prompts[j] for j in ok])
             re_[ok] = ctx.embedder.encode([responses[j] for j in ok])
-        cols = QualityScorer(**self.scorer_args).score(prompts, responses, pe, re_)
+        scorer = QualityScorer(
+            max_response_words=self.max_response_words, max_repetition=self.max_repetition,
+            min_relevance=self.min_relevance, off_topic_min_words=self.off_topic_min_words,
+            drop_refusals=self.drop_refusals, drop_template_leaks=self.drop_template_leaks)
+        cols = scorer.score(prompts, responses, pe, re_)
         for name, values in cols.items():
             if name == R.QUALITY_REASON:
                 continue
-            vals = values.tolist() if isinstance(values, np.ndarray) else list(values)
-            dtype = pl.Boolean if name == "refusal" else (pl.Int64 if name.endswith("_words") else pl.Float64)
+            arr = np.asarray(values)
+            vals = arr.tolist()
+            dtype = pl.Boolean if arr.dtype == bool else (pl.Int64 if arr.dtype.kind in "iu" else pl.Float64)
             table = put_column(table, name, rows, vals, dtype)
         reasons = list(cols[R.QUALITY_REASON])
         table = put_column(table, R.QUALITY_REASON, rows, reasons, pl.String)
@@ -158,15 +171,28 @@ class GroundingStep(Step):
                                  threshold=self.threshold, params=self.params)
         rows = np.flatnonzero(alive_mask(table))
         sub = table[rows]
-        pairs = [PairInput(prompt_text(i, x), r, s, sid) for i, x, r, s, sid in zip(
-            sub[R.INSTRUCTION], sub[R.INPUT], sub[R.RESPONSE], sub[R.SOURCE], sub[R.SOURCE_ID])]
+        # A multi-turn row contributes one pair per assistant turn (prompt = preceding turns);
+        # `owner` maps each pair back to its row, and the row keeps its worst turn.
+        pairs: list[PairInput] = []
+        owner: list[int] = []
+        for j, (ins, inp, resp, src, sid, turns) in enumerate(zip(
+                sub[R.INSTRUCTION], sub[R.INPUT], sub[R.RESPONSE], sub[R.SOURCE], sub[R.SOURCE_ID], sub[R.TURNS])):
+            if turns:
+                for t in json.loads(turns):
+                    pairs.append(PairInput(t["prompt"], t["response"], src, sid))
+                    owner.append(j)
+            else:
+                pairs.append(PairInput(prompt_text(ins, inp), resp, src, sid))
+                owner.append(j)
         if any(p.source is None and p.source_id is None for p in pairs) and index is None:
             raise ConfigError("some pairs have no source and no index was given: pass --index NAME "
                               "(build one with `curator index build`) or --source-field.")
-        results = []
+        per_pair = []
         for start in range(0, len(pairs), self.batch_size):
-            results.extend(scorer.score(pairs[start:start + self.batch_size]))
+            per_pair.extend(scorer.score(pairs[start:start + self.batch_size]))
             log.info("grounding: %d/%d pairs", min(start + self.batch_size, len(pairs)), len(pairs))
+        results = [worst_turn([g for o, g in zip(owner, per_pair) if o == j]) for j in range(len(rows))] \
+            if len(per_pair) != len(rows) else per_pair
         table = put_column(table, R.GROUNDING, rows, [g.grounding for g in results], pl.Float64)
         table = put_column(table, R.HALLUCINATION_PROB, rows, [g.hallucination_prob for g in results], pl.Float64)
         table = put_column(table, R.HALLUCINATED, rows, [g.hallucinated for g in results], pl.Boolean)
@@ -186,6 +212,20 @@ class GroundingStep(Step):
                        if g.hallucinated else None for g in results]
             table = set_drops(table, self.name, reasons, details, rows=rows)
         return table, stats
+
+
+def worst_turn(turns: list[Any]) -> Any:
+    """A conversation is as grounded as its worst assistant turn; its sentences are all turns'."""
+    from .grounding import PairGrounding
+
+    if len(turns) == 1:
+        return turns[0]
+    scored = [g for g in turns if not np.isnan(g.hallucination_prob)]
+    worst = max(scored, key=lambda g: g.hallucination_prob) if scored else turns[0]
+    return PairGrounding(grounding=worst.grounding, hallucination_prob=worst.hallucination_prob,
+                         hallucinated=any(g.hallucinated for g in turns), evidence_mode=worst.evidence_mode,
+                         sentences=[s for g in turns for s in g.sentences], worst_sentence=worst.worst_sentence,
+                         confidence="low" if any(g.confidence == "low" for g in turns) else "normal")
 
 
 def _utility(table: Any, rows: np.ndarray) -> np.ndarray:
@@ -362,9 +402,7 @@ CURATOR_KEY = "curator"
 
 def output_records(table: Any) -> list[dict[str, Any]]:
     """The user's original records, untouched, each with one ``curator`` object of our columns."""
-    import json
-
-    ours = [c for c in table.columns if c not in (R.RECORD, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.SOURCE)]
+    ours = [c for c in table.columns if c not in (R.RECORD, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.SOURCE, R.TURNS)]
     out = []
     for rec_text, extra in zip(table[R.RECORD].to_list(), table.select(ours).iter_rows(named=True)):
         rec = json.loads(rec_text)

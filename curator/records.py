@@ -28,6 +28,7 @@ RESPONSE = "response"
 SOURCE = "source"          # inline source text the response should be grounded in (optional)
 SOURCE_ID = "source_id"    # id of a document in the index the response should be grounded in
 RECORD = "_record"         # the user's original record as JSON text, written back untouched
+TURNS = "turns"            # multi-turn: JSON list of {"prompt", "response"}, one per assistant turn
 # -- accounting --------------------------------------------------------------------------------
 DROP_STAGE = "drop_stage"
 DROP_REASON = "drop_reason"
@@ -58,6 +59,10 @@ SELECT_GAIN = "select_gain"
 REDUNDANT_WITH = "redundant_with"
 
 INSTRUCTION_KEYS = ("instruction", "prompt", "question", "query")
+CONVERSATION_KEYS = ("messages", "conversations")
+_USER_ROLES = {"user", "human", "prompter"}
+_ASSISTANT_ROLES = {"assistant", "gpt", "bot", "model", "chatgpt"}
+_SYSTEM_ROLES = {"system"}
 RESPONSE_KEYS = ("output", "response", "answer", "completion")
 
 
@@ -105,6 +110,16 @@ def detect_fields(first: dict[str, Any], fields: FieldMap, where: str = "") -> t
         )
 
     out = FieldMap(**vars(fields))
+    conv = fields.instruction if fields.instruction in CONVERSATION_KEYS else None
+    if conv is None and fields.instruction is None and fields.response is None:
+        conv = next((k for k in CONVERSATION_KEYS if k in keys and isinstance(first[k], list)), None)
+    if conv is not None:
+        out.instruction, out.response = conv, conv
+        if fields.source is None and "context" in keys:
+            out.source = "context"
+        if out.id is None and "id" in keys:
+            out.id = "id"
+        return out, "openai_messages" if conv == "messages" else "sharegpt"
     out.instruction = pick(fields.instruction, INSTRUCTION_KEYS, "instruction", "--instruction-field")
     out.response = pick(fields.response, RESPONSE_KEYS, "response", "--response-field")
     fmt = "plain"
@@ -124,6 +139,53 @@ def detect_fields(first: dict[str, Any], fields: FieldMap, where: str = "") -> t
     if out.id is None and "id" in keys:
         out.id = "id"
     return out, fmt
+
+
+class _TurnError(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def conversation_turns(messages: Any) -> list[dict[str, str]]:
+    """Split a ShareGPT (``from``/``value``) or OpenAI (``role``/``content``) conversation into
+    one (prompt, response) pair per assistant turn; the prompt is every preceding turn.
+
+    >>> conversation_turns([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}])
+    [{'prompt': 'Hi', 'response': 'Hello!'}]
+    """
+    if not isinstance(messages, list) or not messages:
+        raise _TurnError("empty_conversation", "the conversation is empty or not a list")
+    history: list[str] = []
+    turns: list[dict[str, str]] = []
+    last_role = None
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            raise _TurnError("bad_conversation", f"turn {i} is not an object")
+        role = str(m.get("role", m.get("from", ""))).casefold()
+        content = m.get("content", m.get("value"))
+        if isinstance(content, list):  # OpenAI content parts
+            content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        content = "" if content is None else str(content)
+        if role in _ASSISTANT_ROLES:
+            if last_role not in _USER_ROLES:
+                raise _TurnError("roles_out_of_order", f"turn {i}: an assistant turn must follow a user turn")
+            turns.append({"prompt": "\n\n".join(history), "response": content})
+            history.append(content)
+        elif role in _USER_ROLES:
+            if last_role in _USER_ROLES:
+                raise _TurnError("roles_out_of_order", f"turn {i}: two user turns in a row")
+            history.append(content)
+        elif role in _SYSTEM_ROLES:
+            if i != 0:
+                raise _TurnError("roles_out_of_order", f"turn {i}: a system turn after the start")
+            history.append(content)
+        else:
+            raise _TurnError("unknown_role", f"turn {i}: unknown role {role!r}")
+        last_role = role if role not in _SYSTEM_ROLES else None
+    if not turns:
+        raise _TurnError("no_assistant_turn", "the conversation has no assistant turn")
+    return turns
 
 
 def _text(value: Any) -> str | None:
@@ -165,7 +227,7 @@ def pairs_from_records(
     fmap, fmt = detect_fields(good[0], fields, where)
 
     cols: dict[str, list[Any]] = {k: [] for k in (
-        ROW_ID, ID, LINE, INSTRUCTION, INPUT, RESPONSE, SOURCE, SOURCE_ID, RECORD,
+        ROW_ID, ID, LINE, INSTRUCTION, INPUT, RESPONSE, SOURCE, SOURCE_ID, TURNS, RECORD,
         DROP_STAGE, DROP_REASON, DROP_DETAIL)}
     n_bad = 0
     for row_id, (item, line) in enumerate(zip(items, lines)):
@@ -176,6 +238,26 @@ def pairs_from_records(
             record_text = json.dumps({"_raw": item.raw}, ensure_ascii=False)
         else:
             record_text = json.dumps(item, ensure_ascii=False, default=str)
+            if fmt in ("sharegpt", "openai_messages"):
+                key = fmap.instruction or ""
+                try:
+                    turns = conversation_turns(item.get(key))
+                except _TurnError as exc:
+                    msg = f"{path}:{line}: {exc} in {key!r}. Fix the record or pass --on-error skip."
+                    if on_error == "raise":
+                        raise InputError(msg) from None
+                    stage, reason, detail, turns = "read", exc.reason, msg, []
+                values = {
+                    # Dedup and selection see the first request; quality sees every answer.
+                    "instruction": turns[0]["prompt"] if turns else "",
+                    "response": "\n\n".join(t["response"] for t in turns),
+                    "source": _text(item.get(fmap.source)) if fmap.source else None,
+                    "id": _text(item.get(fmap.id)) if fmap.id else None,
+                }
+                turn_col = json.dumps(turns, ensure_ascii=False) if len(turns) > 1 else None
+                _append_row(cols, row_id, values, line, record_text, stage, reason, detail, turn_col)
+                n_bad += stage is not None
+                continue
             for role in ("instruction", "response"):
                 key = getattr(fmap, role)
                 if key not in item or item[key] is None:
@@ -188,25 +270,31 @@ def pairs_from_records(
             for role in ("instruction", "response", "input", "source", "source_id", "id"):
                 key = getattr(fmap, role)
                 values[role] = _text(item.get(key)) if key is not None else None
-        if stage is not None:
-            n_bad += 1
-        cols[ROW_ID].append(row_id)
-        cols[ID].append(values.get("id") or str(row_id))
-        cols[LINE].append(line)
-        cols[INSTRUCTION].append(values.get("instruction") or "")
-        cols[INPUT].append(values.get("input") or "")
-        cols[RESPONSE].append(values.get("response") or "")
-        cols[SOURCE].append(values.get("source"))
-        cols[SOURCE_ID].append(values.get("source_id"))
-        cols[RECORD].append(record_text)
-        cols[DROP_STAGE].append(stage)
-        cols[DROP_REASON].append(reason)
-        cols[DROP_DETAIL].append(detail)
+        n_bad += stage is not None
+        _append_row(cols, row_id, values, line, record_text, stage, reason, detail, None)
     table = pl.DataFrame(cols, schema={
         ROW_ID: pl.Int64, ID: pl.String, LINE: pl.Int64, INSTRUCTION: pl.String, INPUT: pl.String,
-        RESPONSE: pl.String, SOURCE: pl.String, SOURCE_ID: pl.String, RECORD: pl.String,
+        RESPONSE: pl.String, SOURCE: pl.String, SOURCE_ID: pl.String, TURNS: pl.String, RECORD: pl.String,
         DROP_STAGE: pl.String, DROP_REASON: pl.String, DROP_DETAIL: pl.String})
     return PairsData(table=table, fields=fmap, format=fmt, n_bad=n_bad)
+
+
+def _append_row(cols: dict[str, list[Any]], row_id: int, values: dict[str, str | None], line: int,
+                record_text: str, stage: str | None, reason: str | None, detail: str | None,
+                turns: str | None) -> None:
+    cols[ROW_ID].append(row_id)
+    cols[ID].append(values.get("id") or str(row_id))
+    cols[LINE].append(line)
+    cols[INSTRUCTION].append(values.get("instruction") or "")
+    cols[INPUT].append(values.get("input") or "")
+    cols[RESPONSE].append(values.get("response") or "")
+    cols[SOURCE].append(values.get("source"))
+    cols[SOURCE_ID].append(values.get("source_id"))
+    cols[TURNS].append(turns)
+    cols[RECORD].append(record_text)
+    cols[DROP_STAGE].append(stage)
+    cols[DROP_REASON].append(reason)
+    cols[DROP_DETAIL].append(detail)
 
 
 def prompt_text(instruction: str, input_text: str) -> str:

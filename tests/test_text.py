@@ -1,7 +1,14 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from curator.text import chunk_text, content_words, normalize_text, numbers, sentence_spans, split_sentences
+from curator.text import (
+    chunk_text,
+    content_words,
+    normalize_text,
+    numbers,
+    sentence_spans,
+    split_sentences,
+)
 
 
 def test_sentences_handle_abbreviations_decimals_and_glued_sentences():

@@ -91,7 +91,16 @@ def _embedder(model: str | None, index: str | None) -> Any:
 
         manifest = json.loads((resolve_index_path(index) / MANIFEST_FILE).read_text("utf-8"))
         model = manifest["model"]
-    return Embedder(model)
+    return Embedder(model, cache_dir=_cache_dir())
+
+
+def _cache_dir() -> Any:
+    """The on-disk embedding cache of the CLI; CURATOR_CACHE_DIR=off disables it."""
+    import os
+
+    from .embed import default_cache_dir
+
+    return None if os.environ.get("CURATOR_CACHE_DIR", "").lower() in ("off", "none", "0") else default_cache_dir()
 
 
 def _report(ctx: click.Context, result: Any, paths: dict[str, Path] | None = None) -> None:
@@ -224,6 +233,8 @@ def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], i
     data = _read(pairs, kw)
     if data.n_bad:
         _say(ctx, f"warning: {data.n_bad} unreadable rows dropped with a reason (--on-error skip)")
+    for note in data.notes:
+        _say(ctx, f"warning: {note}")
     return Pipeline(steps, embedder=_embedder(kw.get("model"), index_ref)).run(data)
 
 
@@ -329,7 +340,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
 
     PAIRS may also be a pipeline file (.toml) whose [[steps]] map onto the step classes; see
     examples/pipeline.toml."""
-    from .pipeline import DedupStep, GroundingStep, QualityStep, SelectStep
+    from .pipeline import DedupStep, GroundingStep, Pipeline, QualityStep, SelectStep
 
     if pairs.endswith(".toml"):
         _run_toml(ctx, pairs, outdir, no_report)
@@ -340,7 +351,10 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
         raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
     steps = [QualityStep(), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, drop=not keep_hallucinated),
              DedupStep(on=dedup_on), SelectStep(budget=budget, budget_unit=budget_unit, random_state=random_state)]
-    result = _run(ctx, pairs, kw, steps, index_ref)
+    data = _read(pairs, kw)
+    for note in data.notes:
+        _say(ctx, f"warning: {note}")
+    result = Pipeline(steps, embedder=_embedder(kw.get("model"), index_ref)).run(data, workdir=outdir)
     paths = result.write(outdir, report=not no_report)
     _report(ctx, result, paths)
 
@@ -357,7 +371,10 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
     if outdir is None:
         raise CuratorError(f"{path}: no [output] dir; set it or pass -o OUTDIR.")
     data = _read(spec.input["path"], spec.input)
-    result = Pipeline(spec.steps, embedder=Embedder(**spec.embedder)).run(data)
+    for note in data.notes:
+        _say(ctx, f"warning: {note}")
+    embedder = Embedder(**{"cache_dir": _cache_dir(), **spec.embedder})
+    result = Pipeline(spec.steps, embedder=embedder).run(data, workdir=outdir)
     paths = result.write(outdir, report=spec.output.get("report", True) and not no_report)
     _report(ctx, result, paths)
 

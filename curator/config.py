@@ -52,7 +52,7 @@ STEP_TYPES: dict[str, type[Step]] = {
 INPUT_KEYS = {"path", "on_error", "instruction_field", "response_field", "input_field", "source_field",
               "source_id_field", "id_field"}
 OUTPUT_KEYS = {"dir", "report"}
-EMBEDDER_KEYS = {"model", "batch_size", "device"}
+EMBEDDER_KEYS = {"model", "batch_size", "device", "cache_dir"}
 
 
 @dataclass

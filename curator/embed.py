@@ -25,6 +25,12 @@ _DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "default"}
 PROBE_TEXT = "The quick brown fox jumps over the lazy dog."
 
 
+def default_cache_dir() -> Path:
+    """``$CURATOR_CACHE_DIR``, else ``~/.cache/curator``: where the CLI keeps embeddings."""
+    env = os.environ.get("CURATOR_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "curator"
+
+
 def resolve_model(model: str | None) -> str:
     """Return what to hand to SentenceTransformer: a local folder when we have one, else the name.
 
@@ -82,6 +88,8 @@ class Embedder:
     device : torch device, ``"cpu"`` by default.
     show_progress : progress bar for long inputs; ``None`` = only on a TTY and > 256 texts.
     cache : keep vectors of texts already embedded (by content hash) so no text is embedded twice.
+    cache_dir : also keep them on disk under ``cache_dir/embeddings/<model>/`` (``.npz`` shards,
+        no pickle), so a re-run, or a run that adds rows, embeds only what is new.
     """
 
     def __init__(
@@ -91,6 +99,7 @@ class Embedder:
         device: str = "cpu",
         show_progress: bool | None = None,
         cache: bool = True,
+        cache_dir: str | Path | None = None,
     ) -> None:
         check_param("Embedder", "batch_size", batch_size, isinstance(batch_size, int) and batch_size > 0, "a positive int")
         self.model = model
@@ -98,8 +107,10 @@ class Embedder:
         self.device = device
         self.show_progress = show_progress
         self.cache = cache
+        self.cache_dir = cache_dir
         self._model: Any = None
         self._cache: dict[bytes, np.ndarray] = {}
+        self._disk_loaded = False
 
     # -- identity -----------------------------------------------------------------------------
     @property
@@ -153,6 +164,8 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         keys = [text_key(t) for t in texts]
+        if self.cache_dir is not None and not self._disk_loaded:
+            self._load_disk_cache()
         todo: dict[bytes, str] = {}
         for k, t in zip(keys, texts):
             if k not in self._cache and k not in todo:
@@ -170,11 +183,44 @@ class Embedder:
                 normalize_embeddings=True,
             ).astype(np.float32, copy=False)
             new = dict(zip(todo.keys(), vecs))
+            if self.cache_dir is not None:
+                self._save_disk_shard(list(todo.keys()), vecs)
             if not self.cache:
                 out = np.stack([new[k] if k in new else self._cache[k] for k in keys])
                 return np.ascontiguousarray(out, dtype=np.float32)
             self._cache.update(new)
         return np.ascontiguousarray(np.stack([self._cache[k] for k in keys]), dtype=np.float32)
+
+    # -- disk cache ---------------------------------------------------------------------------
+    def _disk_dir(self) -> Path:
+        assert self.cache_dir is not None
+        slug = hashlib.sha256(f"{self.model_name}|{resolve_model(self.model)}".encode()).hexdigest()[:16]
+        return Path(self.cache_dir) / "embeddings" / slug
+
+    def _load_disk_cache(self) -> None:
+        self._disk_loaded = True
+        folder = self._disk_dir()
+        for shard in sorted(folder.glob("*.npz")):
+            try:
+                with np.load(shard, allow_pickle=False) as z:
+                    keys, vecs = z["keys"], z["vectors"]
+            except (OSError, ValueError, KeyError):
+                continue  # a damaged shard only costs re-embedding its texts
+            for k, v in zip(keys, vecs):
+                self._cache.setdefault(k.tobytes(), v)
+
+    def _save_disk_shard(self, keys: list[bytes], vecs: np.ndarray) -> None:
+        import io as _io
+
+        from .io import atomic_write
+
+        folder = self._disk_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        key_arr = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16)
+        buf = _io.BytesIO()
+        np.savez(buf, keys=key_arr, vectors=vecs.astype(np.float32))
+        name = hashlib.sha256(key_arr.tobytes()).hexdigest()[:20] + ".npz"
+        atomic_write(folder / name, buf.getvalue())
 
     def __repr__(self) -> str:
         return f"Embedder(model={self.model_name!r}, batch_size={self.batch_size}, device={self.device!r})"

@@ -364,6 +364,7 @@ class GroundingScorer:
     def score(self, pairs: Sequence[PairInput]) -> list[PairGrounding]:
         """Judge every pair; the result list is aligned with ``pairs``."""
         embedder, params, threshold = self._validate()
+        self.threshold_ = threshold
         per_pair, modes = self._features(pairs, embedder)
         flat = [v for vs in per_pair for v in vs]
         if flat:

@@ -47,10 +47,13 @@ class ReadResult:
         return [r for r in self.items if isinstance(r, BadRecord)]
 
 
+COMPRESSION_SUFFIXES = (".gz", ".zst")
+
+
 def table_format(path: Path) -> str:
-    """The format of a table file from its suffix (``.gz`` allowed on JSONL/JSON/CSV)."""
+    """The format of a table file from its suffix (``.gz``/``.zst`` allowed on JSONL/JSON/CSV)."""
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
+    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
         suffixes = suffixes[:-1]
     suffix = suffixes[-1] if suffixes else ""
     if suffix == ".ndjson":
@@ -75,8 +78,15 @@ def _open_text_bytes(path: Path) -> bytes:
     if path.suffix.lower() == ".gz":
         try:
             data = gzip.decompress(data)
-        except OSError as exc:
+        except (OSError, EOFError) as exc:
             raise InputError(f"{path}: not a valid gzip file ({exc}).") from exc
+    elif path.suffix.lower() == ".zst":
+        import zstandard
+
+        try:
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        except zstandard.ZstdError as exc:
+            raise InputError(f"{path}: not a valid zstd file ({exc}).") from exc
     return data
 
 
@@ -89,6 +99,34 @@ def _decode(path: Path, data: bytes, where: str = "") -> str:
             f"Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 {path.name} > fixed.{path.name}`."
         ) from exc
     return text.removeprefix("\ufeff")
+
+
+def expand_inputs(spec: str | Path) -> list[Path]:
+    """A file, a folder (its table files, recursively, sorted) or a glob pattern -> files."""
+    import glob
+
+    s = str(spec)
+    if any(c in s for c in "*?["):
+        files = sorted(Path(p) for p in glob.glob(s, recursive=True) if Path(p).is_file())
+        if not files:
+            raise InputError(f"{s}: the pattern matches no files.")
+        return files
+    path = Path(s)
+    if path.is_dir():
+        files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith(".")
+                       and _is_table(f))
+        if not files:
+            raise InputError(f"{path}: folder holds no {'/'.join(TABLE_SUFFIXES)} files.")
+        return files
+    return [path]
+
+
+def _is_table(path: Path) -> bool:
+    try:
+        table_format(path)
+    except InputError:
+        return False
+    return True
 
 
 def read_table(path: str | Path, on_error: str = "raise") -> ReadResult:
@@ -231,8 +269,18 @@ def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> None:
     atomic_write(path, dumps_jsonl(records))
 
 
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays, paths: what stage statistics may contain."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
 def write_json(path: str | Path, obj: Any) -> None:
-    atomic_write(path, (json.dumps(_clean(obj), indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode())
+    text = json.dumps(_clean(obj), indent=2, ensure_ascii=False, default=_json_default)
+    atomic_write(path, (text + "\n").encode("utf-8"))
 
 
 def write_table(path: str | Path, df: Any) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from . import __version__
 from . import records as R
 from .embed import Embedder
 from .errors import ConfigError, check_param
@@ -205,7 +206,7 @@ class GroundingStep(Step):
         table = put_column(table, R.SENTENCES, rows, [verdicts_json(g) for g in results], pl.String)
         stats = {"flagged": int(sum(g.hallucinated for g in results)),
                  "evidence_modes": dict(Counter(g.evidence_mode for g in results)),
-                 "threshold": scorer.threshold if scorer.threshold is not None else None}
+                 "threshold": getattr(scorer, "threshold_", self.threshold)}
         if self.drop:
             reasons = ["hallucinated" if g.hallucinated else None for g in results]
             details = [f"hallucination_prob={g.hallucination_prob:.2f}; unsupported: {g.worst_sentence!r}"
@@ -390,6 +391,7 @@ class CurationResult:
         write_jsonl(paths["dropped"], output_records(self.dropped))
         write_table(paths["scores"], self.table.drop(R.RECORD))
         write_json(paths["summary"], self.summary)
+        write_json(outdir / "timings.json", self.timings)
         if report:
             from .report import write_report
 
@@ -413,14 +415,47 @@ def output_records(table: Any) -> list[dict[str, Any]]:
     return out
 
 
+CHECKPOINT_DIR = ".curator"
+
+
+def _strip_timings(stats: Any) -> Any:
+    """Stage stats without wall-clock timings: summary.json must be identical across re-runs."""
+    if isinstance(stats, dict):
+        return {k: _strip_timings(v) for k, v in stats.items() if not str(k).startswith("timing")}
+    return stats
+
+
+def input_fingerprint(table: Any, steps: Sequence[Step], model: str) -> str:
+    """What a checkpoint depends on: the input rows, the steps' configuration and the model."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for col in (R.RECORD, R.DROP_REASON, R.SOURCE, R.SOURCE_ID):
+        for value in table[col].to_list():
+            h.update(b"\0" if value is None else value.encode("utf-8") + b"\1")
+    h.update(repr([repr(s) for s in steps]).encode())
+    h.update(model.encode())
+    h.update(__version__.encode())
+    return h.hexdigest()
+
+
 class Pipeline:
-    """Run steps in order over a pairs table and account for every row."""
+    """Run steps in order over a pairs table and account for every row.
+
+    With ``workdir`` the table is checkpointed (atomically) after every stage under
+    ``workdir/.curator/``; a re-run with the same input, steps and model resumes after the last
+    finished stage, so a killed run loses at most the stage it was in.
+    """
 
     def __init__(self, steps: Sequence[Step], embedder: Embedder | None = None) -> None:
         self.steps = list(steps)
         self.embedder = embedder
 
-    def run(self, data: PairsData | Any) -> CurationResult:
+    def run(self, data: PairsData | Any, workdir: str | Path | None = None) -> CurationResult:
+        import polars as pl
+
+        from .io import atomic_write, write_json
+
         table = data.table if isinstance(data, PairsData) else data
         if table.height == 0:
             raise ConfigError("no rows to curate: the input is empty.")
@@ -430,7 +465,17 @@ class Pipeline:
         timings: dict[str, float] = {}
         read_drops = Counter(r for r in table[R.DROP_REASON].to_list() if r)
         stages["read"] = {"in": n_in, "dropped": sum(read_drops.values()), "reasons": dict(read_drops)}
-        for step in self.steps:
+        ckpt: Path | None = None
+        if workdir is not None:
+            ckpt = Path(workdir) / CHECKPOINT_DIR / input_fingerprint(table, self.steps, ctx.embedder.model_name)[:16]
+        for i, step in enumerate(self.steps):
+            table_file = ckpt / f"{i:02d}-{step.name}.parquet" if ckpt else None
+            stats_file = ckpt / f"{i:02d}-{step.name}.json" if ckpt else None
+            if table_file is not None and stats_file is not None and table_file.exists() and stats_file.exists():
+                table = pl.read_parquet(table_file)
+                stages[step.name] = json.loads(stats_file.read_text("utf-8"))
+                log.info("%s: resumed from checkpoint %s", step.name, table_file)
+                continue
             alive_before = int(alive_mask(table).sum())
             t0 = time.perf_counter()
             if alive_before:
@@ -441,20 +486,30 @@ class Pipeline:
             alive_after = int(alive_mask(table).sum())
             reasons = Counter(r for s, r in zip(table[R.DROP_STAGE].to_list(), table[R.DROP_REASON].to_list())
                               if s == step.name)
-            stages[step.name] = {"in": alive_before, "dropped": alive_before - alive_after,
-                                 "reasons": dict(reasons), **stats}
+            stages[step.name] = _strip_timings({"in": alive_before, "dropped": alive_before - alive_after,
+                                                "reasons": dict(reasons), **stats})
             log.info("%s: %d in, %d dropped (%.1f s)", step.name, alive_before, alive_before - alive_after,
                      timings[step.name])
+            if table_file is not None and stats_file is not None:
+                import io as _io
+
+                buf = _io.BytesIO()
+                table.write_parquet(buf, compression="zstd", statistics=False)
+                atomic_write(table_file, buf.getvalue())
+                write_json(stats_file, stages[step.name])  # written last: marks the stage finished
         kept = int(alive_mask(table).sum())
-        summary = {
+        summary: dict[str, Any] = {
             "rows_in": n_in, "kept": kept, "dropped": n_in - kept,
             "stages": stages,
             "drop_reasons": dict(Counter(f"{s}:{r}" for s, r in zip(table[R.DROP_STAGE].to_list(),
                                                                    table[R.DROP_REASON].to_list()) if s)),
-            "timings_s": timings,
             "model": ctx.embedder.model_name,
         }
         if isinstance(data, PairsData):
             summary["input"] = {"format": data.format, "fields": {k: v for k, v in vars(data.fields).items() if v}}
-        assert summary["kept"] + sum(s["dropped"] for s in stages.values()) == n_in  # accounting invariant
+            if data.skipped_shards:
+                summary["input"]["skipped_shards"] = data.skipped_shards
+        # The accounting invariant: every input row is kept or dropped by exactly one stage.
+        if summary["kept"] + sum(s["dropped"] for s in stages.values()) != n_in:  # pragma: no cover
+            raise RuntimeError("row accounting failed: kept + dropped != rows in")
         return CurationResult(table, summary, timings)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import InputError
@@ -22,6 +23,7 @@ from .io import BadRecord, ReadResult
 ROW_ID = "row_id"          # 0-based position of the record in the input (stable key)
 ID = "id"                  # the user's id if the data has one, else str(row_id)
 LINE = "line"              # line (JSONL) or record number (other formats) in the input file
+FILE = "file"              # the shard a row came from (only when reading several files)
 INSTRUCTION = "instruction"
 INPUT = "input"            # Alpaca's optional input; part of the prompt
 RESPONSE = "response"
@@ -87,6 +89,7 @@ class PairsData:
     format: str
     n_bad: int = 0
     notes: list[str] = field(default_factory=list)
+    skipped_shards: list[dict[str, str]] = field(default_factory=list)
 
 
 def detect_fields(first: dict[str, Any], fields: FieldMap, where: str = "") -> tuple[FieldMap, str]:
@@ -224,7 +227,14 @@ def pairs_from_records(
         raise InputError(f"{where}no records found (the input is empty).")
     if not good:
         raise InputError(f"{where}no readable records (all {len(items)} lines are malformed).")
-    fmap, fmt = detect_fields(good[0], fields, where)
+    # Detect fields from the first records together (a first record missing a field must not
+    # decide the format for the whole file): each key with its first non-null value.
+    sample: dict[str, Any] = {}
+    for rec in good[:1000]:
+        for k, v in rec.items():
+            if sample.get(k) is None:
+                sample[k] = v
+    fmap, fmt = detect_fields(sample, fields, where)
 
     cols: dict[str, list[Any]] = {k: [] for k in (
         ROW_ID, ID, LINE, INSTRUCTION, INPUT, RESPONSE, SOURCE, SOURCE_ID, TURNS, RECORD,
@@ -302,12 +312,44 @@ def prompt_text(instruction: str, input_text: str) -> str:
     return f"{instruction}\n\n{input_text}" if input_text and input_text.strip() else instruction
 
 
-def read_pairs(path: str, fields: FieldMap | None = None, on_error: str = "raise") -> PairsData:
-    """Read a pairs file (JSONL/JSON/Parquet/CSV) into the pairs table.
+def read_pairs(path: str | Path, fields: FieldMap | None = None, on_error: str = "raise") -> PairsData:
+    """Read pairs from a file, a folder of shards or a glob (JSONL/JSON/Parquet/CSV, optionally
+    .gz/.zst) into one pairs table; each shard's fields are detected on their own.
+
+    A shard that cannot be read at all stops the read (``on_error="raise"``) or is skipped, named
+    and counted in ``notes`` / ``skipped_shards`` (``on_error="skip"``).
 
     >>> data = read_pairs("examples/halueval_demo/pairs.jsonl")    # doctest: +SKIP
     >>> data.table.height                                            # doctest: +SKIP
+    357
     """
-    from .io import read_table
+    import polars as pl
 
-    return pairs_from_records(read_table(path, on_error=on_error), fields, on_error, path=str(path))
+    from .io import expand_inputs, read_table
+
+    files = expand_inputs(path)
+    parts: list[PairsData] = []
+    skipped: list[dict[str, str]] = []
+    for f in files:
+        try:
+            parts.append(pairs_from_records(read_table(f, on_error=on_error), fields, on_error, path=str(f)))
+        except InputError as exc:
+            if on_error == "raise" or len(files) == 1:
+                raise
+            skipped.append({"file": str(f), "error": str(exc)})
+    if not parts:
+        raise InputError(f"{path}: no shard could be read ({skipped[0]['error'] if skipped else 'none found'}).")
+    if len(parts) == 1 and len(files) == 1:
+        return parts[0]
+    tables, offset = [], 0
+    for f, part in zip([f for f in files if str(f) not in {s["file"] for s in skipped}], parts):
+        t = part.table.with_columns((pl.col(ROW_ID) + offset).alias(ROW_ID), pl.lit(str(f)).alias(FILE))
+        if part.fields.id is None:  # default ids are row ids: renumber them across shards
+            t = t.with_columns(pl.col(ROW_ID).cast(pl.String).alias(ID))
+        tables.append(t)
+        offset += part.table.height
+    table = pl.concat(tables, how="diagonal_relaxed")
+    notes = [f"skipped unreadable shard {s['file']}: {s['error']}" for s in skipped]
+    formats = sorted({p.format for p in parts})
+    return PairsData(table=table, fields=parts[0].fields, format="+".join(formats),
+                     n_bad=sum(p.n_bad for p in parts), notes=notes, skipped_shards=skipped)

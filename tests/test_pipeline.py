@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from curator import records as R
 from curator.pipeline import DedupStep, GroundingStep, Pipeline, QualityStep, SelectStep
-from curator.records import pairs_from_records, read_pairs
+from curator.records import FieldMap, pairs_from_records, read_pairs
 
 from .conftest import DEMO
 
@@ -78,7 +78,9 @@ texts = st.text(alphabet=st.sampled_from("abc xyz.\n"), min_size=0, max_size=30)
 @given(st.lists(st.tuples(texts, texts, st.booleans()), min_size=1, max_size=12))
 def test_accounting_holds_for_any_input(embedder, rows):
     recs = [{"prompt": p, "response": r, "source": "abc xyz"} if ok else {"prompt": p} for p, r, ok in rows]
-    data = pairs_from_records(recs, on_error="skip")
+    recs.insert(0, {"prompt": "What is abc?", "response": "abc xyz", "source": "abc xyz"})
+    rows = [None, *rows]
+    data = pairs_from_records(recs, FieldMap(source="source"), on_error="skip")
     result = Pipeline([QualityStep(), GroundingStep(), DedupStep(), SelectStep(budget=3)], embedder=embedder).run(data)
     t = result.table
     assert t.height == len(rows)

@@ -370,6 +370,7 @@ class CurationResult:
     table: Any
     summary: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    embedder: Embedder | None = None
 
     @property
     def kept(self) -> Any:
@@ -395,7 +396,12 @@ class CurationResult:
         if report:
             from .report import write_report
 
-            paths["report"] = write_report(self, outdir / "report.html")
+            embeddings = None
+            if self.embedder is not None:
+                # The prompts were embedded for dedup and selection: these come from the cache.
+                texts = _field_texts(self.table, "instruction")
+                embeddings = self.embedder.encode([t if t.strip() else " " for t in texts])
+            paths["report"] = write_report(self, outdir / "report.html", embeddings=embeddings)
         return paths
 
 
@@ -512,4 +518,4 @@ class Pipeline:
         # The accounting invariant: every input row is kept or dropped by exactly one stage.
         if summary["kept"] + sum(s["dropped"] for s in stages.values()) != n_in:  # pragma: no cover
             raise RuntimeError("row accounting failed: kept + dropped != rows in")
-        return CurationResult(table, summary, timings)
+        return CurationResult(table, summary, timings, ctx.embedder)

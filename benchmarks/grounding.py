@@ -27,6 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import read_jsonl, require  # noqa: E402
 
+from curator.calibrate import fit_params  # noqa: E402
+from curator.calibrate import pair_features as calibrate_features  # noqa: E402
 from curator.embed import Embedder  # noqa: E402
 from curator.grounding import FEATURES, GroundingParams, GroundingScorer, PairInput  # noqa: E402
 from curator.text import STOPWORDS, words  # noqa: E402
@@ -45,19 +47,9 @@ def load(name: str, limit: int | None, seed: int = 0) -> list[dict]:
 
 
 def pair_features(scorer: GroundingScorer, rows: list[dict], retrieval: bool = False) -> np.ndarray:
-    """Pair-level feature matrix = features of the worst sentence, feature by feature."""
-    pairs = [PairInput(r.get("prompt") or "", r["response"] or "", None if retrieval else r["source"]) for r in rows]
-    per_pair, _ = scorer.features(pairs)
-    out = np.zeros((len(rows), len(FEATURES)))
-    # "Worst" per feature: low support features take the min, mismatch features the max.
-    worst_max = {"num_novel", "ent_novel", "neg_mismatch", "short_claim"}
-    for i, verdicts in enumerate(per_pair):
-        if not verdicts:
-            continue
-        for j, f in enumerate(FEATURES):
-            vals = [v.features[f] for v in verdicts]
-            out[i, j] = max(vals) if f in worst_max else min(vals)
-    return out
+    """Pair-level features of labelled rows (own source unless ``retrieval``)."""
+    return calibrate_features(scorer, [PairInput(r.get("prompt") or "", r["response"] or "",
+                                                 None if retrieval else r["source"]) for r in rows])
 
 
 def novelty_baseline(rows: list[dict]) -> np.ndarray:
@@ -86,23 +78,6 @@ def metrics(y: np.ndarray, score: np.ndarray, threshold: float | None) -> dict[s
                    precision=float(precision_score(y, pred, zero_division=0)),
                    recall=float(recall_score(y, pred)))
     return res
-
-
-def fit_params(x: np.ndarray, y: np.ndarray, groups: np.ndarray, meta: dict) -> GroundingParams:
-    """Class- and dataset-balanced logistic regression (each dataset weighs the same)."""
-    from sklearn.linear_model import LogisticRegression
-
-    mean, scale = x.mean(0), x.std(0) + 1e-9
-    w = np.ones(len(y))
-    for g in np.unique(groups):
-        for c in (0, 1):
-            m = (groups == g) & (y == c)
-            if m.any():
-                w[m] = 1.0 / m.sum()
-    w *= len(y) / w.sum()
-    lr = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y, sample_weight=w)
-    return GroundingParams(list(FEATURES), mean.tolist(), scale.tolist(), lr.coef_[0].tolist(),
-                           float(lr.intercept_[0]), 0.5, meta)
 
 
 def main() -> None:

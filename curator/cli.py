@@ -91,7 +91,8 @@ def _embedder(model: str | None, index: str | None) -> Any:
 
         manifest = json.loads((resolve_index_path(index) / MANIFEST_FILE).read_text("utf-8"))
         model = manifest["model"]
-    return Embedder(model, cache_dir=_cache_dir())
+    quiet = bool((click.get_current_context().obj or {}).get("quiet"))
+    return Embedder(model, cache_dir=_cache_dir(), show_progress=False if quiet else None)
 
 
 def _cache_dir() -> Any:
@@ -357,6 +358,39 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     result = Pipeline(steps, embedder=_embedder(kw.get("model"), index_ref)).run(data, workdir=outdir)
     paths = result.write(outdir, report=not no_report)
     _report(ctx, result, paths)
+
+
+@cli.command("calibrate", epilog="""\b
+Example:
+  curator calibrate my_labels.jsonl -o my_params.json --precision 0.9
+  curator score pairs.jsonl --index docs --params my_params.json -o scored.jsonl""")
+@click.argument("labelled")
+@click.option("-o", "--out", required=True, help="Where to write the parameters (JSON).")
+@click.option("--precision", "target_precision", type=float, default=None,
+              help="Choose the threshold for this precision on the labelled data (default: 0.5).")
+@click.option("--model", default=None, help="Embedding model (default: packaged all-MiniLM-L6-v2).")
+@click.pass_context
+def calibrate_cmd(ctx: click.Context, labelled: str, out: str, target_precision: float | None, model: str | None) -> None:
+    """Refit the grounding combiner and threshold on your own labelled examples.
+
+    LABELLED is JSONL/JSON/Parquet/CSV with source, response, hallucinated (0/1) and optionally
+    prompt and dataset columns. Prints the in-sample AUROC (optimistic: hold data out to judge it)."""
+    import numpy as np
+
+    from .calibrate import calibrate, load_labelled, pair_features
+    from .embed import Embedder
+    from .grounding import GroundingScorer, PairInput
+
+    scorer = GroundingScorer(embedder=Embedder(model, cache_dir=_cache_dir()))
+    params = calibrate(labelled, out, scorer, target_precision)
+    rows = load_labelled(labelled)
+    x = pair_features(scorer, [PairInput(r.get("prompt") or "", r["response"] or "", r["source"] or "") for r in rows])
+    y = np.array([int(r["hallucinated"]) for r in rows])
+    from sklearn.metrics import roc_auc_score
+
+    auc = roc_auc_score(y, params.prob_unsupported(x)) if len(set(y)) > 1 else float("nan")
+    _say(ctx, f"fitted on {len(y)} rows ({int(y.sum())} hallucinated); in-sample AUROC {auc:.3f}; "
+              f"threshold {params.threshold:.2f} -> {out}")
 
 
 def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool) -> None:

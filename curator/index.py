@@ -40,6 +40,7 @@ INDEX_TYPES = ("auto", "flat", "hnsw")
 AUTO_HNSW_ABOVE = 200_000
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
+_HTML_SUFFIXES = (".html", ".htm")
 _TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".csv")
 
 
@@ -81,17 +82,19 @@ def load_documents(paths: Sequence[str | Path], text_field: str = "text",
         path = Path(p)
         if not path.exists():
             raise InputError(f"{path}: no such file or folder. Check the path.")
-        files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _TEXT_SUFFIXES) \
+        files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _TEXT_SUFFIXES + _HTML_SUFFIXES) \
             if path.is_dir() else [path]
         if path.is_dir() and not files:
-            raise InputError(f"{path}: folder has no {'/'.join(_TEXT_SUFFIXES)} files.")
+            raise InputError(f"{path}: folder has no {'/'.join(_TEXT_SUFFIXES + _HTML_SUFFIXES)} files.")
         for f in files:
             suffix = f.suffix.lower() if f.suffix.lower() != ".gz" else Path(f.stem).suffix.lower()
-            if suffix in _TEXT_SUFFIXES:
+            if suffix in _TEXT_SUFFIXES + _HTML_SUFFIXES:
                 try:
                     text = f.read_bytes().decode("utf-8").removeprefix("\ufeff")
                 except UnicodeDecodeError as exc:
                     raise InputError(f"{f}: not UTF-8 text (offset {exc.start}). Re-encode it as UTF-8.") from exc
+                if suffix in _HTML_SUFFIXES:
+                    text = html_to_text(text)
                 doc_id = str(f.relative_to(path)) if path.is_dir() else f.name
                 if text.strip():
                     docs.append(Document(doc_id, text))
@@ -119,6 +122,16 @@ def load_documents(paths: Sequence[str | Path], text_field: str = "text",
     if not docs:
         raise InputError("no non-empty source documents found in " + ", ".join(map(str, paths)) + ".")
     return docs
+
+
+def html_to_text(html: str) -> str:
+    """Main text of an HTML page, navigation and boilerplate stripped (trafilatura)."""
+    import logging
+
+    import trafilatura
+
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    return trafilatura.extract(html, include_comments=False, include_tables=True, favor_precision=True) or ""
 
 
 def unique_documents(docs: Iterable[Document]) -> list[Document]:

@@ -50,6 +50,18 @@ class RunContext:
         return self.index
 
 
+def _progress(ctx: RunContext, total: int, desc: str) -> Any:
+    """A tqdm bar on a terminal for long work; silent under --quiet, in pipes and for small inputs."""
+    import sys
+
+    from tqdm import tqdm
+
+    show = ctx.embedder.show_progress
+    if show is None:
+        show = total > 256 and sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, unit="pair", disable=not show, leave=False)
+
+
 def alive_mask(table: Any) -> np.ndarray:
     return table[R.DROP_STAGE].is_null().to_numpy()
 
@@ -189,9 +201,12 @@ class GroundingStep(Step):
             raise ConfigError("some pairs have no source and no index was given: pass --index NAME "
                               "(build one with `curator index build`) or --source-field.")
         per_pair = []
-        for start in range(0, len(pairs), self.batch_size):
-            per_pair.extend(scorer.score(pairs[start:start + self.batch_size]))
-            log.info("grounding: %d/%d pairs", min(start + self.batch_size, len(pairs)), len(pairs))
+        with _progress(ctx, len(pairs), "grounding") as bar:
+            for start in range(0, len(pairs), self.batch_size):
+                batch = pairs[start:start + self.batch_size]
+                per_pair.extend(scorer.score(batch))
+                bar.update(len(batch))
+                log.info("grounding: %d/%d pairs", min(start + self.batch_size, len(pairs)), len(pairs))
         results = [worst_turn([g for o, g in zip(owner, per_pair) if o == j]) for j in range(len(rows))] \
             if len(per_pair) != len(rows) else per_pair
         table = put_column(table, R.GROUNDING, rows, [g.grounding for g in results], pl.Float64)

@@ -83,3 +83,16 @@ def test_load_documents_from_folders_and_tables(tmp_path):
     with pytest.raises(InputError, match="no 'text' field.*--text-field"):
         load_documents([tmp_path / "t.jsonl"])
     assert load_documents([tmp_path / "t.jsonl"], text_field="body")[0].id == "t.jsonl:1"
+
+
+def test_html_sources_lose_their_boilerplate(tmp_path):
+    page = ("<html><head><title>t</title><script>var x=1;</script></head><body>"
+            "<nav><a href='/'>Home</a> | <a href='/about'>About us</a> | <a href='/c'>Contact</a></nav>"
+            "<article><h1>The bridge</h1><p>The Golden Gate Bridge opened to traffic in 1937 after four years "
+            "of construction. It spans the strait between San Francisco Bay and the Pacific Ocean.</p>"
+            "<p>Its total length is about 2.7 kilometres and its towers rise 227 metres above the water.</p></article>"
+            "<footer>Copyright 2024. All rights reserved. Privacy policy.</footer></body></html>")
+    (tmp_path / "page.html").write_text(page)
+    (doc,) = load_documents([tmp_path / "page.html"])
+    assert "opened to traffic in 1937" in doc.text
+    assert "var x" not in doc.text and "All rights reserved" not in doc.text

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -198,15 +196,7 @@ def test_semantic_input_errors():
         SemanticDuplicateFinder().find_pairs(np.array([[np.nan, 1.0], [1.0, 0.0]]))
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from curator.embed import Embedder
-
-    return Embedder()
-
-
-def test_semantic_paraphrase_with_real_embedder(embedder):
+def test_semantic_paraphrase_with_real_embedder(embedder):  # session fixture: tests/conftest.py
     texts = [
         "How can I reset my password?",
         "How do I reset my password?",

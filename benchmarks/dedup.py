@@ -42,21 +42,14 @@ from curator.dedup import (  # noqa: E402
 )
 from curator.text import normalize_text, split_sentences  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import data_dir, read_jsonl  # noqa: E402
+
 FUZZ_THRESHOLD = 0.9  # rapidfuzz baselines: a common "fuzzy duplicate" cut-off (score 90/100)
 EDIT_RATES = (0.0, 0.02, 0.05, 0.10, 0.20)  # 0.0 = exact copy with case/punctuation noise
 DUP_RATE = 0.2  # share of synthetic rows that are copies of an earlier row
 BASE_NOISE = 0.3  # share of words of each synthetic base row replaced, so base rows are distinct
 OUT = Path(__file__).with_name("RESULTS_dedup.md")
-
-
-def data_dir() -> Path:
-    env = os.environ.get("CURATOR_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 # =============================================================================================

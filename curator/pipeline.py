@@ -207,8 +207,10 @@ class GroundingStep(Step):
                 per_pair.extend(scorer.score(batch))
                 bar.update(len(batch))
                 log.info("grounding: %d/%d pairs", min(start + self.batch_size, len(pairs)), len(pairs))
-        results = [worst_turn([g for o, g in zip(owner, per_pair) if o == j]) for j in range(len(rows))] \
-            if len(per_pair) != len(rows) else per_pair
+        by_row: list[list[Any]] = [[] for _ in range(len(rows))]
+        for o, g in zip(owner, per_pair):
+            by_row[o].append(g)
+        results = [worst_turn(turns) for turns in by_row]
         table = put_column(table, R.GROUNDING, rows, [g.grounding for g in results], pl.Float64)
         table = put_column(table, R.HALLUCINATION_PROB, rows, [g.hallucination_prob for g in results], pl.Float64)
         table = put_column(table, R.HALLUCINATED, rows, [g.hallucinated for g in results], pl.Boolean)
@@ -322,7 +324,7 @@ class DedupStep(Step):
         details = [None if k else f"{m} duplicate of row {d} (cluster {c})"
                    for k, m, d, c in zip(res.keep, res.method, dup_of, cluster)]
         table = set_drops(table, self.name, reasons, details, rows=rows)
-        stats = {k: v for k, v in res.stats.items() if k != "timings"}
+        stats = dict(res.stats)
         return table, stats
 
 
@@ -375,7 +377,7 @@ class SelectStep(Step):
                            [int(row_ids[r]) if r >= 0 else None for r in res.redundant_with], pl.Int64)
         reasons = [None if s else (r or "not_selected") for s, r in zip(res.selected, res.reason)]
         table = set_drops(table, self.name, reasons, rows=rows)
-        return table, {k: v for k, v in res.stats.items() if k != "timings"}
+        return table, dict(res.stats)
 
 
 @dataclass

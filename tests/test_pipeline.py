@@ -87,3 +87,16 @@ def test_accounting_holds_for_any_input(embedder, rows):
     assert result.kept.height + result.dropped.height == len(rows)
     assert result.kept.height <= 3
     assert result.summary["kept"] + sum(s["dropped"] for s in result.summary["stages"].values()) == len(rows)
+
+
+def test_conversation_is_as_grounded_as_its_worst_turn(embedder):
+    rec = {"messages": [
+        {"role": "user", "content": "When was the bridge built?"}, {"role": "assistant", "content": "It was built in 1932."},
+        {"role": "user", "content": "How long is it?"}, {"role": "assistant", "content": "It is 9 kilometres long."}],
+        "context": "The bridge was built in 1932. It is 2 kilometres long and crosses the bay."}
+    ok = {"messages": rec["messages"][:2], "context": rec["context"]}
+    result = Pipeline([GroundingStep()], embedder=embedder).run(pairs_from_records([rec, ok]))
+    t = result.table
+    assert t[R.N_SENTENCES].to_list() == [2, 1]
+    assert t[R.HALLUCINATED].to_list() == [True, False]
+    assert t[R.WORST_SENTENCE][0] == "It is 9 kilometres long."

@@ -15,7 +15,7 @@ from .errors import CuratorError
 
 EPILOG_RUN = """\b
 Example:
-  curator index build examples/halueval_demo/sources.jsonl --name demo
+  curator index build examples/halueval_demo/sources.jsonl --name demo --id-field id
   curator run examples/halueval_demo/pairs.jsonl --index demo --budget 100 -o out/demo
 """
 

@@ -327,6 +327,7 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
 @click.option("-o", "--out", "outdir", default=None, help="Output folder (required unless the pipeline file sets [output] dir).")
 @click.option("--threshold", type=float, default=None, help="Hallucination probability that drops a pair (default 0.5).")
 @click.option("--top-k", default=5, show_default=True, help="Passages retrieved per query.")
+@click.option("--params", default=None, help="Grounding parameters JSON (from `curator calibrate`).")
 @click.option("--keep-hallucinated", is_flag=True, help="Score grounding but do not drop flagged pairs.")
 @click.option("--dedup-on", type=click.Choice(["instruction", "response", "both"]), default="instruction", show_default=True)
 @click.option("--seed", "random_state", default=0, show_default=True)
@@ -334,7 +335,7 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
 @pairs_options
 @click.pass_context
 def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int | None, budget_unit: str, outdir: str,
-            threshold: float | None, top_k: int, keep_hallucinated: bool, dedup_on: str, random_state: int,
+            threshold: float | None, top_k: int, params: str | None, keep_hallucinated: bool, dedup_on: str, random_state: int,
             no_report: bool, **kw: Any) -> None:
     """Run every stage (quality → grounding → dedup → select) and write kept.jsonl, dropped.jsonl,
     scores.parquet, summary.json and report.html to OUTDIR.
@@ -350,7 +351,8 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
         raise click.UsageError("give -o OUTDIR.")
     if index_ref is None and not kw.get("source_field"):
         raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
-    steps = [QualityStep(), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, drop=not keep_hallucinated),
+    steps = [QualityStep(), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params,
+                                          drop=not keep_hallucinated),
              DedupStep(on=dedup_on), SelectStep(budget=budget, budget_unit=budget_unit, random_state=random_state)]
     data = _read(pairs, kw)
     for note in data.notes:

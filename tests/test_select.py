@@ -185,6 +185,14 @@ def test_budget_zero_selects_nothing() -> None:
         assert res.stats["fill_ratio"] == 1.0
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_empty_and_all_invalid_inputs(method: str) -> None:
+    empty = DiverseSelector(budget=5, method=method).select(np.zeros((0, 8), np.float32))
+    assert empty.selected.shape == (0,) and empty.stats["n_selected"] == 0
+    res = DiverseSelector(budget=2, method=method).select(np.zeros((4, 8), np.float32))
+    assert not res.selected.any() and set(res.reason) == {"no_embedding"}
+
+
 @pytest.mark.parametrize("bad", [-1, -0.5, 1.5, "10", True, None])
 def test_invalid_budget_raises(bad: object) -> None:
     x, _ = clusters()
@@ -338,6 +346,24 @@ def test_approximate_knn_close_to_exact() -> None:
     assert agree > 0.9
 
 
+@pytest.mark.parametrize("k", [1, 5, 40])
+def test_knn_exact_and_topk_match_brute_force(k: int) -> None:
+    from curator.select import _knn, _topk
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((300, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q, b = np.arange(0, 300, 3), np.arange(1, 300, 2)
+    sims = x[q] @ x[b].T
+    want = np.sort(sims, axis=1)[:, ::-1][:, :k]
+    d, i = _topk(x[q], x[b], k, block_elems=1000)  # several blocks
+    np.testing.assert_allclose(d, want, atol=1e-5)
+    np.testing.assert_allclose(np.take_along_axis(sims, i, axis=1), want, atol=1e-5)
+    d2, i2 = _knn(x, k, exact=True, n_probe=1, seed=0, q_rows=q, b_rows=b)
+    np.testing.assert_allclose(d2, want, atol=1e-5)
+    np.testing.assert_allclose(np.take_along_axis(sims, i2, axis=1), want, atol=1e-5)
+
+
 def test_indices_params_repr() -> None:
     x, _ = clusters()
     sel = DiverseSelector(budget=3, method="k_center")
@@ -385,6 +411,11 @@ def test_property_subset_budget_determinism(p: dict) -> None:
     assert costs[res.selected].sum() <= res.stats["budget"]
     if p["must"] is not None:
         assert res.selected[p["must"]].all()
+    for g, quota in res.stats.get("group_quotas", {}).items():
+        assert costs[res.selected & (p["groups"] == g)].sum() <= quota + 1e-9
+    if p["unit"] == "rows" and p["method"] != "score_first":
+        # rows budgets are filled exactly (group quotas included) unless candidates run out
+        assert res.stats["n_selected"] == min(res.stats["budget"], res.stats["n_candidates"])
     again = sel.select(p["x"], p["utility"], costs=p["costs"], must_include=p["must"],
                        groups=p["groups"])
     assert np.array_equal(res.selected, again.selected)

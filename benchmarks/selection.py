@@ -23,7 +23,9 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 INSTRUCTION_FILES = ("lima", "alpaca_gpt4_sample", "self_instruct")
 BUDGETS = (0.05, 0.10, 0.20)
 # (label, method, extra constructor arguments)
-METHODS: list[tuple[str, str, dict]] = [
+METHODS: list[tuple[str, str, dict[str, Any]]] = [
     ("facility_location", "facility_location", {}),
     ("facility_location p=0", "facility_location", {"utility_power": 0.0}),
     ("k_center", "k_center", {}),
@@ -89,7 +91,7 @@ def cluster_labels(x: np.ndarray, k: int) -> np.ndarray:
     return KMeans(n_clusters=k, n_init=3, random_state=0).fit_predict(x)
 
 
-def mean_sd(values: list[float], digits: int = 3) -> str:
+def mean_sd(values: Sequence[float], digits: int = 3) -> str:
     a = np.asarray(values, dtype=float)
     return f"{a.mean():.{digits}f} ± {a.std(ddof=1) if a.size > 1 else 0.0:.{digits}f}"
 
@@ -318,9 +320,12 @@ def run_knn_recall(ddir: Path, extra: np.ndarray) -> list[str]:
                             for s in range(0, n, 4096)])
         return float(d.mean()), float(np.percentile(d, 95))
 
-    for label, kw in [("exact", {"knn": "exact"}), ("approx n_probe 4 (default)",
-                      {"knn": "approx", "n_probe": 4}), ("approx n_probe 8",
-                                                         {"knn": "approx", "n_probe": 8})]:
+    configs: list[tuple[str, dict[str, Any]]] = [
+        ("exact", {"knn": "exact"}),
+        ("approx n_probe 4 (default)", {"knn": "approx", "n_probe": 4}),
+        ("approx n_probe 8", {"knn": "approx", "n_probe": 8}),
+    ]
+    for label, kw in configs:
         recall = "1.000"
         t0 = time.perf_counter()
         if kw["knn"] == "approx":

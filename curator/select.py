@@ -24,7 +24,7 @@ Methods
     count 0. It is stored only for pairs where one row is among the other's ``n_neighbors``
     nearest (a symmetrised k-NN graph; exact search up to ``exact_knn_max`` rows, a FAISS
     k-means partitioned search above); all other pairs count 0. Memory is O(n * n_neighbors)
-    instead of O(n^2); 500k rows take about 2 minutes on 2 cores.
+    instead of O(n^2); 500k rows took 78 s and 0.8 GB on top of the data on 2 cores.
 ``k_center``
     Greedy farthest-first traversal (Gonzalez): repeatedly take the row maximising
     ``v_j * d(j, S)`` with ``d`` the cosine distance to the nearest selected row. Exact, but
@@ -160,8 +160,8 @@ class DiverseSelector:
         (exact up to ``exact_knn_max`` rows).
     exact_knn_max : row count up to which ``knn="auto"`` searches exactly.
     n_probe : k-means lists (~1000 rows each) searched per query group in approximate k-NN;
-        time grows linearly with it. 4 gave recall@32 0.75 on real sentence embeddings, 8 gave
-        0.83; facility location results barely differ (see ``_knn``).
+        time grows linearly with it. 4 gave recall@32 0.74 on real sentence embeddings, 8 gave
+        0.84; facility location results barely differ (see ``_knn``).
 
     >>> sel = DiverseSelector(budget=0.1, method="k_center")
     >>> sel.budget, sel.method
@@ -944,7 +944,7 @@ def _knn(x: np.ndarray, k: int, *, exact: bool, n_probe: int, seed: int,
     Why not a FAISS index: on 2 cores ``IndexIVFFlat`` (nlist 1024, nprobe 8) took ~290 s just
     to search 500k x 384 rows against themselves, and ``IndexHNSWFlat`` (M 16) ~35 s to build
     and search 100k; this search builds the whole 500k graph in ~60 s at n_probe 4. Its
-    recall@32 on 34k real MiniLM embeddings is 0.75 (n_probe 4) / 0.83 (n_probe 8), which
+    recall@32 on 34k real MiniLM embeddings is 0.74 (n_probe 4) / 0.84 (n_probe 8), which
     moved facility-location mean coverage distance by at most 1.5% (benchmarks/RESULTS).
     """
     import faiss

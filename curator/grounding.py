@@ -316,7 +316,7 @@ class GroundingScorer:
             all_stems: set[str] = set().union(*ev_stems) if ev_stems else set()
             ev_text = " ".join(e.text for e in ev)
             ev_numbers = set(numbers(ev_text))
-            ev_caps = {stem(w) for w in words(ev_text)}
+            prompt_numbers = set(numbers(p.prompt))
             prompt_stems = {stem(w) for w in words(p.prompt)}
             verdicts = []
             sims_all = cvec @ evec.T if len(ev) else np.zeros((len(spans), 0))
@@ -339,11 +339,11 @@ class GroundingScorer:
                     local, best, emb_max, emb_top2, fz, local_text = set(), -1, 0.0, 0.0, 0.0, ""
                 cov_local = _coverage(cw, local)
                 cov_global = _coverage(cw, all_stems)
-                claim_nums = [n for n in numbers(claim) if n not in set(numbers(p.prompt))]
+                claim_nums = [n for n in numbers(claim) if n not in prompt_numbers]
                 num_novel = float(any(n not in ev_numbers for n in claim_nums))
                 caps = [stem(w) for c in _capitalised(claim) for w in words(c)]
                 caps = [c for c in caps if c not in prompt_stems and c not in STOPWORDS]
-                ent_novel = (sum(c not in ev_caps for c in caps) / len(caps)) if caps else 0.0
+                ent_novel = (sum(c not in all_stems for c in caps) / len(caps)) if caps else 0.0
                 claim_neg = bool(NEGATIONS & set(words(claim)))
                 ev_neg = bool(NEGATIONS & set(words(local_text)))
                 feats = {

@@ -114,6 +114,54 @@ def calibrate(path: str | Path, out: str | Path | None = None, scorer: Grounding
     params = fit_params(x, y, groups, {
         "trained_on": sorted(set(groups.tolist())), "n": int(len(y)), "file": str(path),
         "date": datetime.date.today().isoformat()}, target_precision)
+    if len(np.unique(y)) == 2:
+        from sklearn.metrics import roc_auc_score
+
+        params.meta["in_sample_auroc"] = round(float(roc_auc_score(y, params.prob_unsupported(x))), 4)
     if out is not None:
         params.save(out)
     return params
+
+
+def _metrics(y: np.ndarray, prob: np.ndarray, threshold: float) -> dict[str, float]:
+    from sklearn.metrics import (
+        balanced_accuracy_score,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
+    flag = (prob >= threshold).astype(int)
+    both = len(np.unique(y)) == 2
+    return {
+        "n": int(len(y)), "hallucinated": int(y.sum()),
+        "auroc": float(roc_auc_score(y, prob)) if both else float("nan"),
+        "balanced_accuracy": float(balanced_accuracy_score(y, flag)) if both else float("nan"),
+        "precision": float(precision_score(y, flag, zero_division=0)),
+        "recall": float(recall_score(y, flag, zero_division=0)),
+        "f1": float(f1_score(y, flag, zero_division=0)),
+    }
+
+
+def evaluate(path: str | Path, scorer: GroundingScorer | None = None) -> dict[str, Any]:
+    """Score a labelled file with ``scorer`` (its params, threshold and verifier) and measure it.
+
+    Returns ``{"threshold": t, "datasets": {name: metrics}, "all": metrics}`` where metrics are
+    n, hallucinated, AUROC of ``hallucination_prob``, and balanced accuracy, precision, recall and
+    F1 of the ``hallucinated`` flag. Rows without a ``dataset`` column form one dataset "all".
+    Rows whose evidence is empty get no probability and count as not flagged (prob 0).
+    """
+    rows = load_labelled(path)
+    scorer = scorer or GroundingScorer()
+    res = scorer.score([PairInput(r.get("prompt") or "", r["response"] or "", r["source"] or "") for r in rows])
+    prob = np.array([0.0 if np.isnan(g.hallucination_prob) else g.hallucination_prob for g in res])
+    y = np.array([int(r["hallucinated"]) for r in rows])
+    names = np.array([str(r.get("dataset") or "all") for r in rows])
+    threshold = float(scorer.threshold_)
+    out: dict[str, Any] = {"threshold": threshold, "file": str(path), "datasets": {}}
+    for name in sorted(set(names.tolist())):
+        m = names == name
+        out["datasets"][name] = _metrics(y[m], prob[m], threshold)
+    out["all"] = _metrics(y, prob, threshold)
+    return out

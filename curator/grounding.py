@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .embed import Embedder
-from .errors import ConfigError, check_param
+from .errors import ConfigError, ModelError, check_param
 from .text import STOPWORDS, chunk_text, numbers, sentence_spans, words
 
 if False:  # typing only; keeps faiss out of import time
@@ -78,6 +78,7 @@ class SentenceVerdict:
     evidence: str | None         # the cited evidence sentence
     unsupported_tokens: list[str] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
+    verifier_prob: float | None = None   # P(unsupported) from the verifier, if it judged this sentence
 
 
 @dataclass
@@ -214,17 +215,30 @@ class GroundingScorer:
     params : path to a parameters JSON (from ``curator calibrate``); ``None`` = shipped default.
     source_chunk_tokens : inline sources are cut into passages of this many tokens (citations
         point at these passages; a long source is chunked, never truncated).
+    verifier : an optional cross-encoder that reads claim and evidence together: a local folder
+        (an NLI CrossEncoder with an "entailment" label, or one trained by
+        :func:`curator.verifier.train_verifier`), or any object with
+        ``predict(claims, evidences) -> P(unsupported)``. ``None`` = features only.
+    verifier_band : the verifier judges only *doubtful* sentences, those whose feature
+        probability of being unsupported lies in this closed interval; ``(0, 1)`` = all.
+    verifier_weight : a judged sentence's probability becomes
+        ``(1 - w) * features + w * verifier``.
     """
 
     def __init__(self, embedder: Embedder | None = None, index: PassageIndex | None = None,
                  top_k: int = 5, threshold: float | None = None, params: str | Path | None = None,
-                 source_chunk_tokens: int = 128) -> None:
+                 source_chunk_tokens: int = 128, verifier: str | Path | Any | None = None,
+                 verifier_band: Sequence[float] = (0.2, 0.8), verifier_weight: float = 0.5) -> None:
         self.embedder = embedder
         self.index = index
         self.top_k = top_k
         self.threshold = threshold
         self.params = params
         self.source_chunk_tokens = source_chunk_tokens
+        self.verifier = verifier
+        self.verifier_band = verifier_band
+        self.verifier_weight = verifier_weight
+        self._verifier: Any = None
 
     def _validate(self) -> tuple[Embedder, GroundingParams, float]:
         check_param("GroundingScorer", "top_k", self.top_k, isinstance(self.top_k, int) and self.top_k >= 1, "an int >= 1")
@@ -236,6 +250,24 @@ class GroundingScorer:
         embedder = self.embedder or (self.index.embedder if self.index is not None else Embedder())
         if self.index is not None and embedder is not self.index.embedder:
             self.index.check_embedder(self.index.manifest, embedder)
+        band = self.verifier_band
+        check_param("GroundingScorer", "verifier_band", band,
+                    isinstance(band, (tuple, list)) and len(band) == 2
+                    and all(isinstance(b, (int, float)) for b in band) and 0.0 <= band[0] <= band[1] <= 1.0,
+                    "a pair (low, high) with 0 <= low <= high <= 1")
+        check_param("GroundingScorer", "verifier_weight", self.verifier_weight,
+                    isinstance(self.verifier_weight, (int, float)) and 0.0 <= self.verifier_weight <= 1.0,
+                    "a float in [0, 1]")
+        if self.verifier is not None and self._verifier is None:
+            if isinstance(self.verifier, (str, Path)):
+                from .verifier import GroundingVerifier
+
+                self._verifier = GroundingVerifier(self.verifier)
+            elif callable(getattr(self.verifier, "predict", None)):
+                self._verifier = self.verifier
+            else:
+                raise ConfigError("GroundingScorer: verifier must be a model folder or an object with "
+                                  f"predict(claims, evidences), got {type(self.verifier).__name__}.")
         params = GroundingParams.load(self.params)
         threshold = params.threshold if self.threshold is None else float(self.threshold)
         return embedder, params, threshold
@@ -290,9 +322,12 @@ class GroundingScorer:
     def features(self, pairs: Sequence[PairInput]) -> tuple[list[list[SentenceVerdict]], list[str]]:
         """Per pair, per sentence: the feature dict and alignment (verdicts not yet decided)."""
         embedder = self.embedder or (self.index.embedder if self.index is not None else Embedder())
-        return self._features(pairs, embedder)
+        per_pair, modes, _ = self._features(pairs, embedder)
+        return per_pair, modes
 
-    def _features(self, pairs: Sequence[PairInput], embedder: Embedder) -> tuple[list[list[SentenceVerdict]], list[str]]:
+    def _features(self, pairs: Sequence[PairInput], embedder: Embedder
+                  ) -> tuple[list[list[SentenceVerdict]], list[str], list[str]]:
+        """Per pair: sentence verdicts with features, evidence mode, and all evidence as one text."""
         from rapidfuzz import fuzz
 
         evidence, modes = self._evidence(pairs, embedder)
@@ -359,19 +394,41 @@ class GroundingScorer:
                     citation=e.passage if e else None, citation_span=(e.start, e.end) if e else None,
                     evidence=e.text if e else None, unsupported_tokens=missing, features=feats))
             out.append(verdicts)
-        return out, modes
+        return out, modes, [" ".join(e.text for e in ev) for ev in evidence]
+
+    def _verify(self, pairs: Sequence[PairInput], per_pair: list[list[SentenceVerdict]],
+                ev_texts: list[str], modes: list[str]) -> None:
+        """Let the verifier re-judge the doubtful sentences (support already set from features)."""
+        from .verifier import evidence_window, make_claim
+
+        low, high = self.verifier_band
+        todo = [(i, v) for i, vs in enumerate(per_pair) if modes[i] != "none"
+                for v in vs if low <= 1.0 - v.support <= high]
+        if not todo:
+            return
+        claims = [make_claim(v.text, pairs[i].prompt) for i, v in todo]
+        evidences = [evidence_window(c, ev_texts[i]) for c, (i, _) in zip(claims, todo)]
+        probs = np.asarray(self._verifier.predict(claims, evidences), dtype=np.float64)
+        if probs.shape != (len(todo),):
+            raise ModelError(f"verifier returned {probs.shape} scores for {len(todo)} claims.")
+        w = float(self.verifier_weight)
+        for (_, v), pv in zip(todo, np.clip(probs, 0.0, 1.0)):
+            v.verifier_prob = float(pv)
+            v.support = float(1.0 - ((1.0 - w) * (1.0 - v.support) + w * pv))
 
     def score(self, pairs: Sequence[PairInput]) -> list[PairGrounding]:
         """Judge every pair; the result list is aligned with ``pairs``."""
         embedder, params, threshold = self._validate()
         self.threshold_ = threshold
-        per_pair, modes = self._features(pairs, embedder)
+        per_pair, modes, ev_texts = self._features(pairs, embedder)
         flat = [v for vs in per_pair for v in vs]
         if flat:
             x = np.array([[v.features[f] for f in FEATURES] for v in flat], dtype=np.float64)
             probs = params.prob_unsupported(x)
             for v, pr in zip(flat, probs):
                 v.support = float(1.0 - pr)
+            if self._verifier is not None:
+                self._verify(pairs, per_pair, ev_texts, modes)
         results = []
         for p, verdicts, mode in zip(pairs, per_pair, modes):
             low_conf = _non_ascii_letter_share(p.response) > 0.5
@@ -409,5 +466,6 @@ def verdicts_json(g: PairGrounding) -> str:
             "support": None if math.isnan(v.support) else round(v.support, 4),
             "citation": v.citation, "citation_span": list(v.citation_span) if v.citation_span else None,
             "evidence": v.evidence, "unsupported_tokens": v.unsupported_tokens,
+            **({"verifier_prob": round(v.verifier_prob, 4)} if v.verifier_prob is not None else {}),
         })
     return json.dumps(rows, ensure_ascii=False)

@@ -166,13 +166,18 @@ class GroundingStep(Step):
     name = "grounding"
 
     def __init__(self, index: str | None = None, top_k: int = 5, threshold: float | None = None,
-                 params: str | None = None, drop: bool = True, batch_size: int = 256) -> None:
+                 params: str | None = None, drop: bool = True, batch_size: int = 256,
+                 verifier: str | None = None, verifier_band: tuple[float, float] | list[float] = (0.2, 0.8),
+                 verifier_weight: float = 0.5) -> None:
         self.index = index
         self.top_k = top_k
         self.threshold = threshold
         self.params = params
         self.drop = drop
         self.batch_size = batch_size
+        self.verifier = verifier
+        self.verifier_band = tuple(verifier_band)
+        self.verifier_weight = verifier_weight
 
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
         import polars as pl
@@ -181,7 +186,8 @@ class GroundingStep(Step):
 
         index = ctx.get_index(self.index)
         scorer = GroundingScorer(embedder=ctx.embedder, index=index, top_k=self.top_k,
-                                 threshold=self.threshold, params=self.params)
+                                 threshold=self.threshold, params=self.params, verifier=self.verifier,
+                                 verifier_band=self.verifier_band, verifier_weight=self.verifier_weight)
         rows = np.flatnonzero(alive_mask(table))
         sub = table[rows]
         # A multi-turn row contributes one pair per assistant turn (prompt = preceding turns);

@@ -158,8 +158,44 @@ def shipped_model_dir() -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
+_SUPPORTED_WORDS = ("entail", "support", "consistent", "faithful", "grounded")
+_UNSUPPORTED_WORDS = ("unsupported", "not", "non", "hallucinat", "inconsistent", "unfaithful", "contradict")
+
+
+def label_spec(cfg: dict[str, Any], path: str | Path = "model") -> tuple[str, int]:
+    """How to read P(unsupported) off a classifier's outputs, from its ``id2label``.
+
+    * one label named like "unsupported"/"hallucinated" (curator's own verifiers):
+      ``("sigmoid", 0)``, P = sigmoid(logit);
+    * one label named like "entailment"/"supported"/"consistent": ``("sigmoid_inv", 0)``,
+      P = 1 - sigmoid(logit);
+    * two or more labels, one of them named like "entailment" (NLI models such as
+      contradiction/entailment/neutral): ``("softmax", i)``, P = 1 - softmax(logits)[i].
+
+    Anything else is a ModelError: a label called "LABEL_0" says nothing about its direction.
+    """
+    raw = cfg.get("id2label") or {}
+    labels = {int(k): str(v).casefold() for k, v in raw.items()} if raw else {}
+    n = len(labels) or int(cfg.get("num_labels", 0) or 0)
+    if n == 1:
+        name = labels.get(0, "")
+        if any(w in name for w in _UNSUPPORTED_WORDS):
+            return "sigmoid", 0
+        if any(w in name for w in _SUPPORTED_WORDS):
+            return "sigmoid_inv", 0
+        raise ModelError(f"{path} has one output labelled {name or 'nothing'!r}; name it 'unsupported' "
+                         "or 'entailment' in config.json id2label so curator knows its direction.")
+    entail = [i for i, name in sorted(labels.items())
+              if any(w in name for w in _SUPPORTED_WORDS) and not any(w in name for w in _UNSUPPORTED_WORDS)]
+    if n >= 2 and len(entail) == 1:
+        return "softmax", entail[0]
+    raise ModelError(f"{path} is a classifier with {n} labels {sorted(labels.values())}; the verifier needs one "
+                     "label (P(unsupported)) or an NLI head with exactly one 'entailment' label.")
+
+
 def check_model_dir(model: str | Path) -> Path:
-    """Return the folder of a one-logit cross-encoder, or raise ModelError saying what is wrong."""
+    """Return the folder of a cross-encoder whose outputs :func:`label_spec` can read (a one-logit
+    verifier or an NLI classifier), or raise ModelError saying what is wrong."""
     path = Path(model).expanduser()
     if not path.is_dir():
         raise ModelError(f"Verifier model {str(model)!r} is not a local folder (hub names are not fetched).")
@@ -174,10 +210,7 @@ def check_model_dir(model: str | Path) -> Path:
     if not any(str(a).endswith("ForSequenceClassification") for a in archs):
         raise ModelError(f"{path} is not a cross-encoder (architectures {archs}, "
                          "expected a *ForSequenceClassification model); a bi-encoder cannot verify claims.")
-    n_labels = len(cfg.get("id2label") or {}) or int(cfg.get("num_labels", 0) or 0)
-    if n_labels != 1:
-        raise ModelError(f"{path} is a classifier with {n_labels} labels; the verifier needs exactly one "
-                         "(P(unsupported) = sigmoid of that logit).")
+    label_spec(cfg, path)
     weights = path / "model.safetensors"
     if not weights.is_file():
         raise ModelError(f"{path} has no model.safetensors (pickled weights are never loaded).")
@@ -228,8 +261,10 @@ class GroundingVerifier:
 
     Parameters
     ----------
-    model : a local folder holding a cross-encoder saved by :func:`train_verifier` (or any
-        ``*ForSequenceClassification`` folder with one label and safetensors weights);
+    model : a local folder holding a cross-encoder saved by :func:`train_verifier`, or any
+        ``*ForSequenceClassification`` folder with safetensors weights whose labels
+        :func:`label_spec` can read (e.g. a sentence-transformers NLI CrossEncoder with
+        contradiction/entailment/neutral labels);
         ``None`` = the verifier shipped with curator (ModelError if this build ships none).
     batch_size : pairs per forward pass.
     max_length : tokens per pair; the evidence side is truncated first when a pair is longer
@@ -250,6 +285,7 @@ class GroundingVerifier:
                                  "(one trained with curator.verifier.train_verifier).")
             model = shipped
         self.path = check_model_dir(model)
+        self.spec = label_spec(json.loads((self.path / "config.json").read_text("utf-8")), self.path)
         self.batch_size = batch_size
         self.max_length = max_length
         self.device = device
@@ -271,16 +307,18 @@ class GroundingVerifier:
         return self._tok, self._model
 
     def logits(self, claims: Sequence[str], evidences: Sequence[str]) -> np.ndarray:
-        """Raw logits (float32), one per pair, in input order."""
+        """Raw logits (float32), one row per pair in input order: shape (n,) for a one-label
+        model, (n, labels) for an NLI classifier."""
         import torch
 
         claims, evidences = list(claims), list(evidences)
         if len(claims) != len(evidences):
             raise ValueError(f"{len(claims)} claims but {len(evidences)} evidences")
-        out = np.zeros(len(claims), dtype=np.float32)
-        if not claims:
-            return out
         tok, model = self._ensure()
+        n_out = int(model.config.num_labels)
+        out = np.zeros((len(claims), n_out), dtype=np.float32)
+        if not claims:
+            return out[:, 0] if n_out == 1 else out
         # Longest first: batches of similar length waste little on padding.
         order = sorted(range(len(claims)), key=lambda i: -(len(claims[i]) + len(evidences[i])))
         with torch.inference_mode():
@@ -289,13 +327,19 @@ class GroundingVerifier:
                 enc = tok([evidences[i] or "" for i in idx], [claims[i] or "" for i in idx], padding=True,
                           truncation="longest_first", max_length=self.max_length, return_tensors="pt")
                 enc = {k: v.to(self.device) for k, v in enc.items()}
-                out[idx] = model(**enc).logits[:, 0].float().cpu().numpy()
-        return out
+                out[idx] = model(**enc).logits.float().cpu().numpy()
+        return out[:, 0] if n_out == 1 else out
 
     def predict(self, claims: Sequence[str], evidences: Sequence[str]) -> np.ndarray:
         """P(claim NOT supported by its evidence) in [0, 1], float32, one per pair, in input order."""
         z = self.logits(claims, evidences).astype(np.float64)
-        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+        kind, i = self.spec
+        if kind == "softmax":
+            z = z - z.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            return (1.0 - e[:, i] / e.sum(axis=1)).astype(np.float32)
+        p = 1.0 / (1.0 + np.exp(-z))
+        return (p if kind == "sigmoid" else 1.0 - p).astype(np.float32)
 
     def __repr__(self) -> str:
         return f"GroundingVerifier(model={str(self.path)!r}, max_length={self.max_length}, device={self.device!r})"

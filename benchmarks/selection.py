@@ -5,9 +5,9 @@
 Data: ``$CURATOR_DATA_DIR`` or ``<repo>/../shared/data`` (instructions/*.jsonl and
 grounding/halueval_qa.jsonl); prints a message and exits 0 when it is absent.
 
-Utility here is a stand-in computed in this script (see the two HOOK functions): response
-length for instructions, word overlap with the source for HaluEval. curator.quality and
-curator.grounding will replace them.
+Utility is curator's own default (see ``instruction_utility`` and ``grounding_utility``):
+QualityScorer quality x GroundingScorer grounding, with grounding a neutral 0.5 for the
+instruction sets, which name no source.
 
 --quick: 2 seeds instead of 5 and no 500k-row scale run. --knn-recall: also embed the ~30k
 sentences of pairs/ and compare the approximate k-NN graph with the exact one (~15 min more).
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import subprocess
@@ -49,32 +48,41 @@ NOISE_SD = 0.02  # per-dimension Gaussian noise added to repeated embeddings in 
 
 
 # -- utility proxies ----------------------------------------------------------------------------
-def instruction_utility(rows: list[dict]) -> np.ndarray:
-    """HOOK (curator.quality): proxy quality in [0, 1] from response length.
+def instruction_utility(rows: list[dict], prompts: list[str], x: np.ndarray,
+                        emb: Any) -> np.ndarray:
+    """curator's default utility for rows with no source: QualityScorer quality x 0.5.
 
-    log(1 + words) / log(1 + 400), capped at 1: empty or one-word answers score low, answers of
-    400+ words score 1. A crude stand-in until curator.quality provides real scores.
+    The pipeline's ``_utility`` counts a missing grounding signal as a neutral 0.5, so this is
+    exactly what ``curator run`` uses when the data names no source and no index is given.
     """
-    from curator.text import count_tokens
+    from curator.quality import QualityScorer
 
-    w = np.array([count_tokens(r.get("output") or "") for r in rows], dtype=float)
-    return np.minimum(np.log1p(w) / math.log1p(400), 1.0)
+    responses = [r.get("output") or "" for r in rows]
+    cols = QualityScorer().score(prompts, responses, instruction_embeddings=x,
+                                 response_embeddings=emb.encode(responses))
+    return np.asarray(cols["quality"], dtype=float) * 0.5
 
 
-def grounding_utility(rows: list[dict]) -> np.ndarray:
-    """HOOK (curator.grounding): share of the response's content words found in the source.
+def grounding_utility(rows: list[dict], emb: Any) -> tuple[np.ndarray, np.ndarray]:
+    """curator's default utility with a source: quality x grounding (= 1 - hallucination_prob).
 
-    Responses with no content word get 0.5 (no evidence either way). A crude stand-in until
-    curator.grounding provides real support scores.
+    Grounding is curator.grounding.GroundingScorer with the shipped parameters, each response
+    scored against its own source (the pipeline's own-source mode). Returns (utility,
+    hallucination_prob).
     """
-    from curator.text import content_words
+    from curator.grounding import GroundingScorer, PairInput
+    from curator.quality import QualityScorer
 
-    out = np.empty(len(rows))
-    for i, r in enumerate(rows):
-        resp = set(content_words(r["response"]))
-        src = set(content_words(r["source"]))
-        out[i] = len(resp & src) / len(resp) if resp else 0.5
-    return out
+    prompts = [r["prompt"] for r in rows]
+    responses = [r["response"] for r in rows]
+    q = np.asarray(QualityScorer().score(prompts, responses, instruction_embeddings=emb.encode(prompts),
+                                         response_embeddings=emb.encode(responses))["quality"], dtype=float)
+    res = GroundingScorer(embedder=emb).score(
+        [PairInput(prompt=p, response=r, source=row["source"]) for p, r, row in zip(prompts, responses, rows)])
+    g = np.array([g.grounding for g in res], dtype=float)
+    prob = np.array([g.hallucination_prob for g in res], dtype=float)
+    g = np.where(np.isnan(g), 0.5, g)
+    return q * g, prob
 
 
 # -- metrics ------------------------------------------------------------------------------------
@@ -106,7 +114,7 @@ def run_instructions(x: np.ndarray, source: np.ndarray, utility: np.ndarray, cos
     pool_mix = " / ".join(f"{(source == s).mean():.2f}" for s in names)
     lines = [
         f"Pool: {n} rows ({' / '.join(f'{(source == s).sum()} {s}' for s in names)}); "
-        f"source mix {pool_mix}. Mean proxy utility of the pool {utility.mean():.3f}.",
+        f"source mix {pool_mix}. Mean utility of the pool {utility.mean():.3f}.",
         "",
         "| budget | method | mean dist | p95 dist | clusters hit (k = budget/10) | "
         "mix lima / alpaca / self_instruct | mean utility | time s |",
@@ -171,7 +179,7 @@ def run_halueval(x: np.ndarray, halluc: np.ndarray, utility: np.ndarray,
     auc = _auc(utility, 1 - halluc)
     lines = [
         f"Pool: {n} HaluEval QA rows (prompt + response embedded), {halluc.mean():.3f} hallucinated. "
-        f"The overlap proxy separates faithful from hallucinated rows with ROC AUC {auc:.3f}.",
+        f"curator.grounding hallucination_prob separates faithful from hallucinated rows with ROC AUC {auc:.3f}.",
         "",
         "| budget | method | hallucinated share of selected | mean dist | p95 dist |",
         "|---|---|---|---|---|",
@@ -250,7 +258,7 @@ def run_scale(x: np.ndarray, utility: np.ndarray, sizes: list[int], frac: float)
         f"Synthetic rows: the {len(x)} real embeddings (instructions + HaluEval) repeated to n rows, "
         f"each copy with N(0, {NOISE_SD}^2) noise per dimension, then re-normalised (copies of a "
         "row have cosine ~0.87 to each other). Budget "
-        f"{int(frac * 100)}% of rows, proxy utility repeated, default parameters. Each run is a "
+        f"{int(frac * 100)}% of rows, utility repeated, default parameters. Each run is a "
         "fresh process. RSS before = process with the data loaded (n x 384 float32 + Python + "
         "numpy); peak = kernel peak-RSS mark (VmHWM) during `select()` after resetting it, so "
         "peak - before is what selection adds.",
@@ -397,9 +405,11 @@ def main() -> int:
     embed_s = time.perf_counter() - t0
     print(f"embedded {len(texts)} + {len(halu)} texts in {embed_s:.0f} s", flush=True)
 
-    util = instruction_utility(rows)
+    util = instruction_utility(rows, texts, x, emb)
     inst_lines, summary = run_instructions(x, src, util, costs, seeds)
-    hu = grounding_utility(halu)
+    t0 = time.perf_counter()
+    hu, hprob = grounding_utility(halu, emb)
+    score_s = time.perf_counter() - t0
     halluc = np.array([r["hallucinated"] for r in halu], dtype=float)
     halu_lines = run_halueval(xh, halluc, hu, seeds)
     sizes = [50_000] if args.quick else [50_000, 500_000]
@@ -432,13 +442,16 @@ def main() -> int:
         "deterministic, hence ± 0). Clusters: scikit-learn k-means on the pool with "
         "k = budget/10.",
         "",
-        "**Utility is a proxy computed in the benchmark** (HOOKs `instruction_utility` and "
-        "`grounding_utility` in benchmarks/selection.py): log response length for instructions, "
-        "share of response content words present in the source for HaluEval. They will be "
-        "replaced by curator.quality / curator.grounding scores; numbers that depend on utility "
-        "(mean utility, source mix, hallucinated share) will change then, the coverage "
-        "comparison between methods much less. `facility_location` uses utility_power=1 "
-        "(v = utility), `facility_location p=0` ignores utility.",
+        "**Utility is curator's default, scored by curator itself** (`instruction_utility`, "
+        "`grounding_utility` in benchmarks/selection.py): QualityScorer quality x "
+        "GroundingScorer grounding (1 - hallucination probability, shipped parameters, each "
+        "HaluEval response against its own source; "
+        f"{len(halu)} pairs scored in {score_s:.0f} s, AUROC of hallucination_prob for the "
+        f"hallucinated label {_auc(hprob, halluc == 1):.3f}). The instruction sets name no "
+        "source, so their grounding is the pipeline's neutral 0.5 and utility is quality x 0.5 "
+        f"(quality < 1 for {int((util < 0.5).sum())} of {len(util)} rows). "
+        "`facility_location` uses utility_power=1 (v = utility), `facility_location p=0` "
+        "ignores utility.",
         "",
         "Coverage, mean distance: " + "; ".join(wins) + ".",
         "",

@@ -53,7 +53,13 @@ from grounding import DATASETS, load, pair_features  # noqa: E402
 
 from curator.calibrate import fit_params  # noqa: E402
 from curator.text import sentence_spans  # noqa: E402
-from curator.verifier import GroundingVerifier, evidence_window, make_claim, train_verifier  # noqa: E402
+from curator.verifier import (  # noqa: E402
+    GroundingVerifier,
+    evidence_window,
+    labelled_examples,
+    make_claim,
+    train_verifier,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIP_DIR = ROOT / "curator" / "data" / "verifier"
@@ -250,9 +256,7 @@ def training_examples(data: dict[str, list[dict]], names: list[str], cap: int, n
         rows = data[n]
         y = np.array([r["hallucinated"] for r in rows])
         idx = np.array([i for i, r in enumerate(rows) if half_a(r["source"]) or not use_half])
-        for i in balanced(idx, y, cap, rng):
-            r = rows[i]
-            ex.append((window(claim_of(r), r["source"]), claim_of(r), int(r["hallucinated"])))
+        ex.extend(labelled_examples([rows[i] for i in balanced(idx, y, cap, rng)], WINDOW_WORDS))
         syn_rows.extend(rows[i] for i in idx)
     syn = synthetic(syn_rows, n_syn, rng) if n_syn else []
     return ex + syn

@@ -437,6 +437,39 @@ def eval_grounding_cmd(ctx: click.Context, labelled: str, params: str | None, th
         write_json(json_out, res)
 
 
+@cli.group("verifier")
+def verifier_group() -> None:
+    """Train a grounding verifier (a cross-encoder) on your own labelled data."""
+
+
+@verifier_group.command("train", epilog="""\b
+Example:
+  curator verifier train my_labels.jsonl -o my_verifier
+  curator eval grounding held_out.jsonl --verifier my_verifier""")
+@click.argument("labelled")
+@click.option("-o", "--out", required=True, help="Folder to write the model to (safetensors + tokenizer).")
+@click.option("--epochs", default=1, show_default=True)
+@click.option("--batch-size", default=8, show_default=True)
+@click.option("--lr", default=1e-4, show_default=True, help="Learning rate.")
+@click.option("--max-length", default=192, show_default=True, help="Tokens per (evidence, claim) pair.")
+@click.option("--seed", "random_state", default=0, show_default=True)
+@click.pass_context
+def verifier_train_cmd(ctx: click.Context, labelled: str, out: str, epochs: int, batch_size: int, lr: float,
+                       max_length: int, random_state: int) -> None:
+    """Fine-tune a one-logit cross-encoder from the packaged all-MiniLM-L6-v2 on LABELLED rows
+    (source, response, hallucinated 0/1, optional prompt) on the CPU.
+
+    Measure it on data it was not trained on (`curator eval grounding --verifier OUT`) before
+    using it: the one trained on our four dev sets did not transfer (benchmarks/RESULTS.md)."""
+    from .calibrate import load_labelled
+    from .verifier import labelled_examples, train_verifier
+
+    examples = labelled_examples(load_labelled(labelled))
+    path = train_verifier(examples, out, epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
+                          random_state=random_state)
+    _say(ctx, f"trained on {len(examples)} examples -> {path}")
+
+
 def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool) -> None:
     from .config import load_pipeline
     from .embed import Embedder

@@ -149,6 +149,18 @@ def evidence_window(claim: str, source: str, max_words: int = 150) -> str:
     return " ".join(units[i][1] for i in sorted(chosen))
 
 
+def labelled_examples(rows: Sequence[dict[str, Any]], max_words: int = 110) -> list[tuple[str, str, int]]:
+    """``(evidence window, claim, label)`` triples from labelled rows (``source``, ``response``,
+    ``hallucinated`` 0/1, optional ``prompt``), in the form :func:`train_verifier` and the scorer use:
+    the claim is the response (with its question in front when short), the evidence the source
+    sentences aligned with it."""
+    out = []
+    for r in rows:
+        claim = make_claim(r.get("response") or "", r.get("prompt"))
+        out.append((evidence_window(claim, r.get("source") or "", max_words), claim, int(r["hallucinated"])))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # model folders
 # ---------------------------------------------------------------------------------------------

@@ -84,3 +84,55 @@ def test_shipped_params_load_and_validate(tmp_path):
 
 def test_stemmer():
     assert stem("countries") == "country" and stem("played") == "play" and stem("Paris") == stem("paris")
+
+
+def test_negation_is_a_feature_and_raises_the_probability(scorer):
+    q = "How tall is the tower?"
+    good, neg = scorer.score([PairInput(q, "The tower is 330 metres tall.", SOURCE),
+                              PairInput(q, "The tower is not 330 metres tall.", SOURCE)])
+    assert good.sentences[0].features["neg_mismatch"] == 0.0
+    assert neg.sentences[0].features["neg_mismatch"] == 1.0
+    assert neg.hallucination_prob > good.hallucination_prob
+
+
+def test_empty_source_and_empty_response_are_unverifiable(scorer):
+    empty_src, empty_resp = scorer.score([PairInput("q", "An answer.", "   "), PairInput("q", "", SOURCE)])
+    assert empty_src.evidence_mode == "none" and np.isnan(empty_src.hallucination_prob)
+    assert not empty_resp.sentences and np.isnan(empty_resp.hallucination_prob) and not empty_resp.hallucinated
+    assert empty_src.confidence == empty_resp.confidence == "low"
+
+
+def test_non_english_text_is_scored_with_low_confidence(scorer):
+    src = "Эйфелева башня была построена в 1889 году. Её высота 330 метров."
+    res = scorer.score([PairInput("Когда построили башню?", "Башня была построена в 1889 году.", src)])[0]
+    assert res.confidence == "low" and 0.0 <= res.hallucination_prob <= 1.0
+
+
+REFERENCE = [
+    ("When was the Eiffel Tower completed?", "It was completed in 1889.", SOURCE),
+    ("When was the Eiffel Tower completed?", "It was completed in 1925.", SOURCE),
+    ("Who designed the Eiffel Tower?", "It was designed by Antoni Gaudi in Barcelona.", SOURCE),
+    ("How tall is the tower?", "The tower is not 330 metres tall.", SOURCE),
+    ("Tell me about the Eiffel Tower.", "The Eiffel Tower is 330 metres tall. It was painted gold by Napoleon.", SOURCE),
+]
+
+
+def test_shipped_params_reproduce_the_committed_scores(scorer):
+    """tests/data/grounding_reference.json was written with the shipped parameters and the packaged
+    model; a change to either (or to a feature) must be deliberate and regenerate it:
+    python -c "from tests.test_grounding import write_reference; write_reference()"."""
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).parent / "data" / "grounding_reference.json").read_text("utf-8"))
+    got = [g.hallucination_prob for g in scorer.score([PairInput(*r) for r in REFERENCE])]
+    assert [r["response"] for r in ref] == [r[1] for r in REFERENCE]
+    assert np.allclose(got, [r["hallucination_prob"] for r in ref], atol=1e-3), got
+
+
+def write_reference() -> None:  # pragma: no cover - maintenance helper
+    from pathlib import Path
+
+    res = GroundingScorer().score([PairInput(*r) for r in REFERENCE])
+    rows = [{"prompt": r[0], "response": r[1], "hallucination_prob": round(g.hallucination_prob, 5)}
+            for r, g in zip(REFERENCE, res)]
+    (Path(__file__).parent / "data" / "grounding_reference.json").write_text(json.dumps(rows, indent=1) + "\n")

@@ -136,3 +136,22 @@ def test_eval_grounding_cli(tmp_path):
     assert m["auroc"] > 0.8          # the demo slice is HaluEval-QA, where grounding does well
     assert out["threshold"] == pytest.approx(GroundingScorer()._validate()[2])
     assert "AUROC" in res.output
+
+
+def test_verifier_train_cli_then_use_it(tmp_path):
+    import torch
+
+    path = labelled(tmp_path, n=8)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        res = CliRunner().invoke(cli, ["verifier", "train", str(path), "-o", str(tmp_path / "v"),
+                                       "--max-length", "48", "--batch-size", "4"])
+    finally:
+        torch.set_num_threads(threads)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "v" / "model.safetensors").is_file()
+    v = GroundingVerifier(tmp_path / "v", max_length=48)
+    assert v.spec == ("sigmoid", 0)
+    res = CliRunner().invoke(cli, ["eval", "grounding", str(path), "--verifier", str(tmp_path / "v")])
+    assert res.exit_code == 0, res.output

@@ -34,7 +34,7 @@ import math
 import sys
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -908,12 +908,18 @@ class Deduplicator:
         texts: Sequence[str],
         embeddings: np.ndarray | None = None,
         scores: Sequence[float] | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> DedupResult:
         """Cluster duplicate rows and choose one row to keep per cluster.
 
         ``embeddings`` (n, dim) feed the semantic stage; ``scores`` (n,) rank rows within a
-        cluster (higher is kept; NaN ranks lowest).
+        cluster (higher is kept; NaN ranks lowest). ``progress`` is called with the name of each
+        stage ("exact", "near", "semantic", "cluster") as it starts.
         """
+        def stage(name: str) -> None:
+            if progress is not None:
+                progress(name)
+
         self._validate()
         rows = _check_texts(texts)
         n = len(rows)
@@ -940,6 +946,7 @@ class Deduplicator:
         lsh: dict[str, int] = {}
 
         # Exact stage: groups of identical normalised text. `rep` = first row of each group.
+        stage("exact")
         t0 = time.perf_counter()
         exact_finder = ExactDuplicateFinder()
         first, empty = exact_finder._groups(rows)
@@ -955,6 +962,7 @@ class Deduplicator:
         active = np.flatnonzero((rep == np.arange(n)) & ~empty)
 
         if self.near:
+            stage("near")
             t0 = time.perf_counter()
             finder = NearDuplicateFinder(
                 threshold=self.near_threshold, num_perm=self.num_perm, ngram=self.ngram,
@@ -969,6 +977,7 @@ class Deduplicator:
             skipped["near"] = "disabled"
 
         if self.semantic and emb is not None:
+            stage("semantic")
             t0 = time.perf_counter()
             sem = SemanticDuplicateFinder(threshold=self.semantic_threshold, k=self.k,
                                           random_state=self.random_state)
@@ -980,6 +989,7 @@ class Deduplicator:
         else:
             skipped["semantic"] = "disabled"
 
+        stage("cluster")
         t0 = time.perf_counter()
         none = np.zeros(0, dtype=np.int64)
         all_i = np.concatenate([e[0] for e in edges.values()] + [none])

@@ -50,16 +50,17 @@ class RunContext:
         return self.index
 
 
-def _progress(ctx: RunContext, total: int, desc: str) -> Any:
-    """A tqdm bar on a terminal for long work; silent under --quiet, in pipes and for small inputs."""
+def _progress(ctx: RunContext, total: int, desc: str, unit: str = "pair", size: int | None = None) -> Any:
+    """A tqdm bar on a terminal for long work; silent under --quiet, in pipes and for small inputs
+    (``size``, default ``total``, is what counts as long: more than 256 rows)."""
     import sys
 
     from tqdm import tqdm
 
     show = ctx.embedder.show_progress
     if show is None:
-        show = total > 256 and sys.stderr.isatty()
-    return tqdm(total=total, desc=desc, unit="pair", disable=not show, leave=False)
+        show = (total if size is None else size) > 256 and sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, unit=unit, disable=not show, leave=False)
 
 
 def alive_mask(table: Any) -> np.ndarray:
@@ -316,7 +317,20 @@ class DedupStep(Step):
         if self.semantic_threshold is not None:
             kwargs["semantic_threshold"] = self.semantic_threshold
         emb = ctx.embedder.encode([t if t.strip() else " " for t in texts]) if self.semantic and len(texts) else None
-        res = Deduplicator(**kwargs).run(texts, embeddings=emb, scores=scores)
+        # the exact grouping always runs (later stages see one row per group)
+        n_stages = 2 + sum(bool(x) for x in (self.near, self.semantic and emb is not None))
+        with _progress(ctx, n_stages, "dedup", unit="stage", size=len(texts)) as bar:
+            started: list[str] = []
+
+            def on_stage(name: str) -> None:
+                if started:
+                    bar.update(1)          # the previous stage is done
+                started.append(name)
+                bar.set_postfix_str(name)
+                log.info("dedup: %s stage over %d rows", name, len(texts))
+
+            res = Deduplicator(**kwargs).run(texts, embeddings=emb, scores=scores, progress=on_stage)
+            bar.update(1)
         row_ids = sub[R.ROW_ID].to_numpy()
         cluster = [int(row_ids[c]) for c in res.cluster_id]
         dup_of = [int(row_ids[d]) if d >= 0 else None for d in res.duplicate_of]

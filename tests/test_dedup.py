@@ -368,3 +368,13 @@ def test_input_validation():
         Deduplicator().run(["a", "b"], scores=[1.0])
     with pytest.raises(InputError, match="embeddings must have shape"):
         Deduplicator().run(["a", "b"], embeddings=np.zeros((3, 2)))
+
+
+def test_run_reports_each_stage_to_progress():
+    seen: list[str] = []
+    texts = ["Write a poem about the sea.", "write a poem about the sea!", "Name three colours."]
+    Deduplicator(semantic=False).run(texts, progress=seen.append)
+    assert seen == ["exact", "near", "cluster"]
+    seen.clear()
+    Deduplicator().run(texts, embeddings=np.eye(3, dtype=np.float32), progress=seen.append)
+    assert seen == ["exact", "near", "semantic", "cluster"]

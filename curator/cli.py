@@ -306,18 +306,26 @@ Example:
 @click.option("--method", type=click.Choice(["facility_location", "k_center", "score_first", "top_utility", "random"]),
               default="facility_location", show_default=True)
 @click.option("--utility-column", default=None, help="Field to use as utility (default: quality x grounding if present, else equal).")
+@click.option("--group-by", default=None, metavar="FIELD",
+              help="Split the budget over the values of this field, in proportion to their sizes.")
+@click.option("--must-include", multiple=True, metavar="ID", help="Select this row id first (repeatable).")
+@click.option("--token-field", default=None, metavar="FIELD", help="Token counts for --budget-unit tokens (default: counted).")
+@click.option("--tokenizer", default=None, metavar="NAME_OR_DIR",
+              help="Count tokens with this local Hugging Face tokenizer (default: whitespace).")
 @click.option("--seed", "random_state", default=0, show_default=True)
 @click.option("-o", "--out", required=True, help="Output file for the selected rows.")
 @click.option("--dropped", default=None, help="Output file for the unselected rows.")
 @pairs_options
 @click.pass_context
 def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, method: str, utility_column: str | None,
+               group_by: str | None, must_include: tuple[str, ...], token_field: str | None, tokenizer: str | None,
                random_state: int, out: str, dropped: str | None, **kw: Any) -> None:
     """Select a diverse, utility-weighted subset under a budget."""
     from .pipeline import SelectStep
 
     steps = [SelectStep(budget=budget, budget_unit=budget_unit, method=method, utility_column=utility_column,
-                        random_state=random_state)]
+                        random_state=random_state, group_by=group_by, must_include=list(must_include) or None,
+                        token_field=token_field, tokenizer=tokenizer)]
     result = _run(ctx, pairs, kw, steps, None)
     _write_single(ctx, result, out, dropped)
     _report(ctx, result)
@@ -337,12 +345,19 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
                    "re-judges the sentences the features find doubtful.")
 @click.option("--keep-hallucinated", is_flag=True, help="Score grounding but do not drop flagged pairs.")
 @click.option("--dedup-on", type=click.Choice(["instruction", "response", "both"]), default="instruction", show_default=True)
+@click.option("--group-by", default=None, metavar="FIELD",
+              help="Split the budget over the values of this field, in proportion to their sizes.")
+@click.option("--must-include", multiple=True, metavar="ID", help="Select this row id first (repeatable).")
+@click.option("--token-field", default=None, metavar="FIELD", help="Token counts for --budget-unit tokens (default: counted).")
+@click.option("--tokenizer", default=None, metavar="NAME_OR_DIR",
+              help="Count tokens with this local Hugging Face tokenizer (default: whitespace).")
 @click.option("--seed", "random_state", default=0, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @pairs_options
 @click.pass_context
 def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int | None, budget_unit: str, outdir: str,
-            threshold: float | None, top_k: int, params: str | None, verifier: str | None, keep_hallucinated: bool, dedup_on: str, random_state: int,
+            threshold: float | None, top_k: int, params: str | None, verifier: str | None, keep_hallucinated: bool, dedup_on: str,
+            group_by: str | None, must_include: tuple[str, ...], token_field: str | None, tokenizer: str | None, random_state: int,
             no_report: bool, **kw: Any) -> None:
     """Run every stage (quality → grounding → dedup → select) and write kept.jsonl, dropped.jsonl,
     scores.parquet, summary.json and report.html to OUTDIR.
@@ -360,7 +375,9 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
         raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
     steps = [QualityStep(), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params,
                                           drop=not keep_hallucinated, verifier=verifier),
-             DedupStep(on=dedup_on), SelectStep(budget=budget, budget_unit=budget_unit, random_state=random_state)]
+             DedupStep(on=dedup_on), SelectStep(budget=budget, budget_unit=budget_unit, random_state=random_state,
+                                                group_by=group_by, must_include=list(must_include) or None,
+                                                token_field=token_field, tokenizer=tokenizer)]
     data = _read(pairs, kw)
     for note in data.notes:
         _say(ctx, f"warning: {note}")

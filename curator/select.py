@@ -162,6 +162,9 @@ class DiverseSelector:
     n_probe : k-means lists (~1000 rows each) searched per query group in approximate k-NN;
         time grows linearly with it. 4 gave recall@32 0.74 on real sentence embeddings, 8 gave
         0.84; facility location results barely differ (see ``_knn``).
+    group_shares : with ``groups`` given to :meth:`select`, the share of the budget each group
+        gets, e.g. ``{"math": 0.5, "code": 0.3, "chat": 0.2}`` (normalised to sum 1; a group not
+        named gets nothing). ``None`` = shares proportional to the groups' sizes.
 
     >>> sel = DiverseSelector(budget=0.1, method="k_center")
     >>> sel.budget, sel.method
@@ -181,6 +184,7 @@ class DiverseSelector:
         knn: str = "auto",
         exact_knn_max: int = 20_000,
         n_probe: int = 4,
+        group_shares: dict[str, float] | None = None,
     ) -> None:
         self.budget = budget
         self.budget_unit = budget_unit
@@ -193,6 +197,7 @@ class DiverseSelector:
         self.knn = knn
         self.exact_knn_max = exact_knn_max
         self.n_probe = n_probe
+        self.group_shares = group_shares
 
     # -- parameters ---------------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
@@ -236,6 +241,12 @@ class DiverseSelector:
                     _is_int(self.exact_knn_max) and self.exact_knn_max >= 1, "an int >= 1")
         check_param(own, "n_probe", self.n_probe,
                     _is_int(self.n_probe) and self.n_probe >= 1, "an int >= 1")
+        gs = self.group_shares
+        check_param(own, "group_shares", gs,
+                    gs is None or (isinstance(gs, dict) and bool(gs)
+                                   and all(_is_real(v) and math.isfinite(float(v)) and float(v) >= 0 for v in gs.values())
+                                   and sum(float(v) for v in gs.values()) > 0),
+                    "None or a non-empty dict of group -> share >= 0 with a positive sum")
 
     # -- work ---------------------------------------------------------------------------------
     def select(
@@ -271,6 +282,8 @@ class DiverseSelector:
         method = self.method
         if self.min_utility is not None and utility is None:
             raise ConfigError("min_utility is set but select() got no utility to compare it with.")
+        if self.group_shares is not None and gcodes is None:
+            raise ConfigError("group_shares is set but select() got no groups.")
         rows_unit = self.budget_unit == "rows"
         budget = self._resolve_budget(n, cost)
 
@@ -331,7 +344,15 @@ class DiverseSelector:
         else:
             cap = _Capacity(budget, cost)
             if gcodes is not None:
-                quotas = _group_quotas(budget, cost, gcodes, len(glabels), cand, must, rows_unit)
+                shares = None
+                if self.group_shares is not None:
+                    named = {str(k): float(v) for k, v in self.group_shares.items()}
+                    shares = np.array([named.get(str(_py(lab)), 0.0) for lab in glabels])
+                    if shares.sum() <= 0:
+                        raise ConfigError(f"group_shares names none of the groups in the data "
+                                          f"({', '.join(str(_py(g)) for g in glabels[:10])}).")
+                    shares = shares / shares.sum()
+                quotas = _group_quotas(budget, cost, gcodes, len(glabels), cand, must, rows_unit, shares)
                 cap.set_groups(gcodes, quotas)
                 stats["group_quotas"] = {_py(glabels[g]): _num(quotas[g]) for g in range(len(glabels))}
             t0 = time.perf_counter()
@@ -715,16 +736,21 @@ def _group_quotas(
     cand: np.ndarray,
     must: np.ndarray,
     integer: bool,
+    shares: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per-group budgets proportional to each group's share of candidate rows (or tokens).
+    """Per-group budgets proportional to each group's share of candidate rows (or tokens), or
+    to the given ``shares``.
 
     Must-include rows count against their group's share; the rest of the budget goes to the
     groups still below their share, in proportion to the shortfall, never more than a group's
     candidates can use; what a group cannot use goes to the others by share.
     """
     pool = cand | must
-    share = np.bincount(gcodes[pool], weights=cost[pool], minlength=n_groups)
-    share = share / share.sum() if share.sum() > 0 else np.full(n_groups, 1.0 / n_groups)
+    if shares is not None:
+        share = shares
+    else:
+        share = np.bincount(gcodes[pool], weights=cost[pool], minlength=n_groups)
+        share = share / share.sum() if share.sum() > 0 else np.full(n_groups, 1.0 / n_groups)
     must_cost = np.bincount(gcodes[must], weights=cost[must], minlength=n_groups)
     capacity = np.bincount(gcodes[cand], weights=cost[cand], minlength=n_groups)
     rest = budget - float(must_cost.sum())

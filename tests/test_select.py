@@ -421,3 +421,17 @@ def test_property_subset_budget_determinism(p: dict) -> None:
     assert np.array_equal(res.selected, again.selected)
     assert np.array_equal(res.rank, again.rank)
     assert np.array_equal(res.redundant_with, again.redundant_with)
+
+
+def test_explicit_group_shares() -> None:
+    x, _ = clusters(sizes=(60, 30, 10), noise=0.3)
+    groups = np.array(["a"] * 60 + ["b"] * 30 + ["c"] * 10)
+    res = DiverseSelector(budget=10, group_shares={"a": 1, "c": 1}).select(x, groups=groups)
+    counts = {g: int((res.selected & (groups == g)).sum()) for g in "abc"}
+    assert counts == {"a": 5, "b": 0, "c": 5}
+    with pytest.raises(ConfigError, match="names none of the groups"):
+        DiverseSelector(budget=10, group_shares={"z": 1.0}).select(x, groups=groups)
+    with pytest.raises(ConfigError, match="no groups"):
+        DiverseSelector(budget=10, group_shares={"a": 1.0}).select(x)
+    with pytest.raises(ConfigError, match="group_shares"):
+        DiverseSelector(budget=10, group_shares={"a": -1.0}).select(x, groups=groups)

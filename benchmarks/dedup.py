@@ -473,12 +473,12 @@ def main() -> int:
         *tp_lines, "",
         "Notes: rapidfuzz has no dedup default, 0.9 is a common cut-off. Cross-family pairs are "
         "pairs that really are duplicates under the definitions (exact after normalisation, or "
-        "verified Jaccard >= 0.7) between rows the generator did not derive from one another: at "
+        f"verified Jaccard >= {DEFAULT_NEAR_THRESHOLD}) between rows the generator did not derive from one another: at "
         "100k rows all of them were tiny rows such as '1. ```' and '} 1.' that both normalise to "
-        "'1'. Recall at a 20% word-edit rate is low by design: such copies keep a median "
-        "character-5-gram Jaccard of ~0.65, under the 0.7 threshold (the semantic stage is the "
-        "one meant for heavier rewrites). Verification trades a little recall at 20% edits for "
-        "exactness: estimate-only pairs include ones whose true Jaccard is below 0.7.", "",
+        "'1'. Copies with 20% of their words replaced keep a median character-5-gram Jaccard of "
+        f"~0.65, around the {DEFAULT_NEAR_THRESHOLD} threshold, so recall there is partial; the "
+        "lighter edit rates are found almost entirely. Verification trades a little recall for "
+        "exactness: estimate-only pairs include ones whose true Jaccard is below the threshold.", "",
     ]
     args.out.write_text("\n".join(md), encoding="utf-8")
     print(f"wrote {args.out}")

@@ -42,33 +42,12 @@ from curator.dedup import (  # noqa: E402
 from curator.text import normalize_text  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import data_dir, read_jsonl  # noqa: E402
+from _data import data_dir  # noqa: E402
+from dedup import load_pairs  # noqa: E402
 
 OUT = Path(__file__).with_name("RESULTS_dedup_pairs.md")
 TARGET_PRECISION = 0.95
 LARGE = 1000  # training sets with at least this many pairs set the threshold
-NAMES = {"paws_wiki_labeled_final_train": "paws", "glue_qqp_train": "qqp", "sick2014": "sick"}
-
-
-# ---------------------------------------------------------------------------------------------
-# Data
-# ---------------------------------------------------------------------------------------------
-def load_pairs(root: Path) -> dict[str, tuple[list[str], list[str], np.ndarray]]:
-    """dataset -> (texts a, texts b, 1 = duplicate), same labels as benchmarks/dedup.py."""
-    groups: dict[str, list[tuple[str, str, int]]] = {}
-    for path in sorted((root / "pairs").glob("*.jsonl")):
-        for r in read_jsonl(path):
-            if r.get("label") is not None:
-                y = int(r["label"])
-            elif r.get("score") is not None:
-                y = int(float(r["score"]) >= (4.5 if "sick" in r["dataset"] else 4.0))
-            else:
-                continue
-            groups.setdefault(NAMES.get(r["dataset"], r["dataset"]), []).append(
-                (r["text_a"], r["text_b"], y))
-    return {name: ([a for a, _, _ in rows], [b for _, b, _ in rows],
-                   np.array([y for _, _, y in rows]))
-            for name, rows in sorted(groups.items())}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,7 +195,7 @@ def fmt(x: float, d: int = 3) -> str:
 def prepare(root: Path) -> dict:
     from curator.embed import Embedder, default_cache_dir
 
-    datasets = load_pairs(root)
+    datasets = dict(sorted(load_pairs(root, None).items()))  # same labels as benchmarks/dedup.py
     all_texts = sorted({t for a, b, _ in datasets.values() for t in a + b})
     index = {t: k for k, t in enumerate(all_texts)}
     t0 = time.perf_counter()

@@ -56,6 +56,28 @@ def _say(ctx: click.Context, msg: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # shared options
 # ---------------------------------------------------------------------------------------------
+verifier_option = click.option(
+    "--verifier", default=None, metavar="FOLDER",
+    help="A local cross-encoder (NLI with an 'entailment' label, or `curator.verifier` one) that "
+         "re-judges the sentences the features find doubtful.")
+
+
+def select_constraint_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--group-by, --must-include, --token-field, --tokenizer: SelectStep's constraints."""
+    opts = [
+        click.option("--group-by", default=None, metavar="FIELD",
+                     help="Split the budget over the values of this field, in proportion to their sizes."),
+        click.option("--must-include", multiple=True, metavar="ID", help="Select this row id first (repeatable)."),
+        click.option("--token-field", default=None, metavar="FIELD",
+                     help="Token counts for --budget-unit tokens (default: counted)."),
+        click.option("--tokenizer", default=None, metavar="NAME_OR_DIR",
+                     help="Count tokens with this local Hugging Face tokenizer (default: whitespace)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
 def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--instruction-field", help="Field holding the instruction (default: instruction/prompt/question/query)."),
@@ -249,9 +271,7 @@ Example:
 @click.option("--top-k", default=5, show_default=True, help="Passages retrieved per query.")
 @click.option("--threshold", type=float, default=None, help="Hallucination probability that flags a pair (default: the parameters' own, 0.57 for the shipped ones: precision 0.75 on the dev sets).")
 @click.option("--params", default=None, help="Grounding parameters JSON (from `curator calibrate`).")
-@click.option("--verifier", default=None, metavar="FOLDER",
-              help="A local cross-encoder (NLI with an 'entailment' label, or `curator.verifier` one) that "
-                   "re-judges the sentences the features find doubtful.")
+@verifier_option
 @pairs_options
 @click.pass_context
 def score_cmd(ctx: click.Context, pairs: str, index_ref: str | None, out: str, top_k: int, threshold: float | None,
@@ -306,12 +326,7 @@ Example:
 @click.option("--method", type=click.Choice(["facility_location", "k_center", "score_first", "top_utility", "random"]),
               default="facility_location", show_default=True)
 @click.option("--utility-column", default=None, help="Field to use as utility (default: quality x grounding if present, else equal).")
-@click.option("--group-by", default=None, metavar="FIELD",
-              help="Split the budget over the values of this field, in proportion to their sizes.")
-@click.option("--must-include", multiple=True, metavar="ID", help="Select this row id first (repeatable).")
-@click.option("--token-field", default=None, metavar="FIELD", help="Token counts for --budget-unit tokens (default: counted).")
-@click.option("--tokenizer", default=None, metavar="NAME_OR_DIR",
-              help="Count tokens with this local Hugging Face tokenizer (default: whitespace).")
+@select_constraint_options
 @click.option("--seed", "random_state", default=0, show_default=True)
 @click.option("-o", "--out", required=True, help="Output file for the selected rows.")
 @click.option("--dropped", default=None, help="Output file for the unselected rows.")
@@ -340,17 +355,10 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
 @click.option("--threshold", type=float, default=None, help="Hallucination probability that drops a pair (default: the parameters' own, 0.57 for the shipped ones).")
 @click.option("--top-k", default=5, show_default=True, help="Passages retrieved per query.")
 @click.option("--params", default=None, help="Grounding parameters JSON (from `curator calibrate`).")
-@click.option("--verifier", default=None, metavar="FOLDER",
-              help="A local cross-encoder (NLI with an 'entailment' label, or `curator.verifier` one) that "
-                   "re-judges the sentences the features find doubtful.")
+@verifier_option
 @click.option("--keep-hallucinated", is_flag=True, help="Score grounding but do not drop flagged pairs.")
 @click.option("--dedup-on", type=click.Choice(["instruction", "response", "both"]), default="instruction", show_default=True)
-@click.option("--group-by", default=None, metavar="FIELD",
-              help="Split the budget over the values of this field, in proportion to their sizes.")
-@click.option("--must-include", multiple=True, metavar="ID", help="Select this row id first (repeatable).")
-@click.option("--token-field", default=None, metavar="FIELD", help="Token counts for --budget-unit tokens (default: counted).")
-@click.option("--tokenizer", default=None, metavar="NAME_OR_DIR",
-              help="Count tokens with this local Hugging Face tokenizer (default: whitespace).")
+@select_constraint_options
 @click.option("--seed", "random_state", default=0, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @pairs_options
@@ -424,9 +432,7 @@ Example:
 @click.argument("labelled")
 @click.option("--params", default=None, help="Grounding parameters JSON (default: the shipped ones).")
 @click.option("--threshold", type=float, default=None, help="Flag threshold (default: the parameters' own).")
-@click.option("--verifier", default=None, metavar="FOLDER",
-              help="A local cross-encoder (NLI with an 'entailment' label, or `curator.verifier` one) that "
-                   "re-judges the sentences the features find doubtful.")
+@verifier_option
 @click.option("--model", default=None, help="Embedding model (default: packaged all-MiniLM-L6-v2).")
 @click.option("--json", "json_out", default=None, help="Also write the metrics to this JSON file.")
 @click.pass_context

@@ -525,7 +525,8 @@ CURATOR_KEY = "curator"
 
 def output_records(table: Any) -> list[dict[str, Any]]:
     """The user's original records, untouched, each with one ``curator`` object of our columns."""
-    ours = [c for c in table.columns if c not in (R.RECORD, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.SOURCE, R.TURNS)]
+    ours = [c for c in table.columns
+            if c not in (R.RECORD, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.SOURCE, R.TURNS, R.FIRST_REQUEST)]
     out = []
     for rec_text, extra in zip(table[R.RECORD].to_list(), table.select(ours).iter_rows(named=True)):
         rec = json.loads(rec_text)

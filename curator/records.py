@@ -31,6 +31,7 @@ SOURCE = "source"          # inline source text the response should be grounded 
 SOURCE_ID = "source_id"    # id of a document in the index the response should be grounded in
 RECORD = "_record"         # the user's original record as JSON text, written back untouched
 TURNS = "turns"            # multi-turn: JSON list of {"prompt", "response"}, one per assistant turn
+FIRST_REQUEST = "first_request"  # conversations: system prompt + first user turn only
 # -- accounting --------------------------------------------------------------------------------
 DROP_STAGE = "drop_stage"
 DROP_REASON = "drop_reason"
@@ -191,6 +192,27 @@ def conversation_turns(messages: Any) -> list[dict[str, str]]:
     return turns
 
 
+def conversation_requests(messages: Any) -> list[str]:
+    """The system prompt and every user turn of a conversation, in order: what the conversation
+    asks for, and so what identifies it for dedup and selection.
+
+    >>> conversation_requests([{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi!"},
+    ...                        {"role": "user", "content": "Write a haiku."}])
+    ['Hello', 'Write a haiku.']
+    """
+    out: list[str] = []
+    for m in messages if isinstance(messages, list) else []:
+        if not isinstance(m, dict):
+            continue
+        role = str(m.get("role", m.get("from", ""))).casefold()
+        if role in _USER_ROLES or role in _SYSTEM_ROLES:
+            content = m.get("content", m.get("value"))
+            if isinstance(content, list):
+                content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            out.append("" if content is None else str(content))
+    return out
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -237,7 +259,7 @@ def pairs_from_records(
     fmap, fmt = detect_fields(sample, fields, where)
 
     cols: dict[str, list[Any]] = {k: [] for k in (
-        ROW_ID, ID, LINE, INSTRUCTION, INPUT, RESPONSE, SOURCE, SOURCE_ID, TURNS, RECORD,
+        ROW_ID, ID, LINE, INSTRUCTION, INPUT, RESPONSE, SOURCE, SOURCE_ID, TURNS, FIRST_REQUEST, RECORD,
         DROP_STAGE, DROP_REASON, DROP_DETAIL)}
     n_bad = 0
     for row_id, (item, line) in enumerate(zip(items, lines)):
@@ -258,8 +280,10 @@ def pairs_from_records(
                         raise InputError(msg) from None
                     stage, reason, detail, turns = "read", exc.reason, msg, []
                 values = {
-                    # Dedup and selection see the first request; quality sees every answer.
-                    "instruction": turns[0]["prompt"] if turns else "",
+                    # Dedup, selection and quality see every request (system prompt + user turns);
+                    # `first_request` keeps the opening one for `--on first_request`.
+                    "instruction": "\n\n".join(conversation_requests(item.get(key))) if turns else "",
+                    "first_request": turns[0]["prompt"] if turns else "",
                     "response": "\n\n".join(t["response"] for t in turns),
                     "source": _text(item.get(fmap.source)) if fmap.source else None,
                     "id": _text(item.get(fmap.id)) if fmap.id else None,
@@ -284,7 +308,8 @@ def pairs_from_records(
         _append_row(cols, row_id, values, line, record_text, stage, reason, detail, None)
     table = pl.DataFrame(cols, schema={
         ROW_ID: pl.Int64, ID: pl.String, LINE: pl.Int64, INSTRUCTION: pl.String, INPUT: pl.String,
-        RESPONSE: pl.String, SOURCE: pl.String, SOURCE_ID: pl.String, TURNS: pl.String, RECORD: pl.String,
+        RESPONSE: pl.String, SOURCE: pl.String, SOURCE_ID: pl.String, TURNS: pl.String,
+        FIRST_REQUEST: pl.String, RECORD: pl.String,
         DROP_STAGE: pl.String, DROP_REASON: pl.String, DROP_DETAIL: pl.String})
     return PairsData(table=table, fields=fmap, format=fmt, n_bad=n_bad)
 
@@ -301,6 +326,7 @@ def _append_row(cols: dict[str, list[Any]], row_id: int, values: dict[str, str |
     cols[SOURCE].append(values.get("source"))
     cols[SOURCE_ID].append(values.get("source_id"))
     cols[TURNS].append(turns)
+    cols[FIRST_REQUEST].append(values.get("first_request"))
     cols[RECORD].append(record_text)
     cols[DROP_STAGE].append(stage)
     cols[DROP_REASON].append(reason)

@@ -28,7 +28,7 @@ def write(path, recs):
 @pytest.mark.parametrize("rec, fmt, instruction, response, source", [
     (ALPACA, "alpaca", "Name a primary colour.", "Red.", None),
     (DOLLY, "dolly", "When was it built?", "In 1932.", "The bridge was built in 1932."),
-    (SHAREGPT, "sharegpt", "Hi!", "Hello.\n\nLima.", None),
+    (SHAREGPT, "sharegpt", "Hi!\n\nCapital of Peru?", "Hello.\n\nLima.", None),
     (OPENAI, "openai_messages", "Be brief.\n\n2+2?", "4", None),
 ])
 def test_format_detection(tmp_path, rec, fmt, instruction, response, source):
@@ -37,6 +37,8 @@ def test_format_detection(tmp_path, rec, fmt, instruction, response, source):
     assert d.format == fmt
     assert (row[R.INSTRUCTION], row[R.RESPONSE], row[R.SOURCE]) == (instruction, response, source)
     assert json.loads(row[R.RECORD]) == rec  # the original record, untouched
+    if fmt == "sharegpt":  # every request identifies a conversation; the first one is kept too
+        assert row[R.FIRST_REQUEST] == "Hi!"
 
 
 def test_multi_turn_pairs_each_assistant_turn_with_its_history():

@@ -139,6 +139,50 @@ def _report(ctx: click.Context, result: Any, paths: dict[str, Path] | None = Non
             _say(ctx, f"{name:8s} {p}")
 
 
+def check_out_file(out: str, option: str = "-o") -> None:
+    """Fail before any work when OUT cannot be written as a table (no or unknown suffix, a
+    compressed suffix, an existing folder, a parent that is a file)."""
+    from .errors import ConfigError
+    from .io import COMPRESSION_SUFFIXES, table_format
+
+    path = Path(out)
+    if path.is_dir():
+        raise ConfigError(f"{option} {out}: is a folder; give a file such as {path / 'kept.jsonl'}.")
+    if path.suffix.lower() in COMPRESSION_SUFFIXES:
+        raise ConfigError(f"{option} {out}: outputs are written uncompressed; drop {path.suffix}.")
+    try:
+        table_format(path)
+    except CuratorError as exc:
+        raise ConfigError(f"{option} {out}: unknown output format; end the name in .jsonl, .parquet, "
+                               ".csv or .json.") from exc
+    _check_parent(path, option, out)
+
+
+def check_out_dir(outdir: str, option: str = "-o") -> None:
+    """Fail before any work when OUTDIR cannot be an output folder (`run -o x.jsonl`)."""
+    from .errors import ConfigError
+    from .io import COMPRESSION_SUFFIXES, TABLE_SUFFIXES
+
+    path = Path(outdir)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {outdir}: is a file; give a folder for kept.jsonl, dropped.jsonl, ...")
+    suffix = path.suffix.lower()
+    if not path.exists() and suffix in TABLE_SUFFIXES + (".ndjson",) + COMPRESSION_SUFFIXES:
+        raise ConfigError(f"{option} {outdir}: looks like a file, but this command writes a folder "
+                               f"(kept.jsonl, dropped.jsonl, summary.json, ...); give e.g. -o {path.with_suffix('')}.")
+    _check_parent(path, option, outdir)
+
+
+def _check_parent(path: Path, option: str, given: str) -> None:
+    from .errors import ConfigError
+
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{option} {given}: {parent} is a file, not a folder.")
+            break
+
+
 def _write_single(ctx: click.Context, result: Any, out: str, dropped: str | None, all_rows: bool = False) -> None:
     """Write the kept rows (or all rows) to OUT and the dropped rows next to it."""
     from . import records as R
@@ -146,14 +190,13 @@ def _write_single(ctx: click.Context, result: Any, out: str, dropped: str | None
     from .pipeline import output_records
 
     out_path = Path(out)
-    fmt = table_format(out_path)
     frames = [("out", out_path, result.table if all_rows else result.kept)]
     if not all_rows and result.dropped.height:
         dpath = Path(dropped) if dropped else out_path.with_name(out_path.name.replace(out_path.suffix, f".dropped{out_path.suffix}", 1))
         frames.append(("dropped", dpath, result.dropped))
     for _, path, frame in frames:
-        if fmt == "jsonl":
-            write_jsonl(path, output_records(frame))
+        if table_format(path) == "jsonl":  # --dropped may name another format than OUT
+            write_jsonl(path, output_records(frame, result.table), allow_nan=True)
         else:
             write_table(path, frame.drop(R.RECORD))
         _say(ctx, f"wrote {frame.height} rows to {path}")
@@ -281,6 +324,7 @@ def score_cmd(ctx: click.Context, pairs: str, index_ref: str | None, out: str, t
 
     if index_ref is None and not kw.get("source_field"):
         raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
+    check_out_file(out)
     steps = [QualityStep(drop=False), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params, drop=False,
                                                            verifier=verifier)]
     result = _run(ctx, pairs, kw, steps, index_ref)
@@ -309,6 +353,9 @@ def dedup_cmd(ctx: click.Context, pairs: str, out: str, dropped: str | None, on:
     """Remove exact, near- and semantic duplicates; every row gets a cluster id."""
     from .pipeline import DedupStep
 
+    check_out_file(out)
+    if dropped:
+        check_out_file(dropped, "--dropped")
     steps = [DedupStep(on=on, semantic=semantic, near_threshold=near_threshold,
                        semantic_threshold=semantic_threshold, score_column=score_column)]
     result = _run(ctx, pairs, kw, steps, None)
@@ -338,6 +385,9 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
     """Select a diverse, utility-weighted subset under a budget."""
     from .pipeline import SelectStep
 
+    check_out_file(out)
+    if dropped:
+        check_out_file(dropped, "--dropped")
     steps = [SelectStep(budget=budget, budget_unit=budget_unit, method=method, utility_column=utility_column,
                         random_state=random_state, group_by=group_by, must_include=list(must_include) or None,
                         token_field=token_field, tokenizer=tokenizer)]
@@ -379,6 +429,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
         return
     if outdir is None:
         raise click.UsageError("give -o OUTDIR.")
+    check_out_dir(outdir)
     if index_ref is None and not kw.get("source_field"):
         raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
     steps = [QualityStep(), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params,
@@ -504,6 +555,7 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
     outdir = outdir or spec.output.get("dir")
     if outdir is None:
         raise CuratorError(f"{path}: no [output] dir; set it or pass -o OUTDIR.")
+    check_out_dir(outdir, "-o" if outdir != spec.output.get("dir") else "[output] dir")
     data = _read(spec.input["path"], spec.input)
     for note in data.notes:
         _say(ctx, f"warning: {note}")

@@ -71,33 +71,57 @@ def load_documents(paths: Sequence[str | Path], text_field: str = "text",
                    id_field: str | None = None) -> list[Document]:
     """Read source documents from text files, folders of them, or tables with a text column.
 
-    Text files become one document each (id = path relative to the folder given). Table rows
-    become one document each (id = ``id_field`` or ``<file>:<line>``). Rows with an empty text
-    are skipped; an empty result is an error.
+    Text files become one document each; table rows become one document each (id = ``id_field``
+    or ``<file>:<line>``). A file's id is its path relative to the folder given, or, when several
+    sources are given, to their common folder, so ``a/intro.md`` and ``b/intro.md`` stay apart.
+    Rows with an empty text are skipped; an empty result is an error. Two different texts under
+    one id are refused (naming the id and both places); a repeated identical document is kept
+    once (logged).
     """
-    from .io import read_table
+    import logging
 
-    docs: list[Document] = []
-    for p in paths:
-        path = Path(p)
+    from .io import read_bytes, read_table
+
+    log = logging.getLogger(__name__)
+    given = [Path(p) for p in paths]
+    for path in given:
         if not path.exists():
             raise InputError(f"{path}: no such file or folder. Check the path.")
-        files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in _TEXT_SUFFIXES + _HTML_SUFFIXES) \
+    root = _common_root(given)
+    docs: list[Document] = []
+    seen: dict[str, tuple[str, str]] = {}  # id -> (text hash, where it came from)
+
+    def put(doc_id: str, text: str, where: str) -> None:
+        h = _text_hash(text)
+        if doc_id in seen:
+            if seen[doc_id][0] != h:
+                raise InputError(
+                    f"document id {doc_id!r} names two different documents ({seen[doc_id][1]} and "
+                    f"{where}); give each document its own id.")
+            log.warning("document id %r repeated with the same text (%s and %s): indexed once",
+                        doc_id, seen[doc_id][1], where)
+            return
+        seen[doc_id] = (h, where)
+        docs.append(Document(doc_id, text))
+
+    for path in given:
+        files = sorted(f for f in path.rglob("*") if f.is_file() and _source_suffix(f) in _TEXT_SUFFIXES + _HTML_SUFFIXES) \
             if path.is_dir() else [path]
         if path.is_dir() and not files:
             raise InputError(f"{path}: folder has no {'/'.join(_TEXT_SUFFIXES + _HTML_SUFFIXES)} files.")
+        base = root if root is not None else (path if path.is_dir() else path.parent)
         for f in files:
-            suffix = f.suffix.lower() if f.suffix.lower() != ".gz" else Path(f.stem).suffix.lower()
+            suffix = _source_suffix(f)
+            rel = _relative(f, base)
             if suffix in _TEXT_SUFFIXES + _HTML_SUFFIXES:
                 try:
-                    text = f.read_bytes().decode("utf-8").removeprefix("\ufeff")
+                    text = read_bytes(f).decode("utf-8").removeprefix("\ufeff")
                 except UnicodeDecodeError as exc:
                     raise InputError(f"{f}: not UTF-8 text (offset {exc.start}). Re-encode it as UTF-8.") from exc
                 if suffix in _HTML_SUFFIXES:
                     text = html_to_text(text)
-                doc_id = str(f.relative_to(path)) if path.is_dir() else f.name
                 if text.strip():
-                    docs.append(Document(doc_id, text))
+                    put(rel, text, str(f))
             elif suffix in _TABLE_SUFFIXES:
                 res = read_table(f)
                 for rec, line in zip(res.items, res.lines):
@@ -112,8 +136,8 @@ def load_documents(paths: Sequence[str | Path], text_field: str = "text",
                     text = rec[text_field]
                     if text is None or not str(text).strip():
                         continue
-                    doc_id = str(rec[id_field]) if id_field else f"{f.name}:{line}"
-                    docs.append(Document(doc_id, str(text)))
+                    doc_id = str(rec[id_field]) if id_field else f"{rel}:{line}"
+                    put(doc_id, str(text), f"{f}:{line}")
             else:
                 raise InputError(
                     f"{f}: unsupported source type {f.suffix!r}; use "
@@ -122,6 +146,29 @@ def load_documents(paths: Sequence[str | Path], text_field: str = "text",
     if not docs:
         raise InputError("no non-empty source documents found in " + ", ".join(map(str, paths)) + ".")
     return docs
+
+
+def _source_suffix(f: Path) -> str:
+    """A source file's type, looking through .gz/.zst: ``notes.md.zst`` is markdown."""
+    suffixes = [s.lower() for s in f.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".zst"):
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _common_root(paths: list[Path]) -> Path | None:
+    """The folder several sources share (ids are relative to it); None for one source."""
+    if len(paths) < 2:
+        return None
+    folders = [str((p if p.is_dir() else p.parent).resolve()) for p in paths]
+    return Path(os.path.commonpath(folders))
+
+
+def _relative(f: Path, base: Path) -> str:
+    try:
+        return f.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:  # pragma: no cover - base is always an ancestor
+        return f.name
 
 
 def html_to_text(html: str) -> str:
@@ -237,6 +284,10 @@ class PassageIndex:
         documents = unique_documents(documents)
         if not documents:
             raise InputError("no documents to index.")
+        ids = [d.id for d in documents]
+        if len(set(ids)) != len(ids):  # as add() refuses: one id must name one text
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise InputError(f"document id {dup!r} names two different documents; give each document its own id.")
         manifest: dict[str, Any] = {
             "curator_version": __version__,
             "model": embedder.model_name,

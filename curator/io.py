@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,21 +74,47 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path}: is a folder, expected a file.")
 
 
-def _open_text_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a file, decompressed when it ends in ``.gz`` or ``.zst``.
+
+    Every gzip member and every zstd frame is read (``cat a.zst b.zst`` and pzstd write several
+    frames; pzstd also writes skippable frames). A file that ends inside a member or a frame is a
+    damaged file: an :class:`InputError` naming it, never a silently shorter read.
+    """
     data = path.read_bytes()
     if path.suffix.lower() == ".gz":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{path}: not a valid gzip file ({exc}).") from exc
     elif path.suffix.lower() == ".zst":
-        import zstandard
-
-        try:
-            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-        except zstandard.ZstdError as exc:
-            raise InputError(f"{path}: not a valid zstd file ({exc}).") from exc
+        data = _zstd_decompress(path, data)
     return data
+
+
+def _zstd_decompress(path: Path, data: bytes) -> bytes:
+    import zstandard
+
+    # One decompressobj per frame: it stops at the frame's end (``eof``) and hands back what
+    # follows (``unused_data``); a frame that never reaches ``eof`` was cut off. zstandard's
+    # stream_reader(read_across_frames=True) reads every frame too, but returns a truncated
+    # frame's partial output without a word.
+    out: list[bytes] = []
+    rest, frame = data, 0
+    while rest:
+        frame += 1
+        dobj = zstandard.ZstdDecompressor().decompressobj()
+        try:
+            out.append(dobj.decompress(rest))
+        except zstandard.ZstdError as exc:
+            raise InputError(f"{path}: not a valid zstd file (frame {frame}: {exc}).") from exc
+        if not dobj.eof:
+            raise InputError(
+                f"{path}: truncated zstd file (frame {frame} ends early, after "
+                f"{sum(map(len, out))} decompressed bytes); the file was cut off while being "
+                "written or copied: recompress or re-download it.")
+        rest = dobj.unused_data
+    return b"".join(out)
 
 
 def _decode(path: Path, data: bytes, where: str = "") -> str:
@@ -147,8 +174,14 @@ def read_table(path: str | Path, on_error: str = "raise") -> ReadResult:
     return _read_columnar(path, fmt)
 
 
+def skip_advice(on_error: str, joiner: str = ",", why: str = "") -> str:
+    """The end of an error message: advise ``--on-error skip`` only when it was not given (the
+    message of a skipped row becomes its ``drop_detail``, read by someone who did pass it)."""
+    return f"{joiner} pass --on-error skip{why}." if on_error == "raise" else "."
+
+
 def _read_jsonl(path: Path, on_error: str) -> ReadResult:
-    data = _open_text_bytes(path)
+    data = read_bytes(path)
     items: list[dict[str, Any] | BadRecord] = []
     lines: list[int] = []
     for lineno, raw in enumerate(data.split(b"\n"), start=1):
@@ -159,7 +192,7 @@ def _read_jsonl(path: Path, on_error: str) -> ReadResult:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             msg = (f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[exc.start]:02x}). "
-                   "Re-encode the file as UTF-8 (e.g. with iconv) or pass --on-error skip.")
+                   "Re-encode the file as UTF-8 (e.g. with iconv)" + skip_advice(on_error, " or"))
             bad = BadRecord(str(path), lineno, "bad_encoding", msg, raw.decode("utf-8", "replace"))
         else:
             if lineno == 1:
@@ -168,12 +201,12 @@ def _read_jsonl(path: Path, on_error: str) -> ReadResult:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
                 msg = (f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno}). "
-                       "Fix the line or pass --on-error skip to drop it with a reason.")
+                       "Fix the line" + skip_advice(on_error, " or", " to drop it with a reason"))
                 bad = BadRecord(str(path), lineno, "malformed_json", msg, text)
             else:
                 if not isinstance(obj, dict):
                     msg = (f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}. "
-                           "Each line must be one {...} record.")
+                           "Each line must be one {...} record" + skip_advice(on_error, ";"))
                     bad = BadRecord(str(path), lineno, "not_an_object", msg, text)
         if bad is not None:
             if on_error == "raise":
@@ -186,7 +219,7 @@ def _read_jsonl(path: Path, on_error: str) -> ReadResult:
 
 
 def _read_json(path: Path) -> ReadResult:
-    text = _decode(path, _open_text_bytes(path))
+    text = _decode(path, read_bytes(path))
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -209,14 +242,19 @@ def _read_json(path: Path) -> ReadResult:
 
 
 def _read_columnar(path: Path, fmt: str) -> ReadResult:
+    import io as _io
+
     import polars as pl
 
     try:
         if fmt == "parquet":
             df = pl.read_parquet(path)
         else:
-            _decode(path, _open_text_bytes(path))  # a clear encoding error before polars'
-            df = pl.read_csv(path, infer_schema=False)  # keep every cell as text: no lossy casts
+            data = read_bytes(path)
+            _decode(path, data)  # a clear encoding error before polars'
+            # Polars reads the decompressed bytes (it knows no zstd); every cell stays text: no
+            # lossy casts. An empty cell is null, like a JSON null: both are an empty value.
+            df = pl.read_csv(_io.BytesIO(data), infer_schema=False)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - polars raises many types for broken files
@@ -247,12 +285,23 @@ def atomic_write(path: str | Path, data: bytes) -> None:
         raise
 
 
-def dumps_jsonl(records: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> bytes:
-    """Serialise records as JSONL bytes (UTF-8, no ASCII escaping, NaN written as null)."""
+def dumps_jsonl(records: Iterator[dict[str, Any]] | list[dict[str, Any]], allow_nan: bool = False) -> bytes:
+    """Serialise records as JSONL bytes (UTF-8, no ASCII escaping).
+
+    By default NaN is written as null and an infinity is an error (curator's own numbers). With
+    ``allow_nan=True`` NaN, Infinity and -Infinity are written as those tokens: what the user's
+    own records held (Python's json, pandas and polars read them), written back as they were,
+    not silently turned into null.
+    """
     out = []
     for rec in records:
-        out.append(json.dumps(_clean(rec), ensure_ascii=False, allow_nan=False))
+        out.append(json.dumps(rec if allow_nan else _clean(rec), ensure_ascii=False, allow_nan=allow_nan))
     return ("\n".join(out) + ("\n" if out else "")).encode("utf-8")
+
+
+def clean_nan(value: Any) -> Any:
+    """``value`` with every NaN float (nested too) replaced by None."""
+    return _clean(value)
 
 
 def _clean(value: Any) -> Any:
@@ -265,8 +314,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> None:
-    atomic_write(path, dumps_jsonl(records))
+def write_jsonl(path: str | Path, records: list[dict[str, Any]], allow_nan: bool = False) -> None:
+    atomic_write(path, dumps_jsonl(records, allow_nan=allow_nan))
 
 
 def _json_default(value: Any) -> Any:

@@ -155,8 +155,21 @@ class QualityStep(Step):
         reasons = list(cols[R.QUALITY_REASON])
         table = put_column(table, R.QUALITY_REASON, rows, reasons, pl.String)
         if self.drop:
-            table = set_drops(table, self.name, reasons, rows=rows)
+            table = set_drops(table, self.name, reasons, quality_details(reasons, cols, scorer), rows=rows)
         return table, {"reasons": dict(Counter(r for r in reasons if r))}
+
+
+def quality_details(reasons: list[str | None], cols: dict[str, Any], scorer: Any) -> list[str | None]:
+    """drop_detail of the measured quality rules: the value measured and the limit it passed."""
+    out: list[str | None] = []
+    for i, r in enumerate(reasons):
+        if r == "too_long":
+            out.append(f"response_words={int(cols['response_words'][i])} > max_response_words={scorer.max_response_words}")
+        elif r == "repetitive":
+            out.append(f"repetition={float(cols['repetition'][i]):.2f} > max_repetition={scorer.max_repetition}")
+        else:
+            out.append(None)
+    return out
 
 
 class GroundingStep(Step):
@@ -198,13 +211,18 @@ class GroundingStep(Step):
         for j, (ins, inp, resp, src, sid, turns) in enumerate(zip(
                 sub[R.INSTRUCTION], sub[R.INPUT], sub[R.RESPONSE], sub[R.SOURCE], sub[R.SOURCE_ID], sub[R.TURNS])):
             if turns:
-                for t in json.loads(turns):
-                    pairs.append(PairInput(t["prompt"], t["response"], src, sid))
+                # A tool call is not a prose claim: not scored (a row of calls only scores an
+                # empty response: unverifiable). A tool result is the evidence of the turn that
+                # answers from it when the row has no source of its own.
+                prose = [t for t in json.loads(turns) if not t.get("tool_call")] or [{"prompt": ins, "response": ""}]
+                for t in prose:
+                    own = src is not None or sid is not None
+                    pairs.append(PairInput(t["prompt"], t["response"], src if own else t.get("context"), sid))
                     owner.append(j)
             else:
                 pairs.append(PairInput(prompt_text(ins, inp), resp, src, sid))
                 owner.append(j)
-        if any(p.source is None and p.source_id is None for p in pairs) and index is None:
+        if any(p.source is None and p.source_id is None and p.response.strip() for p in pairs) and index is None:
             raise ConfigError("some pairs have no source and no index was given: pass --index NAME "
                               "(build one with `curator index build`) or --source-field.")
         per_pair = []
@@ -503,8 +521,8 @@ class CurationResult:
         outdir.mkdir(parents=True, exist_ok=True)
         paths = {"kept": outdir / "kept.jsonl", "dropped": outdir / "dropped.jsonl",
                  "scores": outdir / "scores.parquet", "summary": outdir / "summary.json"}
-        write_jsonl(paths["kept"], output_records(self.kept))
-        write_jsonl(paths["dropped"], output_records(self.dropped))
+        write_jsonl(paths["kept"], output_records(self.kept, self.table), allow_nan=True)
+        write_jsonl(paths["dropped"], output_records(self.dropped, self.table), allow_nan=True)
         write_table(paths["scores"], self.table.drop(R.RECORD))
         write_json(paths["summary"], self.summary)
         write_json(outdir / "timings.json", self.timings)
@@ -523,17 +541,56 @@ class CurationResult:
 CURATOR_KEY = "curator"
 
 
-def output_records(table: Any) -> list[dict[str, Any]]:
-    """The user's original records, untouched, each with one ``curator`` object of our columns."""
+# An earlier curator run's `curator` object keeps these: they locate the row in the original input.
+_PROVENANCE = (R.LINE, R.FILE, R.ROW_ID)
+# This run's columns that hold row ids of other rows: rewritten to the original row ids.
+_ROW_REFS = (R.DUPLICATE_OF, R.REDUNDANT_WITH)
+
+
+def output_records(table: Any, everything: Any | None = None) -> list[dict[str, Any]]:
+    """The user's original records, untouched, each with one ``curator`` object of our columns.
+
+    A record that already holds a ``curator`` object (the output of an earlier run, e.g.
+    ``curator select`` on ``curator dedup``'s kept.jsonl) keeps it, merged: earlier annotations
+    stay (``cluster_id``), this run's columns replace theirs, and ``line``/``file``/``row_id`` keep
+    pointing at the original input. ``everything`` (all rows of this run, default ``table``) maps
+    this run's row ids in ``duplicate_of``/``redundant_with`` to those original row ids.
+    """
+    from .io import clean_nan
+
     ours = [c for c in table.columns
             if c not in (R.RECORD, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.SOURCE, R.TURNS, R.FIRST_REQUEST)]
+    original_ids = _original_row_ids(table if everything is None else everything)
     out = []
     for rec_text, extra in zip(table[R.RECORD].to_list(), table.select(ours).iter_rows(named=True)):
         rec = json.loads(rec_text)
         if R.SENTENCES in extra and extra[R.SENTENCES]:
             extra[R.SENTENCES] = json.loads(extra[R.SENTENCES])
-        rec[CURATOR_KEY] = {k: v for k, v in extra.items() if v is not None}
+        # Our NaNs become null; the user's own NaN/Infinity stay (written back as tokens).
+        new = {k: clean_nan(v) for k, v in extra.items() if v is not None}
+        prev = rec.get(CURATOR_KEY)
+        if isinstance(prev, dict):
+            for k in _ROW_REFS:
+                if isinstance(new.get(k), int):
+                    new[k] = original_ids.get(new[k], new[k])
+            merged = {k: v for k, v in prev.items() if k not in ours}
+            merged.update(new)
+            merged.update({k: prev[k] for k in _PROVENANCE if k in prev})
+            new = merged
+        rec[CURATOR_KEY] = new
         out.append(rec)
+    return out
+
+
+def _original_row_ids(table: Any) -> dict[int, Any]:
+    """This run's row id -> the row id an earlier curator run recorded in the record, if any."""
+    out: dict[int, Any] = {}
+    for rid, text in zip(table[R.ROW_ID].to_list(), table[R.RECORD].to_list()):
+        if f'"{CURATOR_KEY}"' not in text:  # cheap test before parsing
+            continue
+        prev = json.loads(text).get(CURATOR_KEY)
+        if isinstance(prev, dict) and isinstance(prev.get(R.ROW_ID), int):
+            out[rid] = prev[R.ROW_ID]
     return out
 
 
@@ -631,6 +688,8 @@ class Pipeline:
             summary["input"] = {"format": data.format, "fields": {k: v for k, v in vars(data.fields).items() if v}}
             if data.skipped_shards:
                 summary["input"]["skipped_shards"] = data.skipped_shards
+            if data.duplicate_ids:
+                summary["input"]["duplicate_ids"] = data.duplicate_ids
         # The accounting invariant: every input row is kept or dropped by exactly one stage.
         if summary["kept"] + sum(s["dropped"] for s in stages.values()) != n_in:  # pragma: no cover
             raise RuntimeError("row accounting failed: kept + dropped != rows in")

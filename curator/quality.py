@@ -184,12 +184,100 @@ def repetition(text: str) -> float:
     The larger of (a) the share of word 5-grams that already occurred earlier in the text and
     (b) the share of lines (of at least 3 words) that duplicate an earlier line.
 
+    Data structures (JSON, JSON lines, Python literals; whole or in ``` fences) are measured by
+    their structure instead: keys, brackets and list-valued fields repeat in every element of a
+    list of records by nature. What counts there is an element (an object, a list, a string of 3+
+    words) that repeats an earlier sibling exactly, and the repetition of each long string value.
+
     >>> repetition("The cat sat on the mat.")
     0.0
     >>> round(repetition("I love you. " * 20), 2)
     0.95
+    >>> repetition('[{"day": "Mon", "room": "U1", "hours": 4}, {"day": "Tue", "room": "U1", "hours": 4}]')
+    0.0
+    >>> round(repetition(str([{"day": "Mon", "room": "U1"}] * 10)), 2)
+    0.9
     """
-    return _repetition([words(line) for line in text.splitlines()])
+    return _text_repetition(text, [words(line) for line in text.splitlines()])
+
+
+def _text_repetition(text: str, line_tokens: list[list[str]]) -> float:
+    if ("{" in text or "[" in text) and len(text) <= _MAX_PARSE_CHARS:
+        structured = _structured_repetition(text)
+        if structured is not None:
+            return structured
+    return _repetition(line_tokens)
+
+
+# Texts longer than this are not parsed as data (parsing costs memory); they are measured as text.
+_MAX_PARSE_CHARS = 2_000_000
+_FENCE_RE = re.compile(r"^[ \t]*```[^\n]*$", re.MULTILINE)
+_NOT_DATA = object()
+
+
+def _structured_repetition(text: str) -> float | None:
+    """Repetition of a text holding data structures, or None when it holds none."""
+    found, worst, rest = False, 0.0, []
+    for piece in _FENCE_RE.split(text):  # pieces alternate outside / inside ``` fences
+        value = _parse_data(piece.strip())
+        if value is _NOT_DATA:
+            rest.append(piece)
+        else:
+            found = True
+            worst = max(worst, _data_repetition(value))
+    if not found:
+        return None
+    prose = "\n".join(rest)
+    return max(worst, _repetition([words(line) for line in prose.splitlines()]))
+
+
+def _parse_data(s: str) -> Any:
+    """A list or dict parsed from JSON, JSON lines or a Python literal; else ``_NOT_DATA``."""
+    import ast
+    import json
+
+    if len(s) < 2 or s[0] not in "[{" or s[-1] not in "]}":
+        return _NOT_DATA
+    try:
+        value = json.loads(s)
+    except ValueError:
+        lines = [ln for ln in s.splitlines() if ln.strip()]
+        try:
+            value = [json.loads(ln) for ln in lines] if len(lines) > 1 else _NOT_DATA
+        except ValueError:
+            value = _NOT_DATA
+        if value is _NOT_DATA:
+            try:
+                value = ast.literal_eval(s)  # model answers often print Python reprs: {'a': 1}
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                return _NOT_DATA
+    return value if isinstance(value, (list, dict, tuple)) else _NOT_DATA
+
+
+def _data_repetition(value: Any) -> float:
+    """Share of repeated sibling elements (objects, lists, strings of 3+ words) over every list,
+    or the repetition of the most repetitive long string value, whichever is larger."""
+    import json
+
+    dup = total = 0
+    prose = 0.0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            seen: set[str] = set()
+            for e in v:
+                if isinstance(e, (list, tuple, dict)) or (isinstance(e, str) and len(words(e)) >= _MIN_LINE_WORDS):
+                    key = json.dumps(e, sort_keys=True, default=str)
+                    total += 1
+                    dup += key in seen
+                    seen.add(key)
+            stack.extend(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, str) and len(v) > 40:
+            prose = max(prose, _repetition([words(line) for line in v.splitlines()]))
+    return max(dup / total if total > 1 else 0.0, prose)
 
 
 def _repetition(line_tokens: list[list[str]]) -> float:
@@ -376,7 +464,8 @@ class QualityScorer:
             (sum(len(lw) for lw in lt) for lt in line_tokens), dtype=np.int64, count=n
         )
         instr_words = np.fromiter((len(words(t)) for t in instr), dtype=np.int64, count=n)
-        rep = np.fromiter((_repetition(lt) for lt in line_tokens), dtype=np.float64, count=n)
+        rep = np.fromiter((_text_repetition(t, lt) for t, lt in zip(resp, line_tokens)),
+                          dtype=np.float64, count=n)
         refusal = np.fromiter((is_refusal(t) for t in resp), dtype=bool, count=n)
         leak = np.fromiter((has_template_leak(t) for t in resp), dtype=bool, count=n)
         empty_resp = np.fromiter((not t.strip() for t in resp), dtype=bool, count=n)

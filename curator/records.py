@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .io import BadRecord, ReadResult
+from .io import BadRecord, ReadResult, skip_advice
 
 # -- identity and input ------------------------------------------------------------------------
 ROW_ID = "row_id"          # 0-based position of the record in the input (stable key)
@@ -91,6 +91,23 @@ class PairsData:
     n_bad: int = 0
     notes: list[str] = field(default_factory=list)
     skipped_shards: list[dict[str, str]] = field(default_factory=list)
+    duplicate_ids: int = 0  # rows whose user id an earlier row already has
+
+
+def _check_ids(data: PairsData) -> PairsData:
+    """Count rows that repeat a user id and say so in ``notes`` (a one-line warning): ids name
+    rows in outputs and in ``--must-include``, so a repeated one is worth knowing about. The rows
+    are all kept and told apart by ``row_id``."""
+    if data.fields.id is None or data.table.height == 0:
+        return data
+    counts = data.table[ID].value_counts()
+    dup = counts.filter(counts["count"] > 1)
+    if dup.height:
+        data.duplicate_ids = int(dup["count"].sum() - dup.height)
+        examples = ", ".join(repr(x) for x in dup.sort(ID)[ID].to_list()[:3])
+        data.notes.append(f"{data.duplicate_ids} rows repeat an id of an earlier row (e.g. {examples}); "
+                          "every row is kept, row_id tells them apart")
+    return data
 
 
 def detect_fields(first: dict[str, Any], fields: FieldMap, where: str = "") -> tuple[FieldMap, str]:
@@ -151,42 +168,120 @@ class _TurnError(ValueError):
         self.reason = reason
 
 
-def conversation_turns(messages: Any) -> list[dict[str, str]]:
+# Tool calling: a turn that calls a tool (ShareGPT/LLaMA-Factory `function_call`; OpenAI puts
+# `tool_calls` on an assistant message) and a turn holding a tool's result (OpenAI `tool`, legacy
+# `function`; ShareGPT/LLaMA-Factory `observation`).
+_TOOL_CALL_ROLES = {"function_call", "tool_call", "tool_calls"}
+_TOOL_RESULT_ROLES = {"tool", "function", "observation", "tool_response", "ipython"}
+_TOOL_CALL_PART_TYPES = {"tool_call", "tool_calls", "function_call"}
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, or a list of content parts (OpenAI
+    ``{"type": "text", "text": ...}``, LLaMA-Factory v1 ``{"type": "text", "value": ...}``).
+    Non-text parts (images, audio, tool calls) contribute nothing.
+
+    >>> content_text([{"type": "text", "value": "Hello"}, {"type": "image_url", "image_url": {}}])
+    'Hello'
+    """
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        texts = []
+        for p in content:
+            if isinstance(p, str):
+                texts.append(p)
+            elif isinstance(p, dict) and p.get("type", "text") in ("text", "input_text", "output_text"):
+                t = p.get("text", p.get("value"))
+                if t is not None:
+                    texts.append(t if isinstance(t, str) else json.dumps(t, ensure_ascii=False))
+        return " ".join(texts)
+    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+
+
+def _tool_calls_text(m: dict[str, Any], content: Any) -> str:
+    """The tool calls of an assistant message as text, "" when it makes none: OpenAI
+    ``tool_calls`` (and the legacy ``function_call``) and tool-call content parts."""
+    calls: list[Any] = []
+    if isinstance(m.get("tool_calls"), list):
+        calls.extend(m["tool_calls"])
+    if m.get("function_call"):
+        calls.append(m["function_call"])
+    if isinstance(content, list):
+        calls.extend(p.get("value", p.get("tool_call", p.get("function_call"))) for p in content
+                     if isinstance(p, dict) and p.get("type") in _TOOL_CALL_PART_TYPES)
+    out = []
+    for c in calls:
+        f = c.get("function", c) if isinstance(c, dict) else c
+        if isinstance(f, dict) and "name" in f:
+            args = f.get("arguments", f.get("parameters", ""))
+            out.append(f"{f['name']}({args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)})")
+        elif f is not None:
+            out.append(f if isinstance(f, str) else json.dumps(f, ensure_ascii=False))
+    return "\n".join(out)
+
+
+def conversation_turns(messages: Any) -> list[dict[str, Any]]:
     """Split a ShareGPT (``from``/``value``) or OpenAI (``role``/``content``) conversation into
     one (prompt, response) pair per assistant turn; the prompt is every preceding turn.
 
+    Tool calling: an assistant turn that only calls tools is a turn with ``"tool_call": True``
+    (its response is the call, not prose to ground); tool results are part of the following
+    turns' prompt and the ``"context"`` (evidence) of the next assistant turn that answers.
+
     >>> conversation_turns([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}])
     [{'prompt': 'Hi', 'response': 'Hello!'}]
+    >>> conversation_turns([{"from": "human", "value": "Weather in Lima?"},
+    ...                     {"from": "function_call", "value": '{"name": "weather"}'},
+    ...                     {"from": "observation", "value": "19 C"}, {"from": "gpt", "value": "19 C."}])[1]
+    {'prompt': 'Weather in Lima?\\n\\n[tool call] {"name": "weather"}\\n\\n[tool result] 19 C', 'response': '19 C.', 'context': '19 C'}
     """
     if not isinstance(messages, list) or not messages:
         raise _TurnError("empty_conversation", "the conversation is empty or not a list")
     history: list[str] = []
-    turns: list[dict[str, str]] = []
-    last_role = None
+    turns: list[dict[str, Any]] = []
+    pending: list[str] = []  # tool results not yet answered by an assistant turn
+    last = None  # kind of the previous turn: user, assistant, call, result (None after system)
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             raise _TurnError("bad_conversation", f"turn {i} is not an object")
         role = str(m.get("role", m.get("from", ""))).casefold()
-        content = m.get("content", m.get("value"))
-        if isinstance(content, list):  # OpenAI content parts
-            content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-        content = "" if content is None else str(content)
-        if role in _ASSISTANT_ROLES:
-            if last_role not in _USER_ROLES:
-                raise _TurnError("roles_out_of_order", f"turn {i}: an assistant turn must follow a user turn")
-            turns.append({"prompt": "\n\n".join(history), "response": content})
-            history.append(content)
+        raw = m.get("content", m.get("value"))
+        content = content_text(raw)
+        if role in _ASSISTANT_ROLES or role in _TOOL_CALL_ROLES:
+            if last not in ("user", "result"):
+                raise _TurnError("roles_out_of_order",
+                                 f"turn {i}: an assistant turn must follow a user turn or a tool result")
+            call = content if role in _TOOL_CALL_ROLES else _tool_calls_text(m, raw)
+            if role in _ASSISTANT_ROLES and (content.strip() or not call):
+                turn: dict[str, Any] = {"prompt": "\n\n".join(history), "response": content}
+                if pending:
+                    turn["context"] = "\n\n".join(pending)
+                    pending = []
+                turns.append(turn)
+                history.append(content)
+            if call:
+                turns.append({"prompt": "\n\n".join(history), "response": call, "tool_call": True})
+                history.append(f"[tool call] {call}")
+            last = "call" if call else "assistant"
+        elif role in _TOOL_RESULT_ROLES:
+            if last not in ("call", "result"):
+                raise _TurnError("roles_out_of_order", f"turn {i}: a tool result must follow a tool call")
+            history.append(f"[tool result] {content}")
+            pending.append(content)
+            last = "result"
         elif role in _USER_ROLES:
-            if last_role in _USER_ROLES:
+            if last == "user":
                 raise _TurnError("roles_out_of_order", f"turn {i}: two user turns in a row")
             history.append(content)
+            last = "user"
         elif role in _SYSTEM_ROLES:
             if i != 0:
                 raise _TurnError("roles_out_of_order", f"turn {i}: a system turn after the start")
             history.append(content)
+            last = None
         else:
             raise _TurnError("unknown_role", f"turn {i}: unknown role {role!r}")
-        last_role = role if role not in _SYSTEM_ROLES else None
     if not turns:
         raise _TurnError("no_assistant_turn", "the conversation has no assistant turn")
     return turns
@@ -206,10 +301,7 @@ def conversation_requests(messages: Any) -> list[str]:
             continue
         role = str(m.get("role", m.get("from", ""))).casefold()
         if role in _USER_ROLES or role in _SYSTEM_ROLES:
-            content = m.get("content", m.get("value"))
-            if isinstance(content, list):
-                content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-            out.append("" if content is None else str(content))
+            out.append(content_text(m.get("content", m.get("value"))))
     return out
 
 
@@ -275,7 +367,7 @@ def pairs_from_records(
                 try:
                     turns = conversation_turns(item.get(key))
                 except _TurnError as exc:
-                    msg = f"{path}:{line}: {exc} in {key!r}. Fix the record or pass --on-error skip."
+                    msg = f"{path}:{line}: {exc} in {key!r}. Fix the record" + skip_advice(on_error, " or")
                     if on_error == "raise":
                         raise InputError(msg) from None
                     stage, reason, detail, turns = "read", exc.reason, msg, []
@@ -288,16 +380,20 @@ def pairs_from_records(
                     "source": _text(item.get(fmap.source)) if fmap.source else None,
                     "id": _text(item.get(fmap.id)) if fmap.id else None,
                 }
-                turn_col = json.dumps(turns, ensure_ascii=False) if len(turns) > 1 else None
+                # Several turns, tool calls or tool results: grounding reads the turns one by one.
+                structured = len(turns) > 1 or any("context" in t or t.get("tool_call") for t in turns)
+                turn_col = json.dumps(turns, ensure_ascii=False) if structured else None
                 _append_row(cols, row_id, values, line, record_text, stage, reason, detail, turn_col)
                 n_bad += stage is not None
                 continue
             for role in ("instruction", "response"):
                 key = getattr(fmap, role)
-                if key not in item or item[key] is None:
+                # A null value (JSON null, an empty CSV cell) is there and empty, like "": the
+                # quality step drops it as empty_response. Only an absent key is unreadable.
+                if key not in item:
                     msg = (f"{path}:{line}: missing field {key!r} ({role}). "
-                           "Fix the record, map the field with "
-                           f"--{role}-field, or pass --on-error skip.")
+                           f"Fix the record{' or' if on_error == 'skip' else ','} map the field with "
+                           f"--{role}-field" + skip_advice(on_error, ", or"))
                     if on_error == "raise":
                         raise InputError(msg)
                     stage, reason, detail = "read", f"missing_{role}", msg
@@ -311,7 +407,7 @@ def pairs_from_records(
         RESPONSE: pl.String, SOURCE: pl.String, SOURCE_ID: pl.String, TURNS: pl.String,
         FIRST_REQUEST: pl.String, RECORD: pl.String,
         DROP_STAGE: pl.String, DROP_REASON: pl.String, DROP_DETAIL: pl.String})
-    return PairsData(table=table, fields=fmap, format=fmt, n_bad=n_bad)
+    return _check_ids(PairsData(table=table, fields=fmap, format=fmt, n_bad=n_bad))
 
 
 def _append_row(cols: dict[str, list[Any]], row_id: int, values: dict[str, str | None], line: int,
@@ -377,5 +473,5 @@ def read_pairs(path: str | Path, fields: FieldMap | None = None, on_error: str =
     table = pl.concat(tables, how="diagonal_relaxed")
     notes = [f"skipped unreadable shard {s['file']}: {s['error']}" for s in skipped]
     formats = sorted({p.format for p in parts})
-    return PairsData(table=table, fields=parts[0].fields, format="+".join(formats),
-                     n_bad=sum(p.n_bad for p in parts), notes=notes, skipped_shards=skipped)
+    return _check_ids(PairsData(table=table, fields=parts[0].fields, format="+".join(formats),
+                                n_bad=sum(p.n_bad for p in parts), notes=notes, skipped_shards=skipped))

@@ -306,7 +306,7 @@ def conversation_requests(messages: Any) -> list[str]:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):  # NaN: a missing value, as null
         return None
     if isinstance(value, str):
         return value

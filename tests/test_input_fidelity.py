@@ -114,6 +114,20 @@ def test_a_truncated_compressed_file_is_a_one_line_error(tmp_path, cut, on_error
     assert not (tmp_path / "o.jsonl").exists()
 
 
+def test_a_truncated_shard_among_several_is_named(tmp_path):
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "a.jsonl.zst").write_bytes(_zst(_jsonl_bytes(pairs(10))))
+    bad = tmp_path / "shards" / "b.jsonl.zst"
+    bad.write_bytes(_zst(_jsonl_bytes(pairs(10, 10)))[:-20])
+    err = one_line_error(*run("dedup", tmp_path / "shards", "--no-semantic", "-o", tmp_path / "o.jsonl"))
+    assert str(bad) in err and "truncated" in err
+    code, out = run("dedup", tmp_path / "shards", "--no-semantic", "--on-error", "skip", "-o", tmp_path / "o.jsonl")
+    assert code == 0, out
+    warn = [x for x in out.splitlines() if x.startswith("warning:") and str(bad) in x]
+    assert len(warn) == 1 and "truncated" in warn[0]
+    assert "10 rows in" in out
+
+
 def test_truncated_zst_is_refused_for_index_sources_too(tmp_path):
     src = tmp_path / "docs.jsonl.zst"
     src.write_bytes(_zst(_jsonl_bytes([{"id": "d1", "text": "Lima is the capital of Peru."}]))[:-10])
@@ -189,7 +203,7 @@ def _quality_only(tmp_path: Path, src: Path) -> tuple[int, str, Path]:
     return code, out, tmp_path / "out"
 
 
-@pytest.mark.parametrize("fmt", ["csv", "jsonl", "json", "parquet", "messages"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "json", "parquet", "messages", "jsonl_nan"])
 def test_empty_null_and_blank_responses_are_all_empty_response(tmp_path, fmt):
     import polars as pl
 
@@ -199,6 +213,12 @@ def test_empty_null_and_blank_responses_are_all_empty_response(tmp_path, fmt):
         src = tmp_path / "p.csv"
         src.write_text('id,instruction,output\nq1,What is the capital of Peru?,Lima.\nq2,Say nothing.,\n'
                        'q3,Name a colour.,""\nq4,Name a fruit.,   \n', "utf-8")
+    elif fmt == "jsonl_nan":
+        src = tmp_path / "p.jsonl"
+        src.write_text('{"id": "q1", "instruction": "What is the capital of Peru?", "output": "Lima."}\n'
+                       '{"id": "q2", "instruction": "Say nothing.", "output": NaN}\n'
+                       '{"id": "q3", "instruction": "Name a colour.", "output": ""}\n'
+                       '{"id": "q4", "instruction": "Name a fruit.", "output": null}\n', "utf-8")
     elif fmt == "messages":
         src = write_jsonl(tmp_path / "p.jsonl", [
             {"id": i, "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
@@ -518,9 +538,11 @@ def test_too_long_says_the_measured_value_and_the_limit(tmp_path):
 # -- the general kind: a round trip ---------------------------------------------------------------------
 _scalar = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12))
-_value = st.recursive(_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-                      max_leaves=8)
+def _nest(inner: st.SearchStrategy) -> st.SearchStrategy:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+
+
+_value = st.recursive(_scalar, _nest, max_leaves=8)
 _record = st.fixed_dictionaries(
     {"instruction": st.one_of(st.text(min_size=0, max_size=30), st.none(), st.integers())},
     optional={"output": st.one_of(st.text(max_size=30), st.none(), st.floats(allow_nan=True), _value),

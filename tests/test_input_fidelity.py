@@ -314,12 +314,18 @@ SHAREGPT_TOOLS = {"id": "sg", "tools": "[{\"name\": \"get_weather\"}]", "convers
     {"from": "function_call", "value": "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}"},
     {"from": "observation", "value": "Paris: 18 degrees Celsius, sunny."},
     {"from": "gpt", "value": "It is 18 degrees Celsius and sunny in Paris."}]}
+V1_PARTS_TOOLS = {"id": "v1", "messages": [
+    {"role": "user", "content": [{"type": "text", "value": "Weather in Rome?"}]},
+    {"role": "assistant", "content": [{"type": "tool_call", "value": "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}"}]},
+    {"role": "tool", "content": [{"type": "text", "value": "Rome: 22 degrees Celsius, clear."}]},
+    {"role": "assistant", "content": [{"type": "text", "value": "It is 22 degrees Celsius and clear in Rome."}]}]}
 SHAREGPT_CALL_ONLY = {"id": "sg2", "tools": "[]", "conversations": [
     {"from": "human", "value": "Book a table for two."},
     {"from": "function_call", "value": "{\"name\": \"book\", \"arguments\": {\"people\": 2}}"}]}
 
 
-@pytest.mark.parametrize("rec", [OPENAI_TOOLS, OPENAI_CONTENT_AND_CALL, OPENAI_LEGACY, SHAREGPT_TOOLS, SHAREGPT_CALL_ONLY],
+@pytest.mark.parametrize("rec", [OPENAI_TOOLS, OPENAI_CONTENT_AND_CALL, OPENAI_LEGACY, V1_PARTS_TOOLS, SHAREGPT_TOOLS,
+                                 SHAREGPT_CALL_ONLY],
                          ids=lambda r: r["id"])
 def test_tool_calling_conversations_are_read(tmp_path, rec):
     src = write_jsonl(tmp_path / "t.jsonl", [rec])

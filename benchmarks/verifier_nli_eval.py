@@ -120,7 +120,10 @@ def dev_features(data: dict[str, list[dict]], idx: dict[str, np.ndarray], cache:
         rows = [data[n][i] for i in idx[n]]
         pairs = [PairInput(r.get("prompt") or "", r["response"] or "", r["source"]) for r in rows]
         t0 = time.perf_counter()
+        scorer.last = []
         feats[n] = calib_pair_features(scorer, pairs)
+        if len(scorer.last) != len(pairs):  # pair_features no longer goes through features(): ask it
+            scorer.last = list(GroundingScorer.features(scorer, pairs)[0])
         claims[n] = [claims_of(vs) for vs in scorer.last]
         print(f"[features] {n}: {len(rows)} pairs in {time.perf_counter() - t0:.0f}s", flush=True)
         np.savez(f, x=feats[n])
@@ -151,6 +154,7 @@ def dev_verifier_scores(data: dict[str, list[dict]], idx: dict[str, np.ndarray],
             out[n], rate[n] = np.array(d["p"]), d["rate"]
             continue
         owner, cs, es = [], [], []
+        assert len(claims[n]) == len(idx[n]), (n, len(claims[n]), len(idx[n]))
         for k, (i, cl) in enumerate(zip(idx[n], claims[n])):
             r = data[n][i]
             for x in cl:

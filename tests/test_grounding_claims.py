@@ -330,3 +330,12 @@ def test_non_answers_are_a_quality_reason_not_grounding():
             "Sure! Lima is the capital of Peru.", "I don't know much about Peru, but Lima is its capital.", "No."]
     cols = QualityScorer().score(["Question?"] * len(resp), resp)
     assert cols["quality_reason"] == ["non_answer"] * 6 + [None, None, None]
+
+
+def test_multi_turn_rows_keep_their_worst_turn_and_a_verdict(tmp_path):
+    out = tmp_path / "scored.jsonl"
+    res = _cli(["score", str(CASES / "multiturn_source.jsonl"), "--source-field", "source", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    got = [json.loads(line)["curator"] for line in out.read_text().splitlines()]
+    assert [g["grounding_verdict"] for g in got] == ["hallucinated", "supported"]
+    assert "2,500" in got[0]["worst_sentence"]

@@ -20,37 +20,61 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, check_param
-from .grounding import FEATURES, GroundingParams, GroundingScorer, PairInput
+from .grounding import (
+    AGAINST_FEATURES,
+    ALL_FEATURES,
+    FEATURES,
+    SUPPORT_FEATURES,
+    GroundingParams,
+    GroundingScorer,
+    PairInput,
+)
 
 # Features where a larger value means less support: a pair takes its worst sentence's maximum.
-_WORST_IS_MAX = {"num_novel", "ent_novel", "neg_mismatch", "short_claim"}
+_WORST_IS_MAX = AGAINST_FEATURES | {"neg_mismatch", "short_claim"}
 
 
-def pair_features(scorer: GroundingScorer, pairs: Sequence[PairInput]) -> np.ndarray:
-    """Pair-level feature matrix: for each feature, its worst value over the response's sentences."""
+def pair_features(scorer: GroundingScorer, pairs: Sequence[PairInput],
+                  features: Sequence[str] = ALL_FEATURES) -> np.ndarray:
+    """Pair-level feature matrix: for each feature, its worst value over the response's checked
+    claims. A pair with no checkable claim (code only, "I don't know.") is a row of NaN."""
     per_pair, _ = scorer.features(pairs)
-    out = np.zeros((len(pairs), len(FEATURES)))
+    out = np.full((len(pairs), len(features)), np.nan)
     for i, verdicts in enumerate(per_pair):
-        if not verdicts:
+        checked = [v for v in verdicts if v.features]
+        if not checked:
             continue
-        for j, f in enumerate(FEATURES):
-            vals = [v.features[f] for v in verdicts]
+        for j, f in enumerate(features):
+            vals = [v.features[f] for v in checked]
             out[i, j] = max(vals) if f in _WORST_IS_MAX else min(vals)
     return out
 
 
 def fit_params(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None,
-               meta: dict[str, Any] | None = None, target_precision: float | None = None) -> GroundingParams:
+               meta: dict[str, Any] | None = None, target_precision: float | None = None,
+               features: Sequence[str] | None = None, use: Sequence[str] | None = None,
+               C: float = 1.0, floors: dict[str, float] | None = None) -> GroundingParams:
     """Dataset- and class-balanced logistic regression -> GroundingParams.
 
+    ``x`` has one column per name in ``features`` (default: the shipped FEATURES); ``use`` picks
+    the columns to fit on (default: all). Coefficients are sign-constrained: a feature that
+    measures support (coverage, similarity) may only lower P(unsupported), one that measures
+    missing facts may only raise it; a feature that fits the wrong sign is dropped and the model
+    refitted. So more (or better) evidence can never make a claim look less supported: a pair
+    cannot score worse against a larger index that still holds its own document.
+    Rows with NaN (no checkable claim) are left out. ``floors`` are contradiction rules kept in
+    the parameters (see :class:`GroundingParams`); their features must be among ``features``.
     With ``target_precision`` the threshold is the lowest one whose precision on the training data
-    reaches it (else 0.5)."""
+    (combiner and floors) reaches it (else 0.5)."""
     from sklearn.linear_model import LogisticRegression
 
-    groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)
+    names = list(features if features is not None else FEATURES)
+    keep_rows = ~np.isnan(x).any(1)
+    x, y = x[keep_rows], np.asarray(y)[keep_rows]
+    groups = np.zeros(len(y), dtype=int) if groups is None else np.asarray(groups)[keep_rows]
     if len(np.unique(y)) < 2:
         raise InputError("calibration needs both hallucinated (1) and faithful (0) examples.")
-    mean, scale = x.mean(0), x.std(0) + 1e-9
+    cols = [names.index(f) for f in (use if use is not None else names)]
     w = np.ones(len(y))
     for g in np.unique(groups):
         for c in (0, 1):
@@ -58,11 +82,22 @@ def fit_params(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None,
             if m.any():
                 w[m] = 1.0 / m.sum()
     w *= len(y) / w.sum()
-    lr = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y, sample_weight=w)
-    params = GroundingParams(list(FEATURES), mean.tolist(), scale.tolist(), lr.coef_[0].tolist(),
-                             float(lr.intercept_[0]), 0.5, dict(meta or {}))
+    while True:
+        xs = x[:, cols]
+        mean, scale = xs.mean(0), xs.std(0) + 1e-9
+        lr = LogisticRegression(C=C, max_iter=1000).fit((xs - mean) / scale, y, sample_weight=w)
+        coef = lr.coef_[0]
+        wrong = [(abs(c), k) for k, (j, c) in enumerate(zip(cols, coef))
+                 if (names[j] in SUPPORT_FEATURES and c > 0) or (names[j] in AGAINST_FEATURES and c < 0)]
+        if not wrong or len(cols) == 1:
+            break
+        del cols[max(wrong)[1]]
+    params = GroundingParams([names[j] for j in cols], mean.tolist(), scale.tolist(), coef.tolist(),
+                             float(lr.intercept_[0]), 0.5, dict(meta or {}), dict(floors or {}))
     if target_precision is not None:
-        params.threshold = threshold_for_precision(y, params.prob_unsupported(x), target_precision, w)
+        prob = params.apply_floors(params.prob_unsupported(x[:, cols]),
+                                   {f: x[:, names.index(f)] for f in params.floors})
+        params.threshold = threshold_for_precision(y, prob, target_precision, w)
         params.meta["target_precision"] = target_precision
     return params
 
@@ -108,16 +143,25 @@ def calibrate(path: str | Path, out: str | Path | None = None, scorer: Grounding
                     isinstance(target_precision, float) and 0 < target_precision < 1, "a float in (0, 1)")
     rows = load_labelled(path)
     scorer = scorer or GroundingScorer()
+    # Start from the shipped parameters' features (a user's few hundred labels should not pick
+    # features on their own); the sign constraints may still drop some.
+    shipped = GroundingParams.load()
+    use = shipped.features
     x = pair_features(scorer, [PairInput(r.get("prompt") or "", r["response"] or "", r["source"] or "") for r in rows])
     y = np.array([int(r["hallucinated"]) for r in rows])
     groups = np.array([str(r.get("dataset", "")) for r in rows])
     params = fit_params(x, y, groups, {
         "trained_on": sorted(set(groups.tolist())), "n": int(len(y)), "file": str(path),
-        "date": datetime.date.today().isoformat()}, target_precision)
-    if len(np.unique(y)) == 2:
+        "date": datetime.date.today().isoformat()}, target_precision, features=ALL_FEATURES, use=use,
+        floors=shipped.floors)
+    ok = ~np.isnan(x).any(1)
+    if len(np.unique(y[ok])) == 2:
         from sklearn.metrics import roc_auc_score
 
-        params.meta["in_sample_auroc"] = round(float(roc_auc_score(y, params.prob_unsupported(x))), 4)
+        xs = x[ok][:, [ALL_FEATURES.index(f) for f in params.features]]
+        prob = params.apply_floors(params.prob_unsupported(xs),
+                                   {f: x[ok][:, ALL_FEATURES.index(f)] for f in params.floors})
+        params.meta["in_sample_auroc"] = round(float(roc_auc_score(y[ok], prob)), 4)
     if out is not None:
         params.save(out)
     return params

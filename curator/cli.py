@@ -95,12 +95,14 @@ def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _read(path: str, kw: dict[str, Any]) -> Any:
+def _read(path: str, kw: dict[str, Any], index_ref: str | None = None) -> Any:
     from .records import FieldMap, read_pairs
 
+    # An explicit --index means "ground in the index": a detected `context` field must not win.
     fields = FieldMap(instruction=kw.get("instruction_field"), response=kw.get("response_field"),
                       input=kw.get("input_field"), source=kw.get("source_field"),
-                      source_id=kw.get("source_id_field"), id=kw.get("id_field"))
+                      source_id=kw.get("source_id_field"), id=kw.get("id_field"),
+                      detect_source=index_ref is None)
     return read_pairs(path, fields, kw.get("on_error", "raise"))
 
 
@@ -134,6 +136,7 @@ def _report(ctx: click.Context, result: Any, paths: dict[str, Path] | None = Non
     for name, st in s["stages"].items():
         if isinstance(st, dict) and st.get("message"):
             _say(ctx, f"{name}: {st['message']}")
+    _grounding_lines(ctx, s["stages"].get("grounding"))
     if paths:
         for name, p in paths.items():
             _say(ctx, f"{name:8s} {p}")
@@ -181,6 +184,17 @@ def _check_parent(path: Path, option: str, given: str) -> None:
             if not parent.is_dir():
                 raise ConfigError(f"{option} {given}: {parent} is a file, not a folder.")
             break
+
+
+def _grounding_lines(ctx: click.Context, g: Any) -> None:
+    """The grounding verdict counts and the stage's warnings (each printed once)."""
+    if not isinstance(g, dict) or "verdicts" not in g:
+        return
+    v = g["verdicts"]
+    _say(ctx, f"grounding: {v['supported']} supported, {v['hallucinated']} hallucinated, "
+              f"{v['unverifiable']} unverifiable (kept, not judged)")
+    for w in g.get("warnings", []):
+        _say(ctx, f"warning: {w}")
 
 
 def _write_single(ctx: click.Context, result: Any, out: str, dropped: str | None, all_rows: bool = False) -> None:
@@ -296,7 +310,7 @@ def index_search(name: str, query: str, k: int, model: str | None) -> None:
 def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], index_ref: str | None) -> Any:
     from .pipeline import Pipeline
 
-    data = _read(pairs, kw)
+    data = _read(pairs, kw, index_ref)
     if data.n_bad:
         _say(ctx, f"warning: {data.n_bad} unreadable rows dropped with a reason (--on-error skip)")
     for note in data.notes:
@@ -312,7 +326,7 @@ Example:
 @click.option("--index", "index_ref", help="Index name or folder for retrieving evidence.")
 @click.option("-o", "--out", required=True, help="Output file (.jsonl/.parquet/.csv): every row with its scores.")
 @click.option("--top-k", default=5, show_default=True, help="Passages retrieved per query.")
-@click.option("--threshold", type=float, default=None, help="Hallucination probability that flags a pair (default: the parameters' own, 0.57 for the shipped ones: precision 0.75 on the dev sets).")
+@click.option("--threshold", type=float, default=None, help="Hallucination probability that flags a pair (default: the parameters' own; see benchmarks/RESULTS.md for the shipped one's precision).")
 @click.option("--params", default=None, help="Grounding parameters JSON (from `curator calibrate`).")
 @verifier_option
 @pairs_options
@@ -331,6 +345,7 @@ def score_cmd(ctx: click.Context, pairs: str, index_ref: str | None, out: str, t
     _write_single(ctx, result, out, None, all_rows=True)
     g = result.summary["stages"]["grounding"]
     _say(ctx, f"{g.get('flagged', 0)} of {g['in']} pairs flagged as hallucinated")
+    _grounding_lines(ctx, g)
 
 
 @cli.command("dedup", epilog="""\b
@@ -402,7 +417,7 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
 @click.option("--budget", type=int, default=None, help="Rows (or tokens) to select; omit to keep every clean row.")
 @click.option("--budget-unit", type=click.Choice(["rows", "tokens"]), default="rows", show_default=True)
 @click.option("-o", "--out", "outdir", default=None, help="Output folder (required unless the pipeline file sets [output] dir).")
-@click.option("--threshold", type=float, default=None, help="Hallucination probability that drops a pair (default: the parameters' own, 0.57 for the shipped ones).")
+@click.option("--threshold", type=float, default=None, help="Hallucination probability that drops a pair (default: the parameters' own).")
 @click.option("--top-k", default=5, show_default=True, help="Passages retrieved per query.")
 @click.option("--params", default=None, help="Grounding parameters JSON (from `curator calibrate`).")
 @verifier_option
@@ -437,7 +452,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
              DedupStep(on=dedup_on), SelectStep(budget=budget, budget_unit=budget_unit, random_state=random_state,
                                                 group_by=group_by, must_include=list(must_include) or None,
                                                 token_field=token_field, tokenizer=tokenizer)]
-    data = _read(pairs, kw)
+    data = _read(pairs, kw, index_ref)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
     result = Pipeline(steps, embedder=_embedder(kw.get("model"), index_ref)).run(data, workdir=outdir)

@@ -175,14 +175,19 @@ def quality_details(reasons: list[str | None], cols: dict[str, Any], scorer: Any
 class GroundingStep(Step):
     """Grounding of each response in its own source or in retrieved index passages.
 
-    Drops pairs flagged ``hallucinated`` when ``drop=True`` (default)."""
+    Each row gets a ``grounding_verdict``: ``supported``, ``hallucinated`` or ``unverifiable``
+    (no checkable claim, no source, or an index with nothing about it). Drops the
+    ``hallucinated`` rows when ``drop=True`` (default); ``unverifiable`` rows are kept and counted.
+    A row without a source while others have one is ``unverifiable``, never an error."""
 
     name = "grounding"
+    #: Share of unverifiable rows above which the summary carries a warning.
+    UNVERIFIABLE_WARN_SHARE = 0.5
 
     def __init__(self, index: str | None = None, top_k: int = 5, threshold: float | None = None,
                  params: str | None = None, drop: bool = True, batch_size: int = 256,
                  verifier: str | None = None, verifier_band: tuple[float, float] | list[float] = (0.2, 0.8),
-                 verifier_weight: float = 0.5) -> None:
+                 verifier_weight: float = 0.5, retrieval_floor: float | None = None) -> None:
         self.index = index
         self.top_k = top_k
         self.threshold = threshold
@@ -192,16 +197,18 @@ class GroundingStep(Step):
         self.verifier = verifier
         self.verifier_band = tuple(verifier_band)
         self.verifier_weight = verifier_weight
+        self.retrieval_floor = retrieval_floor
 
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
         import polars as pl
 
-        from .grounding import GroundingScorer, PairInput, verdicts_json
+        from .grounding import RETRIEVAL_FLOOR, GroundingScorer, PairInput, verdicts_json
 
         index = ctx.get_index(self.index)
         scorer = GroundingScorer(embedder=ctx.embedder, index=index, top_k=self.top_k,
                                  threshold=self.threshold, params=self.params, verifier=self.verifier,
-                                 verifier_band=self.verifier_band, verifier_weight=self.verifier_weight)
+                                 verifier_band=self.verifier_band, verifier_weight=self.verifier_weight,
+                                 retrieval_floor=RETRIEVAL_FLOOR if self.retrieval_floor is None else self.retrieval_floor)
         rows = np.flatnonzero(alive_mask(table))
         sub = table[rows]
         # A multi-turn row contributes one pair per assistant turn (prompt = preceding turns);
@@ -222,8 +229,11 @@ class GroundingStep(Step):
             else:
                 pairs.append(PairInput(prompt_text(ins, inp), resp, src, sid))
                 owner.append(j)
-        if any(p.source is None and p.source_id is None and p.response.strip() for p in pairs) and index is None:
-            raise ConfigError("some pairs have no source and no index was given: pass --index NAME "
+        # A row of tool calls only has nothing to check (an empty response): it needs no source.
+        checkable = [p for p in pairs if p.response.strip()]
+        no_source = sum(not (p.source or "").strip() and p.source_id is None for p in checkable)
+        if checkable and no_source == len(checkable) and index is None:
+            raise ConfigError("the pairs have no source and no index was given: pass --index NAME "
                               "(build one with `curator index build`) or --source-field.")
         per_pair = []
         with _progress(ctx, len(pairs), "grounding") as bar:
@@ -239,6 +249,7 @@ class GroundingStep(Step):
         table = put_column(table, R.GROUNDING, rows, [g.grounding for g in results], pl.Float64)
         table = put_column(table, R.HALLUCINATION_PROB, rows, [g.hallucination_prob for g in results], pl.Float64)
         table = put_column(table, R.HALLUCINATED, rows, [g.hallucinated for g in results], pl.Boolean)
+        table = put_column(table, R.GROUNDING_VERDICT, rows, [g.verdict for g in results], pl.String)
         table = put_column(table, R.N_SENTENCES, rows, [len(g.sentences) for g in results], pl.Int64)
         table = put_column(table, R.N_UNSUPPORTED, rows, [g.n_unsupported for g in results], pl.Int64)
         table = put_column(table, R.WORST_SENTENCE, rows, [g.worst_sentence for g in results], pl.String)
@@ -246,9 +257,23 @@ class GroundingStep(Step):
         table = put_column(table, R.EVIDENCE_MODE, rows, [g.evidence_mode for g in results], pl.String)
         table = put_column(table, "grounding_confidence", rows, [g.confidence for g in results], pl.String)
         table = put_column(table, R.SENTENCES, rows, [verdicts_json(g) for g in results], pl.String)
-        stats = {"flagged": int(sum(g.hallucinated for g in results)),
-                 "evidence_modes": dict(Counter(g.evidence_mode for g in results)),
-                 "threshold": getattr(scorer, "threshold_", self.threshold)}
+        verdicts = Counter(g.verdict for g in results)
+        stats: dict[str, Any] = {
+            "flagged": int(sum(g.hallucinated for g in results)),
+            "verdicts": {v: int(verdicts.get(v, 0)) for v in ("supported", "hallucinated", "unverifiable")},
+            "evidence_modes": dict(Counter(g.evidence_mode for g in results)),
+            "threshold": getattr(scorer, "threshold_", self.threshold)}
+        warnings = []
+        if index is None and no_source:
+            warnings.append(f"{no_source} pairs have no source text: they are unverifiable (kept, not judged).")
+        n_unver = verdicts.get("unverifiable", 0)
+        if results and n_unver > self.UNVERIFIABLE_WARN_SHARE * len(results):
+            what = ("the index does not seem to cover this data" if index is not None
+                    else "the sources do not seem to cover these responses")
+            warnings.append(f"{n_unver} of {len(results)} rows are unverifiable: {what} "
+                            "(or the responses make no checkable claim); they are kept, not judged.")
+        if warnings:
+            stats["warnings"] = warnings
         if self.drop:
             reasons = ["hallucinated" if g.hallucinated else None for g in results]
             details = [f"hallucination_prob={g.hallucination_prob:.2f}; unsupported: {g.worst_sentence!r}"
@@ -265,10 +290,14 @@ def worst_turn(turns: list[Any]) -> Any:
         return turns[0]
     scored = [g for g in turns if not np.isnan(g.hallucination_prob)]
     worst = max(scored, key=lambda g: g.hallucination_prob) if scored else turns[0]
+    hallucinated = any(g.hallucinated for g in turns)
+    verdict = ("hallucinated" if hallucinated else
+               "supported" if any(g.verdict == "supported" for g in turns) else "unverifiable")
     return PairGrounding(grounding=worst.grounding, hallucination_prob=worst.hallucination_prob,
-                         hallucinated=any(g.hallucinated for g in turns), evidence_mode=worst.evidence_mode,
+                         hallucinated=hallucinated, evidence_mode=worst.evidence_mode,
                          sentences=[s for g in turns for s in g.sentences], worst_sentence=worst.worst_sentence,
-                         confidence="low" if any(g.confidence == "low" for g in turns) else "normal")
+                         confidence="low" if any(g.confidence == "low" for g in turns) else "normal",
+                         verdict=verdict)
 
 
 def _utility(table: Any, rows: np.ndarray) -> np.ndarray:

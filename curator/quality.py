@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import check_param
-from .text import words
+from .text import is_non_answer, words
 
 #: Every reason :meth:`QualityScorer.score` can put in ``quality_reason``; when several apply,
 #: the first one in this order is reported.
@@ -32,6 +32,7 @@ QUALITY_REASONS: tuple[str, ...] = (
     "empty_instruction",
     "too_long",
     "refusal",
+    "non_answer",
     "repetitive",
     "off_topic",
     "template_leak",
@@ -468,6 +469,8 @@ class QualityScorer:
                           dtype=np.float64, count=n)
         refusal = np.fromiter((is_refusal(t) for t in resp), dtype=bool, count=n)
         leak = np.fromiter((has_template_leak(t) for t in resp), dtype=bool, count=n)
+        # "I don't know.", "Sure!": states nothing, teaches nothing (not a grounding failure).
+        non_answer = np.fromiter((is_non_answer(t) for t in resp), dtype=bool, count=n)
         empty_resp = np.fromiter((not t.strip() for t in resp), dtype=bool, count=n)
         empty_instr = np.fromiter((not t.strip() for t in instr), dtype=bool, count=n)
 
@@ -485,6 +488,7 @@ class QualityScorer:
             "empty_instruction": empty_instr,
             "too_long": too_long,
             "refusal": refusal & bool(self.drop_refusals),
+            "non_answer": non_answer,
             "repetitive": repetitive,
             "off_topic": off_topic,
             "template_leak": leak & bool(self.drop_template_leaks),
@@ -502,6 +506,7 @@ class QualityScorer:
         )
         quality = rep_factor * len_factor * rel_factor
         quality *= np.where(refusal, _FLAG_FACTOR, 1.0) * np.where(leak, _FLAG_FACTOR, 1.0)
+        quality *= np.where(non_answer & ~refusal, _FLAG_FACTOR, 1.0)
         quality[empty_resp | empty_instr] = 0.0
 
         return {

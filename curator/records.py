@@ -40,6 +40,7 @@ DROP_DETAIL = "drop_detail"
 GROUNDING = "grounding"              # support score in [0, 1] (1 = every sentence supported)
 HALLUCINATION_PROB = "hallucination_prob"
 HALLUCINATED = "hallucinated"
+GROUNDING_VERDICT = "grounding_verdict"  # "supported" | "hallucinated" | "unverifiable"
 N_SENTENCES = "n_sentences"
 N_UNSUPPORTED = "n_unsupported"
 WORST_SENTENCE = "worst_sentence"
@@ -79,6 +80,9 @@ class FieldMap:
     source: str | None = None
     source_id: str | None = None
     id: str | None = None
+    #: Take a ``context`` field as the source when none is named; False when the user chose an
+    #: index (``--index`` / ``--source-id-field``): explicit flags win over detection.
+    detect_source: bool = True
 
 
 @dataclass
@@ -136,7 +140,7 @@ def detect_fields(first: dict[str, Any], fields: FieldMap, where: str = "") -> t
         conv = next((k for k in CONVERSATION_KEYS if k in keys and isinstance(first[k], list)), None)
     if conv is not None:
         out.instruction, out.response = conv, conv
-        if fields.source is None and "context" in keys:
+        if fields.source is None and fields.source_id is None and fields.detect_source and "context" in keys:
             out.source = "context"
         if out.id is None and "id" in keys:
             out.id = "id"
@@ -148,7 +152,8 @@ def detect_fields(first: dict[str, Any], fields: FieldMap, where: str = "") -> t
         fmt = "alpaca"
     if fields.input is None and "input" in keys:
         out.input = "input"
-    if fields.source is None and "context" in keys and out.response == "response":
+    if (fields.source is None and fields.source_id is None and fields.detect_source and "context" in keys
+            and out.response == "response"):
         out.source, fmt = "context", "dolly"  # Dolly: the context is the pair's own source
     for name, role, flag in ((out.input, "input", "--input-field"), (out.source, "source", "--source-field"),
                              (out.source_id, "source id", "--source-id-field"), (out.id, "id", "--id-field")):

@@ -82,6 +82,7 @@ figcaption,.cap{font-size:12.5px;color:var(--mute);margin:4px 0 8px}
 .claim.unsupported{background:#fde8e2;border-left:3px solid var(--bad)}
 .claim.supported{background:#eaf6f4;border-left:3px solid var(--ok)}
 .claim.unverifiable{background:#f3f4f6;border-left:3px solid #9ca3af}
+.claim.not_checked{background:#fafafa;border-left:3px dotted #d1d5db;color:#6b7280}
 .ev{background:var(--soft);border-left:3px solid #cbd5e1;font-size:13px}
 .ev .cite{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11.5px;color:#475569;margin-right:4px}
 .sents .h{font-size:11.5px;color:var(--mute);padding:0 6px;font-weight:600}
@@ -376,6 +377,14 @@ def _scores(table: Any, stages: dict[str, dict[str, Any]]) -> str:
         if col == R.HALLUCINATION_PROB:
             cap = (f"Pairs at or above the threshold ({_num(thr_f)}) are flagged <i>hallucinated</i>. "
                    if thr_f is not None else "No grounding threshold in the summary. ")
+            counts = (stages.get(stage) or {}).get("verdicts")
+            if isinstance(counts, dict):
+                cap += (f"Verdicts: <b>{int(counts.get('supported', 0)):,} supported</b>, "
+                        f"<b>{int(counts.get('hallucinated', 0)):,} hallucinated</b>, "
+                        f"<b>{int(counts.get('unverifiable', 0)):,} unverifiable</b> (no checkable claim "
+                        "or no evidence about it: kept, not judged). ")
+                for w in (stages.get(stage) or {}).get("warnings") or []:
+                    cap += f"<b>Warning:</b> {_e(str(w))} "
         else:
             cap = ("Quality drops are rule-based (see the reasons in the funnel), not a score threshold. "
                    if thr_f is None else f"Threshold {_num(thr_f)}. ")

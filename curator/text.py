@@ -14,7 +14,9 @@ import unicodedata
 from dataclasses import dataclass
 
 _WORD_RE = re.compile(r"\w+(?:[-'’.]\w+)*", re.UNICODE)
-_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+# A number: "1,280" (comma = thousands separator only before exactly three digits, so the date
+# "July 10,1981" reads as 10 and 1981, not 101981), "3.5", "2024".
+_NUMBER_RE = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,]*\d)|\d+(?:\.\d+)?")
 # Abbreviations after which a period does not end a sentence.
 _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no", "fig",
@@ -26,7 +28,11 @@ _ABBREV = {
 _FINAL_ABBREV = {"etc", "p.m", "a.m", "inc", "ltd", "co", "corp"}
 # "century.First": sources scraped without a space between sentences.
 _GLUED_RE = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])")
-_SENT_END_RE = re.compile(r"([.!?。！？]+[\"'”’)\]]*)(\s*)")
+# A sentence end: punctuation, closing quotes/brackets, then Wikipedia-style citation markers
+# ("years.[9] Breeding ..."), which stay with the sentence they cite.
+_SENT_END_RE = re.compile(r"([.!?。！？]+[\"'”’)\]]*(?:\[\d{1,3}\])*)(\s*)")
+
+_NEXT_WORD_RE = re.compile(r"[A-Za-z]{2,}(?:'[a-z]+)?")
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are aren't as at be because been before
@@ -42,6 +48,12 @@ STOPWORDS = frozenset(
     also just yes yeah well really like one would get got much many may might will shall must s t
     """.split()
 )
+
+# Capitalised words that start a sentence after an abbreviation: function words, minus those
+# that are also common names ("Dr. Will Smith", "Mt. Hood"? no; "Dr. May").
+_STARTERS = (STOPWORDS | {"however", "then", "there", "yes", "no", "in", "on", "after", "today"}) - {
+    "may", "will", "much", "might", "shall", "must", "get", "got", "one", "like", "well", "just",
+    "really", "s", "t", "am"}
 
 
 def normalize_text(text: str, lowercase: bool = True, collapse_whitespace: bool = True,
@@ -68,8 +80,15 @@ def content_words(text: str) -> list[str]:
 
 
 def numbers(text: str) -> list[str]:
-    """Numbers in the text with thousands separators removed ("1,000" -> "1000")."""
-    return [m.group(0).replace(",", "") for m in _NUMBER_RE.finditer(text)]
+    """Numbers in the text, normalised: thousands separators removed ("1,000" -> "1000"),
+    trailing decimal zeros dropped ("3.50" -> "3.5", "2.0" -> "2"); "July 10,1981" -> 10, 1981."""
+    out = []
+    for m in _NUMBER_RE.finditer(text):
+        n = m.group(0).replace(",", "")
+        if "." in n:
+            n = n.rstrip("0").rstrip(".")
+        out.append(n)
+    return out
 
 
 def count_tokens(text: str) -> int:
@@ -103,9 +122,14 @@ def sentence_spans(text: str) -> list[tuple[str, int, int]]:
             if m.group(1).startswith(".") and end not in glued:
                 if nxt.islower():
                     continue
-                if last in _ABBREV and not (last in _FINAL_ABBREV and nxt.isupper()):
+                # "based in the U.S. It was", "said no. Then", "Main St. The", "is A. The": a
+                # capitalised function word after an abbreviation starts a new sentence; a name
+                # ("Dr. Smith", "J. R. R. Tolkien", "U.S. Army") does not.
+                nw = _NEXT_WORD_RE.match(block, m.end())
+                starter = nw is not None and nw.group(0)[0].isupper() and nw.group(0).casefold() in _STARTERS
+                if last in _ABBREV and not starter and not (last in _FINAL_ABBREV and nxt.isupper()):
                     continue
-                if len(last) == 1 and last.isalpha():
+                if len(last) == 1 and last.isalpha() and not starter:
                     continue
             _append_span(out, block, base, start, end)
             start = m.end()
@@ -169,3 +193,164 @@ def chunk_text(text: str, max_tokens: int = 128, overlap_sentences: int = 1) -> 
             back = j
         i = back
     return chunks
+
+
+# ---------------------------------------------------------------------------------------------
+# claims: what in a response can be checked against a source
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a response: a checkable ``claim`` or a ``not_checked`` part (code, table...).
+
+    ``text`` is the piece as written (a list item keeps its marker); ``check`` is what grounding
+    compares with the evidence (marker, inline code, URLs and citation markers removed);
+    ``kind`` says why a piece is not checked: "code", "table", "heading", "url", "punctuation".
+    """
+
+    text: str
+    start: int
+    end: int
+    kind: str = "claim"
+    check: str = ""
+
+    @property
+    def checked(self) -> bool:
+        return self.kind == "claim"
+
+
+_FENCE_RE = re.compile(r"^\s*(```|~~~)")
+_TABLE_RE = re.compile(r"^\s*\|.*\|\s*$|^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$")
+_HEADING_RE = re.compile(r"^\s{0,3}(#{1,6}\s+\S.*|\*\*[^*]+\*\*:?|__[^_]+__:?)\s*$")
+_MARKER_RE = re.compile(r"^\s*(?:[-*+•‣◦]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\[[ xX]\])\s+")
+_INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
+_URL_RE = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
+_CITATION_RE = re.compile(r"\[\d{1,3}\]")
+_LETTERS_RE = re.compile(r"[^\W\d_]{2,}")
+# A letterless sentence that is still a claim: a number given as an answer ("1986", "3.5 million"
+# is caught by the letters rule anyway), not arithmetic ("2 + 2 = 4") nor a bare list number ("7.").
+_NUMBER_ANSWER_RE = re.compile(r"^\W{0,3}\d[\d,.:/ -]*(?<![.)])\W{0,2}$")
+_BARE_MARKER_RE = re.compile(r"^\s*(?:\(?\d{1,3}[.)]|[-*+•])\s*$")
+_URL_VERBS = {"see", "visit", "link", "here", "source", "sources", "read", "more", "at", "via", "check"}
+# Replies that state nothing: refusals to answer, acknowledgements. Whole-text matches only.
+_NON_ANSWER_RE = re.compile(
+    r"^\W*(?:(?:sorry,?\s*)?i\s*(?:do not|don'?t|don’t)\s*know(?: the answer)?|i'?m not sure|i am not sure|"
+    r"i have no idea|no idea|(?:sure|ok(?:ay)?|certainly|of course|absolutely|got it|thanks?|thank you|"
+    r"you'?re welcome|hello|hi|great)(?:,? (?:here you go|here it is|i can help(?: with that)?|"
+    r"happy to help|no problem))?|i can(?:not|'?t) answer(?: that)?|n/?a|none)\W*$", re.IGNORECASE)
+
+
+def is_non_answer(text: str) -> bool:
+    """True for a reply that states nothing checkable ("I don't know.", "Sure!", "OK")."""
+    return len(text) < 60 and bool(_NON_ANSWER_RE.match(text.strip()))
+
+
+def claim_text(text: str) -> str:
+    """The comparable text of a claim: no list marker, inline code, URL or citation marker."""
+    text = _MARKER_RE.sub("", text, count=1)
+    text = _INLINE_CODE_RE.sub(" ", text)
+    text = _URL_RE.sub(" ", text)
+    text = _CITATION_RE.sub("", text)
+    return " ".join(text.split())
+
+
+def segment_claims(text: str) -> list[Segment]:
+    """Cut a response into checkable claims and not-checked pieces, with character spans.
+
+    Fenced code blocks, markdown tables and headings are single not-checked segments; other
+    lines are split into sentences (:func:`sentence_spans`); a list item's marker ("1.", "-")
+    stays with its first sentence. A sentence with no word of two letters left once inline code,
+    URLs and citation markers are removed (a bare URL, "```", "2 + 2 = 4", "…") is not checked.
+
+    >>> [(s.text, s.kind) for s in segment_claims("1. Know your audience.\\n```py\\nx = 1\\n```")]
+    [('1. Know your audience.', 'claim'), ('```py\\nx = 1\\n```', 'code')]
+    """
+    out: list[Segment] = []
+    lines = [(m.group(0).rstrip("\n"), m.start()) for m in re.finditer(r"[^\n]*\n?", text) if m.group(0)]
+    i = 0
+
+    def block(kind: str, a: int, b: int) -> None:
+        piece = text[a:b]
+        lead = len(piece) - len(piece.lstrip())
+        piece = piece.strip()
+        if piece:
+            out.append(Segment(piece, a + lead, a + lead + len(piece), kind, ""))
+
+    while i < len(lines):
+        line, pos = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        fence = _FENCE_RE.match(line)
+        if fence:
+            j = i + 1
+            while j < len(lines) and not lines[j][0].lstrip().startswith(fence.group(1)):
+                j += 1
+            last = min(j, len(lines) - 1)
+            block("code", pos, lines[last][1] + len(lines[last][0]))
+            i = last + 1
+            continue
+        if _TABLE_RE.match(line) and line.count("|") >= 2:
+            j = i
+            while j + 1 < len(lines) and _TABLE_RE.match(lines[j + 1][0]) and lines[j + 1][0].count("|") >= 2:
+                j += 1
+            block("table", pos, lines[j][1] + len(lines[j][0]))
+            i = j + 1
+            continue
+        if _HEADING_RE.match(line):
+            block("heading", pos, pos + len(line))
+            i += 1
+            continue
+        if len(lines) > 1 and _BARE_MARKER_RE.match(line):  # "1." alone on its line: a list marker
+            block("punctuation", pos, pos + len(line))
+            i += 1
+            continue
+        marker = _MARKER_RE.match(line)
+        body_at = marker.end() if marker else 0
+        first = True
+        for _sent, a, b in sentence_spans(line[body_at:]):
+            a, b = a + body_at, b + body_at
+            if first and marker:
+                a = len(line) - len(line.lstrip())
+            first = False
+            check = claim_text(line[a:b])
+            if is_non_answer(check):
+                out.append(Segment(line[a:b], pos + a, pos + b, "non_answer", ""))
+            elif (not _LETTERS_RE.search(check) and not _NUMBER_ANSWER_RE.match(check)) or (
+                    _URL_RE.search(line[a:b]) and not (set(content_words(check)) - _URL_VERBS)):
+                kind = "url" if _URL_RE.search(line[a:b]) else ("code" if "`" in line[a:b] else "punctuation")
+                out.append(Segment(line[a:b], pos + a, pos + b, kind, ""))
+            else:
+                out.append(Segment(line[a:b], pos + a, pos + b, "claim", check))
+        if marker and first:  # a bare marker line ("1.") is nothing to check
+            block("punctuation", pos, pos + len(line))
+        i += 1
+    return out
+
+
+# Abbreviations and their expansions, applied to claim and evidence alike before comparison so
+# "U.S." supports "United States" and "Dr." supports "Doctor".
+_EXPANSIONS = [(re.compile(p), r) for p, r in (
+    (r"\bU\.S\.A\.?(?=\W|$)|\bUSA\b", "United States"),
+    (r"\bU\.S\.(?=\W|$)|\bU\.S\b|\bUS\b(?=\s+[A-Za-z])", "United States"),
+    (r"\bU\.K\.?(?=\W|$)|\bUK\b", "United Kingdom"),
+    (r"\bU\.N\.?(?=\W|$)|\bUN\b", "United Nations"),
+    (r"\bDr\.(?=\s)", "Doctor"),
+    (r"\bMt\.(?=\s)", "Mount"),
+    (r"\bMr\.(?=\s)", "Mister"),
+    (r"\b([A-Z][a-z]+) St\.(?=\W|$)", r"\1 Street"),
+    (r"\bSt\.(?=\s+[A-Z])", "Saint"),
+    (r"\be\.g\.(?=\W|$)", "for example"),
+    (r"\bi\.e\.(?=\W|$)", "that is"),
+    (r"\betc\.(?=\W|$)", "et cetera"),
+    (r"(?<=\d)\s?%", " percent"),
+    (r"\s&\s", " and "),
+)]
+
+
+def expand_abbreviations(text: str) -> str:
+    """Expand common abbreviations ("U.S." -> "United States", "Dr." -> "Doctor", "e.g." ...)."""
+    if "." not in text and "%" not in text and "&" not in text and not re.search(r"\b(?:US|USA|UK|UN)\b", text):
+        return text
+    for pat, rep in _EXPANSIONS:
+        text = pat.sub(rep, text)
+    return text

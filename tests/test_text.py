@@ -61,3 +61,75 @@ def test_words_numbers_normalize():
     assert content_words("The cat sat on the mat") == ["cat", "sat", "mat"]
     assert numbers("It cost $1,000 in 1998 and 3.5%") == ["1000", "1998", "3.5"]
     assert normalize_text("  Hello,   WORLD! ", strip_punctuation=True) == "hello world"
+
+
+# -- issue 11: sentence ends after abbreviations, numbers, claims -----------------------------------
+def test_abbreviation_then_a_sentence_starter_splits_but_names_do_not():
+    cases = {
+        "The company is based in the U.S. It was founded in 1990.": 2,
+        "He said no. Then he left the room.": 2,
+        "They live on Main St. The house is blue.": 2,
+        "The answer is A. The others are wrong.": 2,
+        "It lives 12 years.[9] Breeding is bad.[9] Rare.[9]": 3,
+        "Dr. Smith met J. R. R. Tolkien at 5 p.m. Tomorrow they meet again.": 2,
+        "Prices rose 3.5% in the U.S.A. My view is mixed.": 2,
+        "The U.S. Army won. See No. 5 for details.": 2,
+        "Dr. Will Smith and Dr. May Jones met at St. Paul's.": 1,
+        "Acme is based in the U.S. state of Ohio. It was founded in 1990.": 2,
+    }
+    for text, n in cases.items():
+        assert len(split_sentences(text)) == n, (text, split_sentences(text))
+    assert split_sentences("It lives 12 years.[9] Breeding is bad.")[0] == "It lives 12 years.[9]"
+
+
+def test_numbers_keep_dates_apart_and_normalise_decimals():
+    assert numbers("born July 10,1981") == ["10", "1981"]
+    assert numbers("1,280 metres; 1,000,000 people; 3.50 m; 2.0 kg") == ["1280", "1000000", "3.5", "2"]
+    assert numbers("12,34") == ["12", "34"]
+
+
+def test_abbreviations_expand_the_same_on_both_sides():
+    from curator.text import expand_abbreviations as x
+
+    assert x("based in the U.S. state of Ohio") == "based in the United States state of Ohio"
+    assert "United States" in x("The USA and the US Army")
+    assert x("Dr. Smith lives on Main St. in St. Louis") == "Doctor Smith lives on Main Street in Saint Louis"
+    assert x("tools, e.g. hammers, i.e. things") == "tools, for example hammers, that is things"
+    assert x("rose 5%") == "rose 5 percent"
+
+
+def test_claims_lists_keep_their_marker_and_code_tables_headings_are_not_claims():
+    from curator.text import segment_claims
+
+    text = "1. Know your audience.\n\n2. Set clear learning objectives.\n\n3. Use videos."
+    segs = segment_claims(text)
+    assert [(s.text, s.kind, s.check) for s in segs] == [
+        ("1. Know your audience.", "claim", "Know your audience."),
+        ("2. Set clear learning objectives.", "claim", "Set clear learning objectives."),
+        ("3. Use videos.", "claim", "Use videos.")]
+    for s in segs:
+        assert text[s.start:s.end] == s.text
+    resp = ("You can sort by length:\n\n```python\nwords = ['pear', 'fig']\nprint(sorted(words, key=len))\n```\n\n"
+            "## Notes\n| arg | meaning |\n|---|---|\n| key | a function |\n\n- a) The sort is stable. It is fast.\n"
+            "See https://docs.python.org/3/howto/sorting.html\n2 + 2 = 4\n7.\n* Use `key=len` for length.")
+    segs = segment_claims(resp)
+    kinds = [(s.kind, s.text.split("\n")[0]) for s in segs]
+    assert kinds == [("claim", "You can sort by length:"), ("code", "```python"), ("heading", "## Notes"),
+                     ("table", "| arg | meaning |"), ("claim", "- a) The sort is stable."), ("claim", "It is fast."),
+                     ("url", "See https://docs.python.org/3/howto/sorting.html"), ("punctuation", "2 + 2 = 4"),
+                     ("punctuation", "7."), ("claim", "* Use `key=len` for length.")]
+    assert segs[-1].check == "Use for length."
+    for s in segs:
+        assert resp[s.start:s.end] == s.text
+    assert [s.kind for s in segment_claims("```\nunclosed fence\nstill code")] == ["code"]
+    assert [s.kind for s in segment_claims("I don't know.")] == ["non_answer"]
+    assert [s.kind for s in segment_claims("Sure!")] == ["non_answer"]
+    assert [s.kind for s in segment_claims("Sure! Paris is the capital of France.")] == ["non_answer", "claim"]
+
+
+@given(st.text(min_size=0, max_size=300))
+def test_claim_spans_point_into_the_text(text):
+    from curator.text import segment_claims
+
+    for s in segment_claims(text):
+        assert text[s.start:s.end] == s.text and s.text.strip() == s.text and s.text

@@ -49,13 +49,18 @@ __all__ = [
     "DEFAULT_NEAR_THRESHOLD",
     "DEFAULT_NGRAM",
     "DEFAULT_SEMANTIC_THRESHOLD",
+    "MAX_UNK_SHARE",
+    "MULTILINGUAL_MODEL",
     "DedupResult",
     "Deduplicator",
     "ExactDuplicateFinder",
     "NearDuplicateFinder",
     "SemanticDuplicateFinder",
     "connected_components",
+    "latin_letter_share",
     "optimal_lsh_params",
+    "semantic_readable",
+    "star_clusters",
 ]
 
 # Jaccard similarity of character 5-gram sets at or above which two rows are near duplicates.
@@ -530,6 +535,68 @@ class _ValueGuard:
         """True for the pairs (i, j) the guard lets through."""
         return np.fromiter((not self.blocked(a, b) for a, b in zip(i.tolist(), j.tolist())),
                            dtype=bool, count=len(i))
+
+
+# ---------------------------------------------------------------------------------------------
+# What the embedding model can read (the pipeline leaves the rest out of the semantic stage)
+# ---------------------------------------------------------------------------------------------
+# A text whose word pieces are more than this share the tokenizer's unknown token ([UNK]) is
+# not compared semantically: all-MiniLM-L6-v2 turns Thai, Khmer or Ethiopic sentences into
+# runs of [UNK], and any two such texts embed at cosine ~1.0. At 0.1 the model reads at least
+# nine word pieces in ten ("Describe this emoji: 😀" is 1 unknown in 7 and is left out too: its
+# meaning is the emoji).
+MAX_UNK_SHARE = 0.1
+# Models trained on English text only, by the basename of their sentence-transformers name.
+# For them a text must also be mostly (>= MIN_LATIN_SHARE of its letters) in Latin script:
+# their vocabulary has CJK, Cyrillic, Arabic or Hangul pieces, so such text is not [UNK], but
+# they never learnt what it means (unrelated Chinese rows "配置无线路由器。" / "简要解释什么是碳抵消。"
+# meet at cosine 0.975). Other models (multilingual ones) only get the [UNK] rule.
+ENGLISH_ONLY_MODELS = frozenset({
+    "all-MiniLM-L6-v2", "all-MiniLM-L12-v2", "all-mpnet-base-v2", "all-distilroberta-v1",
+    "paraphrase-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2", "all-MiniLM-L6-v1",
+    "multi-qa-MiniLM-L6-cos-v1", "multi-qa-mpnet-base-dot-v1",
+})
+MIN_LATIN_SHARE = 0.5
+# Named in the warning when most of the input is left out for its language.
+MULTILINGUAL_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+
+
+@functools.lru_cache(maxsize=1)
+def _letter_scripts() -> np.ndarray:
+    """Per code point: 0 not a letter, 1 Latin letter, 2 letter of another script."""
+    table = np.zeros(sys.maxunicode + 1, dtype=np.uint8)
+    for cp in range(0x30000):  # no letters are assigned above plane 2
+        ch = chr(cp)
+        if ch.isalpha():
+            table[cp] = 1 if unicodedata.name(ch, "").startswith("LATIN") else 2
+    return table
+
+
+def latin_letter_share(texts: Sequence[str]) -> np.ndarray:
+    """Per text, the share of its letters that are Latin (1.0 for a text without letters)."""
+    table = _letter_scripts()
+    out = np.ones(len(texts))
+    for k, t in enumerate(texts):
+        if t.isascii():
+            continue
+        cls = table[np.frombuffer(t.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)]
+        letters = int((cls > 0).sum())
+        if letters:
+            out[k] = float((cls == 1).sum()) / letters
+    return out
+
+
+def semantic_readable(
+    texts: Sequence[str], unk_share: np.ndarray, model_name: str
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Which texts the embedding model reads well enough to compare: (mask, counts of the
+    texts left out by reason: "unknown_word_pieces", "script_not_trained")."""
+    unk = np.asarray(unk_share, dtype=np.float64) > MAX_UNK_SHARE
+    script = np.zeros(len(texts), dtype=bool)
+    if model_name.rstrip("/").rsplit("/", 1)[-1] in ENGLISH_ONLY_MODELS:
+        script = (latin_letter_share(texts) < MIN_LATIN_SHARE) & ~unk
+    return ~(unk | script), {"unknown_word_pieces": int(unk.sum()),
+                             "script_not_trained": int(script.sum())}
 
 
 # ---------------------------------------------------------------------------------------------

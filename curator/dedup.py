@@ -436,15 +436,22 @@ class _Values:
 def _text_values(text: str) -> _Values:
     text = unicodedata.normalize("NFKC", text)
     numbers = sorted(_canonical_number(m.group(1), m.group(2)) for m in _NUMBER_RE.finditer(text))
-    symbols: list[str] = []
+    symbols: list[str] = []  # runs of adjacent symbols are one token: "<=", "==", "++"
     stripped = text.replace(" ", "")
+    last = -2
     for k, ch in enumerate(stripped):
         if ch in _CONTEXT_OPS:
-            if 0 < k < len(stripped) - 1 and _is_operand(stripped[k - 1]) and _is_operand(stripped[k + 1]):
+            is_symbol = (0 < k < len(stripped) - 1 and _is_operand(stripped[k - 1])
+                         and _is_operand(stripped[k + 1]))
+        else:  # accents and backticks (Markdown) are not values
+            is_symbol = (ch in "%#@&" or unicodedata.category(ch) in ("Sm", "Sc", "So", "Sk")) \
+                and ch not in "`´¨¯¸˜"
+        if is_symbol:
+            if last == k - 1:
+                symbols[-1] += ch
+            else:
                 symbols.append(ch)
-        elif ch in "%#@&" or unicodedata.category(ch) in ("Sm", "Sc", "So", "Sk"):
-            if ch not in "`´¨¯¸˜":  # accents and backticks (Markdown) are not values
-                symbols.append(ch)
+            last = k
     names: list[str] = []
     words: set[str] = set()
     cased = [c for c in text if c.isalpha() and c.lower() != c.upper()]

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, check_param
+from .text import STOPWORDS
 
 __all__ = [
     "DEFAULT_NEAR_THRESHOLD",
@@ -421,25 +422,25 @@ def _is_operand(ch: str) -> bool:
     return ch.isdigit() or ch in "()"
 
 
-@dataclass(frozen=True)
-class _Values:
-    """What a guard compares of one text: multisets (sorted tuples) of its numbers, operators
-    and symbols (emoji included), names; and the text's caseless-script letters, if any."""
-
-    numbers: tuple[str, ...]
-    symbols: tuple[str, ...]
-    names: tuple[str, ...]
-    words: frozenset[str]
-    caseless: bool
+_TOKEN_RE = re.compile(r"\S+")
+# Cheap per-kind tests of a chunk: a value of a kind can be replaced only if both sides hold one.
+_KIND_TESTS = (re.compile(r"\d"), re.compile(r"(?:^|\s)\W*[^\W\d_a-z]"),
+               re.compile(r"[^\w\s.,;:!?'\"()\[\]{}]"), re.compile(r"[^\x00-\x7f]"))
 
 
-def _text_values(text: str) -> _Values:
-    text = unicodedata.normalize("NFKC", text)
-    numbers = sorted(_canonical_number(m.group(1), m.group(2)) for m in _NUMBER_RE.finditer(text))
-    symbols: list[str] = []  # runs of adjacent symbols are one token: "<=", "==", "++"
-    stripped = text.replace(" ", "")
+def _may_replace_value(a: str, b: str) -> bool:
+    """False when no kind of value (digit, capital, symbol, non-ASCII) is in both chunks."""
+    return any(t.search(a) and t.search(b) for t in _KIND_TESTS)
+
+
+def _symbol_runs(chunk: str, left: str = "", right: str = "") -> list[str]:
+    """Operators and symbols of a text chunk; adjacent ones form one token ("<=", "==", "++").
+    ``left``/``right``: the non-space characters around the chunk (is "-" between operands?)."""
+    out: list[str] = []
+    stripped = left + "".join(chunk.split()) + right
     last = -2
-    for k, ch in enumerate(stripped):
+    for k in range(len(left), len(stripped) - len(right)):
+        ch = stripped[k]
         if ch in _CONTEXT_OPS:
             is_symbol = (0 < k < len(stripped) - 1 and _is_operand(stripped[k - 1])
                          and _is_operand(stripped[k + 1]))
@@ -448,36 +449,15 @@ def _text_values(text: str) -> _Values:
                 and ch not in "`´¨¯¸˜"
         if is_symbol:
             if last == k - 1:
-                symbols[-1] += ch
+                out[-1] += ch
             else:
-                symbols.append(ch)
+                out.append(ch)
             last = k
-    names: list[str] = []
-    words: set[str] = set()
-    cased = [c for c in text if c.isalpha() and c.lower() != c.upper()]
-    shouting = bool(cased) and sum(c.isupper() for c in cased) > len(cased) / 2
-    for m in _WORD_RE.finditer(text):
-        word = m.group(0)
-        folded = word.casefold()
-        if word[0].isupper() and not shouting and word != "I" and not word.startswith(("I'", "I’")):
-            before = text[:m.start()].rstrip(_OPENERS)
-            if before and before[-1] not in _SENTENCE_END and "\n" not in text[len(before):m.start()]:
-                names.append(folded)
-                continue
-        words.add(folded)
-    caseless = not text.isascii() and any(c.isalpha() and c.lower() == c.upper() for c in text)
-    return _Values(tuple(numbers), tuple(sorted(symbols)), tuple(sorted(names)), frozenset(words),
-                   caseless)
+    return out
 
 
-def _changed(a: Sequence[str], b: Sequence[str], ignore: frozenset[str] = frozenset()) -> bool:
-    """Whether a value was *replaced*: each side has one the other lacks (multisets). A value
-    only added or only removed ("... in 2019" vs "... in 2019 and 2020") does not count."""
-    from collections import Counter
-
-    ca = Counter(x for x in a if x not in ignore)
-    cb = Counter(x for x in b if x not in ignore)
-    return bool(ca - cb) and bool(cb - ca)
+def _caseless(s: str) -> bool:
+    return not s.isascii() and any(c.isalpha() and c.lower() == c.upper() for c in s)
 
 
 def _caseless_replaced(a: str, b: str) -> bool:
@@ -486,56 +466,148 @@ def _caseless_replaced(a: str, b: str) -> bool:
     a changed name ("中国" -> "美国", "ไทย" -> "ลาว"); inserted or deleted runs (a particle) are not."""
     from rapidfuzz.distance import Levenshtein
 
-    def caseless(s: str) -> bool:
-        return any(c.isalpha() and c.lower() == c.upper() for c in s)
-
     src = dst = ""
-    last = None
     for op in Levenshtein.opcodes(a, b):
         if op.tag == "equal":
-            if caseless(src) and caseless(dst):
+            if _caseless(src) and _caseless(dst):
                 return True
             src = dst = ""
             continue
         src += a[op.src_start:op.src_end]
         dst += b[op.dest_start:op.dest_end]
-        last = op
-    return last is not None and caseless(src) and caseless(dst)
+    return _caseless(src) and _caseless(dst)
+
+
+def _changed(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether a value was *replaced* by one of its kind: for numbers ("n:"), symbols ("s:") or
+    names ("w:"), each side has one the other lacks (multisets). A value only added or only
+    removed ("... in 2019" vs "... in 2019 and 2020") does not count, nor a number replaced by
+    a word."""
+    from collections import Counter
+
+    for kind in ("n:", "s:", "w:"):
+        ca = Counter(x for x in a if x.startswith(kind))
+        cb = Counter(x for x in b if x.startswith(kind))
+        if ca - cb and cb - ca:
+            return True
+    return False
+
+
+class _Side:
+    """One text of a pair, tokenised on whitespace, for the value guard."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text if text.isascii() else unicodedata.normalize("NFKC", text)
+        self.tokens = list(_TOKEN_RE.finditer(self.text))
+        self.words = [m.group(0) for m in self.tokens]
+        self._shouting: bool | None = None
+        self._lower_words: set[str] | None = None
+
+    @property
+    def shouting(self) -> bool:
+        """Mostly upper-case text: capitals say nothing about names there."""
+        if self._shouting is None:
+            # count upper- and lower-case letters in C: characters that change when folded
+            def changed(other: str) -> int:
+                if len(other) != len(self.text):
+                    return sum(1 for a, b in zip(self.text, other) if a != b)
+                a = np.frombuffer(self.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+                b = np.frombuffer(other.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+                return int((a != b).sum())
+            self._shouting = changed(self.text.lower()) > changed(self.text.upper())
+        return self._shouting
+
+    @property
+    def lower_words(self) -> set[str]:
+        """Words the text writes in lower case."""
+        if self._lower_words is None:
+            self._lower_words = {w for w in re.findall(r"\w+", self.text) if w.islower()}
+        return self._lower_words
+
+    def sentence_start(self, k: int) -> bool:
+        if k == 0:
+            return True
+        prev = self.words[k - 1].rstrip("\"'”’»)]*_")
+        gap = self.text[self.tokens[k - 1].end():self.tokens[k].start()]
+        return not prev or prev[-1] in _SENTENCE_END or "\n" in gap or prev in ("-", "*", "•", "#")
+
+    def values(self, lo: int, hi: int, other: _Side) -> list[str]:
+        """Numbers, symbols and names of tokens [lo, hi), as typed strings."""
+        if lo >= hi:
+            return []
+        chunk = self.text[self.tokens[lo].start():self.tokens[hi - 1].end()]
+        out = ["n:" + _canonical_number(m.group(1), m.group(2)) for m in _NUMBER_RE.finditer(chunk)]
+        before = self.text[:self.tokens[lo].start()].rstrip()[-1:]
+        after = self.text[self.tokens[hi - 1].end():].lstrip()[:1]
+        out += ["s:" + s for s in _symbol_runs(chunk, before, after)]
+        for k in range(lo, hi):
+            word = self.words[k]
+            for m in _WORD_RE.finditer(word):
+                w = m.group(0)
+                if not w[0].isupper() or w == "I" or w.startswith(("I'", "I’")) or self.shouting:
+                    continue
+                if word[:m.start()].strip(_OPENERS) or (m.start() == 0 and self.sentence_start(k)):
+                    continue  # not at a word start, or the first word of a sentence
+                low = w.casefold()
+                if low in STOPWORDS:  # "These", "Why": capitalised for emphasis, not names
+                    continue
+                # a capitalised word the texts also use in lower case is a plain word
+                if low == w or low in self.lower_words or low in other.lower_words:
+                    continue
+                out.append("w:" + low)
+        return out
 
 
 class _ValueGuard:
-    """Blocks near/semantic pairs whose texts differ in a task-changing value: a number ("2019" vs
+    """Blocks near/semantic pairs where a task-changing value was *replaced*: a number ("2019" vs
     "2020", "-5" vs "5"; "10,000" = "10000"), an operator or symbol ("7+3" vs "7-3", "5 < 3" vs
-    "5 > 3", "😀" vs "😢", "$5" vs "€5"), a capitalised name not at a sentence start ("Lamar" vs
-    "Leon"; a capitalised word whose lower-case form the texts also use is a plain word), or a
-    replaced run of letters of a caseless script. Values are extracted once per row."""
+    "5 <= 3", "😀" vs "😢", "$5" vs "€5"), a capitalised name not at a sentence start ("Lamar" vs
+    "Leon"; a capitalised word the texts also use in lower case is a plain word), or a run of
+    letters of a caseless script (CJK, Thai, Arabic...: any replaced run may be a name).
+
+    The two texts are aligned word by word (rapidfuzz Levenshtein opcodes over whitespace
+    tokens); only spans replaced by other words are examined, and a span blocks when each side
+    holds a value the other lacks. Values only added or removed, words moved, and edits of
+    ordinary words pass, which keeps lightly edited copies mergeable."""
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = texts
-        self._cache: dict[int, _Values] = {}
-        self._norm: dict[int, str] = {}
-
-    def values(self, r: int) -> _Values:
-        v = self._cache.get(r)
-        if v is None:
-            v = self._cache[r] = _text_values(self.texts[r])
-        return v
-
-    def _normalised(self, r: int) -> str:
-        t = self._norm.get(r)
-        if t is None:
-            cps, _ = _normalize_codepoints([self.texts[r]])
-            t = self._norm[r] = cps.tobytes().decode("utf-32-le", "surrogatepass")
-        return t
 
     def blocked(self, a: int, b: int) -> bool:
-        va, vb = self.values(a), self.values(b)
-        if _changed(va.numbers, vb.numbers) or _changed(va.symbols, vb.symbols):
-            return True
-        if _changed(va.names, vb.names, ignore=va.words | vb.words):
-            return True
-        if va.caseless or vb.caseless:
-            return _caseless_replaced(self._normalised(a), self._normalised(b))
+        from rapidfuzz.distance import Levenshtein
+
+        ta, tb = self.texts[a], self.texts[b]
+        if ta == tb:
+            return False
+        # fast path: values can only change among the words one text has and the other lacks
+        wa, wb = set(ta.split()), set(tb.split())
+        if not _may_replace_value(" ".join(wa - wb), " ".join(wb - wa)):
+            return False
+        sa, sb = _Side(ta), _Side(tb)
+        if sa.words == sb.words:
+            return False
+        spans: list[list[int]] = []
+        for op in Levenshtein.opcodes(sa.words, sb.words):
+            if op.tag == "equal":
+                continue
+            if spans and spans[-1][1] == op.src_start and spans[-1][3] == op.dest_start:
+                spans[-1][1], spans[-1][3] = op.src_end, op.dest_end
+            else:
+                spans.append([op.src_start, op.src_end, op.dest_start, op.dest_end])
+        for a0, a1, b0, b1 in spans:
+            if a0 == a1 or b0 == b1:
+                continue  # words only inserted or deleted
+            if not _may_replace_value(" ".join(sa.words[a0:a1]), " ".join(sb.words[b0:b1])):
+                continue
+            if _changed(sa.values(a0, a1, sb), sb.values(b0, b1, sa)):
+                return True
+            ca = sa.text[sa.tokens[a0].start():sa.tokens[a1 - 1].end()]
+            cb = sb.text[sb.tokens[b0].start():sb.tokens[b1 - 1].end()]
+            if _caseless(ca) and _caseless(cb):
+                na, nb = (_normalize_codepoints([ca])[0], _normalize_codepoints([cb])[0])
+                if _caseless_replaced(na.tobytes().decode("utf-32-le", "surrogatepass"),
+                                      nb.tobytes().decode("utf-32-le", "surrogatepass")):
+                    return True
         return False
 
     def keep_mask(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -1,8 +1,28 @@
 """Deduplication: exact, near (MinHash + LSH) and semantic (embedding) duplicates.
 
 Three finders each turn rows into weighted edges ``(i, j, similarity)`` with ``i < j``; the
-:class:`Deduplicator` joins all edges into clusters (connected components) and keeps one row per
-cluster. Stages, as in text-dedup: fingerprint -> candidate pairs -> verify -> cluster -> assign.
+:class:`Deduplicator` clusters them and keeps one row per cluster. Stages, as in text-dedup:
+fingerprint -> candidate pairs -> verify -> guard -> cluster -> assign. What each method merges
+and never merges, with examples: docs/dedup.md.
+
+Every merge is justified pairwise: a dropped row is directly similar (>= the threshold of the
+method that merged it) to the kept row it names, and ``similarity`` is that direct value.
+Connected components did not guarantee it: a chain of rows that each edit ~15% of the previous
+one ended in one cluster whose ends shared a quarter of their 5-grams, and on a real 21k-row
+merge about half the near-duplicate drops were below the threshold to the row they named. We
+use star clustering (:func:`star_clusters`): rows in keep order (score desc, row asc); each row
+not yet absorbed becomes a kept centre and absorbs its still-free direct neighbours; exact-copy
+groups follow their best row. Complete linkage would also bound the similarity *between*
+dropped rows, which nobody reads, at the cost of every pair inside a cluster; star clustering
+needs only each centre's edges and runs in O(rows + pairs). LSH buckets order their rows by
+keep priority and pair every row with the bucket's first ``window`` rows, so a centre sees its
+direct neighbours even in huge template buckets (the old ``window`` only paired consecutive
+mates and relied on chaining).
+
+Near and semantic pairs also pass a value guard (:class:`_ValueGuard`): a pair whose texts
+differ by a *replaced* number, operator/symbol, capitalised name or caseless-script word is a
+different task ("... in 2019?" / "... in 2020?") and is not merged unless
+``allow_value_changes``.
 
 >>> res = Deduplicator(semantic=False).run(
 ...     ["Hello, World!", "hello world", "Something else entirely."], scores=[0.1, 0.9, 0.5])
@@ -11,9 +31,13 @@ cluster. Stages, as in text-dedup: fingerprint -> candidate pairs -> verify -> c
 
 Design choices, measured with ``benchmarks/dedup.py`` (numbers in benchmarks/RESULTS.md):
 
-* One normalisation for exact and near matching: NFKC, case-folding, punctuation and symbols
-  turned into spaces, whitespace collapsed (the same string as
-  ``curator.text.normalize_text(t, True, True, True)``), done with numpy over code points.
+* One normalisation for exact and near matching, which keeps what carries meaning: NFKC,
+  case-folding, whitespace collapsed, invisible format characters (ZWSP, soft hyphen, BOM, bidi
+  marks) deleted and only meaning-neutral sentence punctuation (. , ! ? ; : quotes) turned into
+  spaces; digits, operators and symbols (+ - * / < > = # % $ @ & |), emoji and letters of every
+  script stay, so "7+3" / "7-3", "C++" / "C#" and "😀" / "😢" are neither exact duplicates nor
+  the same shingles. Done with numpy over code points. (Until issue 10 every punctuation mark
+  and symbol was erased; ``strip_punctuation=True`` still gives that.)
 * Near duplicates are compared on character 5-grams of that normalised text. Character n-grams
   need no tokenizer, so Thai, Japanese kana and other scripts written without spaces shingle
   like English (CJK ideographs, each about a word, are first spaced apart as BERT's tokenizer
@@ -1026,8 +1050,9 @@ class NearDuplicateFinder:
 class SemanticDuplicateFinder:
     """Rows whose embeddings have cosine similarity >= ``threshold`` (FAISS inner product).
 
-    Each row is paired with its ``k`` nearest neighbours above the threshold; rows of a larger
-    group still end in one cluster through chains of neighbours.
+    Each row is paired with its ``k`` nearest neighbours above the threshold (a kept centre with
+    more than ``k`` near-identical neighbours absorbs its ``k`` nearest; the others form their
+    own star).
 
     Parameters
     ----------
@@ -1280,10 +1305,12 @@ class DedupResult:
 class Deduplicator:
     """Find exact, near and semantic duplicates and keep the best row of each cluster.
 
-    Exact copies are grouped first and only one row per group goes on to the near and semantic
-    stages (the others follow it), which saves work on copy-heavy data. All edges are joined
-    into connected components; the kept row of a component is the one with the highest score
-    (ties and ``scores=None``: the lowest row index).
+    Exact copies are grouped first and only the group's best row goes on to the near and semantic
+    stages (the others follow it), which saves work on copy-heavy data. Near and semantic edges
+    that pass the value guard are clustered into stars (:func:`star_clusters`): in keep order
+    (highest score, ties and ``scores=None``: the lowest row index) each row not yet absorbed is
+    kept and absorbs its direct neighbours, so every dropped row is directly similar to its
+    kept row.
 
     Parameters
     ----------

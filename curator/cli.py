@@ -381,7 +381,8 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
 @click.option("--params", default=None, help="Grounding parameters JSON (from `curator calibrate`).")
 @verifier_option
 @click.option("--keep-hallucinated", is_flag=True, help="Score grounding but do not drop flagged pairs.")
-@click.option("--dedup-on", type=click.Choice(["instruction", "response", "both"]), default="instruction", show_default=True)
+@click.option("--dedup-on", type=click.Choice(["instruction", "first_request", "response", "both"]), default="instruction",
+              show_default=True, help="Text dedup compares (see `curator dedup --help`).")
 @select_constraint_options
 @click.option("--seed", "random_state", default=0, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip report.html.")

@@ -447,6 +447,8 @@ def _is_operand(ch: str) -> bool:
 
 
 _TOKEN_RE = re.compile(r"\S+")
+# a whole word that is a number, with sentence punctuation after it: "2019?", "10,000.", "-5"
+_WHOLE_NUMBER_RE = re.compile(r"(-)?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)[.,;:!?)]*")
 # Cheap per-kind tests of a chunk: a value of a kind can be replaced only if both sides hold one.
 _KIND_TESTS = (re.compile(r"\d"), re.compile(r"(?:^|\s)\W*[^\W\d_a-z]"),
                re.compile(r"[^\w\s.,;:!?'\"()\[\]{}]"), re.compile(r"[^\x00-\x7f]"))
@@ -596,6 +598,30 @@ class _ValueGuard:
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = texts
+        # recently used rows (pairs come sorted by their first row): bounded, so memory stays
+        # flat however many rows take part in pairs
+        self._sides: dict[int, _Side] = {}
+        self._words: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+
+    def _side(self, r: int) -> _Side:
+        side = self._sides.get(r)
+        if side is None:
+            if len(self._sides) >= 4096:
+                self._sides.clear()
+            side = self._sides[r] = _Side(self.texts[r])
+        return side
+
+    def _word_sets(self, r: int) -> tuple[frozenset[str], frozenset[str]]:
+        """(whitespace words, canonical numbers written as whole words) of row r."""
+        got = self._words.get(r)
+        if got is None:
+            if len(self._words) >= 4096:
+                self._words.clear()
+            words = frozenset(self.texts[r].split())
+            numbers = frozenset(_canonical_number(m.group(1), m.group(2)) for w in words
+                                if (m := _WHOLE_NUMBER_RE.fullmatch(w)))
+            got = self._words[r] = (words, numbers)
+        return got
 
     def blocked(self, a: int, b: int) -> bool:
         from rapidfuzz.distance import Levenshtein
@@ -603,11 +629,14 @@ class _ValueGuard:
         ta, tb = self.texts[a], self.texts[b]
         if ta == tb:
             return False
-        # fast path: values can only change among the words one text has and the other lacks
-        wa, wb = set(ta.split()), set(tb.split())
+        # fast paths: values can only change among the words one text has and the other lacks;
+        # and each text having a number (a whole word) the other lacks is a changed number
+        (wa, na), (wb, nb) = self._word_sets(a), self._word_sets(b)
         if not _may_replace_value(" ".join(wa - wb), " ".join(wb - wa)):
             return False
-        sa, sb = _Side(ta), _Side(tb)
+        if na - nb and nb - na:
+            return True
+        sa, sb = self._side(a), self._side(b)
         if sa.words == sb.words:
             return False
         spans: list[list[int]] = []

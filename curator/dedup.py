@@ -657,9 +657,9 @@ class _ValueGuard:
             ca = sa.text[sa.tokens[a0].start():sa.tokens[a1 - 1].end()]
             cb = sb.text[sb.tokens[b0].start():sb.tokens[b1 - 1].end()]
             if _caseless(ca) and _caseless(cb):
-                na, nb = (_normalize_codepoints([ca])[0], _normalize_codepoints([cb])[0])
-                if _caseless_replaced(na.tobytes().decode("utf-32-le", "surrogatepass"),
-                                      nb.tobytes().decode("utf-32-le", "surrogatepass")):
+                ua = _normalize_codepoints([ca])[0].tobytes().decode("utf-32-le", "surrogatepass")
+                ub = _normalize_codepoints([cb])[0].tobytes().decode("utf-32-le", "surrogatepass")
+                if _caseless_replaced(ua, ub):
                     return True
         return False
 

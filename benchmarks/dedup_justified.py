@@ -116,7 +116,7 @@ def part_corpus(rows: int, repeats: int, ref: str) -> list[str]:
                      + " | ".join(rec) + f" | {int((~res.keep).sum()):,} | {fmt_below(below)} |")
     blocked = results["new (star + value guard)"].stats["pairs_blocked_by_value_guard"]
     lines.append("")
-    lines.append(f"Value guard: near pairs blocked {blocked.get('near', 0):,}; time new/old "
+    lines.append(f"Value guard: would-be absorptions refused {blocked:,}; time new/old "
                  f"{np.median(times['new (star + value guard)']) / np.median(times['old (connected components)']):.2f}.")
     return lines
 

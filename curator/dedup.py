@@ -1230,7 +1230,8 @@ def connected_components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def star_clusters(
-    rank: np.ndarray, i: np.ndarray, j: np.ndarray, sim: np.ndarray, kind: np.ndarray | None = None
+    rank: np.ndarray, i: np.ndarray, j: np.ndarray, sim: np.ndarray, kind: np.ndarray | None = None,
+    accept: Callable[[int, int], bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Star clustering: every row absorbed is a direct neighbour of the row that absorbs it.
 
@@ -1241,6 +1242,9 @@ def star_clusters(
     what connected components gave (a -> b -> c merged a and c however different they were).
     With several edges between two rows the first of them in the input order wins, so pass
     edges ordered by preference (exact before near before semantic).
+
+    ``accept(centre, row)``, if given, is asked before each absorption (the value guard): only
+    edges that would absorb a free row are checked, never edges to rows already absorbed.
 
     Returns ``(centre, sim, kind)`` per row: the absorbing row (-1 for centres and rows without
     edges), and the weight and ``kind`` code of the absorbing edge (NaN / -1 otherwise).
@@ -1282,7 +1286,7 @@ def star_clusters(
         for e in range(ptr_l[u], ptr_l[u + 1]):
             v = dst_l[e]
             # a free neighbour ranks after u: one ranked before would have absorbed u already
-            if not absorbed[v] and rank_l[v] > ru:
+            if not absorbed[v] and rank_l[v] > ru and (accept is None or accept(u, v)):
                 absorbed[v] = 1
                 took_v.append(v)
                 took_e.append(e)
@@ -1475,7 +1479,7 @@ class Deduplicator:
         # Later stages see one row per exact group and never an empty row.
         active = np.flatnonzero((rep == np.arange(n)) & ~empty)
         guard = None if self.allow_value_changes else _ValueGuard(rows)
-        blocked: dict[str, int] = {}
+        blocked: dict[str, int] = {}  # "pairs": would-be absorptions the value guard refused
 
         if self.near:
             stage("near")
@@ -1485,12 +1489,7 @@ class Deduplicator:
                 verify=self.verify, random_state=self.random_state,
             )
             i, j, s = finder._pair_arrays([rows[a] for a in active], rank=rank[active])
-            i, j = active[i], active[j]
-            if guard is not None:
-                ok = guard.keep_mask(i, j)
-                blocked["near"] = int((~ok).sum())
-                i, j, s = i[ok], j[ok], s[ok]
-            edges["near"] = (i, j, s)
+            edges["near"] = (active[i], active[j], s)
             lsh = {"bands": finder.bands_, "rows": finder.rows_,
                    "candidates": finder.n_candidates_}
             timings["near"] = time.perf_counter() - t0
@@ -1504,12 +1503,7 @@ class Deduplicator:
                                           random_state=self.random_state)
             sem_rows = active[sem_ok[active]]
             i, j, s = sem._pair_arrays(emb if len(sem_rows) == n else emb[sem_rows])
-            i, j = sem_rows[i], sem_rows[j]
-            if guard is not None:
-                ok = guard.keep_mask(i, j)
-                blocked["semantic"] = int((~ok).sum())
-                i, j, s = i[ok], j[ok], s[ok]
-            edges["semantic"] = (i, j, s)
+            edges["semantic"] = (sem_rows[i], sem_rows[j], s)
             timings["semantic"] = time.perf_counter() - t0
         elif self.semantic:
             skipped["semantic"] = "no embeddings given"
@@ -1529,9 +1523,21 @@ class Deduplicator:
                 es.append(edges[name][2])
                 ek.append(np.full(len(edges[name][0]), code, dtype=np.int64))
         none = np.zeros(0, dtype=np.int64)
+        verdicts: dict[tuple[int, int], bool] = {}
+
+        def accept(u: int, v: int) -> bool:  # the value guard, asked only for real absorptions
+            if guard is None:
+                return True
+            ok = verdicts.get((u, v))
+            if ok is None:
+                ok = verdicts[(u, v)] = not guard.blocked(u, v)
+                if not ok:
+                    blocked["pairs"] = blocked.get("pairs", 0) + 1
+            return ok
+
         centre, via_sim, via_kind = star_clusters(
             rank, np.concatenate(ei + [none]), np.concatenate(ej + [none]),
-            np.concatenate(es + [np.zeros(0)]), np.concatenate(ek + [none]))
+            np.concatenate(es + [np.zeros(0)]), np.concatenate(ek + [none]), accept=accept)
         kept = np.where(centre[rep] >= 0, centre[rep], rep)
         keep = kept == np.arange(n)
         duplicate_of = np.where(keep, -1, kept)
@@ -1559,7 +1565,7 @@ class Deduplicator:
             "n_empty": int(empty.sum()),
             "dropped_by_method": {m: sum(1 for x in method if x == m) for m in _METHODS},
             "pairs_by_method": {m: int(len(edges[m][0])) for m in _METHODS if m in edges},
-            "pairs_blocked_by_value_guard": blocked,
+            "pairs_blocked_by_value_guard": blocked.get("pairs", 0),
             "semantic_excluded": int((~sem_ok[active]).sum()) if self.semantic else 0,
             "cluster_size_histogram": hist,
             "skipped": skipped,

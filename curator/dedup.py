@@ -602,6 +602,16 @@ class _ValueGuard:
         # flat however many rows take part in pairs
         self._sides: dict[int, _Side] = {}
         self._words: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+        # numbers per row are small and decide most template pairs: a larger cache
+        self._numbers: dict[int, frozenset[str]] = {}
+
+    def _row_numbers(self, r: int) -> frozenset[str]:
+        got = self._numbers.get(r)
+        if got is None:
+            if len(self._numbers) >= 1 << 18:
+                self._numbers.clear()
+            got = self._numbers[r] = self._word_sets(r)[1]
+        return got
 
     def _side(self, r: int) -> _Side:
         side = self._sides.get(r)
@@ -631,11 +641,12 @@ class _ValueGuard:
             return False
         # fast paths: values can only change among the words one text has and the other lacks;
         # and each text having a number (a whole word) the other lacks is a changed number
-        (wa, na), (wb, nb) = self._word_sets(a), self._word_sets(b)
-        if not _may_replace_value(" ".join(wa - wb), " ".join(wb - wa)):
-            return False
+        na, nb = self._row_numbers(a), self._row_numbers(b)
         if na - nb and nb - na:
             return True
+        (wa, _), (wb, _) = self._word_sets(a), self._word_sets(b)
+        if not _may_replace_value(" ".join(wa - wb), " ".join(wb - wa)):
+            return False
         sa, sb = self._side(a), self._side(b)
         if sa.words == sb.words:
             return False

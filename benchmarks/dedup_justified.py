@@ -195,6 +195,18 @@ def part_mix(ref: str, semantic: bool) -> list[str]:
     return lines
 
 
+def part_templated() -> list[str]:
+    """What the value guard costs on templated rows: 3,000 GSM8K-like + 3,000 toolformer-like."""
+    texts = [t for _, t in templated_rows(np.random.default_rng(0), 3000, 3000, 0)]
+    lines = ["| variant | s | dropped | guard refusals |", "|---|---|---|---|"]
+    for name, kw in (("new (defaults)", {}), ("new, allow_value_changes", {"allow_value_changes": True})):
+        t0 = time.perf_counter()
+        res = new.Deduplicator(semantic=False, **kw).run(texts)
+        lines.append(f"| {name} | {time.perf_counter() - t0:.1f} | {int((~res.keep).sum()):,} | "
+                     f"{res.stats['pairs_blocked_by_value_guard']:,} |")
+    return lines
+
+
 # ---------------------------------------------------------------------------------------------
 def part_pairs(thresholds: tuple[float, ...]) -> list[str]:
     from curator.embed import Embedder, default_cache_dir
@@ -248,7 +260,8 @@ def _old_jaccard(a: str, b: str) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", nargs="+", default=["corpus", "mix", "pairs"], choices=["corpus", "mix", "pairs"])
+    ap.add_argument("--parts", nargs="+", default=["corpus", "mix", "pairs"],
+                    choices=["corpus", "mix", "pairs", "templated"])
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--baseline-ref", default=BASELINE_REF)
@@ -266,6 +279,8 @@ def main() -> int:
             out = part_corpus(args.rows, args.repeats, args.baseline_ref)
         elif part == "mix":
             out = part_mix(args.baseline_ref, args.semantic)
+        elif part == "templated":
+            out = part_templated()
         else:
             out = part_pairs(tuple(args.thresholds))
         print("\n".join(out) + "\n", flush=True)

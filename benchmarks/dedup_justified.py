@@ -15,6 +15,7 @@ Parts:
   shared/data/instructions plus templated synthetic rows (GSM8K-like word problems whose numbers
   and names vary, toolformer-like tool queries, role-play prompts). Drops per method, drops below
   the threshold, templated rows dropped; exact + near (no embeddings, ``--semantic`` adds them).
+* ``templated``: the value guard's cost on 6,000 templated rows (with / without the guard).
 * ``pairs``: labelled pairs of shared/data/pairs: precision/recall of the combined decision
   (exact or near or semantic; new: with the value guard), per set and semantic threshold.
 

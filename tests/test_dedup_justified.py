@@ -2,7 +2,7 @@
 normalisation keeps what carries meaning, changed values are not merged, the semantic stage only
 compares text the model reads, long texts are not truncated, conversations keep every request.
 
-The repro rows come from /work/shared/repros (synthetic, written for these bugs)."""
+The repro rows come from shared/repros (synthetic, written for these bugs; copies in tests/data/dedup_*)."""
 
 from __future__ import annotations
 
@@ -154,8 +154,9 @@ def test_big_lsh_bucket_centre_sees_all_its_neighbours():
 
 # -- 2. exact normalisation keeps meaning --------------------------------------------------------
 def _load(name: str) -> list[str]:
-    path = f"/work/shared/repros/{name}"
-    return [json.loads(line)["instruction"] for line in open(path, encoding="utf-8")]
+    """Instructions of a repro file copied from shared/repros/from-bug-reports to tests/data."""
+    path = Path(__file__).resolve().parent / "data" / f"dedup_{name}.jsonl"
+    return [json.loads(line)["instruction"] for line in path.open(encoding="utf-8")]
 
 
 OPERATOR_ROWS = [  # 06_punctuation_only_diff.jsonl and variants: all different tasks
@@ -254,7 +255,7 @@ def test_unchanged_values_pass_the_guard(a, b):
 
 
 def test_repro_files_dedup_stages():
-    rows = {name: _load(f"from-bug-reports/{name}.jsonl") for name in
+    rows = {name: _load(name) for name in
             ("06_punctuation_only_diff", "02_numbers_differ", "08_cjk_thai_no_spaces")}
     assert Deduplicator(semantic=False).run(rows["06_punctuation_only_diff"]).keep.all()
     assert Deduplicator(semantic=False).run(rows["02_numbers_differ"]).keep.all()

@@ -355,24 +355,48 @@ Example:
 @click.argument("pairs")
 @click.option("-o", "--out", required=True, help="Output file for the kept rows.")
 @click.option("--dropped", default=None, help="Output file for the duplicates (default: OUT with .dropped).")
-@click.option("--on", type=click.Choice(["instruction", "response", "both"]), default="instruction", show_default=True,
-              help="Which text identifies a duplicate (instruction = instruction + input).")
+@click.option("--on", type=click.Choice(["instruction", "first_request", "response", "both"]), default="instruction",
+              show_default=True, help="Which text identifies a duplicate: instruction = instruction + input (a "
+              "conversation: system prompt + every user turn); first_request = a conversation's system prompt + "
+              "first user turn only.")
 @click.option("--near-threshold", type=float, default=None, help="Jaccard threshold for near-duplicates.")
 @click.option("--semantic-threshold", type=float, default=None, help="Cosine threshold for semantic duplicates.")
 @click.option("--semantic/--no-semantic", default=True, show_default=True, help="Embedding-based dedup.")
+@click.option("--allow-value-changes", is_flag=True, help="Let near and semantic dedup merge rows whose numbers, "
+              "operators, symbols or names differ ('... in 2019?' vs '... in 2020?'); by default they stay apart. "
+              "For templated sets (GSM8K-style) whose copies differ only in such values.")
 @click.option("--score-column", default=None, help="Keep the cluster member with the highest value of this field.")
 @pairs_options
 @click.pass_context
 def dedup_cmd(ctx: click.Context, pairs: str, out: str, dropped: str | None, on: str, near_threshold: float | None,
-              semantic_threshold: float | None, semantic: bool, score_column: str | None, **kw: Any) -> None:
-    """Remove exact, near- and semantic duplicates; every row gets a cluster id."""
+              semantic_threshold: float | None, semantic: bool, allow_value_changes: bool, score_column: str | None,
+              **kw: Any) -> None:
+    """Remove exact, near- and semantic duplicates; every row gets a cluster id.
+
+    \b
+    Each dropped row names the kept row it duplicates (duplicate_of) and its direct similarity
+    to it (dup_similarity, >= the threshold of the method: clusters are stars around the kept
+    row, never chains).
+      exact     same text after folding case, whitespace, Unicode forms (NFKC), invisible
+                characters and sentence punctuation (. , ! ? ; : quotes): "What is the capital
+                of Peru?" = "WHAT IS THE CAPITAL OF PERU". Never: "7+3" / "7-3", "C++" / "C#",
+                "😀" / "😢" (digits, operators, symbols, emoji and all scripts are kept).
+      near      character 5-gram Jaccard >= 0.6 (light edits of the same text).
+      semantic  embedding cosine >= 0.95 (paraphrases), only for texts the model reads: not
+                for text mostly in a script it was not trained on or > 10% unknown word pieces
+                (counted in the summary); long texts are embedded in windows.
+    \b
+    Near and semantic never merge rows whose numbers, operators, symbols or names were changed
+    ("... World Series in 2019?" / "... in 2020?", "FM 1506" / "FM 1511", "Paris" / "Lyon")
+    unless --allow-value-changes. See docs/dedup.md."""
     from .pipeline import DedupStep
 
     check_out_file(out)
     if dropped:
         check_out_file(dropped, "--dropped")
     steps = [DedupStep(on=on, semantic=semantic, near_threshold=near_threshold,
-                       semantic_threshold=semantic_threshold, score_column=score_column)]
+                       semantic_threshold=semantic_threshold, score_column=score_column,
+                       allow_value_changes=allow_value_changes)]
     result = _run(ctx, pairs, kw, steps, None)
     _write_single(ctx, result, out, dropped)
     _report(ctx, result)
@@ -422,7 +446,8 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
 @click.option("--params", default=None, help="Grounding parameters JSON (from `curator calibrate`).")
 @verifier_option
 @click.option("--keep-hallucinated", is_flag=True, help="Score grounding but do not drop flagged pairs.")
-@click.option("--dedup-on", type=click.Choice(["instruction", "response", "both"]), default="instruction", show_default=True)
+@click.option("--dedup-on", type=click.Choice(["instruction", "first_request", "response", "both"]), default="instruction",
+              show_default=True, help="Text dedup compares (see `curator dedup --help`).")
 @select_constraint_options
 @click.option("--seed", "random_state", default=0, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip report.html.")

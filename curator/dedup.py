@@ -1,8 +1,28 @@
 """Deduplication: exact, near (MinHash + LSH) and semantic (embedding) duplicates.
 
 Three finders each turn rows into weighted edges ``(i, j, similarity)`` with ``i < j``; the
-:class:`Deduplicator` joins all edges into clusters (connected components) and keeps one row per
-cluster. Stages, as in text-dedup: fingerprint -> candidate pairs -> verify -> cluster -> assign.
+:class:`Deduplicator` clusters them and keeps one row per cluster. Stages, as in text-dedup:
+fingerprint -> candidate pairs -> verify -> guard -> cluster -> assign. What each method merges
+and never merges, with examples: docs/dedup.md.
+
+Every merge is justified pairwise: a dropped row is directly similar (>= the threshold of the
+method that merged it) to the kept row it names, and ``similarity`` is that direct value.
+Connected components did not guarantee it: a chain of rows that each edit ~15% of the previous
+one ended in one cluster whose ends shared a quarter of their 5-grams, and on a real 21k-row
+merge about half the near-duplicate drops were below the threshold to the row they named. We
+use star clustering (:func:`star_clusters`): rows in keep order (score desc, row asc); each row
+not yet absorbed becomes a kept centre and absorbs its still-free direct neighbours; exact-copy
+groups follow their best row. Complete linkage would also bound the similarity *between*
+dropped rows, which nobody reads, at the cost of every pair inside a cluster; star clustering
+needs only each centre's edges and runs in O(rows + pairs). LSH buckets order their rows by
+keep priority and pair every row with the bucket's first ``window`` rows, so a centre sees its
+direct neighbours even in huge template buckets (the old ``window`` only paired consecutive
+mates and relied on chaining).
+
+Near and semantic pairs also pass a value guard (:class:`_ValueGuard`): a pair whose texts
+differ by a *replaced* number, operator/symbol, capitalised name or caseless-script word is a
+different task ("... in 2019?" / "... in 2020?") and is not merged unless
+``allow_value_changes``.
 
 >>> res = Deduplicator(semantic=False).run(
 ...     ["Hello, World!", "hello world", "Something else entirely."], scores=[0.1, 0.9, 0.5])
@@ -11,9 +31,13 @@ cluster. Stages, as in text-dedup: fingerprint -> candidate pairs -> verify -> c
 
 Design choices, measured with ``benchmarks/dedup.py`` (numbers in benchmarks/RESULTS.md):
 
-* One normalisation for exact and near matching: NFKC, case-folding, punctuation and symbols
-  turned into spaces, whitespace collapsed (the same string as
-  ``curator.text.normalize_text(t, True, True, True)``), done with numpy over code points.
+* One normalisation for exact and near matching, which keeps what carries meaning: NFKC,
+  case-folding, whitespace collapsed, invisible format characters (ZWSP, soft hyphen, BOM, bidi
+  marks) deleted and only meaning-neutral sentence punctuation (. , ! ? ; : quotes) turned into
+  spaces; digits, operators and symbols (+ - * / < > = # % $ @ & |), emoji and letters of every
+  script stay, so "7+3" / "7-3", "C++" / "C#" and "😀" / "😢" are neither exact duplicates nor
+  the same shingles. Done with numpy over code points. (Until issue 10 every punctuation mark
+  and symbol was erased; ``strip_punctuation=True`` still gives that.)
 * Near duplicates are compared on character 5-grams of that normalised text. Character n-grams
   need no tokenizer, so Thai, Japanese kana and other scripts written without spaces shingle
   like English (CJK ideographs, each about a word, are first spaced apart as BERT's tokenizer
@@ -33,6 +57,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import re
 import sys
 import time
 import unicodedata
@@ -43,18 +68,24 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, check_param
+from .text import STOPWORDS
 
 __all__ = [
     "DEFAULT_NEAR_THRESHOLD",
     "DEFAULT_NGRAM",
     "DEFAULT_SEMANTIC_THRESHOLD",
+    "MAX_UNK_SHARE",
+    "MULTILINGUAL_MODEL",
     "DedupResult",
     "Deduplicator",
     "ExactDuplicateFinder",
     "NearDuplicateFinder",
     "SemanticDuplicateFinder",
     "connected_components",
+    "latin_letter_share",
     "optimal_lsh_params",
+    "semantic_readable",
+    "star_clusters",
 ]
 
 # Jaccard similarity of character 5-gram sets at or above which two rows are near duplicates.
@@ -87,18 +118,26 @@ _PERM_BLOCK = 8192
 # ---------------------------------------------------------------------------------------------
 # Normalisation and shingling (vectorised over code points)
 # ---------------------------------------------------------------------------------------------
-_SPACE, _PUNCT, _IDEOGRAPH = 1, 2, 3
+_SPACE, _PUNCT, _IDEOGRAPH, _FOLD, _FORMAT, _DIGIT = 1, 2, 3, 4, 5, 6
 # CJK ideograph blocks, as in BERT's BasicTokenizer (_is_chinese_char).
 _IDEOGRAPH_RANGES = (
     (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
     (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
 )
+# "Other punctuation" (Unicode Po) that carries meaning and so is never folded: operators and
+# signs such as # % & * @ / \ (C# vs C, 50% vs 50, a/b vs a b) and reference marks.
+_MEANINGFUL_PO = frozenset("#%&*@/\\§¶†‡‰‱′″‴⁎⁑※")
 
 
 @functools.lru_cache(maxsize=1)
 def _char_classes() -> np.ndarray:
-    """Class of every code point: 0 other, 1 whitespace, 2 punctuation/symbol, 3 CJK ideograph.
+    """Class of every code point.
 
+    0 other (letters of every script, marks, emoji and other symbols), 1 whitespace,
+    2 punctuation or symbol that can carry meaning (+ - < > = # % $ @ & | brackets, emoji...),
+    3 CJK ideograph, 4 meaning-neutral sentence punctuation (. , ! ? ; : quotes, 。 ، ؟ ...: Unicode
+    Po, Pi, Pf less _MEANINGFUL_PO), 5 invisible format character (Unicode Cf: ZWSP, soft hyphen,
+    BOM, bidi marks, ZWJ), 6 decimal digit.
     Built once per process (~0.3 s); a lookup table lets numpy classify millions of characters
     at once where a Python loop per character would dominate the whole dedup run.
     """
@@ -107,8 +146,16 @@ def _char_classes() -> np.ndarray:
         ch = chr(cp)
         if ch.isspace():
             table[cp] = _SPACE
-        elif unicodedata.category(ch)[0] in "PS":
+            continue
+        cat = unicodedata.category(ch)
+        if cat in ("Po", "Pi", "Pf") and ch not in _MEANINGFUL_PO:
+            table[cp] = _FOLD
+        elif cat[0] in "PS":
             table[cp] = _PUNCT
+        elif cat == "Cf":
+            table[cp] = _FORMAT
+        elif cat == "Nd":
+            table[cp] = _DIGIT
     for lo, hi in _IDEOGRAPH_RANGES:
         table[lo:hi + 1] = _IDEOGRAPH
     return table
@@ -118,12 +165,19 @@ def _normalize_codepoints(
     texts: Sequence[str],
     lowercase: bool = True,
     collapse_whitespace: bool = True,
-    strip_punctuation: bool = True,
+    strip_punctuation: bool | str = "neutral",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normalise texts and return (code points as uint32, offsets of each text, length n + 1).
 
-    Text ``i`` is ``cps[offsets[i]:offsets[i + 1]]`` and equals
-    ``curator.text.normalize_text(texts[i], lowercase, collapse_whitespace, strip_punctuation)``.
+    Text ``i`` is ``cps[offsets[i]:offsets[i + 1]]``. ``strip_punctuation``:
+
+    * ``"neutral"`` (what dedup compares): invisible format characters are deleted and only
+      meaning-neutral sentence punctuation (class 4 of :func:`_char_classes`, but not a ``.``,
+      ``,`` or ``:`` between two digits) becomes a space; digits, operators, symbols, emoji and
+      letters of every script stay.
+    * ``True``: every punctuation mark and symbol becomes a space, format characters stay
+      (equals ``curator.text.normalize_text(t, lowercase, collapse_whitespace, True)``).
+    * ``False``: no character is removed.
     """
     pre = [unicodedata.normalize("NFKC", t) for t in texts]
     if lowercase:
@@ -136,10 +190,29 @@ def _normalize_codepoints(
     if not collapse_whitespace and not strip_punctuation:
         return cps, starts
     cls = _char_classes()[cps]
+    if strip_punctuation == "neutral":
+        fmt = cls == _FORMAT
+        if fmt.any():  # invisible characters go without leaving a space: "capi\u00adtal" = "capital"
+            kept = np.flatnonzero(~fmt)
+            cps, cls, starts = cps[kept], cls[kept], np.searchsorted(kept, starts)
+            lens = np.diff(starts)
+        fold = cls == _FOLD
+        if len(cls) > 2:  # "3.14", "10,000", "7:30" keep their separator
+            digit = cls == _DIGIT
+            inner = np.zeros(len(cls), dtype=bool)
+            inner[1:-1] = digit[:-2] & digit[2:]
+            ends = np.concatenate((starts[:-1], starts[1:] - 1))
+            inner[ends[(ends >= 0) & (ends < len(cls))]] = False
+            fold &= ~inner
+        strip_cls = fold
+    elif strip_punctuation:
+        strip_cls = (cls == _PUNCT) | (cls == _FOLD)
+    else:
+        strip_cls = np.zeros(len(cls), dtype=bool)
     if strip_punctuation:
-        space = (cls == _SPACE) | (cls == _PUNCT)
+        space = (cls == _SPACE) | strip_cls
         if not collapse_whitespace:
-            cps[cls == _PUNCT] = 32
+            cps[strip_cls] = 32
             return cps, starts
     else:
         space = cls == _SPACE
@@ -346,6 +419,330 @@ def _as_pairs(i: np.ndarray, j: np.ndarray, s: np.ndarray) -> list[tuple[int, in
 
 
 # ---------------------------------------------------------------------------------------------
+# Task-changing differences: the value guard of the near and semantic stages
+# ---------------------------------------------------------------------------------------------
+# A number, with a sign when the minus is not between two operands ("-5", but "7-3" is 7, -, 3)
+# and thousands separators ("10,000" = "10000").
+_NUMBER_RE = re.compile(r"(?<![\w)])(-)?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)")
+# A word that may be a name: letters/digits, inner apostrophes, trailing + or # (C++, C#, F#).
+_WORD_RE = re.compile(r"[^\W_][\w'’]*[+#]*")
+# ASCII signs that are operators only between operands: "7-3", "7 / 3", "2 * 4" (not "well-known",
+# "and/or", "**bold**").
+_CONTEXT_OPS = frozenset("-/*")
+_SENTENCE_END = frozenset(".!?:;…\n。！？")
+_OPENERS = "\"'“‘«([{*_-#>•· \t\r"
+
+
+def _canonical_number(sign: str | None, digits: str) -> str:
+    """"10,000" -> "10000", "1.50" -> "1.5", "007" -> "7", Arabic-Indic digits -> ASCII."""
+    text = "".join(str(unicodedata.digit(c)) if c.isdigit() else c for c in digits.replace(",", ""))
+    whole, _, frac = text.partition(".")
+    whole, frac = whole.lstrip("0") or "0", frac.rstrip("0")
+    value = f"{whole}.{frac}" if frac else whole
+    return f"-{value}" if sign and value != "0" else value
+
+
+def _is_operand(ch: str) -> bool:
+    return ch.isdigit() or ch in "()"
+
+
+_TOKEN_RE = re.compile(r"\S+")
+# a whole word that is a number, with sentence punctuation after it: "2019?", "10,000.", "-5"
+_WHOLE_NUMBER_RE = re.compile(r"(-)?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)[.,;:!?)]*")
+# Cheap per-kind tests of a chunk: a value of a kind can be replaced only if both sides hold one.
+_KIND_TESTS = (re.compile(r"\d"), re.compile(r"(?:^|\s)\W*[^\W\d_a-z]"),
+               re.compile(r"[^\w\s.,;:!?'\"()\[\]{}]"), re.compile(r"[^\x00-\x7f]"))
+
+
+def _may_replace_value(a: str, b: str) -> bool:
+    """False when no kind of value (digit, capital, symbol, non-ASCII) is in both chunks."""
+    return any(t.search(a) and t.search(b) for t in _KIND_TESTS)
+
+
+def _symbol_runs(chunk: str, left: str = "", right: str = "") -> list[str]:
+    """Operators and symbols of a text chunk; adjacent ones form one token ("<=", "==", "++").
+    ``left``/``right``: the non-space characters around the chunk (is "-" between operands?)."""
+    out: list[str] = []
+    stripped = left + "".join(chunk.split()) + right
+    last = -2
+    for k in range(len(left), len(stripped) - len(right)):
+        ch = stripped[k]
+        if ch in _CONTEXT_OPS:
+            is_symbol = (0 < k < len(stripped) - 1 and _is_operand(stripped[k - 1])
+                         and _is_operand(stripped[k + 1]))
+        else:  # accents and backticks (Markdown) are not values
+            is_symbol = (ch in "%#@&" or unicodedata.category(ch) in ("Sm", "Sc", "So", "Sk")) \
+                and ch not in "`´¨¯¸˜"
+        if is_symbol:
+            if last == k - 1:
+                out[-1] += ch
+            else:
+                out.append(ch)
+            last = k
+    return out
+
+
+def _caseless(s: str) -> bool:
+    return not s.isascii() and any(c.isalpha() and c.lower() == c.upper() for c in s)
+
+
+def _caseless_replaced(a: str, b: str) -> bool:
+    """Whether letters of a script without case (CJK, Thai, Arabic, Hangul...) were replaced by
+    others. Names cannot be told by capitals there, so any replaced run of such letters may be
+    a changed name ("中国" -> "美国", "ไทย" -> "ลาว"); inserted or deleted runs (a particle) are not."""
+    from rapidfuzz.distance import Levenshtein
+
+    src = dst = ""
+    for op in Levenshtein.opcodes(a, b):
+        if op.tag == "equal":
+            if _caseless(src) and _caseless(dst):
+                return True
+            src = dst = ""
+            continue
+        src += a[op.src_start:op.src_end]
+        dst += b[op.dest_start:op.dest_end]
+    return _caseless(src) and _caseless(dst)
+
+
+def _changed(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether a value was *replaced* by one of its kind: for numbers ("n:"), symbols ("s:") or
+    names ("w:"), each side has one the other lacks (multisets). A value only added or only
+    removed ("... in 2019" vs "... in 2019 and 2020") does not count, nor a number replaced by
+    a word."""
+    from collections import Counter
+
+    for kind in ("n:", "s:", "w:"):
+        ca = Counter(x for x in a if x.startswith(kind))
+        cb = Counter(x for x in b if x.startswith(kind))
+        if ca - cb and cb - ca:
+            return True
+    return False
+
+
+class _Side:
+    """One text of a pair, tokenised on whitespace, for the value guard."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text if text.isascii() else unicodedata.normalize("NFKC", text)
+        self.tokens = list(_TOKEN_RE.finditer(self.text))
+        self.words = [m.group(0) for m in self.tokens]
+        self._shouting: bool | None = None
+        self._lower_words: set[str] | None = None
+
+    @property
+    def shouting(self) -> bool:
+        """Mostly upper-case text: capitals say nothing about names there."""
+        if self._shouting is None:
+            # count upper- and lower-case letters in C: characters that change when folded
+            def changed(other: str) -> int:
+                if len(other) != len(self.text):
+                    return sum(1 for a, b in zip(self.text, other) if a != b)
+                a = np.frombuffer(self.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+                b = np.frombuffer(other.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+                return int((a != b).sum())
+            self._shouting = changed(self.text.lower()) > changed(self.text.upper())
+        return self._shouting
+
+    @property
+    def lower_words(self) -> set[str]:
+        """Words the text writes in lower case."""
+        if self._lower_words is None:
+            self._lower_words = {w for w in re.findall(r"\w+", self.text) if w.islower()}
+        return self._lower_words
+
+    def sentence_start(self, k: int) -> bool:
+        if k == 0:
+            return True
+        prev = self.words[k - 1].rstrip("\"'”’»)]*_")
+        gap = self.text[self.tokens[k - 1].end():self.tokens[k].start()]
+        return not prev or prev[-1] in _SENTENCE_END or "\n" in gap or prev in ("-", "*", "•", "#")
+
+    def values(self, lo: int, hi: int, other: _Side) -> list[str]:
+        """Numbers, symbols and names of tokens [lo, hi), as typed strings."""
+        if lo >= hi:
+            return []
+        chunk = self.text[self.tokens[lo].start():self.tokens[hi - 1].end()]
+        out = ["n:" + _canonical_number(m.group(1), m.group(2)) for m in _NUMBER_RE.finditer(chunk)]
+        before = self.text[:self.tokens[lo].start()].rstrip()[-1:]
+        after = self.text[self.tokens[hi - 1].end():].lstrip()[:1]
+        out += ["s:" + s for s in _symbol_runs(chunk, before, after)]
+        for k in range(lo, hi):
+            word = self.words[k]
+            for m in _WORD_RE.finditer(word):
+                w = m.group(0)
+                if not w[0].isupper() or w == "I" or w.startswith(("I'", "I’")) or self.shouting:
+                    continue
+                if word[:m.start()].strip(_OPENERS) or (m.start() == 0 and self.sentence_start(k)):
+                    continue  # not at a word start, or the first word of a sentence
+                low = w.casefold()
+                if low in STOPWORDS:  # "These", "Why": capitalised for emphasis, not names
+                    continue
+                # a capitalised word the texts also use in lower case is a plain word
+                if low == w or low in self.lower_words or low in other.lower_words:
+                    continue
+                out.append("w:" + low)
+        return out
+
+
+class _ValueGuard:
+    """Blocks near/semantic pairs where a task-changing value was *replaced*: a number ("2019" vs
+    "2020", "-5" vs "5"; "10,000" = "10000"), an operator or symbol ("7+3" vs "7-3", "5 < 3" vs
+    "5 <= 3", "😀" vs "😢", "$5" vs "€5"), a capitalised name not at a sentence start ("Lamar" vs
+    "Leon"; a capitalised word the texts also use in lower case is a plain word), or a run of
+    letters of a caseless script (CJK, Thai, Arabic...: any replaced run may be a name).
+
+    The two texts are aligned word by word (rapidfuzz Levenshtein opcodes over whitespace
+    tokens); only spans replaced by other words are examined, and a span blocks when each side
+    holds a value the other lacks. Values only added or removed, words moved, and edits of
+    ordinary words pass, which keeps lightly edited copies mergeable."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = texts
+        # recently used rows (pairs come sorted by their first row): bounded, so memory stays
+        # flat however many rows take part in pairs
+        self._sides: dict[int, _Side] = {}
+        self._words: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+        # numbers per row are small and decide most template pairs: a larger cache
+        self._numbers: dict[int, frozenset[str]] = {}
+
+    def _row_numbers(self, r: int) -> frozenset[str]:
+        got = self._numbers.get(r)
+        if got is None:
+            if len(self._numbers) >= 1 << 18:
+                self._numbers.clear()
+            got = self._numbers[r] = self._word_sets(r)[1]
+        return got
+
+    def _side(self, r: int) -> _Side:
+        side = self._sides.get(r)
+        if side is None:
+            if len(self._sides) >= 4096:
+                self._sides.clear()
+            side = self._sides[r] = _Side(self.texts[r])
+        return side
+
+    def _word_sets(self, r: int) -> tuple[frozenset[str], frozenset[str]]:
+        """(whitespace words, canonical numbers written as whole words) of row r."""
+        got = self._words.get(r)
+        if got is None:
+            if len(self._words) >= 4096:
+                self._words.clear()
+            words = frozenset(self.texts[r].split())
+            numbers = frozenset(_canonical_number(m.group(1), m.group(2)) for w in words
+                                if (m := _WHOLE_NUMBER_RE.fullmatch(w)))
+            got = self._words[r] = (words, numbers)
+        return got
+
+    def blocked(self, a: int, b: int) -> bool:
+        from rapidfuzz.distance import Levenshtein
+
+        ta, tb = self.texts[a], self.texts[b]
+        if ta == tb:
+            return False
+        # fast paths: values can only change among the words one text has and the other lacks;
+        # and each text having a number (a whole word) the other lacks is a changed number
+        na, nb = self._row_numbers(a), self._row_numbers(b)
+        if na - nb and nb - na:
+            return True
+        (wa, _), (wb, _) = self._word_sets(a), self._word_sets(b)
+        if not _may_replace_value(" ".join(wa - wb), " ".join(wb - wa)):
+            return False
+        sa, sb = self._side(a), self._side(b)
+        if sa.words == sb.words:
+            return False
+        spans: list[list[int]] = []
+        for op in Levenshtein.opcodes(sa.words, sb.words):
+            if op.tag == "equal":
+                continue
+            if spans and spans[-1][1] == op.src_start and spans[-1][3] == op.dest_start:
+                spans[-1][1], spans[-1][3] = op.src_end, op.dest_end
+            else:
+                spans.append([op.src_start, op.src_end, op.dest_start, op.dest_end])
+        for a0, a1, b0, b1 in spans:
+            if a0 == a1 or b0 == b1:
+                continue  # words only inserted or deleted
+            if not _may_replace_value(" ".join(sa.words[a0:a1]), " ".join(sb.words[b0:b1])):
+                continue
+            if _changed(sa.values(a0, a1, sb), sb.values(b0, b1, sa)):
+                return True
+            ca = sa.text[sa.tokens[a0].start():sa.tokens[a1 - 1].end()]
+            cb = sb.text[sb.tokens[b0].start():sb.tokens[b1 - 1].end()]
+            if _caseless(ca) and _caseless(cb):
+                ua = _normalize_codepoints([ca])[0].tobytes().decode("utf-32-le", "surrogatepass")
+                ub = _normalize_codepoints([cb])[0].tobytes().decode("utf-32-le", "surrogatepass")
+                if _caseless_replaced(ua, ub):
+                    return True
+        return False
+
+    def keep_mask(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """True for the pairs (i, j) the guard lets through."""
+        return np.fromiter((not self.blocked(a, b) for a, b in zip(i.tolist(), j.tolist())),
+                           dtype=bool, count=len(i))
+
+
+# ---------------------------------------------------------------------------------------------
+# What the embedding model can read (the pipeline leaves the rest out of the semantic stage)
+# ---------------------------------------------------------------------------------------------
+# A text whose word pieces are more than this share the tokenizer's unknown token ([UNK]) is
+# not compared semantically: all-MiniLM-L6-v2 turns Thai, Khmer or Ethiopic sentences into
+# runs of [UNK], and any two such texts embed at cosine ~1.0. At 0.1 the model reads at least
+# nine word pieces in ten ("Describe this emoji: 😀" is 1 unknown in 7 and is left out too: its
+# meaning is the emoji).
+MAX_UNK_SHARE = 0.1
+# Models trained on English text only, by the basename of their sentence-transformers name.
+# For them a text must also be mostly (>= MIN_LATIN_SHARE of its letters) in Latin script:
+# their vocabulary has CJK, Cyrillic, Arabic or Hangul pieces, so such text is not [UNK], but
+# they never learnt what it means (unrelated Chinese rows "配置无线路由器。" / "简要解释什么是碳抵消。"
+# meet at cosine 0.975). Other models (multilingual ones) only get the [UNK] rule.
+ENGLISH_ONLY_MODELS = frozenset({
+    "all-MiniLM-L6-v2", "all-MiniLM-L12-v2", "all-mpnet-base-v2", "all-distilroberta-v1",
+    "paraphrase-MiniLM-L6-v2", "paraphrase-MiniLM-L3-v2", "all-MiniLM-L6-v1",
+    "multi-qa-MiniLM-L6-cos-v1", "multi-qa-mpnet-base-dot-v1",
+})
+MIN_LATIN_SHARE = 0.5
+# Named in the warning when most of the input is left out for its language.
+MULTILINGUAL_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+
+
+@functools.lru_cache(maxsize=1)
+def _letter_scripts() -> np.ndarray:
+    """Per code point: 0 not a letter, 1 Latin letter, 2 letter of another script."""
+    table = np.zeros(sys.maxunicode + 1, dtype=np.uint8)
+    for cp in range(0x30000):  # no letters are assigned above plane 2
+        ch = chr(cp)
+        if ch.isalpha():
+            table[cp] = 1 if unicodedata.name(ch, "").startswith("LATIN") else 2
+    return table
+
+
+def latin_letter_share(texts: Sequence[str]) -> np.ndarray:
+    """Per text, the share of its letters that are Latin (1.0 for a text without letters)."""
+    table = _letter_scripts()
+    out = np.ones(len(texts))
+    for k, t in enumerate(texts):
+        if t.isascii():
+            continue
+        cls = table[np.frombuffer(t.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)]
+        letters = int((cls > 0).sum())
+        if letters:
+            out[k] = float((cls == 1).sum()) / letters
+    return out
+
+
+def semantic_readable(
+    texts: Sequence[str], unk_share: np.ndarray, model_name: str
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Which texts the embedding model reads well enough to compare: (mask, counts of the
+    texts left out by reason: "unknown_word_pieces", "script_not_trained")."""
+    unk = np.asarray(unk_share, dtype=np.float64) > MAX_UNK_SHARE
+    script = np.zeros(len(texts), dtype=bool)
+    if model_name.rstrip("/").rsplit("/", 1)[-1] in ENGLISH_ONLY_MODELS:
+        script = (latin_letter_share(texts) < MIN_LATIN_SHARE) & ~unk
+    return ~(unk | script), {"unknown_word_pieces": int(unk.sum()),
+                             "script_not_trained": int(script.sum())}
+
+
+# ---------------------------------------------------------------------------------------------
 # Exact duplicates
 # ---------------------------------------------------------------------------------------------
 class ExactDuplicateFinder:
@@ -353,13 +750,19 @@ class ExactDuplicateFinder:
 
     Parameters
     ----------
-    lowercase, collapse_whitespace, strip_punctuation : the normalisation applied before
-        comparing (see ``curator.text.normalize_text``; NFKC is always applied).
+    lowercase, collapse_whitespace : fold case (Unicode casefold) and runs of whitespace.
+    strip_punctuation : ``"neutral"`` (default): only meaning-neutral sentence punctuation
+        (. , ! ? ; : quotes) and invisible format characters (ZWSP, soft hyphen, BOM, bidi
+        marks) are folded; digits, operators and symbols (+ - * / < > = # % $ @ & |), emoji and
+        letters of every script are kept, so "7+3" != "7-3", "C++" != "C#" != "C", "😀" != "😢".
+        ``True``: every punctuation mark and symbol is folded (the old, lossy rule); ``False``:
+        none. NFKC is always applied (full-width letters, ligatures, NBSP = their plain forms).
 
-    Rows that normalise to the empty string (empty, whitespace- or punctuation-only) are never
-    paired: they carry no content to be a duplicate of.
+    A row that normalises to nothing but is not blank ("?!", "...") is compared on its raw
+    (NFKC, stripped) text; blank rows (empty or whitespace only) are never paired: they carry
+    no content to be a duplicate of.
 
-    >>> ExactDuplicateFinder().find_pairs(["A  cat.", "a cat", "", " ", "dog", "A CAT!"])
+    >>> ExactDuplicateFinder().find_pairs(["A  cat.", "a cat", "", " ", "dog", "A CAT!", "7+3", "7-3"])
     [(0, 1, 1.0), (0, 5, 1.0)]
     """
 
@@ -367,19 +770,25 @@ class ExactDuplicateFinder:
         self,
         lowercase: bool = True,
         collapse_whitespace: bool = True,
-        strip_punctuation: bool = True,
+        strip_punctuation: bool | str = "neutral",
     ) -> None:
         self.lowercase = lowercase
         self.collapse_whitespace = collapse_whitespace
         self.strip_punctuation = strip_punctuation
 
     def _validate(self) -> None:
-        for name in ("lowercase", "collapse_whitespace", "strip_punctuation"):
+        for name in ("lowercase", "collapse_whitespace"):
             value = getattr(self, name)
             check_param("ExactDuplicateFinder", name, value, isinstance(value, bool), "a bool")
+        check_param("ExactDuplicateFinder", "strip_punctuation", self.strip_punctuation,
+                    isinstance(self.strip_punctuation, bool) or self.strip_punctuation == "neutral",
+                    "a bool or 'neutral'")
 
     def _groups(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(first row with the same normalised text, is-empty) per row."""
+        """(first row with the same normalised text, normalises-to-nothing) per row.
+
+        Blank rows are their own group; other rows that normalise to nothing are grouped by
+        their raw NFKC text (two rows "?!" are copies, "?!" and "!?" are not)."""
         first = np.arange(len(texts), dtype=np.int64)
         empty = np.zeros(len(texts), dtype=bool)
         seen: dict[bytes, int] = {}
@@ -394,8 +803,13 @@ class ExactDuplicateFinder:
                 a, b = int(offsets[k]) * 4, int(offsets[k + 1]) * 4
                 if a == b:
                     empty[start + k] = True
-                    continue
-                key = hashlib.blake2b(raw[a:b], digest_size=16).digest()
+                    bare = unicodedata.normalize("NFKC", texts[start + k]).strip()
+                    if not bare:
+                        continue
+                    key = b"raw:" + hashlib.blake2b(bare.encode("utf-8", "surrogatepass"),
+                                                    digest_size=16).digest()
+                else:
+                    key = hashlib.blake2b(raw[a:b], digest_size=16).digest()
                 first[start + k] = seen.setdefault(key, start + k)
         return first, empty
 
@@ -431,9 +845,9 @@ class NearDuplicateFinder:
     verify : check candidates with the exact Jaccard (slower, no false positives) rather than
         the MinHash estimate.
     random_state : seed of the shingle hash and permutations (results are deterministic).
-    window : a band bucket's rows (in row order) are paired with their next ``window - 1``
-        bucket mates only, so one huge bucket costs O(size * window) checks, not O(size**2).
-        Clusters stay connected through the chain of checked pairs.
+    window : a band bucket's rows (in keep-priority order, see :meth:`_candidates`) are paired
+        with their next ``window - 1`` bucket mates and with the bucket's first ``window``
+        mates only, so one huge bucket costs O(size * window) checks, not O(size**2).
 
     Attributes set by :meth:`find_pairs`: ``bands_``, ``rows_`` (the LSH parameters),
     ``n_candidates_`` (pairs checked).
@@ -544,11 +958,18 @@ class NearDuplicateFinder:
         return inter / (len(sa) + len(sb) - inter)
 
     # -- candidates -------------------------------------------------------------------------
-    def _candidates(self, sigs: np.ndarray, active: np.ndarray, band_coefs: np.ndarray
-                    ) -> np.ndarray:
-        """Unique candidate pairs encoded as ``i * n + j`` (i < j), sorted."""
+    def _candidates(self, sigs: np.ndarray, active: np.ndarray, band_coefs: np.ndarray,
+                    rank: np.ndarray | None = None) -> np.ndarray:
+        """Unique candidate pairs encoded as ``i * n + j`` (i < j), sorted.
+
+        Bucket mates are ordered by ``rank`` (keep-priority; default row order). Each is paired
+        with its next ``window - 1`` mates and with the bucket's first ``window`` mates, so in
+        a bucket of any size the rows most worth keeping (the likely cluster centres) are
+        checked against every member: star clustering needs a centre's direct neighbours, not
+        a chain."""
         n = len(sigs)
         rows_idx = np.flatnonzero(active)
+        prio = rows_idx if rank is None else np.asarray(rank)[rows_idx]
         found: list[np.ndarray] = []
         for band in range(self.bands_):
             cols = slice(band * self.rows_, (band + 1) * self.rows_)
@@ -557,7 +978,7 @@ class NearDuplicateFinder:
                 for c, coef in zip(range(cols.start, cols.stop), band_coefs[1 + cols.start:]):
                     key += sigs[rows_idx, c].astype(np.uint64) * coef
             _fmix64(key)
-            order = np.argsort(key, kind="stable")  # stable: bucket mates stay in row order
+            order = np.lexsort((prio, key))  # bucket mates in priority order
             skey = key[order]
             same = skey[1:] == skey[:-1]
             if not same.any():
@@ -566,6 +987,16 @@ class NearDuplicateFinder:
             bounds = np.flatnonzero(np.concatenate(([True], ~same, [True])))
             run_len = np.diff(bounds)
             run_end = np.repeat(bounds[1:], run_len)
+            run_start = np.repeat(bounds[:-1], run_len)
+            big = np.flatnonzero(np.repeat(run_len, run_len) > self.window)
+            for h in range(self.window):  # big buckets: every member meets the first mates
+                m = big[big > run_start[big] + h + self.window - 1]
+                if not m.size:
+                    break
+                i = rows_idx[order[run_start[m] + h]]
+                j = rows_idx[order[m]]
+                found.append(np.minimum(i, j).astype(np.uint64) * _U64(n)
+                             + np.maximum(i, j).astype(np.uint64))
             members = np.flatnonzero(np.repeat(run_len, run_len) > 1)
             for d in range(1, self.window):
                 members = members[members + d < run_end[members]]
@@ -614,7 +1045,8 @@ class NearDuplicateFinder:
             out[start:stop] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
         return out
 
-    def _pair_arrays(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _pair_arrays(self, texts: list[str], rank: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self._validate()
         self.bands_, self.rows_ = optimal_lsh_params(float(self.threshold), int(self.num_perm))
         n = len(texts)
@@ -624,7 +1056,7 @@ class NearDuplicateFinder:
             return empty
         sigs, n_shingles = self._signatures(texts)
         band_coefs = self._coefficients()[3]
-        codes = self._candidates(sigs, n_shingles > 0, band_coefs)
+        codes = self._candidates(sigs, n_shingles > 0, band_coefs, rank)
         if not codes.size:
             return empty
         i = (codes // _U64(n)).astype(np.int64)
@@ -658,8 +1090,9 @@ class NearDuplicateFinder:
 class SemanticDuplicateFinder:
     """Rows whose embeddings have cosine similarity >= ``threshold`` (FAISS inner product).
 
-    Each row is paired with its ``k`` nearest neighbours above the threshold; rows of a larger
-    group still end in one cluster through chains of neighbours.
+    Each row is paired with its ``k`` nearest neighbours above the threshold (a kept centre with
+    more than ``k`` near-identical neighbours absorbs its ``k`` nearest; the others form their
+    own star).
 
     Parameters
     ----------
@@ -807,6 +1240,76 @@ def connected_components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return parent
 
 
+def star_clusters(
+    rank: np.ndarray, i: np.ndarray, j: np.ndarray, sim: np.ndarray, kind: np.ndarray | None = None,
+    accept: Callable[[int, int], bool] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Star clustering: every row absorbed is a direct neighbour of the row that absorbs it.
+
+    Rows are visited by ``rank`` (0 first = the row most worth keeping). A row not yet absorbed
+    becomes a kept centre and absorbs each of its direct neighbours (edges ``(i, j)``) that is
+    still free; a centre is never absorbed later. So a dropped row's similarity to its kept
+    row is the weight of a real edge between them, never a chain through third rows, which is
+    what connected components gave (a -> b -> c merged a and c however different they were).
+    With several edges between two rows the first of them in the input order wins, so pass
+    edges ordered by preference (exact before near before semantic).
+
+    ``accept(centre, row)``, if given, is asked before each absorption (the value guard): only
+    edges that would absorb a free row are checked, never edges to rows already absorbed.
+
+    Returns ``(centre, sim, kind)`` per row: the absorbing row (-1 for centres and rows without
+    edges), and the weight and ``kind`` code of the absorbing edge (NaN / -1 otherwise).
+
+    >>> centre, sim, _ = star_clusters(np.arange(3), np.array([0, 1]), np.array([1, 2]),
+    ...                                np.array([0.7, 0.8]))
+    >>> centre.tolist(), sim.tolist()[:2]
+    ([-1, 0, -1], [nan, 0.7])
+    """
+    n = len(rank)
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    sim = np.asarray(sim, dtype=np.float64)
+    kind = np.zeros(len(i), dtype=np.int64) if kind is None else np.asarray(kind, dtype=np.int64)
+    centre = np.full(n, -1, dtype=np.int64)
+    out_sim = np.full(n, np.nan)
+    out_kind = np.full(n, -1, dtype=np.int64)
+    if not len(i):
+        return centre, out_sim, out_kind
+    # adjacency lists (CSR), both directions, each list in the input order of the edges
+    src = np.concatenate([i, j])
+    dst = np.concatenate([j, i])
+    pos = np.concatenate([np.arange(len(i))] * 2)
+    order = np.lexsort((pos, src))
+    dst_s, sim_s, kind_s = dst[order], np.concatenate([sim, sim])[order], np.concatenate([kind, kind])[order]
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=ptr[1:])
+    nodes = np.unique(src)
+    nodes = nodes[np.argsort(rank[nodes], kind="stable")]
+    absorbed = bytearray(n)
+    ptr_l, dst_l, rank_l = ptr.tolist(), dst_s.tolist(), np.asarray(rank).tolist()
+    took_v: list[int] = []
+    took_e: list[int] = []
+    took_u: list[int] = []
+    for u in nodes.tolist():  # Python loop over rows with edges only: O(rows + edges)
+        if absorbed[u]:
+            continue
+        ru = rank_l[u]
+        for e in range(ptr_l[u], ptr_l[u + 1]):
+            v = dst_l[e]
+            # a free neighbour ranks after u: one ranked before would have absorbed u already
+            if not absorbed[v] and rank_l[v] > ru and (accept is None or accept(u, v)):
+                absorbed[v] = 1
+                took_v.append(v)
+                took_e.append(e)
+                took_u.append(u)
+    if took_v:
+        tv, te = np.array(took_v), np.array(took_e)
+        centre[tv] = took_u
+        out_sim[tv] = sim_s[te]
+        out_kind[tv] = kind_s[te]
+    return centre, out_sim, out_kind
+
+
 _METHODS = ("exact", "near", "semantic")
 
 
@@ -846,10 +1349,12 @@ class DedupResult:
 class Deduplicator:
     """Find exact, near and semantic duplicates and keep the best row of each cluster.
 
-    Exact copies are grouped first and only one row per group goes on to the near and semantic
-    stages (the others follow it), which saves work on copy-heavy data. All edges are joined
-    into connected components; the kept row of a component is the one with the highest score
-    (ties and ``scores=None``: the lowest row index).
+    Exact copies are grouped first and only the group's best row goes on to the near and semantic
+    stages (the others follow it), which saves work on copy-heavy data. Near and semantic edges
+    that pass the value guard are clustered into stars (:func:`star_clusters`): in keep order
+    (highest score, ties and ``scores=None``: the lowest row index) each row not yet absorbed is
+    kept and absorbs its direct neighbours, so every dropped row is directly similar to its
+    kept row.
 
     Parameters
     ----------
@@ -861,6 +1366,9 @@ class Deduplicator:
     verify : exact-Jaccard check of near-duplicate candidates.
     k : neighbours per row in the semantic search.
     random_state : seed of every randomised step.
+    allow_value_changes : let the near and semantic stages merge rows whose numbers, operators,
+        symbols or names differ ("... in 2019?" / "... in 2020?"); off by default, as such a
+        difference usually makes a different task. Templated sets (GSM8K-style) may want it.
 
     >>> dd = Deduplicator(semantic=False)
     >>> res = dd.run(["Is it raining?", "is it raining", "Paris is in France."])
@@ -880,6 +1388,7 @@ class Deduplicator:
         verify: bool = True,
         k: int = 10,
         random_state: int = 0,
+        allow_value_changes: bool = False,
     ) -> None:
         self.exact = exact
         self.near = near
@@ -891,9 +1400,10 @@ class Deduplicator:
         self.verify = verify
         self.k = k
         self.random_state = random_state
+        self.allow_value_changes = allow_value_changes
 
     def _validate(self) -> None:
-        for name in ("exact", "near", "semantic", "verify"):
+        for name in ("exact", "near", "semantic", "verify", "allow_value_changes"):
             value = getattr(self, name)
             check_param("Deduplicator", name, value, isinstance(value, bool), "a bool")
         check_param("Deduplicator", "near_threshold", self.near_threshold,
@@ -913,12 +1423,15 @@ class Deduplicator:
         embeddings: np.ndarray | None = None,
         scores: Sequence[float] | None = None,
         progress: Callable[[str], None] | None = None,
+        semantic_mask: Sequence[bool] | np.ndarray | None = None,
     ) -> DedupResult:
         """Cluster duplicate rows and choose one row to keep per cluster.
 
         ``embeddings`` (n, dim) feed the semantic stage; ``scores`` (n,) rank rows within a
-        cluster (higher is kept; NaN ranks lowest). ``progress`` is called with the name of each
-        stage ("exact", "near", "semantic", "cluster") as it starts.
+        cluster (higher is kept; NaN ranks lowest). ``semantic_mask`` (n,) bool: rows the
+        semantic stage may compare (default all; the pipeline leaves out texts the embedding
+        model cannot read, see ``curator.pipeline.DedupStep``). ``progress`` is called with the
+        name of each stage ("exact", "near", "semantic", "cluster") as it starts.
         """
         def stage(name: str) -> None:
             if progress is not None:
@@ -943,27 +1456,41 @@ class Deduplicator:
             if len(score) != n:
                 raise InputError(f"scores has {len(score)} values for {n} texts.")
             score = np.where(np.isnan(score), -np.inf, score)
+        sem_ok = np.ones(n, dtype=bool)
+        if semantic_mask is not None:
+            sem_ok = np.asarray(semantic_mask, dtype=bool).reshape(-1)
+            if len(sem_ok) != n:
+                raise InputError(f"semantic_mask has {len(sem_ok)} values for {n} texts.")
+        # keep-priority: highest score first, then lowest row index
+        order = np.lexsort((np.arange(n), -score))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
 
         timings: dict[str, float] = {}
         skipped: dict[str, str] = {}
         edges: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         lsh: dict[str, int] = {}
 
-        # Exact stage: groups of identical normalised text. `rep` = first row of each group.
+        # Exact stage: groups of identical normalised text. `rep` = the group's best-ranked row,
+        # which the later stages compare for the whole group.
         stage("exact")
         t0 = time.perf_counter()
         exact_finder = ExactDuplicateFinder()
         first, empty = exact_finder._groups(rows)
         if self.exact:
-            dup = np.flatnonzero(first != np.arange(n))
-            edges["exact"] = (first[dup], dup, np.ones(len(dup)))
-            rep = first
+            best = np.full(n, n, dtype=np.int64)
+            np.minimum.at(best, first, rank)
+            rep = order[best[first]]
+            dup = np.flatnonzero(rep != np.arange(n))
+            edges["exact"] = (rep[dup], dup, np.ones(len(dup)))
         else:
             skipped["exact"] = "disabled"
             rep = np.arange(n, dtype=np.int64)
         timings["exact"] = time.perf_counter() - t0
         # Later stages see one row per exact group and never an empty row.
         active = np.flatnonzero((rep == np.arange(n)) & ~empty)
+        guard = None if self.allow_value_changes else _ValueGuard(rows)
+        blocked: dict[str, int] = {}  # "pairs": would-be absorptions the value guard refused
 
         if self.near:
             stage("near")
@@ -972,7 +1499,7 @@ class Deduplicator:
                 threshold=self.near_threshold, num_perm=self.num_perm, ngram=self.ngram,
                 verify=self.verify, random_state=self.random_state,
             )
-            i, j, s = finder._pair_arrays([rows[a] for a in active])
+            i, j, s = finder._pair_arrays([rows[a] for a in active], rank=rank[active])
             edges["near"] = (active[i], active[j], s)
             lsh = {"bands": finder.bands_, "rows": finder.rows_,
                    "candidates": finder.n_candidates_}
@@ -985,8 +1512,9 @@ class Deduplicator:
             t0 = time.perf_counter()
             sem = SemanticDuplicateFinder(threshold=self.semantic_threshold, k=self.k,
                                           random_state=self.random_state)
-            i, j, s = sem._pair_arrays(emb if len(active) == n else emb[active])
-            edges["semantic"] = (active[i], active[j], s)
+            sem_rows = active[sem_ok[active]]
+            i, j, s = sem._pair_arrays(emb if len(sem_rows) == n else emb[sem_rows])
+            edges["semantic"] = (sem_rows[i], sem_rows[j], s)
             timings["semantic"] = time.perf_counter() - t0
         elif self.semantic:
             skipped["semantic"] = "no embeddings given"
@@ -995,21 +1523,47 @@ class Deduplicator:
 
         stage("cluster")
         t0 = time.perf_counter()
+        # Star clustering of the group representatives over near and semantic edges (near
+        # first: with both, the literal evidence names the merge); exact copies follow their
+        # representative.
+        ei, ej, es, ek = [], [], [], []
+        for code, name in enumerate(_METHODS):
+            if name != "exact" and name in edges:
+                ei.append(edges[name][0])
+                ej.append(edges[name][1])
+                es.append(edges[name][2])
+                ek.append(np.full(len(edges[name][0]), code, dtype=np.int64))
         none = np.zeros(0, dtype=np.int64)
-        all_i = np.concatenate([e[0] for e in edges.values()] + [none])
-        all_j = np.concatenate([e[1] for e in edges.values()] + [none])
-        cluster = connected_components(n, all_i, all_j)
-        size = np.bincount(cluster, minlength=n)[cluster]
-        # kept row: highest score, then lowest index
-        order = np.lexsort((np.arange(n), -score, cluster))
-        head = np.ones(n, dtype=bool)
-        head[1:] = cluster[order][1:] != cluster[order][:-1]
-        kept_of_cluster = np.full(n, -1, dtype=np.int64)
-        kept_of_cluster[cluster[order][head]] = order[head]
-        kept = kept_of_cluster[cluster]
+        verdicts: dict[tuple[int, int], bool] = {}
+
+        def accept(u: int, v: int) -> bool:  # the value guard, asked only for real absorptions
+            if guard is None:
+                return True
+            ok = verdicts.get((u, v))
+            if ok is None:
+                ok = verdicts[(u, v)] = not guard.blocked(u, v)
+                if not ok:
+                    blocked["pairs"] = blocked.get("pairs", 0) + 1
+            return ok
+
+        centre, via_sim, via_kind = star_clusters(
+            rank, np.concatenate(ei + [none]), np.concatenate(ej + [none]),
+            np.concatenate(es + [np.zeros(0)]), np.concatenate(ek + [none]), accept=accept)
+        kept = np.where(centre[rep] >= 0, centre[rep], rep)
         keep = kept == np.arange(n)
         duplicate_of = np.where(keep, -1, kept)
-        method, similarity = self._attribute(n, edges, rep, kept, keep)
+        cluster = np.full(n, n, dtype=np.int64)
+        np.minimum.at(cluster, kept, np.arange(n))
+        cluster = cluster[kept]
+        size = np.bincount(cluster, minlength=n)[cluster]
+        method: list[str | None] = [None] * n
+        similarity = np.full(n, np.nan)
+        for r in np.flatnonzero(~keep).tolist():
+            if rep[r] == kept[r]:
+                method[r], similarity[r] = "exact", 1.0
+            else:  # the group's representative was absorbed by the kept row through one edge
+                g = rep[r]
+                method[r], similarity[r] = _METHODS[via_kind[g]], float(via_sim[g])
         timings["cluster"] = time.perf_counter() - t0
 
         sizes, counts = np.unique(size[keep], return_counts=True)
@@ -1022,6 +1576,8 @@ class Deduplicator:
             "n_empty": int(empty.sum()),
             "dropped_by_method": {m: sum(1 for x in method if x == m) for m in _METHODS},
             "pairs_by_method": {m: int(len(edges[m][0])) for m in _METHODS if m in edges},
+            "pairs_blocked_by_value_guard": blocked.get("pairs", 0),
+            "semantic_excluded": int((~sem_ok[active]).sum()) if self.semantic else 0,
             "cluster_size_histogram": hist,
             "skipped": skipped,
             "near_lsh": lsh,
@@ -1032,51 +1588,3 @@ class Deduplicator:
             duplicate_of=duplicate_of.astype(np.int64), method=method,
             similarity=similarity, stats=stats,
         )
-
-    @staticmethod
-    def _attribute(
-        n: int,
-        edges: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-        rep: np.ndarray,
-        kept: np.ndarray,
-        keep: np.ndarray,
-    ) -> tuple[list[str | None], np.ndarray]:
-        """Method and similarity of the edge that links each dropped row to its kept row.
-
-        A row in the same exact group as its kept row: "exact", 1.0. Otherwise the row's
-        exact-group representative speaks for it: its edge to the kept row's representative
-        when there is one, else its strongest edge (near before semantic, then similarity).
-        """
-        method: list[str | None] = [None] * n
-        similarity = np.full(n, np.nan)
-        codes = np.full(n, -1, dtype=np.int64)
-        sims = np.full(n, np.nan)
-        ends, kinds, weights, others = [], [], [], []
-        for code, name in enumerate(_METHODS):
-            if name == "exact" or name not in edges:
-                continue
-            i, j, s = edges[name]
-            ends += [i, j]
-            others += [j, i]
-            kinds += [np.full(len(i), code), np.full(len(i), code)]
-            weights += [s, s]
-        if ends:
-            end = np.concatenate(ends)
-            other = np.concatenate(others)
-            kind = np.concatenate(kinds)
-            weight = np.concatenate(weights)
-            direct = other == rep[kept[end]]
-            order = np.lexsort((-weight, kind, ~direct, end))
-            end_sorted = end[order]
-            head = np.ones(len(order), dtype=bool)
-            head[1:] = end_sorted[1:] != end_sorted[:-1]
-            best = order[head]
-            codes[end[best]] = kind[best]
-            sims[end[best]] = weight[best]
-        for r in np.flatnonzero(~keep).tolist():
-            if rep[r] == rep[kept[r]]:
-                method[r], similarity[r] = "exact", 1.0
-            else:  # the group joined its cluster through an edge of its representative
-                g = rep[r]
-                method[r], similarity[r] = _METHODS[codes[g]], sims[g]
-        return method, similarity

@@ -224,3 +224,68 @@ class Embedder:
 
     def __repr__(self) -> str:
         return f"Embedder(model={self.model_name!r}, batch_size={self.batch_size}, device={self.device!r})"
+
+    # -- what the model reads (used by dedup; appended, the methods above are unchanged) -------
+    def _tokenizer_and_window(self) -> tuple[Any, int]:
+        """The model's tokenizer and the word pieces it reads per text (special tokens excluded)."""
+        st = self._load()
+        tok = st.tokenizer
+        limit = int(getattr(st, "max_seq_length", None) or getattr(tok, "model_max_length", 512) or 512)
+        return tok, max(8, min(limit, 8192) - 2)
+
+    def unk_share(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
+        """Per text, the share of its word pieces that the tokenizer maps to the unknown token.
+
+        all-MiniLM-L6-v2 has no word pieces for Thai, Khmer, Ethiopic and most emoji: such text
+        becomes ``[UNK] [UNK] ...`` and any two such texts embed alike. Texts without word
+        pieces get 0.0; a tokenizer without an unknown token gives 0.0 everywhere.
+        """
+        texts = list(texts)
+        out = np.zeros(len(texts))
+        if not texts:
+            return out
+        tok, _ = self._tokenizer_and_window()
+        unk = getattr(tok, "unk_token_id", None)
+        if unk is None:
+            return out
+        for s in range(0, len(texts), batch_size):
+            ids = tok(texts[s:s + batch_size], add_special_tokens=False, truncation=False)["input_ids"]
+            for k, seq in enumerate(ids):
+                if seq:
+                    out[s + k] = sum(1 for t in seq if t == unk) / len(seq)
+        return out
+
+    def encode_windows(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
+        """Like :meth:`encode`, but a text longer than the model's window (256 word pieces for
+        all-MiniLM-L6-v2) is cut into consecutive windows that cover all of it and embedded as
+        the normalised mean of its window vectors, instead of being silently truncated to its
+        first window. Texts that fit are embedded exactly as by :meth:`encode`."""
+        texts = list(texts)
+        if not texts:
+            return self.encode(texts)
+        tok, width = self._tokenizer_and_window()
+        width = max(8, width - 8)  # a window re-tokenised may gain a piece or two at its edges
+        pieces: list[str] = []
+        owner: list[int] = []
+        for s in range(0, len(texts), batch_size):
+            batch = texts[s:s + batch_size]
+            enc = tok(batch, add_special_tokens=False, truncation=False, return_offsets_mapping=True)
+            for k, offsets in enumerate(enc["offset_mapping"]):
+                text = batch[k]
+                if len(offsets) <= width:
+                    pieces.append(text)
+                    owner.append(s + k)
+                    continue
+                starts = list(range(0, len(offsets), width))
+                for a in starts:
+                    b = min(a + width, len(offsets))
+                    pieces.append(text[offsets[a][0]:offsets[b - 1][1]])
+                    owner.append(s + k)
+        vecs = self.encode(pieces)
+        if len(pieces) == len(texts):
+            return vecs
+        own = np.asarray(owner)
+        out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float64)
+        np.add.at(out, own, vecs)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.ascontiguousarray(out / np.where(norms > 0, norms, 1.0), dtype=np.float32)

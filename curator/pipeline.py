@@ -321,19 +321,37 @@ def _field_texts(sub: Any, on: str) -> list[str]:
 
 
 DEDUP_FIELDS = ("instruction", "response", "both")
+# dedup may also compare a conversation on its opening request only (the old behaviour)
+DEDUP_ON = DEDUP_FIELDS + ("first_request",)
+
+
+def _dedup_texts(sub: Any, on: str) -> list[str]:
+    """The text dedup compares. "first_request": a conversation's system prompt + first user
+    turn (records.FIRST_REQUEST); rows that are not conversations use their instruction."""
+    if on != "first_request":
+        return _field_texts(sub, on)
+    prompts = _field_texts(sub, "instruction")
+    if R.FIRST_REQUEST not in sub.columns:
+        return prompts
+    return [p if f is None else f for p, f in zip(prompts, sub[R.FIRST_REQUEST].to_list())]
 
 
 class DedupStep(Step):
     """Exact, near-duplicate and semantic dedup; keeps the best member (by utility) of each cluster.
 
-    ``on``: which text identifies a duplicate: "instruction" (instruction + input, default),
-    "response", or "both"."""
+    ``on``: which text identifies a duplicate: "instruction" (instruction + input; for a
+    conversation its system prompt + every user turn; default), "first_request" (a
+    conversation's system prompt + first user turn only), "response", or "both".
+    ``allow_value_changes``: merge near/semantic pairs whose numbers, operators, symbols or names
+    differ (off: "... in 2019?" and "... in 2020?" stay apart). The semantic stage compares only
+    texts the model reads (see ``curator.dedup.semantic_readable``) and embeds long texts in
+    windows (``Embedder.encode_windows``)."""
 
     name = "dedup"
 
     def __init__(self, on: str = "instruction", exact: bool = True, near: bool = True, semantic: bool = True,
                  near_threshold: float | None = None, semantic_threshold: float | None = None,
-                 score_column: str | None = None) -> None:
+                 score_column: str | None = None, allow_value_changes: bool = False) -> None:
         self.on = on
         self.exact = exact
         self.near = near
@@ -341,16 +359,17 @@ class DedupStep(Step):
         self.near_threshold = near_threshold
         self.semantic_threshold = semantic_threshold
         self.score_column = score_column
+        self.allow_value_changes = allow_value_changes
 
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
         import polars as pl
 
-        from .dedup import Deduplicator
+        from .dedup import MULTILINGUAL_MODEL, Deduplicator, semantic_readable
 
-        check_param("DedupStep", "on", self.on, self.on in DEDUP_FIELDS, f"one of {DEDUP_FIELDS}")
+        check_param("DedupStep", "on", self.on, self.on in DEDUP_ON, f"one of {DEDUP_ON}")
         rows = np.flatnonzero(alive_mask(table))
         sub = table[rows]
-        texts = _field_texts(sub, self.on)
+        texts = _dedup_texts(sub, self.on)
         if self.score_column is not None:
             if self.score_column not in table.columns:
                 raise ConfigError(f"dedup score column {self.score_column!r} does not exist; "
@@ -358,12 +377,32 @@ class DedupStep(Step):
             scores = np.nan_to_num(table[self.score_column].cast(pl.Float64).to_numpy()[rows], nan=-np.inf)
         else:
             scores = _utility(table, rows)
-        kwargs: dict[str, Any] = {"exact": self.exact, "near": self.near, "semantic": self.semantic}
+        kwargs: dict[str, Any] = {"exact": self.exact, "near": self.near, "semantic": self.semantic,
+                                  "allow_value_changes": self.allow_value_changes}
         if self.near_threshold is not None:
             kwargs["near_threshold"] = self.near_threshold
         if self.semantic_threshold is not None:
             kwargs["semantic_threshold"] = self.semantic_threshold
-        emb = ctx.embedder.encode([t if t.strip() else " " for t in texts]) if self.semantic and len(texts) else None
+        emb = readable = None
+        excluded: dict[str, int] = {}
+        warnings: list[str] = []
+        if self.semantic and len(texts):
+            readable, excluded = semantic_readable(texts, ctx.embedder.unk_share(texts), ctx.embedder.model_name)
+            blank = np.array([not t.strip() for t in texts])
+            n_lang = int((~readable & ~blank).sum())
+            if n_lang * 2 > int((~blank).sum()):
+                msg = (f"{n_lang} of {int((~blank).sum())} texts are in a script or language the embedding model "
+                       f"{ctx.embedder.model_name} was not trained on and skip semantic dedup; for such data "
+                       f"pass a multilingual model, e.g. --model {MULTILINGUAL_MODEL}")
+                log.warning("dedup: %s", msg)
+                warnings.append(msg)
+            idx = np.flatnonzero(readable)
+            if len(idx):  # long texts in windows: never compared on their first 256 word pieces only
+                vecs = ctx.embedder.encode_windows([texts[k] if texts[k].strip() else " " for k in idx])
+                emb = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+                emb[idx] = vecs
+            else:
+                emb = np.zeros((len(texts), 1), dtype=np.float32)
         # the exact grouping always runs (later stages see one row per group)
         n_stages = 2 + sum(bool(x) for x in (self.near, self.semantic and emb is not None))
         with _progress(ctx, n_stages, "dedup", unit="stage", size=len(texts)) as bar:
@@ -376,7 +415,8 @@ class DedupStep(Step):
                 bar.set_postfix_str(name)
                 log.info("dedup: %s stage over %d rows", name, len(texts))
 
-            res = Deduplicator(**kwargs).run(texts, embeddings=emb, scores=scores, progress=on_stage)
+            res = Deduplicator(**kwargs).run(texts, embeddings=emb, scores=scores, progress=on_stage,
+                                             semantic_mask=readable)
             bar.update(1)
         row_ids = sub[R.ROW_ID].to_numpy()
         cluster = [int(row_ids[c]) for c in res.cluster_id]
@@ -392,6 +432,9 @@ class DedupStep(Step):
                    for k, m, d, c in zip(res.keep, res.method, dup_of, cluster)]
         table = set_drops(table, self.name, reasons, details, rows=rows)
         stats = dict(res.stats)
+        stats["semantic_excluded_by_reason"] = excluded
+        if warnings:
+            stats["warnings"] = warnings
         return table, stats
 
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from curator.engine import LocalEngine, RayEngine, make_engine
+from curator.engine import LocalEngine, RayEngine
 from curator.errors import ConfigError
 from curator.pipeline import DedupStep, GroundingStep, Pipeline, QualityStep, SelectStep
 from curator.records import read_pairs
@@ -80,11 +80,3 @@ def test_source_mode_rows_and_errors_from_workers(tmp_path, ray_cluster):
     # a configuration error surfaces as the same one-line CuratorError, not a Ray traceback
     with pytest.raises(ConfigError, match="top_k"):
         Pipeline([GroundingStep(top_k=0)], engine=RayEngine(workers=1)).run(data)
-
-
-def test_engine_names_and_options_are_checked():
-    assert isinstance(make_engine(None), LocalEngine) and isinstance(make_engine("ray", workers=2), RayEngine)
-    with pytest.raises(ConfigError, match="unknown engine"):
-        make_engine("spark")
-    with pytest.raises(ConfigError, match="only apply to the Ray engine"):
-        make_engine("local", workers=2)

@@ -271,18 +271,19 @@ class GroundingStep(Step):
             table = set_drops(table, self.name, reasons, details, rows=rows)
         return table, stats
 
-
     def _scorer(self, ctx: RunContext) -> Any:
         from .grounding import GroundingScorer
 
         verifier: Any = self.verifier
-        device = ctx.embedder.device
-        if isinstance(verifier, str) and device not in ("cpu", None):
-            # the cross-encoder runs where the embedder runs (a GPU when there is one)
+        if isinstance(verifier, str) and ctx.embedder.device != "cpu":
             from .embed import resolve_device
-            from .verifier import GroundingVerifier
 
-            verifier = GroundingVerifier(verifier, device=resolve_device(device))
+            device = resolve_device(ctx.embedder.device)
+            if device != "cpu":
+                # the cross-encoder runs where the embedder runs (a GPU when there is one)
+                from .verifier import GroundingVerifier
+
+                verifier = GroundingVerifier(verifier, device=device)
         return GroundingScorer(embedder=ctx.embedder, index=ctx.get_index(self.index), top_k=self.top_k,
                                threshold=self.threshold, params=self.params, verifier=verifier,
                                verifier_band=self.verifier_band, verifier_weight=self.verifier_weight)

@@ -14,7 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# CPU torch first (from local disk); otherwise pip resolves a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	# ray: the Ray engine's tests run in the default suite on a local cluster
+	$(PY) -m pip install -q -e '.[dev,ray]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -38,6 +39,7 @@ bench: install
 	$(PY) benchmarks/grounding.py
 	$(PY) benchmarks/dedup.py
 	$(PY) benchmarks/selection.py
+	$(PY) benchmarks/scale.py
 
 clean:
 	rm -rf out indexes .pytest_cache

@@ -89,6 +89,7 @@ def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
                      help="On a malformed line: stop, or drop it with a reason and go on."),
         click.option("--model", default=None, help="sentence-transformers model name or local folder (default: packaged all-MiniLM-L6-v2)."),
+        click.option("--device", default=None, help="torch device for embeddings and the verifier: auto (default: CUDA when torch sees a GPU, else cpu), cpu, cuda, cuda:1, ..."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -106,7 +107,7 @@ def _read(path: str, kw: dict[str, Any], index_ref: str | None = None) -> Any:
     return read_pairs(path, fields, kw.get("on_error", "raise"))
 
 
-def _embedder(model: str | None, index: str | None) -> Any:
+def _embedder(model: str | None, index: str | None, device: str | None = None) -> Any:
     from .embed import Embedder
 
     if model is None and index is not None:
@@ -116,7 +117,7 @@ def _embedder(model: str | None, index: str | None) -> Any:
         manifest = json.loads((resolve_index_path(index) / MANIFEST_FILE).read_text("utf-8"))
         model = manifest["model"]
     quiet = bool((click.get_current_context().obj or {}).get("quiet"))
-    return Embedder(model, cache_dir=_cache_dir(), show_progress=False if quiet else None)
+    return Embedder(model, device=device or "auto", cache_dir=_cache_dir(), show_progress=False if quiet else None)
 
 
 def _cache_dir() -> Any:
@@ -239,9 +240,11 @@ Example:
 @click.option("--index-type", type=click.Choice(["auto", "flat", "hnsw"]), default="auto", show_default=True,
               help="FAISS index: exact flat, HNSW, or auto (HNSW above 200k passages).")
 @click.option("--force", is_flag=True, help="Overwrite an existing index.")
+@click.option("--device", default="auto", show_default=True, help="torch device for embedding: auto (CUDA when torch sees a GPU), cpu, cuda, ...")
 @click.pass_context
 def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, out: str | None, text_field: str,
-                id_field: str | None, model: str | None, max_tokens: int, overlap: int, index_type: str, force: bool) -> None:
+                id_field: str | None, model: str | None, max_tokens: int, overlap: int, index_type: str, force: bool,
+                device: str) -> None:
     """Chunk SOURCES (.txt/.md files or folders; .jsonl/.json/.parquet/.csv with a text column) into
     passages, embed them, and write a FAISS index with its manifest."""
     from .embed import Embedder
@@ -253,7 +256,7 @@ def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, 
     if (path / MANIFEST_FILE).exists() and not force:
         raise CuratorError(f"an index already exists at {path}; use `curator index add` to extend it or --force to rebuild.")
     docs = load_documents(sources, text_field=text_field, id_field=id_field)
-    idx = PassageIndex.build(docs, Embedder(model), max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
+    idx = PassageIndex.build(docs, Embedder(model, device=device), max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
     idx.save(path)
     c = idx.manifest["counts"]
     _say(ctx, f"indexed {c['documents']} documents as {c['passages']} passages with {idx.manifest['model']} "
@@ -315,7 +318,7 @@ def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], i
         _say(ctx, f"warning: {data.n_bad} unreadable rows dropped with a reason (--on-error skip)")
     for note in data.notes:
         _say(ctx, f"warning: {note}")
-    return Pipeline(steps, embedder=_embedder(kw.get("model"), index_ref)).run(data)
+    return Pipeline(steps, embedder=_embedder(kw.get("model"), index_ref, kw.get("device"))).run(data)
 
 
 @cli.command("score", epilog="""\b
@@ -451,6 +454,10 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
 @select_constraint_options
 @click.option("--seed", "random_state", default=0, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default=None,
+              help="Where row-local work runs: local (default) or ray (Ray Data; pip install 'curator[ray]'). Same outputs either way.")
+@click.option("--address", default=None, help="With --engine ray: an existing Ray cluster (auto, ray://HEAD:10001); default: start a local one.")
+@click.option("--workers", type=int, default=None, help="With --engine ray: actors in the pool (default: one per CPU, or per GPU).")
 @pairs_options
 @click.pass_context
 def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int | None, budget_unit: str, outdir: str,
@@ -464,8 +471,10 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     examples/pipeline.toml."""
     from .pipeline import DedupStep, GroundingStep, Pipeline, QualityStep, SelectStep
 
+    engine_opts = {"address": kw.pop("address", None), "workers": kw.pop("workers", None)}
+    engine_name = kw.pop("engine", None)
     if pairs.endswith(".toml"):
-        _run_toml(ctx, pairs, outdir, no_report)
+        _run_toml(ctx, pairs, outdir, no_report, engine_name, engine_opts, kw.get("device"))
         return
     if outdir is None:
         raise click.UsageError("give -o OUTDIR.")
@@ -480,9 +489,21 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     data = _read(pairs, kw, index_ref)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
-    result = Pipeline(steps, embedder=_embedder(kw.get("model"), index_ref)).run(data, workdir=outdir)
+    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"))
+    result = _run_on_engine(Pipeline(steps, embedder=embedder), data, outdir, engine_name, engine_opts)
     paths = result.write(outdir, report=not no_report)
     _report(ctx, result, paths)
+
+
+def _run_on_engine(pipeline: Any, data: Any, outdir: str, name: str | None, opts: dict[str, Any]) -> Any:
+    from .engine import make_engine
+
+    engine = make_engine(name, **opts)
+    pipeline.engine = engine
+    try:
+        return pipeline.run(data, workdir=outdir)
+    finally:
+        engine.close()
 
 
 @cli.command("calibrate", epilog="""\b
@@ -584,7 +605,8 @@ def verifier_train_cmd(ctx: click.Context, labelled: str, out: str, epochs: int,
     _say(ctx, f"trained on {len(examples)} examples -> {path}")
 
 
-def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool) -> None:
+def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool, engine: str | None = None,
+              engine_opts: dict[str, Any] | None = None, device: str | None = None) -> None:
     from .config import load_pipeline
     from .embed import Embedder
     from .pipeline import Pipeline
@@ -599,8 +621,10 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
     data = _read(spec.input["path"], spec.input)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
-    embedder = Embedder(**{"cache_dir": _cache_dir(), **spec.embedder})
-    result = Pipeline(spec.steps, embedder=embedder).run(data, workdir=outdir)
+    embedder = Embedder(**{"cache_dir": _cache_dir(), **spec.embedder, **({"device": device} if device else {})})
+    # options on the command line win over the file's
+    opts = {**spec.ray, **{k: v for k, v in (engine_opts or {}).items() if v is not None}}
+    result = _run_on_engine(Pipeline(spec.steps, embedder=embedder), data, outdir, engine or spec.engine, opts)
     paths = result.write(outdir, report=spec.output.get("report", True) and not no_report)
     _report(ctx, result, paths)
 

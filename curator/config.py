@@ -2,6 +2,8 @@
 
 .. code-block:: toml
 
+    engine = "local"          # or "ray": row-local work on a Ray cluster (pip install 'curator[ray]')
+
     [input]
     path = "examples/halueval_demo/pairs.jsonl"   # relative paths are relative to this file
     on_error = "raise"                            # or "skip"
@@ -13,6 +15,11 @@
 
     [embedder]
     model = "sentence-transformers/all-MiniLM-L6-v2"   # optional
+    device = "auto"                                    # CUDA when torch sees a GPU, else CPU
+
+    [ray]                     # only with engine = "ray": RayEngine's constructor arguments
+    address = "auto"          # an existing cluster; omit for a local one
+    workers = 4
 
     [[steps]]
     type = "quality"
@@ -52,6 +59,7 @@ STEP_TYPES: dict[str, type[Step]] = {
 INPUT_KEYS = {"path", "on_error", "instruction_field", "response_field", "input_field", "source_field",
               "source_id_field", "id_field"}
 OUTPUT_KEYS = {"dir", "report"}
+RAY_KEYS = {"address", "workers", "num_cpus", "num_gpus"}
 EMBEDDER_KEYS = {"model", "batch_size", "device", "cache_dir"}
 
 
@@ -63,6 +71,8 @@ class PipelineSpec:
     output: dict[str, Any]
     embedder: dict[str, Any]
     steps: list[Step] = field(default_factory=list)
+    engine: str = "local"
+    ray: dict[str, Any] = field(default_factory=dict)
 
 
 def _type_ok(value: Any, annotation: Any) -> bool:
@@ -120,7 +130,16 @@ def load_pipeline(path: str | Path) -> PipelineSpec:
         raw = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}).") from exc
-    _check_keys(raw, {"input", "output", "embedder", "steps"}, str(path))
+    _check_keys(raw, {"input", "output", "embedder", "steps", "engine", "ray"}, str(path))
+    from .engine import ENGINES
+
+    engine = raw.get("engine", "local")
+    if engine not in ENGINES:
+        raise ConfigError(f"{path}: engine must be one of {', '.join(ENGINES)}, got {engine!r}.")
+    ray_opts = raw.get("ray", {})
+    _check_keys(ray_opts, RAY_KEYS, f"{path} [ray]")
+    if ray_opts and engine != "ray":
+        raise ConfigError(f"{path}: a [ray] table needs engine = \"ray\".")
     inp, out, emb = raw.get("input", {}), raw.get("output", {}), raw.get("embedder", {})
     _check_keys(inp, INPUT_KEYS, f"{path} [input]")
     _check_keys(out, OUTPUT_KEYS, f"{path} [output]")
@@ -135,4 +154,4 @@ def load_pipeline(path: str | Path) -> PipelineSpec:
     if not isinstance(steps_raw, list) or not steps_raw:
         raise ConfigError(f"{path}: no [[steps]] given.")
     steps = [build_step(t, f"{path} [[steps]] #{i + 1}") for i, t in enumerate(steps_raw)]
-    return PipelineSpec(inp, out, emb, steps)
+    return PipelineSpec(inp, out, emb, steps, engine, ray_opts)

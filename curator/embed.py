@@ -71,6 +71,27 @@ def _quiet_transformers() -> None:
 _MODELS: dict[tuple[str, str], Any] = {}
 
 
+# Texts per forward pass, chosen by measurement on a 2-core CPU (benchmarks/scale.py): with
+# equal-length batches there is no padding to amortise, and small batches keep activations in cache.
+DEFAULT_BATCH_SIZE = 16
+
+
+def _bucket(n_tokens: int, max_len: int) -> int:
+    """The padded length a text of ``n_tokens`` is computed at: fine steps for short texts
+    (padding is most of their cost), coarse for long ones; ~20 shapes in all, so batches fill."""
+    step = 4 if n_tokens <= 32 else 8 if n_tokens <= 64 else 16 if n_tokens <= 128 else 32
+    return min(max_len, -(-n_tokens // step) * step)
+
+
+def resolve_device(device: str | None) -> str:
+    """``"auto"``/``None`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``; anything else as given."""
+    if device in (None, "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
 def text_key(text: str) -> bytes:
     """Content hash used as the cache key of one text."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
@@ -84,8 +105,11 @@ class Embedder:
     model : name or local path of any sentence-transformers model; ``None`` = packaged
         all-MiniLM-L6-v2. Remote code is never trusted. The Hugging Face hub is not contacted
         unless the user sets ``HF_HUB_OFFLINE=0``.
-    batch_size : texts per forward pass.
-    device : torch device, ``"cpu"`` by default.
+    batch_size : texts per forward pass. Texts are batched with others of the same token length
+        and every batch is filled up to exactly ``batch_size`` rows, so a text's vector is a
+        function of the text alone (bit for bit), never of the texts it happened to share a batch
+        with: a run split over Ray workers gives the same bytes as one run on one machine.
+    device : torch device; ``"auto"`` (default) = CUDA when torch sees a GPU, else CPU.
     show_progress : progress bar for long inputs; ``None`` = only on a TTY and > 256 texts.
     cache : keep vectors of texts already embedded (by content hash) so no text is embedded twice.
     cache_dir : also keep them on disk under ``cache_dir/embeddings/<model>/`` (``.npz`` shards,
@@ -95,8 +119,8 @@ class Embedder:
     def __init__(
         self,
         model: str | None = None,
-        batch_size: int = 64,
-        device: str = "cpu",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        device: str = "auto",
         show_progress: bool | None = None,
         cache: bool = True,
         cache_dir: str | Path | None = None,
@@ -111,6 +135,9 @@ class Embedder:
         self._model: Any = None
         self._cache: dict[bytes, np.ndarray] = {}
         self._disk_loaded = False
+        # Read-only (content hash -> vector) tables added with add_store(), e.g. an index's
+        # sentence vectors (memory-mapped): looked up row by row, copied only when used.
+        self._stores: list[tuple[dict[bytes, int], np.ndarray]] = []
 
     # -- identity -----------------------------------------------------------------------------
     @property
@@ -146,9 +173,10 @@ class Embedder:
 
                 logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
                 _quiet_transformers()
-                key = (target, self.device)
+                device = resolve_device(self.device)
+                key = (target, device)
                 if key not in _MODELS:
-                    _MODELS[key] = SentenceTransformer(target, device=self.device, trust_remote_code=False)
+                    _MODELS[key] = SentenceTransformer(target, device=device, trust_remote_code=False)
                 self._model = _MODELS[key]
             except Exception as exc:  # noqa: BLE001 - any load failure is a model error to the user
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -169,19 +197,13 @@ class Embedder:
         todo: dict[bytes, str] = {}
         for k, t in zip(keys, texts):
             if k not in self._cache and k not in todo:
-                todo[k] = t
+                v = self._stored(k)
+                if v is not None:
+                    self._cache[k] = v
+                else:
+                    todo[k] = t
         if todo:
-            st = self._load()
-            show = self.show_progress
-            if show is None:
-                show = len(todo) > 256 and sys.stderr.isatty()
-            vecs = st.encode(
-                list(todo.values()),
-                batch_size=self.batch_size,
-                show_progress_bar=bool(show),
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            ).astype(np.float32, copy=False)
+            vecs = self._embed(list(todo.values()))
             new = dict(zip(todo.keys(), vecs))
             if self.cache_dir is not None:
                 self._save_disk_shard(list(todo.keys()), vecs)
@@ -191,10 +213,105 @@ class Embedder:
             self._cache.update(new)
         return np.ascontiguousarray(np.stack([self._cache[k] for k in keys]), dtype=np.float32)
 
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors of ``texts`` from fixed-shape batches: texts whose token counts fall in one
+        length bucket are padded (masked) to the bucket's length, and each batch is filled to
+        ``batch_size`` rows with copies of its first text. A matrix product's rounding depends on
+        its shape, so this makes a vector a function of its text alone, independent of its batch
+        neighbours and of the number of threads (bit-identical, tests/test_embed.py)."""
+        import torch
+
+        st = self._load()
+        tok = st.tokenizer
+        maxlen = int(st.max_seq_length or 512)
+        enc = tok([t.strip() for t in texts], truncation=True, max_length=maxlen)
+        ids: list[list[int]] = enc["input_ids"]
+        with_types = "token_type_ids" in enc
+        groups: dict[int, list[int]] = {}
+        for i, x in enumerate(ids):
+            groups.setdefault(_bucket(len(x), maxlen), []).append(i)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        show = self.show_progress
+        if show is None:
+            show = len(texts) > 256 and sys.stderr.isatty()
+        from tqdm import tqdm
+
+        b, pad = self.batch_size, int(tok.pad_token_id or 0)
+        device = st.device
+        with tqdm(total=len(texts), desc="embedding", unit="text", disable=not show, leave=False) as bar, \
+                torch.inference_mode():
+            for length in sorted(groups):
+                members = groups[length]
+                for start in range(0, len(members), b):
+                    chunk = members[start:start + b]
+                    rows = [ids[i] for i in chunk] + [ids[chunk[0]]] * (b - len(chunk))
+                    input_ids = torch.full((b, length), pad, dtype=torch.long)
+                    mask = torch.zeros((b, length), dtype=torch.long)
+                    for r, x in enumerate(rows):
+                        input_ids[r, :len(x)] = torch.tensor(x, dtype=torch.long)
+                        mask[r, :len(x)] = 1
+                    feats = {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
+                    if with_types:
+                        feats["token_type_ids"] = torch.zeros_like(feats["input_ids"])
+                    vec = st.forward(feats)["sentence_embedding"]
+                    vec = torch.nn.functional.normalize(vec.float(), p=2, dim=1)
+                    out[chunk] = vec[:len(chunk)].cpu().numpy()
+                    bar.update(len(chunk))
+        return out
+
+    def add_store(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Serve the texts whose content hashes (:func:`text_key`, as an (n, 16) uint8 array) are
+        ``keys`` from ``vectors`` instead of embedding them. The caller guarantees the vectors
+        came from this model with this batch size (PassageIndex.load checks its manifest)."""
+        if len(keys):
+            lookup = {k.tobytes(): i for i, k in enumerate(np.asarray(keys, dtype=np.uint8))}
+            self._stores.append((lookup, vectors))
+
+    def _stored(self, key: bytes) -> np.ndarray | None:
+        for lookup, vectors in self._stores:
+            i = lookup.get(key)
+            if i is not None:
+                return np.array(vectors[i], dtype=np.float32)
+        return None
+
+    def missing(self, texts: list[str]) -> list[str]:
+        """The distinct texts of ``texts`` not in the cache (memory or disk), in first-seen order."""
+        if self.cache_dir is not None and not self._disk_loaded:
+            self._load_disk_cache()
+        seen: set[bytes] = set()
+        out = []
+        for t in texts:
+            k = text_key(t)
+            if k not in self._cache and k not in seen and self._stored(k) is None:
+                seen.add(k)
+                out.append(t)
+        return out
+
+    def seed(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Put vectors computed elsewhere (a Ray worker) into the cache, so these texts are never
+        embedded again in this process; with ``cache_dir`` they are also kept on disk."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        keys = [text_key(t) for t in texts]
+        if self.cache_dir is not None and keys:
+            self._save_disk_shard(keys, vectors)
+        if not self.cache:
+            return
+        for k, v in zip(keys, vectors):
+            self._cache.setdefault(k, v)
+
+    def seed_keys(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Like :meth:`seed` with (n, 16) uint8 content hashes (:func:`text_key`) for texts."""
+        if not self.cache:
+            return
+        for k, v in zip(np.asarray(keys, dtype=np.uint8), np.asarray(vectors, dtype=np.float32)):
+            self._cache.setdefault(k.tobytes(), v)
+
     # -- disk cache ---------------------------------------------------------------------------
     def _disk_dir(self) -> Path:
         assert self.cache_dir is not None
-        slug = hashlib.sha256(f"{self.model_name}|{resolve_model(self.model)}".encode()).hexdigest()[:16]
+        # "fixed-batch-<n>": vectors are bit-exact only for one batch size and batching scheme.
+        tag = f"{self.model_name}|{resolve_model(self.model)}|fixed-shape-v2-{self.batch_size}"
+        slug = hashlib.sha256(tag.encode()).hexdigest()[:16]
         return Path(self.cache_dir) / "embeddings" / slug
 
     def _load_disk_cache(self) -> None:

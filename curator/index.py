@@ -5,6 +5,8 @@ On disk (``indexes/<name>/``)::
     index.faiss        the FAISS index (inner product over unit vectors = cosine)
     passages.parquet   passage_id, doc_id, chunk, text, start, end (char offsets in the document)
     manifest.json      model, dimension, metric, chunking, counts, corpus and file hashes, version
+    sentences.keys.npy     content hashes of the passages' sentences (format 2)
+    sentences.vectors.npy  their unit vectors, so grounding never re-embeds evidence (format 2)
 
 >>> idx = PassageIndex.build([Document("d1", "Paris is the capital of France.")])  # doctest: +SKIP
 >>> idx.search(["capital of France"], k=1)[0][0].doc_id                              # doctest: +SKIP
@@ -33,6 +35,11 @@ INDEX_FILE = "index.faiss"
 PASSAGES_FILE = "passages.parquet"
 MANIFEST_FILE = "manifest.json"
 DOCUMENTS_FILE = "documents.json"  # doc id -> text hash, so `add` can skip unchanged documents
+SENTENCE_KEYS_FILE = "sentences.keys.npy"
+SENTENCE_VECTORS_FILE = "sentences.vectors.npy"
+# 1: passages + FAISS; 2: + the sentence vectors of the passages. Format-1 indexes still load
+# (their evidence sentences are embedded at run time, as before).
+INDEX_FORMAT = 2
 DEFAULT_INDEX_DIR = "indexes"
 INDEX_TYPES = ("auto", "flat", "hnsw")
 # Exact search scans every vector: at 200k passages x 384 dims that is ~77 MFLOP per query,
@@ -267,6 +274,9 @@ class PassageIndex:
         self._doc_ids: list[str] = passages["doc_id"].to_list()
         self._by_doc: dict[str, list[int]] | None = None
         self._vectors = vectors
+        # sentence content hashes (n, 16) uint8 and vectors (n, dim) float32 (format 2)
+        self._sent_keys = np.zeros((0, 16), np.uint8)
+        self._sent_vecs: np.ndarray = np.zeros((0, int(manifest.get("dimension", 0))), np.float32)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -301,6 +311,7 @@ class PassageIndex:
                          "unit": "whitespace tokens", "splitter": "curator.text.sentence_spans"},
             "counts": {"documents": 0, "passages": 0},
             "corpus_hash": "",
+            "format": INDEX_FORMAT,
         }
         empty = pl.DataFrame(schema=_passage_schema())
         idx = cls(embedder, empty, None, manifest)
@@ -340,6 +351,7 @@ class PassageIndex:
                 next_id += 1
         new = pl.DataFrame(rows, schema=schema)
         vecs = self.embedder.encode(new["text"].to_list())
+        self._add_sentence_vectors(new["text"].to_list())
         total = self.passages.height + new.height
         if self.faiss_index is None:
             self.faiss_index = self._new_faiss(total)
@@ -359,6 +371,30 @@ class PassageIndex:
         self.manifest["corpus_hash"] = h.hexdigest()
         self.manifest["counts"] = {"documents": len(docs), "passages": self.passages.height}
         return new.height
+
+    def _add_sentence_vectors(self, passages: list[str]) -> None:
+        """Embed the sentences of new passages (split as grounding splits evidence) and keep
+        their vectors: grounding then reads them instead of embedding evidence again."""
+        from .embed import text_key
+        from .text import sentence_spans
+
+        have = {k.tobytes() for k in self._sent_keys}
+        texts: dict[bytes, str] = {}
+        for p in passages:
+            for sent, _, _ in sentence_spans(p):
+                k = text_key(sent)
+                if k not in have and k not in texts:
+                    texts[k] = sent
+        if not texts:
+            return
+        vecs = self.embedder.encode(list(texts.values()))
+        keys = np.frombuffer(b"".join(texts), dtype=np.uint8).reshape(len(texts), 16)
+        self._sent_keys = np.concatenate([self._sent_keys, keys])
+        self._sent_vecs = np.concatenate([np.asarray(self._sent_vecs, np.float32).reshape(-1, vecs.shape[1]), vecs])
+        self.manifest["sentence_vectors"] = {
+            "count": int(len(self._sent_keys)), "batch_size": self.embedder.batch_size,
+            "splitter": "curator.text.sentence_spans", "files": [SENTENCE_KEYS_FILE, SENTENCE_VECTORS_FILE]}
+        self.manifest["format"] = INDEX_FORMAT
 
     def _new_faiss(self, n_expected: int) -> Any:
         import faiss
@@ -389,12 +425,20 @@ class PassageIndex:
         buf = _io.BytesIO()
         self.passages.write_parquet(buf, compression="zstd", statistics=False)
         atomic_write(path / PASSAGES_FILE, buf.getvalue())
+        hashed = [INDEX_FILE, PASSAGES_FILE]
+        if len(self._sent_keys):
+            for name, arr in ((SENTENCE_KEYS_FILE, self._sent_keys),
+                              (SENTENCE_VECTORS_FILE, np.asarray(self._sent_vecs, np.float32))):
+                buf = _io.BytesIO()
+                np.save(buf, arr, allow_pickle=False)
+                atomic_write(path / name, buf.getvalue())
+                hashed.append(name)
         # Document texts are needed to tell an unchanged document from a changed one on `add`;
         # they live next to the manifest, not in it, so the manifest stays readable.
         docs = self.manifest.get("_doc_hashes", {})
         write_json(path / DOCUMENTS_FILE, {"documents": [{"id": k, "sha256": v} for k, v in docs.items()]})
         manifest = {k: v for k, v in self.manifest.items() if not k.startswith("_")}
-        manifest["files"] = {INDEX_FILE: _sha256(path / INDEX_FILE), PASSAGES_FILE: _sha256(path / PASSAGES_FILE)}
+        manifest["files"] = {f: _sha256(path / f) for f in hashed}
         write_json(path / MANIFEST_FILE, manifest)
         return path
 
@@ -420,6 +464,8 @@ class PassageIndex:
                 raise IndexNotFoundError(f"{path / MANIFEST_FILE}: no {key!r} entry; rebuild the index.")
         if verify:
             for f, digest in manifest.get("files", {}).items():
+                if not (path / f).exists():
+                    raise IndexNotFoundError(f"{path}: incomplete index ({f} missing); rebuild it with `curator index build`.")
                 if _sha256(path / f) != digest:
                     raise IndexNotFoundError(f"{path / f}: content does not match the manifest hash; "
                                              "the index was modified or corrupted, rebuild it.")
@@ -439,7 +485,34 @@ class PassageIndex:
             stored = json.loads(docs_file.read_text("utf-8"))["documents"]
             manifest["_doc_hashes"] = {d["id"]: d["sha256"] for d in stored}
         idx = cls(embedder, passages, fi, manifest)
+        idx._load_sentence_vectors(path)
         return idx
+
+    def _load_sentence_vectors(self, path: Path) -> None:
+        import logging
+
+        info = self.manifest.get("sentence_vectors")
+        if not info:
+            logging.getLogger("curator").info(
+                "%s: no stored sentence vectors (index format 1): evidence is embedded at run time; "
+                "rebuild it with `curator index build ... --force` to skip that.", path)
+            return
+        for f in info["files"]:
+            if not (path / f).exists():
+                raise IndexNotFoundError(f"{path}: incomplete index ({f} missing); rebuild it with `curator index build`.")
+        try:
+            keys = np.load(path / SENTENCE_KEYS_FILE, allow_pickle=False)
+            # memory-mapped: only the rows grounding asks for are read
+            vecs = np.load(path / SENTENCE_VECTORS_FILE, allow_pickle=False, mmap_mode="r")
+        except ValueError as exc:
+            raise IndexNotFoundError(f"{path}: unreadable sentence vectors ({exc}); rebuild the index.") from exc
+        if keys.shape != (len(vecs), 16) or vecs.shape[1:] != (int(self.manifest["dimension"]),):
+            raise IndexNotFoundError(f"{path}: sentence vectors do not match their keys; rebuild the index.")
+        self._sent_keys, self._sent_vecs = keys, vecs
+        # Vectors are bit-exact for one batch size (see Embedder._embed); another one would only
+        # differ in the last bits, but runs must not depend on what an index happened to store.
+        if int(info.get("batch_size", -1)) == self.embedder.batch_size:
+            self.embedder.add_store(keys, vecs)
 
     @staticmethod
     def check_embedder(manifest: dict[str, Any], embedder: Embedder, path: Path | str = "index") -> None:

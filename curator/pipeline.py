@@ -38,16 +38,52 @@ class RunContext:
     embedder: Embedder
     index: Any = None   # PassageIndex | None
     index_ref: str | None = None
+    engine: Any = None  # LocalEngine | RayEngine; None = local
+    index_paths: dict[str, str] = field(default_factory=dict)  # ref -> folder, resolved once
 
     def get_index(self, ref: str | None) -> Any:
         if ref is None:
             return None
         if self.index is None or self.index_ref != ref:
-            from .index import PassageIndex, resolve_index_path
+            from .index import PassageIndex
 
-            self.index = PassageIndex.load(resolve_index_path(ref), embedder=self.embedder)
+            self.index = PassageIndex.load(self.index_path(ref), embedder=self.embedder)
             self.index_ref = ref
         return self.index
+
+    def index_path(self, ref: str) -> Path:
+        from .index import resolve_index_path
+
+        if ref not in self.index_paths:
+            self.index_paths[ref] = str(resolve_index_path(ref).resolve())
+        return Path(self.index_paths[ref])
+
+    def resolved_index_paths(self) -> dict[str, str]:
+        return dict(self.index_paths)
+
+    def embedder_settings(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this embedder in a worker (no disk cache there:
+        the driver keeps what the workers send back)."""
+        e = self.embedder
+        return {"model": e.model, "batch_size": e.batch_size, "device": e.device, "show_progress": False}
+
+    # -- row-local work, run by the engine ------------------------------------------------------
+    def _engine(self) -> Any:
+        if self.engine is None:
+            from .engine import LocalEngine
+
+            self.engine = LocalEngine()
+        return self.engine
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of ``texts`` (each text embedded once per run, wherever the engine runs)."""
+        return self._engine().encode(self, texts)
+
+    def map_batches(self, make: Callable[[RunContext], Callable[[Any], Any]], batches: Sequence[Any],
+                    desc: str = "work", sizes: Sequence[int] | None = None) -> list[Any]:
+        """``[make(ctx)(b) for b in batches]``: here, or on the engine's workers (``make`` must
+        then be picklable: a module-level function or a step's bound method)."""
+        return self._engine().map_batches(self, make, batches, desc, sizes)
 
 
 def _progress(ctx: RunContext, total: int, desc: str, unit: str = "pair", size: int | None = None) -> Any:
@@ -138,8 +174,9 @@ class QualityStep(Step):
         pe = np.zeros((len(prompts), ctx.embedder.dimension), np.float32)
         re_ = np.zeros_like(pe)
         if ok:
-            pe[ok] = ctx.embedder.encode([prompts[j] for j in ok])
-            re_[ok] = ctx.embedder.encode([responses[j] for j in ok])
+            # one call: on the Ray engine each call starts an actor pool
+            both = ctx.encode([prompts[j] for j in ok] + [responses[j] for j in ok])
+            pe[ok], re_[ok] = both[:len(ok)], both[len(ok):]
         scorer = QualityScorer(
             max_response_words=self.max_response_words, max_repetition=self.max_repetition,
             min_relevance=self.min_relevance, off_topic_min_words=self.off_topic_min_words,
@@ -202,13 +239,10 @@ class GroundingStep(Step):
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
         import polars as pl
 
-        from .grounding import RETRIEVAL_FLOOR, GroundingScorer, PairInput, verdicts_json
+        from .grounding import PairInput, verdicts_json
 
         index = ctx.get_index(self.index)
-        scorer = GroundingScorer(embedder=ctx.embedder, index=index, top_k=self.top_k,
-                                 threshold=self.threshold, params=self.params, verifier=self.verifier,
-                                 verifier_band=self.verifier_band, verifier_weight=self.verifier_weight,
-                                 retrieval_floor=RETRIEVAL_FLOOR if self.retrieval_floor is None else self.retrieval_floor)
+        scorer = self._scorer(ctx)
         rows = np.flatnonzero(alive_mask(table))
         sub = table[rows]
         # A multi-turn row contributes one pair per assistant turn (prompt = preceding turns);
@@ -235,13 +269,11 @@ class GroundingStep(Step):
         if checkable and no_source == len(checkable) and index is None:
             raise ConfigError("the pairs have no source and no index was given: pass --index NAME "
                               "(build one with `curator index build`) or --source-field.")
-        per_pair = []
-        with _progress(ctx, len(pairs), "grounding") as bar:
-            for start in range(0, len(pairs), self.batch_size):
-                batch = pairs[start:start + self.batch_size]
-                per_pair.extend(scorer.score(batch))
-                bar.update(len(batch))
-                log.info("grounding: %d/%d pairs", min(start + self.batch_size, len(pairs)), len(pairs))
+        scorer.score([])  # validates the settings here, before any worker starts; sets threshold_
+        # The same batches in the same order on every engine: the verifier's batching, if any,
+        # then matches too, and the outputs are byte-identical.
+        batches = [pairs[start:start + self.batch_size] for start in range(0, len(pairs), self.batch_size)]
+        per_pair = [g for out in ctx.map_batches(self._batch_scorer, batches, "grounding") for g in out]
         by_row: list[list[Any]] = [[] for _ in range(len(rows))]
         for o, g in zip(owner, per_pair):
             by_row[o].append(g)
@@ -280,6 +312,27 @@ class GroundingStep(Step):
                        if g.hallucinated else None for g in results]
             table = set_drops(table, self.name, reasons, details, rows=rows)
         return table, stats
+
+    def _scorer(self, ctx: RunContext) -> Any:
+        from .grounding import RETRIEVAL_FLOOR, GroundingScorer
+
+        verifier: Any = self.verifier
+        if isinstance(verifier, str) and ctx.embedder.device != "cpu":
+            from .embed import resolve_device
+
+            device = resolve_device(ctx.embedder.device)
+            if device != "cpu":
+                # the cross-encoder runs where the embedder runs (a GPU when there is one)
+                from .verifier import GroundingVerifier
+
+                verifier = GroundingVerifier(verifier, device=device)
+        return GroundingScorer(embedder=ctx.embedder, index=ctx.get_index(self.index), top_k=self.top_k,
+                               threshold=self.threshold, params=self.params, verifier=verifier,
+                               verifier_band=self.verifier_band, verifier_weight=self.verifier_weight,
+                               retrieval_floor=RETRIEVAL_FLOOR if self.retrieval_floor is None else self.retrieval_floor)
+
+    def _batch_scorer(self, ctx: RunContext) -> Callable[[list[Any]], list[Any]]:
+        return self._scorer(ctx).score
 
 
 def worst_turn(turns: list[Any]) -> Any:
@@ -529,7 +582,7 @@ class SelectStep(Step):
         else:
             util = _utility(table, rows)
         texts = _field_texts(sub, self.on)
-        emb = ctx.embedder.encode([t if t.strip() else " " for t in texts]) if len(texts) else np.zeros((0, ctx.embedder.dimension), np.float32)
+        emb = ctx.encode([t if t.strip() else " " for t in texts]) if len(texts) else np.zeros((0, ctx.embedder.dimension), np.float32)
         costs = None
         if self.budget_unit == "tokens":
             if self.token_field is not None:
@@ -698,9 +751,10 @@ class Pipeline:
     finished stage, so a killed run loses at most the stage it was in.
     """
 
-    def __init__(self, steps: Sequence[Step], embedder: Embedder | None = None) -> None:
+    def __init__(self, steps: Sequence[Step], embedder: Embedder | None = None, engine: Any = None) -> None:
         self.steps = list(steps)
         self.embedder = embedder
+        self.engine = engine  # curator.engine.LocalEngine (None) or RayEngine: where row-local work runs
 
     def run(self, data: PairsData | Any, workdir: str | Path | None = None) -> CurationResult:
         import polars as pl
@@ -710,7 +764,7 @@ class Pipeline:
         table = data.table if isinstance(data, PairsData) else data
         if table.height == 0:
             raise ConfigError("no rows to curate: the input is empty.")
-        ctx = RunContext(self.embedder or Embedder())
+        ctx = RunContext(self.embedder or Embedder(), engine=self.engine)
         n_in = table.height
         stages: dict[str, Any] = {}
         timings: dict[str, float] = {}

@@ -27,3 +27,17 @@ def test_bad_pipeline_files_name_the_key(tmp_path, body, message):
     p.write_text(body)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
         load_pipeline(p)
+
+
+def test_engine_and_ray_keys(tmp_path):
+    p = tmp_path / "p.toml"
+    p.write_text('engine = "ray"\n[ray]\nworkers = 2\n[[steps]]\ntype = "quality"\n')
+    spec = load_pipeline(p)
+    assert spec.engine == "ray" and spec.ray == {"workers": 2}
+    assert load_pipeline(ROOT / "examples" / "pipeline.toml").engine == "local"
+    for body, message in [('engine = "spark"\n[[steps]]\ntype = "quality"\n', "engine must be one of local, ray"),
+                          ('[ray]\nworkers = 2\n[[steps]]\ntype = "quality"\n', 'needs engine = "ray"'),
+                          ('engine = "ray"\n[ray]\nnodes = 2\n[[steps]]\ntype = "quality"\n', "unknown key 'nodes'")]:
+        p.write_text(body)
+        with pytest.raises(ConfigError, match=message):
+            load_pipeline(p)

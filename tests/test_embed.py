@@ -29,3 +29,39 @@ def test_local_path_works_and_bad_paths_are_clear(tmp_path, embedder):
         resolve_model(str(tmp_path))
     with pytest.raises(ModelError, match="Could not load embedding model"):
         Embedder("no-such-org/no-such-model-xyz").encode(["x"])
+
+
+def test_a_vector_does_not_depend_on_its_batch_neighbours_bit_for_bit():
+    # What lets the Ray engine split embedding over workers and still write the same bytes.
+    texts = [f"Sentence number {i} says {'more ' * (i % 7)}things about topic {i % 5}." for i in range(40)]
+    texts += ["Paris is the capital of France.", "  padded  ", "a", "x " * 300]
+    together = Embedder(cache=False).encode(texts)
+    alone = np.stack([Embedder(cache=False).encode([t])[0] for t in texts[::7]])
+    reversed_ = Embedder(cache=False).encode(texts[::-1])[::-1]
+    assert np.array_equal(together[::7], alone)
+    assert np.array_equal(together, reversed_)
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one_thread = Embedder(cache=False).encode(texts[:12])
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(together[:12], one_thread)
+
+
+def test_seeded_vectors_are_served_from_the_cache():
+    e = Embedder()
+    v = np.full((1, 384), 0.05, np.float32)
+    e.seed(["never embedded text"], v)
+    assert np.array_equal(e.encode(["never embedded text"]), v)
+
+
+def test_auto_device_is_cpu_without_a_gpu():
+    import torch
+
+    from curator.embed import resolve_device
+
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == "cpu"

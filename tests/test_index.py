@@ -20,7 +20,8 @@ def test_manifest_describes_the_index(demo_index_dir):
     assert m["counts"] == {"documents": 120, "passages": 120}
     assert m["metric"] == "inner_product" and m["normalized"] is True
     assert m["chunking"]["max_tokens"] == 128 and len(m["corpus_hash"]) == 64
-    assert set(m["files"]) == {"index.faiss", "passages.parquet"}
+    assert set(m["files"]) == {"index.faiss", "passages.parquet", "sentences.keys.npy", "sentences.vectors.npy"}
+    assert m["format"] == 2 and m["sentence_vectors"]["batch_size"] == 16
 
 
 def test_add_documents_and_reload(tmp_path, embedder):
@@ -46,8 +47,8 @@ def test_index_refuses_another_model(demo_index_dir, tmp_path):
     m["model"] = "some/other-model"
     bad = tmp_path / "bad"
     bad.mkdir()
-    for f in ("index.faiss", "passages.parquet"):
-        (bad / f).write_bytes((demo_index_dir / f).read_bytes())
+    for f in demo_index_dir.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
     (bad / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(IndexMismatchError, match="was built with model 'some/other-model'"):
         PassageIndex.load(bad, Embedder())
@@ -96,3 +97,40 @@ def test_html_sources_lose_their_boilerplate(tmp_path):
     (doc,) = load_documents([tmp_path / "page.html"])
     assert "opened to traffic in 1937" in doc.text
     assert "var x" not in doc.text and "All rights reserved" not in doc.text
+
+
+def test_grounding_reads_evidence_vectors_from_the_index_instead_of_embedding_them(tmp_path):
+    from curator.grounding import GroundingScorer, PairInput
+    from curator.text import sentence_spans
+
+    docs = [Document("d1", "The bridge opened in 1932. It spans the harbour. Trains cross it daily."),
+            Document("d2", "Tea is grown in Assam. The harvest starts in March.")]
+    built = PassageIndex.build(docs, Embedder())
+    built.save(tmp_path / "i")
+    fresh = Embedder()
+    idx = PassageIndex.load(tmp_path / "i", fresh)
+    embedded: list[str] = []
+    real = fresh._embed
+    fresh._embed = lambda texts: (embedded.extend(texts), real(texts))[1]  # type: ignore[method-assign]
+    pairs = [PairInput("When did the bridge open?", "The bridge opened in 1932. Trains cross it.", None, None)]
+    got = GroundingScorer(embedder=fresh, index=idx).score(pairs)
+    evidence = {s for d in docs for s, _, _ in sentence_spans(d.text)}
+    assert embedded and not evidence & set(embedded)
+    # and the result is the one a run that embeds everything gets, bit for bit
+    plain = GroundingScorer(embedder=Embedder(), index=PassageIndex.load(tmp_path / "i", Embedder(batch_size=8)))
+    assert got[0].hallucination_prob == pytest.approx(plain.score(pairs)[0].hallucination_prob, abs=1e-6)
+    ref = GroundingScorer(embedder=Embedder(), index=built).score(pairs)
+    assert got[0].hallucination_prob == ref[0].hallucination_prob
+
+
+def test_format_1_indexes_still_load(tmp_path):
+    idx = PassageIndex.build([Document("a", "Paris is the capital of France. It is large.")], Embedder())
+    idx.save(tmp_path / "i")
+    m = json.loads((tmp_path / "i" / "manifest.json").read_text())
+    for f in ("sentences.keys.npy", "sentences.vectors.npy"):
+        (tmp_path / "i" / f).unlink()
+        del m["files"][f]
+    del m["sentence_vectors"], m["format"]
+    (tmp_path / "i" / "manifest.json").write_text(json.dumps(m))
+    old = PassageIndex.load(tmp_path / "i", Embedder())
+    assert old.search(["capital of France"], k=1)[0][0].doc_id == "a"

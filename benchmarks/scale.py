@@ -1,0 +1,322 @@
+"""Scale: embedding throughput vs the fp32 matmul roofline, old vs new code on one run, the Ray
+engine with 1 and 2 workers, and peak memory per row without an index.
+
+    python benchmarks/scale.py                       # every part, default sizes
+    python benchmarks/scale.py --parts roofline,embed
+    python benchmarks/scale.py --parts oldnew,ray --rows 600
+    python benchmarks/scale.py --parts memory --mem-rows 4000,8000
+
+Parts
+- roofline: GFLOP/s of torch fp32 matmuls shaped like MiniLM's (tokens x 384 @ 384 x 1536) and a
+  square one, same threads as embedding: the ceiling.
+- embed: texts/s, tokens/s and achieved GFLOP/s (MiniLM-L6 counted at 12*d^2 MACs per token per
+  layer plus attention) of plain sentence-transformers (today's batching, 64) and of curator's
+  Embedder (equal-length, fixed-shape batches) at several batch sizes.
+- oldnew: `curator run` of the base commit (15c4de6, extracted with `git archive`) and of this
+  tree on the same rows (instructions/ + synthetic rows), retrieval-mode grounding against the
+  demo index; both in subprocesses of this run.
+- ray: the same run with --engine local, ray with 1 worker, ray with 2 workers: rows/s, peak RSS of
+  the driver and of the largest worker, and whether the outputs are byte-identical.
+- memory: quality -> dedup -> select (no index) at two sizes: peak RSS, and the slope per row that
+  projects 1M rows.
+
+Each run is a subprocess, so peak RSS (ru_maxrss / VmHWM) is its own. Timings depend on load:
+the script prints `uptime` next to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import data_dir, read_jsonl  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE_COMMIT = "15c4de6"
+D, FFN, LAYERS = 384, 1536, 6
+
+
+def uptime() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+# ---------------------------------------------------------------------------------------------
+def roofline() -> dict[str, float]:
+    import torch
+
+    out = {}
+    for name, (m, k, n) in {"minilm_ffn_512tok": (512, D, FFN), "minilm_qkv_512tok": (512, D, D),
+                            "square_1024": (1024, 1024, 1024)}.items():
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        for _ in range(3):
+            a @ b
+        reps, best = 20, float("inf")
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(reps):
+                a @ b
+            best = min(best, (time.perf_counter() - t) / reps)
+        out[name] = 2 * m * k * n / best / 1e9
+    out["threads"] = torch.get_num_threads()
+    return out
+
+
+def flops_per_token(length: int) -> float:
+    # linear layers: QKV + O (4 d^2) and the FFN (2 d * ffn) MACs; attention: QK^T and AV (2 L d)
+    return 2 * LAYERS * (4 * D * D + 2 * D * FFN + 2 * length * D)
+
+
+def sample_texts(n: int) -> list[str]:
+    rows = []
+    for f in ("alpaca_gpt4_sample.jsonl", "lima.jsonl", "self_instruct.jsonl"):
+        p = data_dir() / "instructions" / f
+        if p.exists():
+            rows += read_jsonl(p)
+    if not rows:
+        print("skipped: ../shared/data/instructions/ not found; set CURATOR_DATA_DIR.")
+        sys.exit(0)
+    from curator.text import sentence_spans
+
+    texts = []
+    for r in rows:
+        texts.append((r.get("instruction") or "") + " " + (r.get("input") or ""))
+        texts += [s for s, _, _ in sentence_spans(r.get("output") or "")][:6]
+    random.Random(0).shuffle(texts)
+    return [t for t in texts if t.strip()][:n]
+
+
+def embed_bench(n: int, sizes: list[int], ceiling: float) -> list[dict[str, float | str]]:
+    from sentence_transformers import SentenceTransformer
+
+    from curator.embed import Embedder, resolve_model
+
+    texts = sample_texts(n)
+    st = SentenceTransformer(resolve_model(None), device="cpu")
+    lengths = [len(x) for x in st.tokenizer(texts, truncation=True, max_length=st.max_seq_length)["input_ids"]]
+    flops = sum(flops_per_token(L) * L for L in lengths)
+    rows: list[dict[str, float | str]] = []
+
+    def record(name: str, fn) -> None:  # type: ignore[no-untyped-def]
+        fn(texts[:64])  # warm-up
+        t = time.perf_counter()
+        fn(texts)
+        dt = time.perf_counter() - t
+        gf = flops / dt / 1e9
+        rows.append({"config": name, "texts_per_s": len(texts) / dt, "tokens_per_s": sum(lengths) / dt,
+                     "gflops": gf, "pct_roofline": 100 * gf / ceiling, "load": uptime()})
+        print(rows[-1], flush=True)
+
+    record("sentence-transformers encode, batch 64 (base)",
+           lambda x: st.encode(x, batch_size=64, normalize_embeddings=True))
+    for b in sizes:
+        record(f"curator Embedder, fixed-shape batch {b}", lambda x, b=b: Embedder(batch_size=b, cache=False).encode(x))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+def make_rows(n: int, path: Path) -> None:
+    """Rows of instructions/ (Alpaca format), topped up with synthetic rows, ~3% exact repeats."""
+    real = []
+    for f in ("alpaca_gpt4_sample.jsonl", "self_instruct.jsonl", "lima.jsonl"):
+        p = data_dir() / "instructions" / f
+        if p.exists():
+            real += [{"instruction": r.get("instruction") or "", "input": r.get("input") or "",
+                      "output": r.get("output") or ""} for r in read_jsonl(p)]
+    rng = random.Random(0)
+    rng.shuffle(real)
+    rows = real[: int(n * 0.8)]
+    topics = ["the harbour bridge", "tea in Assam", "the printing press", "volcanoes", "the Nile", "jazz"]
+    while len(rows) < n:
+        i = len(rows)
+        if i % 30 == 0 and rows:
+            rows.append(dict(rows[rng.randrange(len(rows))]))
+            continue
+        t = topics[i % len(topics)]
+        rows.append({"instruction": f"Write {i % 5 + 2} facts about {t} (item {i}).", "input": "",
+                     "output": f"Here are facts about {t}. It was noted in {1800 + i % 200}. "
+                               f"Many people visit it each year. Record {i} adds detail number {i % 97}."})
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in rows[:n]:
+            fh.write(json.dumps(r) + "\n")
+
+
+def _descends(pid: int, root: int) -> bool:
+    while pid > 1:
+        if pid == root:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return False
+
+
+def watch_workers(stop: threading.Event, peaks: dict[int, int], root: list[int]) -> None:
+    """Peak RSS (VmHWM, kB) of the Ray worker processes started by the run ``root[0]``."""
+    while not stop.is_set():
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or not root:
+                continue
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if not cmd.startswith(b"ray::") or not _descends(int(pid), root[0]):
+                    continue
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peaks[int(pid)] = max(peaks.get(int(pid), 0), int(line.split()[1]))
+            except OSError:
+                continue
+        stop.wait(0.5)
+
+
+def run_cli(args: list[str], tree: Path | None = None, env: dict[str, str] | None = None,
+            pid_out: list[int] | None = None) -> dict[str, float]:
+    """`curator ARGS` in a subprocess (of ``tree``'s code when given): seconds and peak RSS (MiB)."""
+    code = ("import sys, resource; sys.argv = ['curator'] + sys.argv[1:]\n"
+            + (f"sys.path.insert(0, {str(tree)!r})\n" if tree else "")
+            + "from curator.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\nelse:\n    code = 0\n"
+            "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+            "sys.exit(code)\n")
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "CURATOR_CACHE_DIR": "off",
+                **(env or {})}
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=full_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    if pid_out is not None:
+        pid_out.append(proc.pid)
+    stdout, stderr = proc.communicate()
+    p = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    dt = time.perf_counter() - t
+    if p.returncode != 0:
+        raise SystemExit(f"curator {' '.join(args)} failed:\n{p.stderr[-3000:]}")
+    rss = [int(line.split()[1]) for line in p.stderr.splitlines() if line.startswith("MAXRSS_KB")]
+    return {"seconds": dt, "peak_rss_mib": rss[-1] / 1024 if rss else float("nan")}
+
+
+def same_outputs(a: Path, b: Path) -> bool:
+    return all((a / f).read_bytes() == (b / f).read_bytes() for f in ("kept.jsonl", "dropped.jsonl", "summary.json"))
+
+
+def build_index(work: Path, tree: Path | None = None) -> Path:
+    idx = work / ("index-base" if tree else "index")
+    run_cli(["index", "build", str(ROOT / "examples/halueval_demo/sources.jsonl"), "--out", str(idx),
+             "--id-field", "id", "--force"], tree)
+    return idx
+
+
+def oldnew(n: int, work: Path) -> list[dict[str, float | str]]:
+    base = work / "base"
+    if not base.exists():
+        base.mkdir()
+        tar = subprocess.run(["git", "-C", str(ROOT), "archive", BASE_COMMIT, "curator"], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(base)], input=tar.stdout, check=True)
+    pairs = work / "pairs.jsonl"
+    make_rows(n, pairs)
+    rows: list[dict[str, float | str]] = []
+    for name, tree in (("base 15c4de6", base), ("this tree", None)):
+        idx = build_index(work, tree)
+        r = run_cli(["-q", "run", str(pairs), "--index", str(idx), "-o", str(work / f"out-{name[:4]}"), "--no-report"], tree)
+        rows.append({"code": name, "rows": n, **r, "rows_per_s": n / r["seconds"], "load": uptime()})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def ray_bench(n: int, work: Path) -> list[dict[str, float | str | bool]]:
+    pairs = work / "pairs.jsonl"
+    if not pairs.exists():
+        make_rows(n, pairs)
+    idx = work / "index"
+    if not (idx / "manifest.json").exists():
+        build_index(work)
+    rows: list[dict[str, float | str | bool]] = []
+    for name, extra in (("local", []), ("ray, 1 worker", ["--engine", "ray", "--workers", "1"]),
+                        ("ray, 2 workers", ["--engine", "ray", "--workers", "2"])):
+        out = work / ("out-" + name.replace(" ", "").replace(",", "-"))
+        peaks: dict[int, int] = {}
+        root: list[int] = []
+        stop = threading.Event()
+        th = threading.Thread(target=watch_workers, args=(stop, peaks, root), daemon=True)
+        th.start()
+        r = run_cli(["-q", "run", str(pairs), "--index", str(idx), "-o", str(out), "--no-report", *extra],
+                    pid_out=root)
+        stop.set()
+        th.join()
+        worker = max(peaks.values(), default=0) / 1024
+        rows.append({"engine": name, "rows": n, **r, "rows_per_s": n / r["seconds"],
+                     "max_worker_rss_mib": worker, "ray_processes": len(peaks),
+                     "identical_to_local": same_outputs(work / "out-local", out), "load": uptime()})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def memory(sizes: list[int], work: Path) -> list[dict[str, float | str]]:
+    rows: list[dict[str, float | str]] = []
+    for n in sizes:
+        pairs = work / f"mem-{n}.jsonl"
+        make_rows(n, pairs)
+        toml = work / f"mem-{n}.toml"
+        toml.write_text(f'[input]\npath = "{pairs}"\n[output]\ndir = "{work / f"mem-out-{n}"}"\nreport = false\n'
+                        '[[steps]]\ntype = "quality"\n[[steps]]\ntype = "dedup"\n'
+                        f'[[steps]]\ntype = "select"\nbudget = {n // 2}\n')
+        r = run_cli(["-q", "run", str(toml)])
+        rows.append({"rows": n, **r, "rows_per_s": n / r["seconds"], "load": uptime()})
+        print(rows[-1], flush=True)
+    if len(rows) >= 2:
+        a, b = rows[0], rows[-1]
+        slope = (b["peak_rss_mib"] - a["peak_rss_mib"]) / (b["rows"] - a["rows"])  # type: ignore[operator]
+        fixed = a["peak_rss_mib"] - slope * a["rows"]  # type: ignore[operator]
+        rows.append({"projection": "linear fit", "kib_per_row": slope * 1024, "fixed_mib": fixed,
+                     "projected_1M_gib": (fixed + slope * 1_000_000) / 1024})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--parts", default="roofline,embed,oldnew,ray,memory")
+    ap.add_argument("--texts", type=int, default=1500, help="texts for the embedding benchmark")
+    ap.add_argument("--batch-sizes", default="8,16,32,64")
+    ap.add_argument("--rows", type=int, default=600, help="rows of the old/new and Ray runs")
+    ap.add_argument("--mem-rows", default="2000,6000")
+    ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
+    ap.add_argument("--json", default=None, help="also write every number to this file")
+    a = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parts = a.parts.split(",")
+    work = Path(a.work or tempfile.mkdtemp(prefix="curator-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    res: dict[str, object] = {"load_at_start": uptime(), "cpus": os.cpu_count()}
+    ceiling = float("nan")
+    if "roofline" in parts or "embed" in parts:
+        res["roofline"] = rf = roofline()
+        ceiling = max(v for k, v in rf.items() if k != "threads")
+        print("roofline GFLOP/s:", rf, flush=True)
+    if "embed" in parts:
+        res["embed"] = embed_bench(a.texts, [int(x) for x in a.batch_sizes.split(",")], ceiling)
+    if "oldnew" in parts:
+        res["oldnew"] = oldnew(a.rows, work)
+    if "ray" in parts:
+        res["ray"] = ray_bench(a.rows, work)
+    if "memory" in parts:
+        res["memory"] = memory([int(x) for x in a.mem_rows.split(",")], work)
+    res["self_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=1))
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -28,6 +28,9 @@ class CuratorGroup(click.Group):
             return super().invoke(ctx)
         except CuratorError as exc:
             raise click.ClickException(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        except OSError as exc:  # a file system refusal (permissions, a read-only or missing place)
+            where = f": {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or type(exc).__name__}{where}") from None
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
@@ -175,6 +178,37 @@ def check_out_dir(outdir: str, option: str = "-o") -> None:
         raise ConfigError(f"{option} {outdir}: looks like a file, but this command writes a folder "
                                f"(kept.jsonl, dropped.jsonl, summary.json, ...); give e.g. -o {path.with_suffix('')}.")
     _check_parent(path, option, outdir)
+    try:  # create it now: a folder that cannot be made must fail before the work, not after
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{option} {outdir}: cannot create the folder ({exc.strerror or exc}).") from exc
+
+
+RUN_OUTPUTS = ("kept.jsonl", "dropped.jsonl", "scores.parquet", "summary.json", "timings.json", "report.html")
+
+
+def dropped_path(out: str, dropped: str | None) -> Path:
+    """Where the dropped rows of a single-file command go: --dropped, else OUT with .dropped."""
+    out_path = Path(out)
+    if dropped:
+        return Path(dropped)
+    return out_path.with_name(out_path.name.replace(out_path.suffix, f".dropped{out_path.suffix}", 1))
+
+
+def check_not_input(pairs: str, outputs: list[Path], option: str = "-o") -> None:
+    """Refuse, before any work, an output that would overwrite an input file: curator never
+    destroys its input (`curator dedup data.jsonl -o data.jsonl`)."""
+    from .errors import ConfigError
+    from .io import expand_inputs
+
+    try:
+        inputs = {f.resolve() for f in expand_inputs(pairs)}
+    except CuratorError:
+        return  # a missing or empty input is reported by the reader with its own message
+    for out in outputs:
+        if out.resolve() in inputs:
+            raise ConfigError(f"{option} {out}: is an input file; curator never overwrites its input. "
+                              "Write the output somewhere else.")
 
 
 def _check_parent(path: Path, option: str, given: str) -> None:
@@ -207,7 +241,7 @@ def _write_single(ctx: click.Context, result: Any, out: str, dropped: str | None
     out_path = Path(out)
     frames = [("out", out_path, result.table if all_rows else result.kept)]
     if not all_rows and result.dropped.height:
-        dpath = Path(dropped) if dropped else out_path.with_name(out_path.name.replace(out_path.suffix, f".dropped{out_path.suffix}", 1))
+        dpath = dropped_path(out, dropped)
         frames.append(("dropped", dpath, result.dropped))
     for _, path, frame in frames:
         if table_format(path) == "jsonl":  # --dropped may name another format than OUT
@@ -342,6 +376,7 @@ def score_cmd(ctx: click.Context, pairs: str, index_ref: str | None, out: str, t
     if index_ref is None and not kw.get("source_field"):
         raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
     check_out_file(out)
+    check_not_input(pairs, [Path(out)])
     steps = [QualityStep(drop=False), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params, drop=False,
                                                            verifier=verifier)]
     result = _run(ctx, pairs, kw, steps, index_ref)
@@ -397,6 +432,7 @@ def dedup_cmd(ctx: click.Context, pairs: str, out: str, dropped: str | None, on:
     check_out_file(out)
     if dropped:
         check_out_file(dropped, "--dropped")
+    check_not_input(pairs, [Path(out), dropped_path(out, dropped)])
     steps = [DedupStep(on=on, semantic=semantic, near_threshold=near_threshold,
                        semantic_threshold=semantic_threshold, score_column=score_column,
                        allow_value_changes=allow_value_changes)]
@@ -430,6 +466,7 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
     check_out_file(out)
     if dropped:
         check_out_file(dropped, "--dropped")
+    check_not_input(pairs, [Path(out), dropped_path(out, dropped)])
     steps = [SelectStep(budget=budget, budget_unit=budget_unit, method=method, utility_column=utility_column,
                         random_state=random_state, group_by=group_by, must_include=list(must_include) or None,
                         token_field=token_field, tokenizer=tokenizer)]
@@ -479,6 +516,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     if outdir is None:
         raise click.UsageError("give -o OUTDIR.")
     check_out_dir(outdir)
+    check_not_input(pairs, [Path(outdir) / f for f in RUN_OUTPUTS])
     if index_ref is None and not kw.get("source_field"):
         raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
     steps = [QualityStep(), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params,
@@ -618,6 +656,7 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
     if outdir is None:
         raise CuratorError(f"{path}: no [output] dir; set it or pass -o OUTDIR.")
     check_out_dir(outdir, "-o" if outdir != spec.output.get("dir") else "[output] dir")
+    check_not_input(spec.input["path"], [Path(outdir) / f for f in RUN_OUTPUTS])
     data = _read(spec.input["path"], spec.input)
     for note in data.notes:
         _say(ctx, f"warning: {note}")

@@ -66,7 +66,7 @@ INSTRUCTION_KEYS = ("instruction", "prompt", "question", "query")
 CONVERSATION_KEYS = ("messages", "conversations")
 _USER_ROLES = {"user", "human", "prompter"}
 _ASSISTANT_ROLES = {"assistant", "gpt", "bot", "model", "chatgpt"}
-_SYSTEM_ROLES = {"system"}
+_SYSTEM_ROLES = {"system", "developer"}  # "developer": OpenAI's newer name for the system turn
 RESPONSE_KEYS = ("output", "response", "answer", "completion")
 
 

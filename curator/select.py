@@ -337,10 +337,11 @@ class DiverseSelector:
             # must-include first, then utility (the order top-utility would give).
             order = _must_first(must, u) + [int(i) for i in _by_utility(np.flatnonzero(cand), u)]
             gains = [float(u[i]) for i in order]
-            unit = "candidate rows" if rows_unit else "candidate tokens"
-            stats["message"] = (
-                f"budget {budget:g} >= {available:g} {unit}: selecting all"
-            )
+            unit = "rows" if rows_unit else "tokens"
+            n_fit = int(cand.sum() + must.sum())
+            stats["message"] = f"budget {budget:g} >= {available:g} {unit} of the {n_fit} candidate rows: selecting them all"
+            if too_big.any():
+                stats["message"] += f" ({int(too_big.sum())} rows exceed the budget on their own and are not selected)"
         else:
             cap = _Capacity(budget, cost)
             if gcodes is not None:

@@ -103,7 +103,7 @@ def test_budget_larger_than_data_selects_all(tmp_path):
     res = CliRunner().invoke(cli, ["select", str(src), "--budget", "50", "-o", str(tmp_path / "s.jsonl")])
     assert res.exit_code == 0, res.output
     assert sum(1 for _ in open(tmp_path / "s.jsonl")) == 5
-    assert "selecting all" in res.output
+    assert "selecting them all" in res.output
 
 
 def test_readme_commands_exist():

@@ -171,8 +171,20 @@ def test_budget_at_least_rows_selects_all() -> None:
     for budget in (n, n + 5, 1.0):
         res = DiverseSelector(budget=budget).select(x)
         assert res.selected.all()
-        assert res.stats["message"] == f"budget {res.stats['budget']:g} >= {n} candidate rows: selecting all"
+        assert res.stats["message"] == (f"budget {res.stats['budget']:g} >= {n} rows of the {n} candidate rows: "
+                                        "selecting them all")
         check_consistent(res, n)
+
+
+def test_selecting_all_says_how_many_rows_exceed_a_token_budget_alone() -> None:
+    x, _ = clusters()
+    budget = 3 * (len(x) - 4)
+    costs = np.full(len(x), 3.0)
+    costs[:4] = budget + 1  # four rows each larger than the whole budget
+    res = DiverseSelector(budget=budget, budget_unit="tokens").select(x, costs=costs)
+    assert res.selected.sum() == len(x) - 4 and not res.selected[:4].any()
+    assert res.stats["message"].endswith("(4 rows exceed the budget on their own and are not selected)")
+    assert f"of the {len(x) - 4} candidate rows" in res.stats["message"]
 
 
 def test_budget_zero_selects_nothing() -> None:

@@ -584,12 +584,18 @@ class _Side:
         return out
 
 
+# Negations, whose presence or absence flips what a row asks: counted per text by the guard.
+_NEGATION_RE = re.compile(
+    r"\b(?:not|no|never|none|nobody|nothing|neither|nor|cannot|without)\b|\w(?:n't|n’t)\b", re.IGNORECASE)
+
+
 class _ValueGuard:
     """Blocks near/semantic pairs where a task-changing value was *replaced*: a number ("2019" vs
     "2020", "-5" vs "5"; "10,000" = "10000"), an operator or symbol ("7+3" vs "7-3", "5 < 3" vs
     "5 <= 3", "😀" vs "😢", "$5" vs "€5"), a capitalised name not at a sentence start ("Lamar" vs
     "Leon"; a capitalised word the texts also use in lower case is a plain word), or a run of
-    letters of a caseless script (CJK, Thai, Arabic...: any replaced run may be a name).
+    letters of a caseless script (CJK, Thai, Arabic...: any replaced run may be a name). A
+    negation added or removed ("not", "never", "n't") blocks too, although it is an insertion.
 
     The two texts are aligned word by word (rapidfuzz Levenshtein opcodes over whitespace
     tokens); only spans replaced by other words are examined, and a span blocks when each side
@@ -604,6 +610,7 @@ class _ValueGuard:
         self._words: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
         # numbers per row are small and decide most template pairs: a larger cache
         self._numbers: dict[int, frozenset[str]] = {}
+        self._negation_counts: dict[int, int] = {}
 
     def _row_numbers(self, r: int) -> frozenset[str]:
         got = self._numbers.get(r)
@@ -633,12 +640,24 @@ class _ValueGuard:
             got = self._words[r] = (words, numbers)
         return got
 
+    def _negations(self, r: int) -> int:
+        got = self._negation_counts.get(r)
+        if got is None:
+            if len(self._negation_counts) >= 1 << 18:
+                self._negation_counts.clear()
+            got = self._negation_counts[r] = len(_NEGATION_RE.findall(self.texts[r]))
+        return got
+
     def blocked(self, a: int, b: int) -> bool:
         from rapidfuzz.distance import Levenshtein
 
         ta, tb = self.texts[a], self.texts[b]
         if ta == tb:
             return False
+        # a negation added or removed reverses the task ("Is Paris in France?" / "Is Paris not
+        # in France?", "Do delete ..." / "Do not delete ..."), though it is only an insertion
+        if self._negations(a) != self._negations(b):
+            return True
         # fast paths: values can only change among the words one text has and the other lacks;
         # and each text having a number (a whole word) the other lacks is a changed number
         na, nb = self._row_numbers(a), self._row_numbers(b)

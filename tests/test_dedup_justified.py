@@ -344,3 +344,27 @@ def test_conversations_compared_on_every_request(embedder):
     assert first.summary["kept"] == 1
     dropped = first.table.filter(first.table[R.DROP_REASON] == "duplicate")
     assert dropped[R.DUP_METHOD].to_list() == ["exact", "exact"]
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Is Paris in France?", "Is Paris not in France?"),
+    ("Please delete the temporary files in the build folder before the release.",
+     "Please don't delete the temporary files in the build folder before the release."),
+    ("Write a story where the hero wins the final battle against the dragon.",
+     "Write a story where the hero never wins the final battle against the dragon."),
+    ("List the planets with rings.", "List the planets without rings."),
+])
+def test_an_added_negation_is_never_a_near_or_semantic_duplicate(a, b):
+    # semantic: the two rows share one embedding; near: they are lightly edited copies
+    emb = np.array([[1.0, 0.0], [1.0, 0.0]], dtype=np.float32)
+    res = Deduplicator(exact=True, near=True, semantic=True).run([a, b], embeddings=emb)
+    assert res.keep.all(), (res.method, res.similarity)
+    loose = Deduplicator(near=True, semantic=True, allow_value_changes=True).run([a, b], embeddings=emb)
+    assert not loose.keep.all()  # the opt-out merges them again
+
+
+def test_the_same_negation_in_both_copies_still_merges():
+    a = "Please do not delete the temporary files in the build folder before the release!"
+    b = "please do not delete the temporary files in the build folder before the release"
+    res = Deduplicator(semantic=False).run([a, b])
+    assert res.keep.tolist() == [True, False]

@@ -321,6 +321,8 @@ class PassageIndex:
     def add(self, documents: Sequence[Document]) -> int:
         """Add documents (those already indexed with the same id and text are skipped).
         Returns the number of passages added."""
+        import logging
+
         have = self.manifest.get("_doc_hashes", {})
         new = [d for d in unique_documents(documents) if have.get(d.id) != _text_hash(d.text)]
         clash = [d.id for d in new if d.id in have]
@@ -329,7 +331,18 @@ class PassageIndex:
                 f"document id {clash[0]!r} is already in the index with a different text; "
                 "give changed documents new ids or rebuild the index."
             )
-        return self._add_documents(new)
+        # The same text under another id (a file added by its own path after its folder was
+        # indexed: `intro.md` vs `a/intro.md`) is already indexed: never index it twice.
+        by_hash = {h: doc_id for doc_id, h in have.items()}
+        fresh = []
+        for d in new:
+            other = by_hash.get(_text_hash(d.text))
+            if other is not None:
+                logging.getLogger(__name__).warning(
+                    "document %r has the same text as %r, already in the index: skipped", d.id, other)
+            else:
+                fresh.append(d)
+        return self._add_documents(fresh)
 
     def _add_documents(self, documents: Sequence[Document]) -> int:
         import polars as pl

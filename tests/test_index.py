@@ -35,6 +35,23 @@ def test_add_documents_and_reload(tmp_path, embedder):
     assert again.add([Document("b", "Rome is in Italy.")]) == 0
 
 
+def test_the_same_text_under_another_id_is_not_indexed_twice(tmp_path, embedder, caplog):
+    # `index build docs/` names it a/intro.md; `index add NAME docs/a/intro.md` names it intro.md
+    docs = tmp_path / "docs"
+    for sub, text in (("a", "The Eiffel Tower is 330 metres tall."), ("b", "Rome is the capital of Italy.")):
+        (docs / sub).mkdir(parents=True)
+        (docs / sub / "intro.md").write_text(text, encoding="utf-8")
+    idx = PassageIndex.build(load_documents([docs]), embedder)
+    assert sorted(idx.passages["doc_id"].to_list()) == ["a/intro.md", "b/intro.md"]
+    with caplog.at_level("WARNING"):
+        assert idx.add(load_documents([docs / "a" / "intro.md"])) == 0
+    assert "same text as 'a/intro.md'" in caplog.text
+    assert len(idx) == 2
+    # a new text is still added, under its own id
+    (docs / "c.md").write_text("Lima is the capital of Peru.", encoding="utf-8")
+    assert idx.add(load_documents([docs / "c.md"])) == 1 and len(idx) == 3
+
+
 def test_hnsw_index_type(embedder):
     idx = PassageIndex.build([Document(str(i), f"Fact number {i} is about topic {i}.") for i in range(20)],
                              embedder, index_type="hnsw")

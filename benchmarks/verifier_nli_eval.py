@@ -50,12 +50,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import data_dir, require  # noqa: E402
-from grounding import DATASETS, load, novelty_baseline  # noqa: E402
+from grounding import C_REG, DATASETS, FLOORS, SHIPPED, load, novelty_baseline  # noqa: E402
 from verifier_nli_train import NLI_FILE, NLI_MIX, detok, is_dev  # noqa: E402
 
 from curator.calibrate import fit_params  # noqa: E402
 from curator.calibrate import pair_features as calib_pair_features  # noqa: E402
-from curator.grounding import GroundingScorer, PairInput  # noqa: E402
+from curator.grounding import (  # noqa: E402
+    ALL_FEATURES,  # noqa: E402
+    GroundingScorer,
+    PairInput,
+)
 from curator.verifier import GroundingVerifier, evidence_window, make_claim  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,12 +136,53 @@ def dev_features(data: dict[str, list[dict]], idx: dict[str, np.ndarray], cache:
 
 
 def model_key(model: Path, args: argparse.Namespace) -> str:
-    h = hashlib.sha1((model / "model.safetensors").read_bytes())
+    if args.scores:
+        h = hashlib.sha1(Path(args.scores).read_bytes())
+    else:
+        h = hashlib.sha1((model / "model.safetensors").read_bytes())
     h.update(f"{args.window_words}/{args.max_length}/{args.int8}".encode())
     return h.hexdigest()[:12]
 
 
-def verifier(args: argparse.Namespace) -> GroundingVerifier:
+class PairRecorder:
+    """Stands in for the verifier with ``--export-pairs``: records every (claim, evidence) pair the
+    parts would score (and answers 0.5), so another machine can score them
+    (benchmarks/verifier_train_file.py --score)."""
+
+    def __init__(self) -> None:
+        self.pairs: dict[tuple[str, str], None] = {}
+
+    def predict(self, claims: list[str], evidences: list[str]) -> np.ndarray:
+        for c, e in zip(claims, evidences):
+            self.pairs[(c, e)] = None
+        return np.full(len(claims), 0.5, dtype=np.float32)
+
+
+class ScoreLookup:
+    """Stands in for the verifier with ``--scores``: P(unsupported) read from a scores file."""
+
+    def __init__(self, path: str) -> None:
+        from verifier_train_file import read_jsonl
+
+        self.p = {(r["claim"], r["evidence"]): float(r["p"]) for r in read_jsonl(path)}
+
+    def predict(self, claims: list[str], evidences: list[str]) -> np.ndarray:
+        missing = [c for c, e in zip(claims, evidences) if (c, e) not in self.p]
+        if missing:
+            raise SystemExit(f"{len(missing)} pairs are not in --scores (e.g. {missing[0][:80]!r}); re-export them "
+                             "with --export-pairs and score them again.")
+        return np.array([self.p[(c, e)] for c, e in zip(claims, evidences)], dtype=np.float32)
+
+
+_STANDIN: PairRecorder | ScoreLookup | None = None
+
+
+def verifier(args: argparse.Namespace) -> GroundingVerifier | PairRecorder | ScoreLookup:
+    global _STANDIN
+    if args.export_pairs or args.scores:
+        if _STANDIN is None:
+            _STANDIN = PairRecorder() if args.export_pairs else ScoreLookup(args.scores)
+        return _STANDIN
     return GroundingVerifier(args.model, max_length=args.max_length, batch_size=32,
                              quantize="int8" if args.int8 else None)
 
@@ -145,11 +190,11 @@ def verifier(args: argparse.Namespace) -> GroundingVerifier:
 def dev_verifier_scores(data: dict[str, list[dict]], idx: dict[str, np.ndarray], claims: dict[str, list[list[str]]],
                         args: argparse.Namespace, cache: Path) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     ver = verifier(args)
-    mk = model_key(Path(args.model), args)
+    mk = "export" if args.export_pairs else model_key(Path(args.model), args)
     out, rate = {}, {}
     for n in DATASETS:
         f = cache / f"ver_{mk}_{n}_{len(idx[n])}_{code_key()}.json"
-        if f.is_file() and not args.fresh:
+        if f.is_file() and not args.fresh and not args.export_pairs:
             d = json.loads(f.read_text("utf-8"))
             out[n], rate[n] = np.array(d["p"]), d["rate"]
             continue
@@ -168,9 +213,18 @@ def dev_verifier_scores(data: dict[str, list[dict]], idx: dict[str, np.ndarray],
         worst = np.zeros(len(idx[n]))  # a pair without a checkable claim flags nothing
         np.maximum.at(worst, np.array(owner, dtype=int), ps)
         out[n] = worst
-        f.write_text(json.dumps({"p": worst.tolist(), "rate": rate[n], "n_claims": len(cs)}), encoding="utf-8")
+        if not args.export_pairs:
+            f.write_text(json.dumps({"p": worst.tolist(), "rate": rate[n], "n_claims": len(cs)}), encoding="utf-8")
         print(f"[verifier] {n}: {len(cs)} claims at {rate[n]:.1f}/s", flush=True)
     return out, rate
+
+
+def gprob(params, x: np.ndarray, names: tuple[str, ...]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """P(unsupported) from a matrix whose columns are ``names`` (benchmarks/grounding.py's ``prob``);
+    a pair with no checkable claim counts as 0."""
+    p = params.prob_unsupported(x[:, [names.index(f) for f in params.features]])
+    p = params.apply_floors(p, {f: np.nan_to_num(x[:, names.index(f)]) for f in params.floors})
+    return np.nan_to_num(p, nan=0.0)
 
 
 def part_lodo(args: argparse.Namespace, cache: Path) -> str:
@@ -180,7 +234,7 @@ def part_lodo(args: argparse.Namespace, cache: Path) -> str:
     vp, rate = dev_verifier_scores(data, idx, claims, args, cache)
     ys = {n: np.array([data[n][i]["hallucinated"] for i in idx[n]]) for n in DATASETS}
     nov = {n: novelty_baseline([data[n][i] for i in idx[n]]) for n in DATASETS}
-    lines = [f"### Verifier on the grounding dev sets ({datetime.date.today()}, model `{args.model}`, "
+    lines = [f"### Verifier on the grounding dev sets ({datetime.date.today()}, model `{args.scores or args.model}`, "
              f"window {args.window_words} words, max_length {args.max_length}, {'int8' if args.int8 else 'fp32'}, "
              f"features {len(names)}: code key {code_key()})", "",
              "| dataset | n | novelty | verifier alone | features (LODO) | features + verifier (LODO) | Δ | claims/s |",
@@ -190,12 +244,15 @@ def part_lodo(args: argparse.Namespace, cache: Path) -> str:
         others = [o for o in DATASETS if o != h]
         g = np.concatenate([[o] * len(ys[o]) for o in others])
         y = np.concatenate([ys[o] for o in others])
-        pf = fit_params(np.concatenate([feats[o] for o in others]), y, g, {})
-        a_f = auroc(ys[h], pf.prob_unsupported(feats[h]))
+        # The shipped feature set, regularisation and contradiction floors (as benchmarks/grounding.py).
+        pf = fit_params(np.concatenate([feats[o] for o in others]), y, g, {}, features=ALL_FEATURES,
+                        use=SHIPPED, C=C_REG, floors=FLOORS)
+        a_f = auroc(ys[h], gprob(pf, feats[h], ALL_FEATURES))
         xc = {n: np.column_stack([feats[n], vp[n]]) for n in DATASETS}
-        pc = fit_params(np.concatenate([xc[o] for o in others]), y, g, {})
-        pc.features = [*pc.features, "verifier"]
-        a_c = auroc(ys[h], pc.prob_unsupported(xc[h]))
+        names_v = (*ALL_FEATURES, "verifier")
+        pc = fit_params(np.concatenate([xc[o] for o in others]), y, g, {}, features=names_v,
+                        use=(*SHIPPED, "verifier"), C=C_REG, floors=FLOORS)
+        a_c = auroc(ys[h], gprob(pc, xc[h], names_v))
         a_v = auroc(ys[h], vp[h])
         a_n = auroc(ys[h], nov[h])
         res[h] = (a_n, a_v, a_f, a_c)
@@ -344,7 +401,15 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/cv_nli/eval")
     ap.add_argument("--fresh", action="store_true", help="ignore cached features and scores")
     ap.add_argument("--out", default=None, help="also write the tables to this markdown file")
+    ap.add_argument("--export-pairs", default=None, metavar="FILE",
+                    help="write every claim/evidence pair the parts score to FILE (JSONL, .gz/.xz) instead of "
+                         "scoring them; benchmarks/verifier_train_file.py --score scores them elsewhere")
+    ap.add_argument("--scores", default=None, metavar="FILE",
+                    help="read P(unsupported) per pair from FILE (written by verifier_train_file.py) instead of "
+                         "running --model")
     args = ap.parse_args()
+    if args.export_pairs or args.scores:
+        args.parts = ",".join(p for p in args.parts.split(",") if p != "speed")
 
     import torch
 
@@ -360,6 +425,13 @@ def main() -> None:
         out.append(text)
     if args.out:
         Path(args.out).write_text("\n\n".join(out) + "\n", encoding="utf-8")
+    if args.export_pairs and isinstance(_STANDIN, PairRecorder):
+        from verifier_train_file import open_text
+
+        with open_text(args.export_pairs, "wt") as fh:
+            for c, e in _STANDIN.pairs:
+                fh.write(json.dumps({"claim": c, "evidence": e}) + "\n")
+        print(f"{len(_STANDIN.pairs)} pairs -> {args.export_pairs}", flush=True)
 
 
 if __name__ == "__main__":

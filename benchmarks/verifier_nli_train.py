@@ -208,10 +208,36 @@ def synthetic_examples(docs: list[list[str]], n: int, window_words: int,
     return out
 
 
+#: Non-shippable sources the evaluation keeps out of domain (benchmarks/verifier_nli_eval.py OOD);
+#: ``--experiment-nonshippable`` never trains on them.
+EVAL_OOD = ("anli_r1_dev", "anli_r2_dev", "anli_r3_dev", "control", "climate_fever", "healthver", "covidfact_rte",
+            "scifact_rte", "dnc:recast_factuality", "dnc:recast_kg_relations")
+
+
+def nonshippable_examples(cap: int, window_words: int, rng: np.random.Generator) -> list[tuple[str, str, int]]:
+    """EXPERIMENTS ONLY (a model trained with these rows must never ship): the non-shippable NLI
+    rows outside the evaluation's out-of-domain sources and splits, at most ``cap`` per source."""
+    by_src: dict[str, list[dict]] = {}
+    for r in read_nli(False):
+        if r["source"] in EVAL_OOD or (r["source"] in ("lingnli", "sick") and r.get("split") != "train"):
+            continue
+        by_src.setdefault(r["source"], []).append(r)
+    out = []
+    for src in sorted(by_src):
+        pool = by_src[src]
+        for i in rng.permutation(len(pool))[:cap]:
+            r = pool[int(i)]
+            hyp = detok(r["hypothesis"])
+            out.append((evidence_window(hyp, detok(r["premise"]), window_words), hyp, int(r["label2"] == 0)))
+    return out
+
+
 def build(args: argparse.Namespace) -> tuple[list[tuple[str, str, int]], dict]:
     rng = np.random.default_rng(args.seed)
     rows = read_nli(True)
     nli = nli_examples(rows, args.nli, args.window_words, rng)
+    if args.experiment_nonshippable:
+        nli += nonshippable_examples(args.experiment_nonshippable, args.window_words, rng)
     docs = documents([r for r in rows if r["source"] == "fever_rte"], rng)
     syn = synthetic_examples(docs, args.synthetic, args.window_words, rng)
     ex = nli + syn
@@ -219,7 +245,7 @@ def build(args: argparse.Namespace) -> tuple[list[tuple[str, str, int]], dict]:
     ex = [ex[int(i)] for i in order]
     info = {"nli_examples": len(nli), "nli_not_entailed": sum(y for *_, y in nli), "synthetic_examples": len(syn),
             "synthetic_documents": len(docs), "nli_mix": NLI_MIX, "window_words": args.window_words,
-            "dev_share_percent": DEV_SHARE}
+            "dev_share_percent": DEV_SHARE, "shippable": not args.experiment_nonshippable}
     return ex, info
 
 
@@ -239,7 +265,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--max-minutes", type=float, default=45.0, help="stop after this much training (0 = no limit)")
     ap.add_argument("--checkpoint-every", type=int, default=100, help="save the model every N steps")
-    ap.add_argument("--dump", default=None, help="also write the training examples to this JSONL (outside the repo)")
+    ap.add_argument("--dump", default=None, help="also write the training examples to this JSONL or .jsonl.gz "
+                    "(outside the repo; benchmarks/verifier_train_file.py trains from it on another machine)")
+    ap.add_argument("--experiment-nonshippable", type=int, default=0, metavar="CAP",
+                    help="EXPERIMENTS ONLY: also train on up to CAP rows per non-shippable NLI source outside "
+                         "the evaluation's out-of-domain sources (the model must not ship; meta says so)")
+    ap.add_argument("--no-train", action="store_true", help="only build (and --dump) the examples")
     args = ap.parse_args()
 
     import torch
@@ -249,10 +280,15 @@ def main() -> None:
     ex, info = build(args)
     print(f"built {len(ex)} examples ({info['nli_examples']} NLI, {info['synthetic_examples']} synthetic from "
           f"{info['synthetic_documents']} documents) in {time.perf_counter() - t0:.0f}s", flush=True)
+    info["command"] = " ".join(["python", "benchmarks/verifier_nli_train.py", *sys.argv[1:]])
     if args.dump:
-        with open(args.dump, "w", encoding="utf-8") as fh:
+        opener = gzip.open if args.dump.endswith(".gz") else open
+        with opener(args.dump, "wt", encoding="utf-8") as fh:
+            fh.write(json.dumps({"meta": info}) + "\n")
             for e, c, y in ex:
                 fh.write(json.dumps({"evidence": e, "claim": c, "unsupported": y}) + "\n")
+    if args.no_train:
+        return
     info["command"] = " ".join(["python", "benchmarks/verifier_nli_train.py", *sys.argv[1:]])
     train_verifier(ex, args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    random_state=args.seed, max_length=args.max_length, num_layers=args.layers,

@@ -112,9 +112,11 @@ def evidence_window(claim: str, source: str, max_words: int = 150) -> str:
             df[w] = df.get(w, 0) + 1
     # Claim words absent from the source weigh nothing: no sentence can cover them.
     weight = {w: math.log(1.0 + n / df[w]) for w in claim_stems if w in df}
-    total = sum(weight.values()) or 1.0
+    # math.fsum: exact, so the sums (and the tie-breaks below) do not depend on set iteration order,
+    # which changes with PYTHONHASHSEED from one process to the next.
+    total = math.fsum(weight.values()) or 1.0
     fz = [fuzz.token_set_ratio(claim, u) / 100.0 for _, u in units]
-    own = [sum(weight.get(w, 0.0) for w in s) / total + 0.25 * f for s, f in zip(unit_stems, fz)]
+    own = [math.fsum(weight.get(w, 0.0) for w in s) / total + 0.25 * f for s, f in zip(unit_stems, fz)]
     lengths = [len(u.split()) for _, u in units]
 
     chosen: set[int] = set()
@@ -125,7 +127,7 @@ def evidence_window(claim: str, source: str, max_words: int = 150) -> str:
         for i in range(n):
             if i in chosen or lengths[i] > budget:
                 continue
-            new = sum(weight.get(w, 0.0) for w in unit_stems[i] - covered) / total
+            new = math.fsum(weight.get(w, 0.0) for w in unit_stems[i] - covered) / total
             if new <= 0.0:
                 continue
             gain = new + 0.25 * fz[i]

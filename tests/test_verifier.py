@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -135,3 +136,26 @@ def test_train_save_load_round_trip(tmp_path):
     assert v.predict([], []).shape == (0,)
     with pytest.raises(ValueError):
         v.predict(["a"], [])
+
+
+def test_evidence_window_is_the_same_in_every_process() -> None:
+    """The window must not depend on set iteration order (PYTHONHASHSEED): its sums are exact
+    (math.fsum), so ties are broken the same way in every process."""
+    import subprocess
+    import sys
+
+    code = r'''
+import random
+from curator.verifier import evidence_window
+rng = random.Random(7)
+vocab = [f"w{i}" for i in range(40)] + ["Lima", "Peru", "Quito", "Ecuador", "1950", "1953", "capital", "river"]
+out = []
+for _ in range(80):
+    sents = [" ".join(rng.choice(vocab) for _ in range(rng.randint(5, 14))) + "." for _ in range(30)]
+    claim = " ".join(rng.choice(vocab) for _ in range(9))
+    out.append(evidence_window(claim, " ".join(sents), 40))
+print("\n".join(out))
+'''
+    runs = {seed: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                 env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert runs["1"] == runs["2"] == runs["3"]

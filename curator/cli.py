@@ -93,6 +93,9 @@ def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="On a malformed line: stop, or drop it with a reason and go on."),
         click.option("--model", default=None, help="sentence-transformers model name or local folder (default: packaged all-MiniLM-L6-v2)."),
         click.option("--device", default=None, help="torch device for embeddings and the verifier: auto (default: CUDA when torch sees a GPU, else cpu), cpu, cuda, cuda:1, ..."),
+        click.option("--embed-backend", type=click.Choice(["torch", "onnx"]), default=None,
+                     help="embedding runtime: torch (default) or onnx (ONNX Runtime on the CPU, ~2x faster on 2 cores, "
+                          "vectors within ~2e-7 of torch's; needs pip install 'curator[onnx]')."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -110,7 +113,7 @@ def _read(path: str, kw: dict[str, Any], index_ref: str | None = None) -> Any:
     return read_pairs(path, fields, kw.get("on_error", "raise"))
 
 
-def _embedder(model: str | None, index: str | None, device: str | None = None) -> Any:
+def _embedder(model: str | None, index: str | None, device: str | None = None, backend: str | None = None) -> Any:
     from .embed import Embedder
 
     if model is None and index is not None:
@@ -120,7 +123,8 @@ def _embedder(model: str | None, index: str | None, device: str | None = None) -
         manifest = json.loads((resolve_index_path(index) / MANIFEST_FILE).read_text("utf-8"))
         model = manifest["model"]
     quiet = bool((click.get_current_context().obj or {}).get("quiet"))
-    return Embedder(model, device=device or "auto", cache_dir=_cache_dir(), show_progress=False if quiet else None)
+    return Embedder(model, device=device or "auto", cache_dir=_cache_dir(), show_progress=False if quiet else None,
+                    backend=backend or "torch")
 
 
 def _cache_dir() -> Any:
@@ -275,10 +279,12 @@ Example:
               help="FAISS index: exact flat, HNSW, or auto (HNSW above 200k passages).")
 @click.option("--force", is_flag=True, help="Overwrite an existing index.")
 @click.option("--device", default="auto", show_default=True, help="torch device for embedding: auto (CUDA when torch sees a GPU), cpu, cuda, ...")
+@click.option("--embed-backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
+              help="embedding runtime: onnx = ONNX Runtime on the CPU (~2x faster; pip install 'curator[onnx]').")
 @click.pass_context
 def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, out: str | None, text_field: str,
                 id_field: str | None, model: str | None, max_tokens: int, overlap: int, index_type: str, force: bool,
-                device: str) -> None:
+                device: str, embed_backend: str) -> None:
     """Chunk SOURCES (.txt/.md files or folders; .jsonl/.json/.parquet/.csv with a text column) into
     passages, embed them, and write a FAISS index with its manifest."""
     from .embed import Embedder
@@ -290,7 +296,7 @@ def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, 
     if (path / MANIFEST_FILE).exists() and not force:
         raise CuratorError(f"an index already exists at {path}; use `curator index add` to extend it or --force to rebuild.")
     docs = load_documents(sources, text_field=text_field, id_field=id_field)
-    idx = PassageIndex.build(docs, Embedder(model, device=device), max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
+    idx = PassageIndex.build(docs, Embedder(model, device=device, backend=embed_backend), max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
     idx.save(path)
     c = idx.manifest["counts"]
     _say(ctx, f"indexed {c['documents']} documents as {c['passages']} passages with {idx.manifest['model']} "
@@ -352,7 +358,7 @@ def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], i
         _say(ctx, f"warning: {data.n_bad} unreadable rows dropped with a reason (--on-error skip)")
     for note in data.notes:
         _say(ctx, f"warning: {note}")
-    return Pipeline(steps, embedder=_embedder(kw.get("model"), index_ref, kw.get("device"))).run(data)
+    return Pipeline(steps, embedder=_embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"))).run(data)
 
 
 @cli.command("score", epilog="""\b
@@ -511,7 +517,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     engine_opts = {"address": kw.pop("address", None), "workers": kw.pop("workers", None)}
     engine_name = kw.pop("engine", None)
     if pairs.endswith(".toml"):
-        _run_toml(ctx, pairs, outdir, no_report, engine_name, engine_opts, kw.get("device"))
+        _run_toml(ctx, pairs, outdir, no_report, engine_name, engine_opts, kw.get("device"), kw.get("embed_backend"))
         return
     if outdir is None:
         raise click.UsageError("give -o OUTDIR.")
@@ -527,7 +533,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     data = _read(pairs, kw, index_ref)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
-    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"))
+    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"))
     result = _run_on_engine(Pipeline(steps, embedder=embedder), data, outdir, engine_name, engine_opts)
     paths = result.write(outdir, report=not no_report)
     _report(ctx, result, paths)
@@ -644,7 +650,8 @@ def verifier_train_cmd(ctx: click.Context, labelled: str, out: str, epochs: int,
 
 
 def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool, engine: str | None = None,
-              engine_opts: dict[str, Any] | None = None, device: str | None = None) -> None:
+              engine_opts: dict[str, Any] | None = None, device: str | None = None,
+              backend: str | None = None) -> None:
     from .config import load_pipeline
     from .embed import Embedder
     from .pipeline import Pipeline
@@ -660,7 +667,8 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
     data = _read(spec.input["path"], spec.input)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
-    embedder = Embedder(**{"cache_dir": _cache_dir(), **spec.embedder, **({"device": device} if device else {})})
+    embedder = Embedder(**{"cache_dir": _cache_dir(), **spec.embedder, **({"device": device} if device else {}),
+                           **({"backend": backend} if backend else {})})
     # options on the command line win over the file's
     opts = {**spec.ray, **{k: v for k, v in (engine_opts or {}).items() if v is not None}}
     result = _run_on_engine(Pipeline(spec.steps, embedder=embedder), data, outdir, engine or spec.engine, opts)

@@ -65,7 +65,8 @@ class RunContext:
         """Constructor arguments that rebuild this embedder in a worker (no disk cache there:
         the driver keeps what the workers send back)."""
         e = self.embedder
-        return {"model": e.model, "batch_size": e.batch_size, "device": e.device, "show_progress": False}
+        return {"model": e.model, "batch_size": e.batch_size, "device": e.device, "show_progress": False,
+                "backend": getattr(e, "backend", "torch")}
 
     # -- row-local work, run by the engine ------------------------------------------------------
     def _engine(self) -> Any:

@@ -65,3 +65,66 @@ def test_auto_device_is_cpu_without_a_gpu():
 
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu") == "cpu"
+
+
+def test_onnx_backend_gives_torchs_vectors_within_rounding_and_keeps_fixed_shapes(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import torch
+
+    texts = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
+    texts += [f"Sentence number {i} says {'more ' * (i % 7)}things about topic {i % 5}." for i in range(30)]
+    texts += ["a", "x " * 300]
+    onnx = Embedder(cache=False, backend="onnx", cache_dir=tmp_path, device="cpu")
+    v = onnx.encode(texts)
+    assert list(tmp_path.glob("onnx/*.onnx"))  # exported once, reused by the next Embedder
+    sims = v[:3] @ v[:3].T
+    assert sims[0, 1] == pytest.approx(0.6660, abs=1e-3) and sims[0, 2] == pytest.approx(0.1046, abs=1e-3)
+    assert np.abs(v - Embedder(cache=False, device="cpu").encode(texts)).max() < 1e-5
+    again = Embedder(cache=False, backend="onnx", cache_dir=tmp_path, device="cpu")
+    assert np.array_equal(again.encode(texts[::-1])[::-1], v)  # other batch neighbours, same bits
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # the session takes torch's thread count
+        one = Embedder(cache=False, backend="onnx", cache_dir=tmp_path / "t1", device="cpu").encode(texts[:12])
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(one, v[:12])
+
+
+def test_unknown_backend_is_a_one_line_config_error():
+    from curator.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="backend"):
+        Embedder(backend="tensorrt")
+
+
+def test_cli_run_with_the_onnx_backend_keeps_and_drops_the_same_rows(tmp_path, demo_index_dir, monkeypatch):
+    """Vectors within ~2e-7 of torch's: on real rows the verdicts, reasons and summary agree; only
+    the last digits of the float scores may differ."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import json
+
+    from click.testing import CliRunner
+
+    from curator.cli import cli
+
+    from .conftest import DEMO
+
+    monkeypatch.setenv("CURATOR_CACHE_DIR", str(tmp_path / "cache"))
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join((DEMO / "pairs.jsonl").read_text().splitlines(keepends=True)[:40]))
+    runs = {}
+    for backend in ("torch", "onnx"):
+        out = tmp_path / backend
+        r = CliRunner().invoke(cli, ["--quiet", "run", str(pairs), "--index", str(demo_index_dir), "--budget", "15",
+                                     "-o", str(out), "--no-report", "--device", "cpu", "--embed-backend", backend])
+        assert r.exit_code == 0, r.output
+        rows = {f: [json.loads(x) for x in (out / f).read_text().splitlines()] for f in ("kept.jsonl", "dropped.jsonl")}
+        keep = ("drop_stage", "drop_reason", "grounding_verdict", "hallucinated", "duplicate_of", "cluster_id")
+        runs[backend] = ({f: [(x["id"], *(x["curator"].get(k) for k in keep)) for x in v] for f, v in rows.items()},
+                         (out / "summary.json").read_bytes())
+    assert runs["torch"][0]["kept.jsonl"] and runs["torch"][0]["dropped.jsonl"]
+    assert runs["torch"][0] == runs["onnx"][0]
+    assert runs["torch"][1] == runs["onnx"][1]

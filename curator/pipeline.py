@@ -40,6 +40,9 @@ class RunContext:
     index_ref: str | None = None
     engine: Any = None  # LocalEngine | RayEngine; None = local
     index_paths: dict[str, str] = field(default_factory=dict)  # ref -> folder, resolved once
+    # The steps after the one running (set by Pipeline.run; None = unknown): a step keeps in the
+    # embedding cache only vectors that one of them may read again.
+    later_steps: list[Any] | None = None
 
     def get_index(self, ref: str | None) -> Any:
         if ref is None:
@@ -75,9 +78,15 @@ class RunContext:
             self.engine = LocalEngine()
         return self.engine
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors of ``texts`` (each text embedded once per run, wherever the engine runs)."""
-        return self._engine().encode(self, texts)
+    def encode(self, texts: Sequence[str], keep: bool | Sequence[bool] = True) -> np.ndarray:
+        """Unit vectors of ``texts`` (each text embedded once per run, wherever the engine runs).
+        ``keep``: see :meth:`Embedder.encode`."""
+        return self._engine().encode(self, texts, keep)
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Tell the engine these texts will be encoded next, chunk by chunk: the Ray engine
+        embeds them all in one actor pool now; the local engine embeds each chunk when asked."""
+        self._engine().prefetch(self, texts)
 
     def map_batches(self, make: Callable[[RunContext], Callable[[Any], Any]], batches: Sequence[Any],
                     desc: str = "work", sizes: Sequence[int] | None = None) -> list[Any]:
@@ -149,6 +158,8 @@ class QualityStep(Step):
     """Cheap quality signals; drops empty, refused, repetitive, off-topic, overlong responses."""
 
     name = "quality"
+    #: Rows embedded per chunk (prompt + response: twice as many texts).
+    CHUNK = 8192
 
     def __init__(self, drop: bool = True, max_response_words: int = 4000, max_repetition: float = 0.5,
                  min_relevance: float | None = 0.0, off_topic_min_words: int = 20, drop_refusals: bool = True,
@@ -164,24 +175,30 @@ class QualityStep(Step):
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
         import polars as pl
 
-        from .quality import QualityScorer
+        from .quality import QualityScorer, _row_cosine
 
         rows = np.flatnonzero(alive_mask(table))
         sub = table[rows]
         prompts = [prompt_text(i, x) for i, x in zip(sub[R.INSTRUCTION], sub[R.INPUT])]
         responses = sub[R.RESPONSE].to_list()
         ok = [j for j, (p, r) in enumerate(zip(prompts, responses)) if p.strip() and r.strip()]
-        pe = np.zeros((len(prompts), ctx.embedder.dimension), np.float32)
-        re_ = np.zeros_like(pe)
+        relevance = np.full(len(prompts), np.nan)
         if ok:
-            # one call: on the Ray engine each call starts an actor pool
-            both = ctx.encode([prompts[j] for j in ok] + [responses[j] for j in ok])
-            pe[ok], re_[ok] = both[:len(ok)], both[len(ok):]
+            # The response vectors stay cached only when a later step may read them (the
+            # prompts serve dedup, selection and the report). Chunks bound memory: a million
+            # rows never hold every vector at once.
+            keep_responses = self._responses_read_later(ctx)
+            ctx.prefetch([prompts[j] for j in ok] + [responses[j] for j in ok])
+            for s in range(0, len(ok), self.CHUNK):
+                part = ok[s:s + self.CHUNK]
+                both = ctx.encode([prompts[j] for j in part] + [responses[j] for j in part],
+                                  keep=[True] * len(part) + [keep_responses] * len(part))
+                relevance[part] = _row_cosine(both[:len(part)], both[len(part):])
         scorer = QualityScorer(
             max_response_words=self.max_response_words, max_repetition=self.max_repetition,
             min_relevance=self.min_relevance, off_topic_min_words=self.off_topic_min_words,
             drop_refusals=self.drop_refusals, drop_template_leaks=self.drop_template_leaks)
-        cols = scorer.score(prompts, responses, pe, re_)
+        cols = scorer.score(prompts, responses, relevance=relevance)
         for name, values in cols.items():
             if name == R.QUALITY_REASON:
                 continue
@@ -194,6 +211,15 @@ class QualityStep(Step):
         if self.drop:
             table = set_drops(table, self.name, reasons, quality_details(reasons, cols, scorer), rows=rows)
         return table, {"reasons": dict(Counter(r for r in reasons if r))}
+
+    @staticmethod
+    def _responses_read_later(ctx: RunContext) -> bool:
+        """Whether a later step may embed the responses as they are: only dedup/selection
+        ``on="response"`` or a step we do not know (grounding embeds response sentences, and a
+        one-sentence response is its own sentence)."""
+        if ctx.later_steps is None:
+            return True
+        return any(not isinstance(s, (DedupStep, SelectStep)) or s.on == "response" for s in ctx.later_steps)
 
 
 def quality_details(reasons: list[str | None], cols: dict[str, Any], scorer: Any) -> list[str | None]:
@@ -452,8 +478,12 @@ class DedupStep(Step):
             idx = np.flatnonzero(readable)
             if len(idx):  # long texts in windows: never compared on their first 256 word pieces only
                 vecs = ctx.embedder.encode_windows([texts[k] if texts[k].strip() else " " for k in idx])
-                emb = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
-                emb[idx] = vecs
+                if len(idx) == len(texts):
+                    emb = vecs  # no second (n, dim) copy
+                else:
+                    emb = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+                    emb[idx] = vecs
+                del vecs
             else:
                 emb = np.zeros((len(texts), 1), dtype=np.float32)
         # the exact grouping always runs (later stages see one row per group)
@@ -784,6 +814,7 @@ class Pipeline:
             alive_before = int(alive_mask(table).sum())
             t0 = time.perf_counter()
             if alive_before:
+                ctx.later_steps = self.steps[i + 1:]
                 table, stats = step.apply(table, ctx)
             else:
                 stats = {"skipped": "no rows left"}

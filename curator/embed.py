@@ -324,9 +324,16 @@ class Embedder:
         st = self._load()
         tok = st.tokenizer
         maxlen = int(st.max_seq_length or 512)
-        enc = tok([t.strip() for t in texts], truncation=True, max_length=maxlen)
-        ids: list[list[int]] = enc["input_ids"]
-        with_types = "token_type_ids" in enc
+        # Token ids only, a few hundred texts at a time, kept as small int64 arrays: a fast
+        # tokenizer's full output for 10k texts of ~100 tokens held ~500 MB of Python lists and
+        # Rust encodings, which the allocator then kept (measured, benchmarks/RESULTS.md "Scale").
+        ids: list[np.ndarray] = []
+        for s in range(0, len(texts), 512):
+            enc = tok([t.strip() for t in texts[s:s + 512]], truncation=True, max_length=maxlen,
+                      return_attention_mask=False, return_token_type_ids=False)
+            ids += [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]]
+            del enc
+        with_types = "token_type_ids" in getattr(tok, "model_input_names", ())
         groups: dict[int, list[int]] = {}
         for i, x in enumerate(ids):
             groups.setdefault(_bucket(len(x), maxlen), []).append(i)
@@ -348,7 +355,7 @@ class Embedder:
                     input_ids = torch.full((b, length), pad, dtype=torch.long)
                     mask = torch.zeros((b, length), dtype=torch.long)
                     for r, x in enumerate(rows):
-                        input_ids[r, :len(x)] = torch.tensor(x, dtype=torch.long)
+                        input_ids[r, :len(x)] = torch.from_numpy(x)
                         mask[r, :len(x)] = 1
                     feats = {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
                     if with_types:

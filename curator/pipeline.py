@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -676,8 +676,8 @@ class CurationResult:
         outdir.mkdir(parents=True, exist_ok=True)
         paths = {"kept": outdir / "kept.jsonl", "dropped": outdir / "dropped.jsonl",
                  "scores": outdir / "scores.parquet", "summary": outdir / "summary.json"}
-        write_jsonl(paths["kept"], output_records(self.kept, self.table), allow_nan=True)
-        write_jsonl(paths["dropped"], output_records(self.dropped, self.table), allow_nan=True)
+        write_jsonl(paths["kept"], iter_output_records(self.kept, self.table), allow_nan=True)
+        write_jsonl(paths["dropped"], iter_output_records(self.dropped, self.table), allow_nan=True)
         write_table(paths["scores"], self.table.drop(R.RECORD))
         write_json(paths["summary"], self.summary)
         write_json(outdir / "timings.json", self.timings)
@@ -711,30 +711,36 @@ def output_records(table: Any, everything: Any | None = None) -> list[dict[str, 
     pointing at the original input. ``everything`` (all rows of this run, default ``table``) maps
     this run's row ids in ``duplicate_of``/``redundant_with`` to those original row ids.
     """
+    return list(iter_output_records(table, everything))
+
+
+def iter_output_records(table: Any, everything: Any | None = None, chunk: int = 4096) -> Iterator[dict[str, Any]]:
+    """:func:`output_records` one record at a time, reading the table in slices: writing a
+    million rows never holds a million parsed records (or their JSON text) at once."""
     from .io import clean_nan
 
     ours = [c for c in table.columns
             if c not in (R.RECORD, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.SOURCE, R.TURNS, R.FIRST_REQUEST)]
     original_ids = _original_row_ids(table if everything is None else everything)
-    out = []
-    for rec_text, extra in zip(table[R.RECORD].to_list(), table.select(ours).iter_rows(named=True)):
-        rec = json.loads(rec_text)
-        if R.SENTENCES in extra and extra[R.SENTENCES]:
-            extra[R.SENTENCES] = json.loads(extra[R.SENTENCES])
-        # Our NaNs become null; the user's own NaN/Infinity stay (written back as tokens).
-        new = {k: clean_nan(v) for k, v in extra.items() if v is not None}
-        prev = rec.get(CURATOR_KEY)
-        if isinstance(prev, dict):
-            for k in _ROW_REFS:
-                if isinstance(new.get(k), int):
-                    new[k] = original_ids.get(new[k], new[k])
-            merged = {k: v for k, v in prev.items() if k not in ours}
-            merged.update(new)
-            merged.update({k: prev[k] for k in _PROVENANCE if k in prev})
-            new = merged
-        rec[CURATOR_KEY] = new
-        out.append(rec)
-    return out
+    for off in range(0, table.height, chunk):
+        part = table.slice(off, chunk)
+        for rec_text, extra in zip(part[R.RECORD].to_list(), part.select(ours).iter_rows(named=True)):
+            rec = json.loads(rec_text)
+            if R.SENTENCES in extra and extra[R.SENTENCES]:
+                extra[R.SENTENCES] = json.loads(extra[R.SENTENCES])
+            # Our NaNs become null; the user's own NaN/Infinity stay (written back as tokens).
+            new = {k: clean_nan(v) for k, v in extra.items() if v is not None}
+            prev = rec.get(CURATOR_KEY)
+            if isinstance(prev, dict):
+                for k in _ROW_REFS:
+                    if isinstance(new.get(k), int):
+                        new[k] = original_ids.get(new[k], new[k])
+                merged = {k: v for k, v in prev.items() if k not in ours}
+                merged.update(new)
+                merged.update({k: prev[k] for k in _PROVENANCE if k in prev})
+                new = merged
+            rec[CURATOR_KEY] = new
+            yield rec
 
 
 def _original_row_ids(table: Any) -> dict[int, Any]:

@@ -120,3 +120,18 @@ def test_response_vectors_are_cached_only_when_a_later_step_reads_them():
     assert full.cache_rows() == n_prompts + len({r["response"] for r in recs})
     assert a.table["relevance"].to_list() == b.table["relevance"].to_list()
     assert lean.missing([r["prompt"] for r in recs]) == []
+
+
+def test_quality_in_chunks_gives_the_same_table(embedder, monkeypatch):
+    # QualityStep embeds and scores in chunks of rows (memory at a million rows); the chunk size
+    # must not change a single value.
+    recs = [{"prompt": p, "response": r} for p, r in [
+        ("Say hi.", "hi"), ("Explain gravity.", "I'm sorry, but I cannot help with that."),
+        ("List fruit.", "apple " * 40), ("Describe the sea.", "The sea is vast and deep. " * 6),
+        ("", "orphan answer"), ("Name a colour.", ""), ("What is 2+2?", "4"),
+    ] * 2]
+    data = pairs_from_records(recs, FieldMap(), on_error="skip")
+    whole = Pipeline([QualityStep()], embedder=embedder).run(data).table
+    monkeypatch.setattr(QualityStep, "CHUNK", 3)
+    chunked = Pipeline([QualityStep()], embedder=embedder).run(data).table
+    assert chunked.equals(whole)

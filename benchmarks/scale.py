@@ -4,7 +4,7 @@ engine with 1 and 2 workers, and peak memory per row without an index.
     python benchmarks/scale.py                       # every part, default sizes
     python benchmarks/scale.py --parts roofline,embed
     python benchmarks/scale.py --parts oldnew,ray --rows 600
-    python benchmarks/scale.py --parts memory --mem-rows 4000,8000
+    python benchmarks/scale.py --parts memory --mem-rows 10000,50000,100000,1000000
 
 Parts
 - roofline: GFLOP/s of torch fp32 matmuls shaped like MiniLM's (tokens x 384 @ 384 x 1536) and a
@@ -17,8 +17,10 @@ Parts
   demo index; both in subprocesses of this run.
 - ray: the same run with --engine local, ray with 1 worker, ray with 2 workers: rows/s, peak RSS of
   the driver and of the largest worker, and whether the outputs are byte-identical.
-- memory: quality -> dedup -> select (no index) at two sizes: peak RSS, and the slope per row that
-  projects 1M rows.
+- memory: `curator run` quality -> dedup -> select (10% budget, no index) on synthetic rows of
+  random words at several sizes (--mem-rows): peak RSS, and the slope per row that projects 1M
+  rows. --mem-model tiny (default) embeds with a stand-in 384-d model built by the script (see
+  tiny_model): memory depends on vector width and row count, not model depth.
 
 Each run is a subprocess, so peak RSS (ru_maxrss / VmHWM) is its own. Timings depend on load:
 the script prints `uptime` next to them.
@@ -37,6 +39,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import data_dir, read_jsonl  # noqa: E402
@@ -180,11 +183,54 @@ def watch_workers(stop: threading.Event, peaks: dict[int, int], root: list[int])
         stop.wait(0.5)
 
 
+# Child-side: the peak RSS of each pipeline stage (the kernel's peak mark, VmHWM, reset through
+# /proc/self/clear_refs before the stage) and the RSS left after it, printed as one JSON line.
+_STAGE_PEAKS = """
+import json as _j, curator.pipeline as _p
+def _hwm():
+    d = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
+    return int(d['VmHWM'].split()[0]) / 1024, int(d['VmRSS'].split()[0]) / 1024
+_peaks = {}
+def _wrap(cls):
+    real = cls.apply
+    def apply(self, table, ctx):
+        open('/proc/self/clear_refs', 'w').write('5')
+        out = real(self, table, ctx)
+        hwm, rss = _hwm()
+        _peaks[cls.name] = {'peak_mib': round(hwm), 'after_mib': round(rss)}
+        return out
+    cls.apply = apply
+for _c in (_p.QualityStep, _p.DedupStep, _p.SelectStep, _p.GroundingStep):
+    _wrap(_c)
+import atexit
+atexit.register(lambda: print('STAGE_PEAKS', _j.dumps(_peaks), file=sys.stderr))
+"""
+
+
+# Child-side, --mem-embed hash: the model is loaded (its memory counts) but each vector is a unit
+# vector drawn from a generator seeded by the text's hash: same text, same vector, 384 dims,
+# ~50x faster than even the tiny model, so a million rows fit in one session on 2 busy cores.
+_HASH_EMBED = """
+import hashlib as _h, numpy as _np, curator.embed as _e
+def _hash_embed(self, texts):
+    self._load()
+    out = _np.empty((len(texts), 384), dtype=_np.float32)
+    for i, t in enumerate(texts):
+        seed = int.from_bytes(_h.blake2b(t.strip().encode('utf-8', 'surrogatepass'), digest_size=8).digest(), 'little')
+        v = _np.random.default_rng(seed).standard_normal(384)
+        out[i] = v / _np.linalg.norm(v)
+    return out
+_e.Embedder._embed = _hash_embed
+"""
+
+
 def run_cli(args: list[str], tree: Path | None = None, env: dict[str, str] | None = None,
-            pid_out: list[int] | None = None) -> dict[str, float]:
-    """`curator ARGS` in a subprocess (of ``tree``'s code when given): seconds and peak RSS (MiB)."""
+            pid_out: list[int] | None = None, stage_peaks: bool = False, hash_embed: bool = False) -> dict[str, Any]:
+    """`curator ARGS` in a subprocess (of ``tree``'s code when given): seconds and peak RSS (MiB);
+    with ``stage_peaks`` also each stage's own peak RSS and the RSS it leaves behind."""
     code = ("import sys, resource; sys.argv = ['curator'] + sys.argv[1:]\n"
             + (f"sys.path.insert(0, {str(tree)!r})\n" if tree else "")
+            + (_STAGE_PEAKS if stage_peaks else "") + (_HASH_EMBED if hash_embed else "")
             + "from curator.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\nelse:\n    code = 0\n"
             "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
@@ -202,7 +248,13 @@ def run_cli(args: list[str], tree: Path | None = None, env: dict[str, str] | Non
     if p.returncode != 0:
         raise SystemExit(f"curator {' '.join(args)} failed:\n{p.stderr[-3000:]}")
     rss = [int(line.split()[1]) for line in p.stderr.splitlines() if line.startswith("MAXRSS_KB")]
-    return {"seconds": dt, "peak_rss_mib": rss[-1] / 1024 if rss else float("nan")}
+    out: dict[str, Any] = {"seconds": dt, "peak_rss_mib": rss[-1] / 1024 if rss else float("nan")}
+    for line in p.stderr.splitlines():
+        if line.startswith("STAGE_PEAKS "):
+            out["stages_rss"] = json.loads(line.split(" ", 1)[1])
+            # resetting the peak mark for a stage also resets what getrusage reports at the end
+            out["peak_rss_mib"] = max([out["peak_rss_mib"], *(v["peak_mib"] for v in out["stages_rss"].values())])
+    return out
 
 
 def same_outputs(a: Path, b: Path) -> bool:
@@ -261,23 +313,108 @@ def ray_bench(n: int, work: Path) -> list[dict[str, float | str | bool]]:
     return rows
 
 
-def memory(sizes: list[int], work: Path) -> list[dict[str, float | str]]:
+def tiny_model(path: Path) -> Path:
+    """A stand-in sentence-transformers folder for memory runs: MiniLM's tokenizer, a 1-layer BERT
+    with hidden size 32 (random weights, seed 0), mean pooling and a dense layer to 384 dims.
+    Memory per row depends on the vector width (384, as all-MiniLM-L6-v2) and the row count,
+    not on the depth of the model; this one embeds ~50x faster, so a million rows fit in a run."""
+    if (path / "modules.json").exists():
+        return path
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from curator.embed import resolve_model
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(resolve_model(None))
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=512)
+    tf = path.parent / (path.name + "-transformer")
+    bert = BertModel(cfg)
+    with torch.no_grad():
+        # Word vectors dominate (no shared position/type component, no output bias): unrelated
+        # random-word texts then land at cosine ~0 +- 0.2 and copies near 1, like a real model's
+        # spread, instead of every text sharing one direction (which made 80% of rows "semantic
+        # duplicates" in a first try).
+        bert.embeddings.word_embeddings.weight.normal_(0.0, 1.0)
+        bert.embeddings.position_embeddings.weight.zero_()
+        bert.embeddings.token_type_embeddings.weight.zero_()
+    bert.save_pretrained(tf, safe_serialization=True)
+    tok.save_pretrained(tf)
+    st = SentenceTransformer(modules=[models.Transformer(str(tf), max_seq_length=256),
+                                      models.Pooling(32, "mean"),
+                                      models.Dense(32, 384, bias=False, activation_function=torch.nn.Identity())])
+    st.save(str(path), safe_serialization=True)
+    return path
+
+
+def synthetic_rows(n: int, path: Path) -> dict[str, float]:
+    """n Alpaca-format rows of random words (a 5,000-word made-up vocabulary, seed 0):
+    instructions of 5-20 words, responses of 20-120; 3% exact copies of an earlier row and 2%
+    near copies (one word of the instruction changed). Random words keep near-duplicate
+    candidates and semantic pairs rare, as in real data; templated rows would not."""
+    rng = random.Random(0)
+    syl = ["ka", "lo", "mi", "tru", "sen", "pa", "dor", "vi", "ne", "shu", "ga", "rel", "bo", "ti", "qua", "zen"]
+    vocab = sorted({"".join(rng.choice(syl) for _ in range(rng.randint(1, 4))) for _ in range(20000)})[:5000]
+    chars = 0
+    rows: list[dict[str, str]] = []
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            u = rng.random()
+            if rows and u < 0.03:
+                r = dict(rows[rng.randrange(len(rows))])
+            elif rows and u < 0.05:
+                r = dict(rows[rng.randrange(len(rows))])
+                w = r["instruction"].split()
+                w[rng.randrange(len(w))] = rng.choice(vocab)
+                r["instruction"] = " ".join(w)
+            else:
+                r = {"instruction": " ".join(rng.choices(vocab, k=rng.randint(5, 20))).capitalize() + "?",
+                     "input": "", "output": " ".join(rng.choices(vocab, k=rng.randint(20, 120))).capitalize() + "."}
+            if len(rows) < 20000:  # copies come from a window of earlier rows (bounded memory)
+                rows.append(r)
+            else:
+                rows[i % 20000] = r
+            line = json.dumps(r)
+            chars += len(line)
+            fh.write(line + "\n")
+    return {"mean_row_bytes": chars / max(n, 1)}
+
+
+def memory(sizes: list[int], work: Path, model: str = "tiny", embed: str = "model") -> list[dict[str, float | str]]:
+    """`curator run` quality -> dedup -> select (10% budget), no index, on synthetic rows;
+    ``embed="hash"``: vectors from the text's hash (see _HASH_EMBED), the model only loaded."""
+    model_path = str(tiny_model(work / "tiny-model")) if model == "tiny" else model
     rows: list[dict[str, float | str]] = []
     for n in sizes:
         pairs = work / f"mem-{n}.jsonl"
-        make_rows(n, pairs)
+        info = synthetic_rows(n, pairs)
+        out = work / f"mem-out-{n}"
+        if out.exists():  # never resume from an earlier run's checkpoints
+            import shutil
+
+            shutil.rmtree(out)
         toml = work / f"mem-{n}.toml"
-        toml.write_text(f'[input]\npath = "{pairs}"\n[output]\ndir = "{work / f"mem-out-{n}"}"\nreport = false\n'
-                        '[[steps]]\ntype = "quality"\n[[steps]]\ntype = "dedup"\n'
-                        f'[[steps]]\ntype = "select"\nbudget = {n // 2}\n')
-        r = run_cli(["-q", "run", str(toml)])
-        rows.append({"rows": n, **r, "rows_per_s": n / r["seconds"], "load": uptime()})
+        toml.write_text(f'[input]\npath = "{pairs}"\n[output]\ndir = "{out}"\nreport = false\n'
+                        + (f'[embedder]\nmodel = "{model_path}"\n' if model != "default" else "")
+                        + '[[steps]]\ntype = "quality"\n[[steps]]\ntype = "dedup"\n'
+                        f'[[steps]]\ntype = "select"\nbudget = {max(1, n // 10)}\n')
+        # One torch thread: on a shared, oversubscribed box two threads ran this model 15-20x
+        # slower than one (they spin-wait on each other); memory does not depend on it.
+        r = run_cli(["-q", "run", str(toml)], env={"OMP_NUM_THREADS": "1"}, stage_peaks=True,
+                    hash_embed=embed == "hash")
+        stages = json.loads((out / "timings.json").read_text())
+        summary = json.loads((out / "summary.json").read_text())
+        rows.append({"rows": n, "model": model, "embed": embed, **info, **r, "rows_per_s": n / r["seconds"], "kept": summary["kept"],
+                     "stage_seconds": stages, "load": uptime()})
         print(rows[-1], flush=True)
     if len(rows) >= 2:
-        a, b = rows[0], rows[-1]
+        a, b = rows[-2], rows[-1]
         slope = (b["peak_rss_mib"] - a["peak_rss_mib"]) / (b["rows"] - a["rows"])  # type: ignore[operator]
         fixed = a["peak_rss_mib"] - slope * a["rows"]  # type: ignore[operator]
-        rows.append({"projection": "linear fit", "kib_per_row": slope * 1024, "fixed_mib": fixed,
+        rows.append({"projection": f"line through the two largest runs ({a['rows']}, {b['rows']} rows)",
+                     "kib_per_row": slope * 1024, "fixed_mib": fixed,
                      "projected_1M_gib": (fixed + slope * 1_000_000) / 1024})
         print(rows[-1], flush=True)
     return rows
@@ -289,7 +426,11 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=1500, help="texts for the embedding benchmark")
     ap.add_argument("--batch-sizes", default="8,16,32,64")
     ap.add_argument("--rows", type=int, default=600, help="rows of the old/new and Ray runs")
-    ap.add_argument("--mem-rows", default="2000,6000")
+    ap.add_argument("--mem-rows", default="10000,50000,100000")
+    ap.add_argument("--mem-model", default="tiny",
+                    help="memory part: 'tiny' (stand-in 384-d model built here), 'default' or a model folder")
+    ap.add_argument("--mem-embed", default="model", choices=["model", "hash"],
+                    help="memory part: vectors from the model, or from each text's hash (model loaded, not run)")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--json", default=None, help="also write every number to this file")
     a = ap.parse_args()
@@ -311,7 +452,7 @@ def main() -> None:
     if "ray" in parts:
         res["ray"] = ray_bench(a.rows, work)
     if "memory" in parts:
-        res["memory"] = memory([int(x) for x in a.mem_rows.split(",")], work)
+        res["memory"] = memory([int(x) for x in a.mem_rows.split(",")], work, a.mem_model, a.mem_embed)
     res["self_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=1))

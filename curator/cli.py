@@ -240,7 +240,7 @@ def _write_single(ctx: click.Context, result: Any, out: str, dropped: str | None
     """Write the kept rows (or all rows) to OUT and the dropped rows next to it."""
     from . import records as R
     from .io import table_format, write_jsonl, write_table
-    from .pipeline import output_records
+    from .pipeline import iter_output_records
 
     out_path = Path(out)
     frames = [("out", out_path, result.table if all_rows else result.kept)]
@@ -249,7 +249,7 @@ def _write_single(ctx: click.Context, result: Any, out: str, dropped: str | None
         frames.append(("dropped", dpath, result.dropped))
     for _, path, frame in frames:
         if table_format(path) == "jsonl":  # --dropped may name another format than OUT
-            write_jsonl(path, output_records(frame, result.table), allow_nan=True)
+            write_jsonl(path, iter_output_records(frame, result.table), allow_nan=True)
         else:
             write_table(path, frame.drop(R.RECORD))
         _say(ctx, f"wrote {frame.height} rows to {path}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,13 @@ _MODELS: dict[tuple[str, str], Any] = {}
 # Texts per forward pass, chosen by measurement on a 2-core CPU (benchmarks/scale.py): with
 # equal-length batches there is no padding to amortise, and small batches keep activations in cache.
 DEFAULT_BATCH_SIZE = 16
+# Texts tokenised at once by _embed: the tokenizer's output is Python lists of ints (~36 bytes
+# per token), which for a million texts is gigabytes; chunks bound it. Batches are fixed-shape,
+# so chunking does not change a single bit of any vector (it only adds a few partial batches).
+TOKENIZE_CHUNK = 16384
+# Rows per block of the in-memory cache: vectors live in a few large float32 blocks (no array
+# object per text), and a new block is added when one fills, so growing never copies.
+CACHE_BLOCK = 16384
 
 
 def _bucket(n_tokens: int, max_len: int) -> int:
@@ -203,7 +211,13 @@ class Embedder:
         self.cache = cache
         self.cache_dir = cache_dir
         self._model: Any = None
-        self._cache: dict[bytes, np.ndarray] = {}
+        # The in-memory cache: content hash -> row, and the rows in float32 blocks of
+        # CACHE_BLOCK vectors. ~1.6 KiB per cached 384-d vector, key and map included
+        # (benchmarks/RESULTS.md "Scale"); a dict of one ndarray per text cost ~100 bytes more
+        # per vector and callers then stacked copies of it.
+        self._rows: dict[bytes, int] = {}
+        self._blocks: list[np.ndarray] = []
+        self._n_cached = 0
         self._disk_loaded = False
         # Read-only (content hash -> vector) tables added with add_store(), e.g. an index's
         # sentence vectors (memory-mapped): looked up row by row, copied only when used.
@@ -256,32 +270,115 @@ class Embedder:
                 ) from exc
         return self._model
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Return an (n, dim) float32 array of unit vectors, one row per text, in input order."""
+    def encode(self, texts: list[str], keep: bool | Sequence[bool] = True) -> np.ndarray:
+        """Return an (n, dim) float32 array of unit vectors, one row per text, in input order.
+
+        ``keep`` (one bool, or one per text): whether new vectors stay in the in-memory cache.
+        A step that reads a text's vector once and knows no later step needs it passes
+        ``False``; the returned vectors are the same bits either way.
+        """
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        keys = [text_key(t) for t in texts]
         if self.cache_dir is not None and not self._disk_loaded:
             self._load_disk_cache()
-        todo: dict[bytes, str] = {}
-        for k, t in zip(keys, texts):
-            if k not in self._cache and k not in todo:
-                v = self._stored(k)
-                if v is not None:
-                    self._cache[k] = v
-                else:
-                    todo[k] = t
-        if todo:
-            vecs = self._embed(list(todo.values()))
-            new = dict(zip(todo.keys(), vecs))
-            if self.cache_dir is not None:
-                self._save_disk_shard(list(todo.keys()), vecs)
-            if not self.cache:
-                out = np.stack([new[k] if k in new else self._cache[k] for k in keys])
-                return np.ascontiguousarray(out, dtype=np.float32)
-            self._cache.update(new)
-        return np.ascontiguousarray(np.stack([self._cache[k] for k in keys]), dtype=np.float32)
+        keep_mask = [bool(keep)] * len(texts) if isinstance(keep, (bool, np.bool_)) else [bool(x) for x in keep]
+        if len(keep_mask) != len(texts):
+            raise ValueError(f"keep has {len(keep_mask)} values for {len(texts)} texts.")
+        # where[i] >= 0: a cache row; < 0: -1 - position among the new texts
+        where = np.empty(len(texts), dtype=np.int64)
+        new_pos: dict[bytes, int] = {}
+        new_keys: list[bytes] = []
+        new_texts: list[str] = []
+        new_keep: list[bool] = []
+        rows = self._rows
+        for i, t in enumerate(texts):
+            k = text_key(t)
+            r = rows.get(k)
+            if r is not None:
+                where[i] = r
+                continue
+            j = new_pos.get(k)
+            if j is None:
+                j = new_pos[k] = len(new_keys)
+                new_keys.append(k)
+                new_texts.append(t)
+                new_keep.append(keep_mask[i])
+            elif keep_mask[i]:
+                new_keep[j] = True
+            where[i] = -1 - j
+        if not new_keys:
+            return self._gather(where)
+        new = self._vectors_of(new_keys, new_texts)
+        if self.cache:
+            kept = [j for j, x in enumerate(new_keep) if x]
+            if kept:
+                cache_rows = self._put([new_keys[j] for j in kept], new[kept])
+                remap = np.full(len(new_keys), -1, dtype=np.int64)
+                remap[kept] = cache_rows
+                fresh = where < 0
+                mapped = remap[-1 - where[fresh]]
+                where[np.flatnonzero(fresh)[mapped >= 0]] = mapped[mapped >= 0]
+        out = np.empty((len(texts), new.shape[1]), dtype=np.float32)
+        cached = where >= 0
+        if cached.any():
+            out[cached] = self._gather(where[cached])
+        if not cached.all():
+            out[~cached] = new[-1 - where[~cached]]
+        return out
+
+    def _vectors_of(self, keys: list[bytes], texts: list[str]) -> np.ndarray:
+        """Vectors of distinct texts not in the in-memory cache: from a store, else embedded
+        (and then kept on disk when there is a disk cache)."""
+        found = [self._stored(k) for k in keys]
+        todo = [j for j, v in enumerate(found) if v is None]
+        if not todo:
+            return np.stack([v for v in found if v is not None]).astype(np.float32, copy=False)
+        vecs = self._embed([texts[j] for j in todo])
+        if self.cache_dir is not None:
+            self._save_disk_shard([keys[j] for j in todo], vecs)
+        if len(todo) == len(keys):
+            return vecs
+        out = np.empty((len(keys), vecs.shape[1]), dtype=np.float32)
+        out[todo] = vecs
+        for j, v in enumerate(found):
+            if v is not None:
+                out[j] = v
+        return out
+
+    # -- the in-memory cache --------------------------------------------------------------------
+    def _put(self, keys: Sequence[bytes], vecs: np.ndarray) -> np.ndarray:
+        """Append the vectors of keys not cached yet; return every key's cache row."""
+        vecs = np.asarray(vecs, dtype=np.float32)
+        out = np.empty(len(keys), dtype=np.int64)
+        rows = self._rows
+        for j, k in enumerate(keys):
+            r = rows.get(k)
+            if r is None:
+                r = self._n_cached
+                b, o = divmod(r, CACHE_BLOCK)
+                if b == len(self._blocks):
+                    # np.empty: pages are only touched (and counted in RSS) as rows are written
+                    self._blocks.append(np.empty((CACHE_BLOCK, vecs.shape[1]), dtype=np.float32))
+                self._blocks[b][o] = vecs[j]
+                rows[k] = r
+                self._n_cached = r + 1
+            out[j] = r
+        return out
+
+    def _gather(self, where: np.ndarray) -> np.ndarray:
+        """The cached vectors at rows ``where``, as a new (n, dim) float32 array."""
+        dim = self._blocks[0].shape[1]
+        out = np.empty((len(where), dim), dtype=np.float32)
+        block, offset = np.divmod(where, CACHE_BLOCK)
+        for b in np.unique(block):
+            sel = block == b
+            out[sel] = self._blocks[int(b)][offset[sel]]
+        return out
+
+    def cache_rows(self) -> int:
+        """Vectors held in the in-memory cache."""
+        return self._n_cached
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Vectors of ``texts`` from fixed-shape batches: texts whose token counts fall in one
@@ -289,14 +386,24 @@ class Embedder:
         ``batch_size`` rows with copies of its first text. A matrix product's rounding depends on
         its shape, so this makes a vector a function of its text alone, independent of its batch
         neighbours and of the number of threads (bit-identical, tests/test_embed.py)."""
+        if len(texts) > TOKENIZE_CHUNK:
+            return np.concatenate([self._embed(texts[s:s + TOKENIZE_CHUNK])
+                                   for s in range(0, len(texts), TOKENIZE_CHUNK)])
         import torch
 
         st = self._load()
         tok = st.tokenizer
         maxlen = int(st.max_seq_length or 512)
-        enc = tok([t.strip() for t in texts], truncation=True, max_length=maxlen)
-        ids: list[list[int]] = enc["input_ids"]
-        with_types = "token_type_ids" in enc
+        # Token ids only, a few hundred texts at a time, kept as small int64 arrays: a fast
+        # tokenizer's full output for 10k texts of ~100 tokens held ~500 MB of Python lists and
+        # Rust encodings, which the allocator then kept (measured, benchmarks/RESULTS.md "Scale").
+        ids: list[np.ndarray] = []
+        for s in range(0, len(texts), 512):
+            enc = tok([t.strip() for t in texts[s:s + 512]], truncation=True, max_length=maxlen,
+                      return_attention_mask=False, return_token_type_ids=False)
+            ids += [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]]
+            del enc
+        with_types = "token_type_ids" in getattr(tok, "model_input_names", ())
         groups: dict[int, list[int]] = {}
         for i, x in enumerate(ids):
             groups.setdefault(_bucket(len(x), maxlen), []).append(i)
@@ -319,7 +426,7 @@ class Embedder:
                     input_ids = torch.full((b, length), pad, dtype=torch.long)
                     mask = torch.zeros((b, length), dtype=torch.long)
                     for r, x in enumerate(rows):
-                        input_ids[r, :len(x)] = torch.tensor(x, dtype=torch.long)
+                        input_ids[r, :len(x)] = torch.from_numpy(x)
                         mask[r, :len(x)] = 1
                     if sess is not None:
                         out[chunk] = _onnx_run(sess, input_ids.numpy(), mask.numpy())[:len(chunk)]
@@ -346,7 +453,7 @@ class Embedder:
             if str(st.device) != "cpu":
                 raise ConfigError(f"Embedder backend 'onnx' runs on the CPU; device {self.device!r} resolved to "
                                   f"{st.device}: pass device 'cpu' or backend 'torch'.")
-            with_types = "token_type_ids" in st.tokenizer("a")
+            with_types = "token_type_ids" in getattr(st.tokenizer, "model_input_names", ())
             path = _onnx_export(st, resolve_model(self.model), Path(self.cache_dir or default_cache_dir()) / "onnx",
                                 with_types)
             key = (str(path), "onnx")
@@ -384,7 +491,7 @@ class Embedder:
         out = []
         for t in texts:
             k = text_key(t)
-            if k not in self._cache and k not in seen and self._stored(k) is None:
+            if k not in self._rows and k not in seen and self._stored(k) is None:
                 seen.add(k)
                 out.append(t)
         return out
@@ -398,15 +505,13 @@ class Embedder:
             self._save_disk_shard(keys, vectors)
         if not self.cache:
             return
-        for k, v in zip(keys, vectors):
-            self._cache.setdefault(k, v)
+        self._put(keys, vectors)
 
     def seed_keys(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         """Like :meth:`seed` with (n, 16) uint8 content hashes (:func:`text_key`) for texts."""
         if not self.cache:
             return
-        for k, v in zip(np.asarray(keys, dtype=np.uint8), np.asarray(vectors, dtype=np.float32)):
-            self._cache.setdefault(k.tobytes(), v)
+        self._put([k.tobytes() for k in np.asarray(keys, dtype=np.uint8)], vectors)
 
     # -- disk cache ---------------------------------------------------------------------------
     def _disk_dir(self) -> Path:
@@ -427,8 +532,8 @@ class Embedder:
                     keys, vecs = z["keys"], z["vectors"]
             except (OSError, ValueError, KeyError):
                 continue  # a damaged shard only costs re-embedding its texts
-            for k, v in zip(keys, vecs):
-                self._cache.setdefault(k.tobytes(), v)
+            if len(keys):
+                self._put([k.tobytes() for k in keys], vecs)
 
     def _save_disk_shard(self, keys: list[bytes], vecs: np.ndarray) -> None:
         import io as _io

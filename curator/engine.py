@@ -49,8 +49,11 @@ class LocalEngine:
 
     name = "local"
 
-    def encode(self, ctx: Any, texts: Sequence[str]) -> np.ndarray:
-        return ctx.embedder.encode(list(texts))
+    def encode(self, ctx: Any, texts: Sequence[str], keep: bool | Sequence[bool] = True) -> np.ndarray:
+        return ctx.embedder.encode(list(texts), keep)
+
+    def prefetch(self, ctx: Any, texts: Sequence[str]) -> None:
+        """Nothing to do ahead: each chunk is embedded here when it is encoded."""
 
     def map_batches(self, ctx: Any, make: BatchMaker, batches: Sequence[Any], desc: str = "work",
                     sizes: Sequence[int] | None = None) -> list[Any]:
@@ -210,15 +213,20 @@ class RayEngine:
             raise
         return out
 
-    def encode(self, ctx: Any, texts: Sequence[str]) -> np.ndarray:
-        """Embed on the workers the texts the driver has not embedded yet, seed the driver's
-        cache with them, and answer from the cache."""
-        texts = list(texts)
-        todo = ctx.embedder.missing(texts)
+    def prefetch(self, ctx: Any, texts: Sequence[str]) -> None:
+        """Embed on the workers (one actor pool) the texts the driver has not embedded yet and
+        seed the driver's cache with them."""
+        todo = ctx.embedder.missing(list(texts))
         if todo:
             chunks = [todo[s:s + EMBED_CHUNK] for s in range(0, len(todo), EMBED_CHUNK)]
             vecs = self.map_batches(ctx, _encode_maker, chunks, desc="embedding")
             ctx.embedder.seed(todo, np.concatenate(vecs) if vecs else np.zeros((0, 1), np.float32))
+
+    def encode(self, ctx: Any, texts: Sequence[str], keep: bool | Sequence[bool] = True) -> np.ndarray:
+        """Embed the new texts on the workers (:meth:`prefetch`), then answer from the
+        driver's cache (``keep`` does not apply: what the workers sent is cached)."""
+        texts = list(texts)
+        self.prefetch(ctx, texts)
         return ctx.embedder.encode(texts)
 
     def close(self) -> None:

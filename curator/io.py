@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,14 +267,19 @@ def _read_columnar(path: Path, fmt: str) -> ReadResult:
 # ---------------------------------------------------------------------------------------------
 # writing
 # ---------------------------------------------------------------------------------------------
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write bytes to ``path`` atomically (temp file in the same folder, then rename)."""
+def atomic_write(path: str | Path, data: bytes | Iterable[bytes]) -> None:
+    """Write bytes (or an iterable of byte chunks, written as they come) to ``path`` atomically
+    (temp file in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                fh.write(data)
+            else:
+                for part in data:
+                    fh.write(part)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
@@ -285,7 +290,11 @@ def atomic_write(path: str | Path, data: bytes) -> None:
         raise
 
 
-def dumps_jsonl(records: Iterator[dict[str, Any]] | list[dict[str, Any]], allow_nan: bool = False) -> bytes:
+def _jsonl_line(rec: dict[str, Any], allow_nan: bool) -> str:
+    return json.dumps(rec if allow_nan else _clean(rec), ensure_ascii=False, allow_nan=allow_nan)
+
+
+def dumps_jsonl(records: Iterable[dict[str, Any]], allow_nan: bool = False) -> bytes:
     """Serialise records as JSONL bytes (UTF-8, no ASCII escaping).
 
     By default NaN is written as null and an infinity is an error (curator's own numbers). With
@@ -293,9 +302,7 @@ def dumps_jsonl(records: Iterator[dict[str, Any]] | list[dict[str, Any]], allow_
     own records held (Python's json, pandas and polars read them), written back as they were,
     not silently turned into null.
     """
-    out = []
-    for rec in records:
-        out.append(json.dumps(rec if allow_nan else _clean(rec), ensure_ascii=False, allow_nan=allow_nan))
+    out = [_jsonl_line(rec, allow_nan) for rec in records]
     return ("\n".join(out) + ("\n" if out else "")).encode("utf-8")
 
 
@@ -314,8 +321,21 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_jsonl(path: str | Path, records: list[dict[str, Any]], allow_nan: bool = False) -> None:
-    atomic_write(path, dumps_jsonl(records, allow_nan=allow_nan))
+def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]], allow_nan: bool = False) -> None:
+    """:func:`dumps_jsonl` streamed to the file in chunks of lines (same bytes): memory does not
+    grow with the number of records when they come from an iterator."""
+
+    def chunks() -> Iterator[bytes]:
+        buf: list[str] = []
+        for rec in records:
+            buf.append(_jsonl_line(rec, allow_nan))
+            if len(buf) >= 2048:
+                yield ("\n".join(buf) + "\n").encode("utf-8")
+                buf = []
+        if buf:
+            yield ("\n".join(buf) + "\n").encode("utf-8")
+
+    atomic_write(path, chunks())
 
 
 def _json_default(value: Any) -> Any:

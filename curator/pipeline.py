@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ class RunContext:
     index_ref: str | None = None
     engine: Any = None  # LocalEngine | RayEngine; None = local
     index_paths: dict[str, str] = field(default_factory=dict)  # ref -> folder, resolved once
+    # The steps after the one running (set by Pipeline.run; None = unknown): a step keeps in the
+    # embedding cache only vectors that one of them may read again.
+    later_steps: list[Any] | None = None
 
     def get_index(self, ref: str | None) -> Any:
         if ref is None:
@@ -76,9 +79,15 @@ class RunContext:
             self.engine = LocalEngine()
         return self.engine
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors of ``texts`` (each text embedded once per run, wherever the engine runs)."""
-        return self._engine().encode(self, texts)
+    def encode(self, texts: Sequence[str], keep: bool | Sequence[bool] = True) -> np.ndarray:
+        """Unit vectors of ``texts`` (each text embedded once per run, wherever the engine runs).
+        ``keep``: see :meth:`Embedder.encode`."""
+        return self._engine().encode(self, texts, keep)
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Tell the engine these texts will be encoded next, chunk by chunk: the Ray engine
+        embeds them all in one actor pool now; the local engine embeds each chunk when asked."""
+        self._engine().prefetch(self, texts)
 
     def map_batches(self, make: Callable[[RunContext], Callable[[Any], Any]], batches: Sequence[Any],
                     desc: str = "work", sizes: Sequence[int] | None = None) -> list[Any]:
@@ -150,6 +159,8 @@ class QualityStep(Step):
     """Cheap quality signals; drops empty, refused, repetitive, off-topic, overlong responses."""
 
     name = "quality"
+    #: Rows embedded per chunk (prompt + response: twice as many texts).
+    CHUNK = 8192
 
     def __init__(self, drop: bool = True, max_response_words: int = 4000, max_repetition: float = 0.5,
                  min_relevance: float | None = 0.0, off_topic_min_words: int = 20, drop_refusals: bool = True,
@@ -165,24 +176,37 @@ class QualityStep(Step):
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
         import polars as pl
 
-        from .quality import QualityScorer
+        from .quality import QualityScorer, _row_cosine
 
         rows = np.flatnonzero(alive_mask(table))
         sub = table[rows]
         prompts = [prompt_text(i, x) for i, x in zip(sub[R.INSTRUCTION], sub[R.INPUT])]
         responses = sub[R.RESPONSE].to_list()
         ok = [j for j, (p, r) in enumerate(zip(prompts, responses)) if p.strip() and r.strip()]
-        pe = np.zeros((len(prompts), ctx.embedder.dimension), np.float32)
-        re_ = np.zeros_like(pe)
+        relevance = np.full(len(prompts), np.nan)
         if ok:
-            # one call: on the Ray engine each call starts an actor pool
-            both = ctx.encode([prompts[j] for j in ok] + [responses[j] for j in ok])
-            pe[ok], re_[ok] = both[:len(ok)], both[len(ok):]
+            # The response vectors stay cached only when a later step may read them (the
+            # prompts serve dedup, selection and the report). Chunks bound memory: a million
+            # rows never hold every vector at once.
+            keep_responses = self._responses_read_later(ctx)
+            ctx.prefetch([prompts[j] for j in ok] + [responses[j] for j in ok])
+            for s in range(0, len(ok), self.CHUNK):
+                part = ok[s:s + self.CHUNK]
+                both = ctx.encode([prompts[j] for j in part] + [responses[j] for j in part],
+                                  keep=[True] * len(part) + [keep_responses] * len(part))
+                relevance[part] = _row_cosine(both[:len(part)], both[len(part):])
         scorer = QualityScorer(
             max_response_words=self.max_response_words, max_repetition=self.max_repetition,
             min_relevance=self.min_relevance, off_topic_min_words=self.off_topic_min_words,
             drop_refusals=self.drop_refusals, drop_template_leaks=self.drop_template_leaks)
-        cols = scorer.score(prompts, responses, pe, re_)
+        # The rules are row-local: scored in chunks, their per-row word lists never exist for
+        # every row at once (~4 KiB per row of 70-word responses, measured at 100k rows).
+        parts = [scorer.score(prompts[s:s + self.CHUNK], responses[s:s + self.CHUNK],
+                              relevance=relevance[s:s + self.CHUNK])
+                 for s in range(0, max(len(prompts), 1), self.CHUNK)]
+        cols: dict[str, Any] = {
+            k: ([x for p in parts for x in p[k]] if isinstance(v, list) else np.concatenate([p[k] for p in parts]))
+            for k, v in parts[0].items()}
         for name, values in cols.items():
             if name == R.QUALITY_REASON:
                 continue
@@ -195,6 +219,15 @@ class QualityStep(Step):
         if self.drop:
             table = set_drops(table, self.name, reasons, quality_details(reasons, cols, scorer), rows=rows)
         return table, {"reasons": dict(Counter(r for r in reasons if r))}
+
+    @staticmethod
+    def _responses_read_later(ctx: RunContext) -> bool:
+        """Whether a later step may embed the responses as they are: only dedup/selection
+        ``on="response"`` or a step we do not know (grounding embeds response sentences, and a
+        one-sentence response is its own sentence)."""
+        if ctx.later_steps is None:
+            return True
+        return any(not isinstance(s, (DedupStep, SelectStep)) or s.on == "response" for s in ctx.later_steps)
 
 
 def quality_details(reasons: list[str | None], cols: dict[str, Any], scorer: Any) -> list[str | None]:
@@ -453,8 +486,12 @@ class DedupStep(Step):
             idx = np.flatnonzero(readable)
             if len(idx):  # long texts in windows: never compared on their first 256 word pieces only
                 vecs = ctx.embedder.encode_windows([texts[k] if texts[k].strip() else " " for k in idx])
-                emb = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
-                emb[idx] = vecs
+                if len(idx) == len(texts):
+                    emb = vecs  # no second (n, dim) copy
+                else:
+                    emb = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+                    emb[idx] = vecs
+                del vecs
             else:
                 emb = np.zeros((len(texts), 1), dtype=np.float32)
         # the exact grouping always runs (later stages see one row per group)
@@ -647,8 +684,8 @@ class CurationResult:
         outdir.mkdir(parents=True, exist_ok=True)
         paths = {"kept": outdir / "kept.jsonl", "dropped": outdir / "dropped.jsonl",
                  "scores": outdir / "scores.parquet", "summary": outdir / "summary.json"}
-        write_jsonl(paths["kept"], output_records(self.kept, self.table), allow_nan=True)
-        write_jsonl(paths["dropped"], output_records(self.dropped, self.table), allow_nan=True)
+        write_jsonl(paths["kept"], iter_output_records(self.kept, self.table), allow_nan=True)
+        write_jsonl(paths["dropped"], iter_output_records(self.dropped, self.table), allow_nan=True)
         write_table(paths["scores"], self.table.drop(R.RECORD))
         write_json(paths["summary"], self.summary)
         write_json(outdir / "timings.json", self.timings)
@@ -682,30 +719,36 @@ def output_records(table: Any, everything: Any | None = None) -> list[dict[str, 
     pointing at the original input. ``everything`` (all rows of this run, default ``table``) maps
     this run's row ids in ``duplicate_of``/``redundant_with`` to those original row ids.
     """
+    return list(iter_output_records(table, everything))
+
+
+def iter_output_records(table: Any, everything: Any | None = None, chunk: int = 4096) -> Iterator[dict[str, Any]]:
+    """:func:`output_records` one record at a time, reading the table in slices: writing a
+    million rows never holds a million parsed records (or their JSON text) at once."""
     from .io import clean_nan
 
     ours = [c for c in table.columns
             if c not in (R.RECORD, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.SOURCE, R.TURNS, R.FIRST_REQUEST)]
     original_ids = _original_row_ids(table if everything is None else everything)
-    out = []
-    for rec_text, extra in zip(table[R.RECORD].to_list(), table.select(ours).iter_rows(named=True)):
-        rec = json.loads(rec_text)
-        if R.SENTENCES in extra and extra[R.SENTENCES]:
-            extra[R.SENTENCES] = json.loads(extra[R.SENTENCES])
-        # Our NaNs become null; the user's own NaN/Infinity stay (written back as tokens).
-        new = {k: clean_nan(v) for k, v in extra.items() if v is not None}
-        prev = rec.get(CURATOR_KEY)
-        if isinstance(prev, dict):
-            for k in _ROW_REFS:
-                if isinstance(new.get(k), int):
-                    new[k] = original_ids.get(new[k], new[k])
-            merged = {k: v for k, v in prev.items() if k not in ours}
-            merged.update(new)
-            merged.update({k: prev[k] for k in _PROVENANCE if k in prev})
-            new = merged
-        rec[CURATOR_KEY] = new
-        out.append(rec)
-    return out
+    for off in range(0, table.height, chunk):
+        part = table.slice(off, chunk)
+        for rec_text, extra in zip(part[R.RECORD].to_list(), part.select(ours).iter_rows(named=True)):
+            rec = json.loads(rec_text)
+            if R.SENTENCES in extra and extra[R.SENTENCES]:
+                extra[R.SENTENCES] = json.loads(extra[R.SENTENCES])
+            # Our NaNs become null; the user's own NaN/Infinity stay (written back as tokens).
+            new = {k: clean_nan(v) for k, v in extra.items() if v is not None}
+            prev = rec.get(CURATOR_KEY)
+            if isinstance(prev, dict):
+                for k in _ROW_REFS:
+                    if isinstance(new.get(k), int):
+                        new[k] = original_ids.get(new[k], new[k])
+                merged = {k: v for k, v in prev.items() if k not in ours}
+                merged.update(new)
+                merged.update({k: prev[k] for k in _PROVENANCE if k in prev})
+                new = merged
+            rec[CURATOR_KEY] = new
+            yield rec
 
 
 def _original_row_ids(table: Any) -> dict[int, Any]:
@@ -744,6 +787,24 @@ def input_fingerprint(table: Any, steps: Sequence[Step], model: str) -> str:
     return h.hexdigest()
 
 
+def release_free_memory() -> None:
+    """Give the heap pages freed so far back to the OS (glibc ``malloc_trim``; nothing elsewhere).
+
+    Reading a million JSONL rows frees ~1.6 KiB per row of parsed records that glibc otherwise
+    keeps mapped; each later stage then starts that much lower (measured, benchmarks/RESULTS.md
+    "Scale"). Costs milliseconds."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to do
+        pass
+
+
 class Pipeline:
     """Run steps in order over a pairs table and account for every row.
 
@@ -766,6 +827,7 @@ class Pipeline:
         if table.height == 0:
             raise ConfigError("no rows to curate: the input is empty.")
         ctx = RunContext(self.embedder or Embedder(), engine=self.engine)
+        release_free_memory()  # what reading the input freed
         n_in = table.height
         stages: dict[str, Any] = {}
         timings: dict[str, float] = {}
@@ -785,10 +847,12 @@ class Pipeline:
             alive_before = int(alive_mask(table).sum())
             t0 = time.perf_counter()
             if alive_before:
+                ctx.later_steps = self.steps[i + 1:]
                 table, stats = step.apply(table, ctx)
             else:
                 stats = {"skipped": "no rows left"}
             timings[step.name] = round(time.perf_counter() - t0, 3)
+            release_free_memory()
             alive_after = int(alive_mask(table).sum())
             reasons = Counter(r for s, r in zip(table[R.DROP_STAGE].to_list(), table[R.DROP_REASON].to_list())
                               if s == step.name)

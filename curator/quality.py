@@ -309,15 +309,20 @@ def _as_texts(values: Sequence[Any], what: str) -> list[str]:
     return out
 
 
-def _row_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _row_cosine(a: np.ndarray, b: np.ndarray, chunk: int = 8192) -> np.ndarray:
     # Row-wise cosine without assuming unit vectors; a zero vector has no direction -> NaN.
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    dots = np.einsum("ij,ij->i", a, b)
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), np.nan)
-    return np.clip(cos, -1.0, 1.0)
+    # In chunks of rows: the float64 copies of a million 384-d rows would be 3 GiB each, and a
+    # row's result does not depend on the other rows of its chunk.
+    n = len(a)
+    out = np.empty(n, dtype=np.float64)
+    for s in range(0, n, chunk):
+        x = np.asarray(a[s:s + chunk], dtype=np.float64)
+        y = np.asarray(b[s:s + chunk], dtype=np.float64)
+        dots = np.einsum("ij,ij->i", x, y)
+        norms = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[s:s + chunk] = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), np.nan)
+    return np.clip(out, -1.0, 1.0)
 
 
 class QualityScorer:
@@ -409,13 +414,16 @@ class QualityScorer:
         responses: Sequence[str],
         instruction_embeddings: np.ndarray | None = None,
         response_embeddings: np.ndarray | None = None,
+        relevance: np.ndarray | None = None,
     ) -> dict[str, list[Any] | np.ndarray]:
         """Compute quality signals for each pair; every returned column has one entry per pair.
 
         ``instructions`` should include the task input (instruction + input), as the response
         answers both: "Summarize the paragraph." alone looks unrelated to a good summary.
         Embeddings (one row per pair, e.g. from :class:`curator.embed.Embedder`) are optional;
-        without both, ``relevance`` is NaN and ``off_topic`` never fires.
+        without both, ``relevance`` is NaN and ``off_topic`` never fires. ``relevance`` instead
+        of the embeddings: the cosines already computed (NaN = unknown), e.g. in chunks by a
+        caller that never holds every vector at once.
 
         Columns
         -------
@@ -448,7 +456,12 @@ class QualityScorer:
                 f"instructions and responses must have the same length, got {len(instr)} and {n}."
             )
 
-        relevance = np.full(n, np.nan)
+        if relevance is not None:
+            relevance = np.asarray(relevance, dtype=np.float64).reshape(-1)
+            if len(relevance) != n:
+                raise ValueError(f"relevance has {len(relevance)} values for {n} pairs.")
+        else:
+            relevance = np.full(n, np.nan)
         if instruction_embeddings is not None and response_embeddings is not None:
             a = np.asarray(instruction_embeddings)
             b = np.asarray(response_embeddings)

@@ -128,3 +128,26 @@ def test_cli_run_with_the_onnx_backend_keeps_and_drops_the_same_rows(tmp_path, d
     assert runs["torch"][0]["kept.jsonl"] and runs["torch"][0]["dropped.jsonl"]
     assert runs["torch"][0] == runs["onnx"][0]
     assert runs["torch"][1] == runs["onnx"][1]
+
+
+def test_cache_is_blocks_of_rows_and_keep_false_leaves_no_trace(monkeypatch):
+    # The cache holds vectors in float32 blocks with a key -> row map; tiny blocks here so the
+    # test crosses block boundaries. What callers see is the same bits, cached or not.
+    import curator.embed as E
+
+    monkeypatch.setattr(E, "CACHE_BLOCK", 3)
+    monkeypatch.setattr(E, "TOKENIZE_CHUNK", 4)  # chunked tokenisation: same bits as well
+    texts = [f"Row {i} is about {'the sea ' * (i % 4)}topic {i % 3}." for i in range(11)]
+    fresh = Embedder(cache=False).encode(texts)
+    e = Embedder()
+    first = e.encode(texts[:5] + texts[:2])
+    assert e.cache_rows() == 5 and len(e._blocks) == 2
+    assert np.array_equal(first, np.concatenate([fresh[:5], fresh[:2]]))
+    mixed = e.encode(texts, keep=[i % 2 == 0 for i in range(11)])
+    assert np.array_equal(mixed, fresh)
+    assert e.cache_rows() == 5 + 3  # texts 6, 8, 10 were kept; 5, 7, 9 were not
+    assert e.missing(texts) == [texts[5], texts[7], texts[9]]
+    assert np.array_equal(e.encode(texts[::-1], keep=False), fresh[::-1])
+    assert e.cache_rows() == 8
+    with pytest.raises(ValueError, match="keep has 1 values for 2 texts"):
+        e.encode(texts[:2], keep=[True])

@@ -80,3 +80,35 @@ def test_source_mode_rows_and_errors_from_workers(tmp_path, ray_cluster):
     # a configuration error surfaces as the same one-line CuratorError, not a Ray traceback
     with pytest.raises(ConfigError, match="top_k"):
         Pipeline([GroundingStep(top_k=0)], engine=RayEngine(workers=1)).run(data)
+
+
+def test_cli_run_engine_ray_writes_the_same_bytes_as_local(tmp_path, demo_index_dir, ray_cluster, monkeypatch):
+    # End to end through the CLI: `curator run --engine ray` joins the cluster this module
+    # started (and leaves it running), does its row-local work on the workers, and writes what
+    # `--engine local` writes, byte for byte.
+    from click.testing import CliRunner
+
+    from curator.cli import cli
+
+    monkeypatch.setenv("CURATOR_CACHE_DIR", "off")  # the Ray run must not read the local run's vectors
+    calls: list[str] = []
+    real = RayEngine.map_batches
+
+    def spy(self, ctx, make, batches, desc="work", sizes=None):  # type: ignore[no-untyped-def]
+        calls.append(desc)
+        return real(self, ctx, make, batches, desc, sizes)
+
+    monkeypatch.setattr(RayEngine, "map_batches", spy)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join((DEMO / "pairs.jsonl").read_text().splitlines(keepends=True)[:24]))
+    outs = {}
+    for name, extra in (("local", []), ("ray", ["--engine", "ray", "--workers", "2"])):
+        outs[name] = tmp_path / name
+        res = CliRunner().invoke(cli, ["-q", "run", str(pairs), "--index", str(demo_index_dir), "--budget", "10",
+                                       "-o", str(outs[name]), "--no-report", *extra])
+        assert res.exit_code == 0, res.output
+    assert calls == ["embedding", "grounding"]  # quality's embeddings, then grounding, on the workers
+    for f in OUTPUTS:
+        assert (outs["local"] / f).read_bytes() == (outs["ray"] / f).read_bytes(), f
+    assert json.loads((outs["ray"] / "summary.json").read_text())["rows_in"] == 24
+    assert ray.is_initialized()  # a cluster the CLI joined is not shut down by it

@@ -101,3 +101,37 @@ def test_conversation_is_as_grounded_as_its_worst_turn(embedder):
     assert t[R.N_SENTENCES].to_list() == [2, 1]
     assert t[R.HALLUCINATED].to_list() == [True, False]
     assert t[R.WORST_SENTENCE][0] == "It is 9 kilometres long."
+
+
+def test_response_vectors_are_cached_only_when_a_later_step_reads_them():
+    # Memory at scale: without grounding and with dedup/selection on the instruction, the
+    # quality step's response vectors are used once and not kept; the outputs do not change.
+    from curator.embed import Embedder
+
+    recs = [{"prompt": f"Explain topic {i % 7} in a few words.",
+             "response": f"Topic {i % 7} is about {'many things ' * (i % 3)}and item {i}."} for i in range(20)]
+    data = pairs_from_records(recs, FieldMap())
+    steps = [QualityStep(), DedupStep(), SelectStep(budget=5)]
+    lean, full = Embedder(), Embedder()
+    a = Pipeline(steps, embedder=lean).run(data)
+    n_prompts = len({r["prompt"] for r in recs})
+    assert lean.cache_rows() == n_prompts
+    b = Pipeline([QualityStep(), DedupStep(on="response"), SelectStep(budget=5)], embedder=full).run(data)
+    assert full.cache_rows() == n_prompts + len({r["response"] for r in recs})
+    assert a.table["relevance"].to_list() == b.table["relevance"].to_list()
+    assert lean.missing([r["prompt"] for r in recs]) == []
+
+
+def test_quality_in_chunks_gives_the_same_table(embedder, monkeypatch):
+    # QualityStep embeds and scores in chunks of rows (memory at a million rows); the chunk size
+    # must not change a single value.
+    recs = [{"prompt": p, "response": r} for p, r in [
+        ("Say hi.", "hi"), ("Explain gravity.", "I'm sorry, but I cannot help with that."),
+        ("List fruit.", "apple " * 40), ("Describe the sea.", "The sea is vast and deep. " * 6),
+        ("", "orphan answer"), ("Name a colour.", ""), ("What is 2+2?", "4"),
+    ] * 2]
+    data = pairs_from_records(recs, FieldMap(), on_error="skip")
+    whole = Pipeline([QualityStep()], embedder=embedder).run(data).table
+    monkeypatch.setattr(QualityStep, "CHUNK", 3)
+    chunked = Pipeline([QualityStep()], embedder=embedder).run(data).table
+    assert chunked.equals(whole)

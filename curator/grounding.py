@@ -88,6 +88,11 @@ _SNAKE_RE = re.compile(r"(?<=[^\W_])_+(?=[^\W_])")
 #: In index mode a claim whose best retrieved evidence sentence has a cosine similarity below this
 #: is ``unverifiable``: the index has nothing about it (see benchmarks/grounding_floor.py).
 RETRIEVAL_FLOOR = 0.35
+#: In index mode a claim is also ``unverifiable`` when its aligned evidence shares none of the
+#: prompt's content words and holds less than this share of the claim's own new words: the
+#: least unrelated passage of an index that does not cover the data (see
+#: benchmarks/grounding_ood.py).
+RETRIEVAL_MIN_COVERAGE = 0.3
 VERDICTS = ("supported", "hallucinated", "unverifiable")
 _CAP_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]+")
 _PRONOUN_START_RE = re.compile(r"^\W*(?:he|she|it|they|its|his|her|their|this|these)\b", re.IGNORECASE)
@@ -487,13 +492,18 @@ class GroundingScorer:
     retrieval_floor : in index mode (evidence retrieved, not named), a claim whose most similar
         evidence sentence has a cosine similarity below this is ``unverifiable``: the index has
         nothing about it. Measured in benchmarks/grounding_floor.py; 0 = never.
+    retrieval_min_coverage : in index mode, a claim is also ``unverifiable`` when its two aligned
+        evidence sentences share no content word with the prompt (a prompt that has some) and hold
+        less than this share of the claim's new content words: the evidence is not about the
+        pair, however similar. Measured in benchmarks/grounding_ood.py; 0 = never.
     """
 
     def __init__(self, embedder: Embedder | None = None, index: PassageIndex | None = None,
                  top_k: int = 5, threshold: float | None = None, params: str | Path | None = None,
                  source_chunk_tokens: int = 128, verifier: str | Path | Any | None = None,
                  verifier_band: Sequence[float] = (0.2, 0.8), verifier_weight: float = 0.5,
-                 retrieval_floor: float = RETRIEVAL_FLOOR) -> None:
+                 retrieval_floor: float = RETRIEVAL_FLOOR,
+                 retrieval_min_coverage: float = RETRIEVAL_MIN_COVERAGE) -> None:
         self.embedder = embedder
         self.index = index
         self.top_k = top_k
@@ -504,6 +514,7 @@ class GroundingScorer:
         self.verifier_band = verifier_band
         self.verifier_weight = verifier_weight
         self.retrieval_floor = retrieval_floor
+        self.retrieval_min_coverage = retrieval_min_coverage
         self._verifier: Any = None
 
     def _validate(self) -> tuple[Embedder, GroundingParams, float]:
@@ -524,6 +535,9 @@ class GroundingScorer:
         check_param("GroundingScorer", "retrieval_floor", self.retrieval_floor,
                     isinstance(self.retrieval_floor, (int, float)) and -1.0 <= self.retrieval_floor <= 1.0,
                     "a float in [-1, 1]")
+        check_param("GroundingScorer", "retrieval_min_coverage", self.retrieval_min_coverage,
+                    isinstance(self.retrieval_min_coverage, (int, float)) and 0.0 <= self.retrieval_min_coverage <= 1.0,
+                    "a float in [0, 1]")
         check_param("GroundingScorer", "verifier_weight", self.verifier_weight,
                     isinstance(self.verifier_weight, (int, float)) and 0.0 <= self.verifier_weight <= 1.0,
                     "a float in [0, 1]")
@@ -638,6 +652,7 @@ class GroundingScorer:
             # subject, while prose that never names the question's subject ("I had a great day
             # in Paris" for "What is the capital of France?") is about something else.
             given = _given_terms(prompt_x) if ev and all(e.record for e in ev) else set()
+            prompt_cw = {stem(w) for w in words(prompt_x) if w not in STOPWORDS and len(w) > 2}
             sims_all = cvec @ evec.T if len(ev) else np.zeros((len(claims), 0))
             # Pair-level lexical novelty: the share of the response's content words (checked
             # claims only) that the evidence never uses, as written.
@@ -732,6 +747,9 @@ class GroundingScorer:
                     "own_key_absent": _half_absent(own_keys, all_stems | ev_numbers),
                     # The claim stated by an evidence sentence with the opposite negation.
                     "neg_flip": float(flip >= 0),
+                    # Prompt content words in the aligned evidence (-1: the prompt has none);
+                    # not a combiner feature: index mode's off-topic test (retrieval_min_coverage).
+                    "prompt_overlap": float(len(prompt_cw & local)) if prompt_cw else -1.0,
                 }
                 missing = [w for w in dict.fromkeys(cw) if w not in local]
                 e = ev[best] if best >= 0 else None
@@ -762,12 +780,19 @@ class GroundingScorer:
             v.verifier_prob = float(pv)
             v.support = float(1.0 - ((1.0 - w) * (1.0 - v.support) + w * pv))
 
+    def _not_about(self, f: dict[str, float]) -> bool:
+        """Index mode: is the retrieved evidence not about this claim (so it cannot judge it)?"""
+        if f["emb_max"] < self.retrieval_floor:
+            return True
+        return f["prompt_overlap"] == 0 and f["cov_local"] < self.retrieval_min_coverage
+
     def score(self, pairs: Sequence[PairInput]) -> list[PairGrounding]:
         """Judge every pair; the result list is aligned with ``pairs``.
 
         A pair is ``unverifiable`` (``hallucinated`` False, probabilities NaN) when it makes no
         checkable claim (only code, tables, non-answers...), has no evidence, or (index mode)
-        none of its claims retrieves evidence at least ``retrieval_floor`` similar; otherwise
+        none of its claims retrieves evidence about it (``retrieval_floor``,
+        ``retrieval_min_coverage``); otherwise
         ``hallucinated`` if its worst judged claim's probability reaches the threshold, else
         ``supported``. Claims below the floor are ``unverifiable`` and do not count."""
         embedder, params, threshold = self._validate()
@@ -786,7 +811,7 @@ class GroundingScorer:
             checked = [v for v in verdicts if v.features]
             judged = []
             for v in checked:
-                if mode == "none" or (mode == "index" and v.features["emb_max"] < self.retrieval_floor):
+                if mode == "none" or (mode == "index" and self._not_about(v.features)):
                     v.verdict = "unverifiable"
                 else:
                     v.verdict = "supported" if (1.0 - v.support) < threshold else "unsupported"

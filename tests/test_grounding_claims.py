@@ -206,8 +206,8 @@ def test_evidence_not_about_the_claim_is_unverifiable_in_index_mode(demo_index, 
     assert [g.verdict for g in res[:2]] == ["unverifiable", "unverifiable"]
     assert all(not g.hallucinated and np.isnan(g.hallucination_prob) for g in res[:2])
     assert res[2].verdict == "supported"
-    # The floor is a documented, settable parameter: 0 judges everything.
-    judged = GroundingScorer(embedder=embedder, index=demo_index, retrieval_floor=0.0).score(
+    # The floor and the overlap test are documented, settable parameters: 0 and 0 judge everything.
+    judged = GroundingScorer(embedder=embedder, index=demo_index, retrieval_floor=0.0, retrieval_min_coverage=0.0).score(
         [PairInput("Give me a pancake recipe.", "Whisk two eggs with a cup of milk and a cup of flour, then fry in butter.")])
     assert judged[0].verdict in ("supported", "hallucinated") and not np.isnan(judged[0].hallucination_prob)
 
@@ -452,3 +452,22 @@ def test_glued_sentence_after_a_capital_is_split_for_grounding(scorer):
     (g,) = scorer.score([PairInput("Who is El-P?", "Jaime Meline was born in 1975.", src)])
     assert g.verdict == "supported"
     assert g.sentences[0].evidence.startswith("Jaime Meline (born March 2, 1975)")
+
+
+# (e) an index that does not cover the data: a passage similar enough (above the retrieval floor)
+# that shares none of the prompt's words and little of the claim's is not about the claim.
+OFF_TOPIC = [("Find the angle between the vectors.", "So the angle ABC is arccos(-0.5) radians or 120 degrees."),
+             ("Define the word timid.", "A timid person is someone who is shy and not confident in social situations.")]
+ON_TOPIC_WRONG = [("Which genus of moth in the world's seventh-largest country contains only one species?", "Lepidoptera"),
+                  ("Cadmium Chloride is slightly soluble in this chemical, it is also called what?", "hydrogen peroxide")]
+
+
+def test_evidence_sharing_neither_the_prompts_nor_the_claims_words_is_not_about_it(demo_index, embedder):
+    pairs = [PairInput(*p) for p in OFF_TOPIC + ON_TOPIC_WRONG]
+    res = GroundingScorer(embedder=embedder, index=demo_index).score(pairs)
+    assert [g.verdict for g in res] == ["unverifiable"] * 2 + ["hallucinated"] * 2
+    off = res[0].sentences[0]
+    assert off.verdict == "unverifiable" and off.features["emb_max"] >= 0.35 and off.features["prompt_overlap"] == 0
+    # The criterion is a documented, settable parameter: 0 judges them (and flags them).
+    judged = GroundingScorer(embedder=embedder, index=demo_index, retrieval_min_coverage=0.0).score(pairs[:2])
+    assert [g.verdict for g in judged] == ["hallucinated"] * 2

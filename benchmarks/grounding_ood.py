@@ -12,9 +12,12 @@ the demo index (examples/halueval_demo: Wikipedia passages):
 * in-domain: the demo's HaluEval-QA pairs, whose passages are in the index: verdict counts and
   AUROC of ``hallucination_prob`` (rows left unverifiable count as 0, as in benchmarks/grounding.py);
 
+* with ``--halueval N``: N HaluEval-QA rows in retrieval mode (their sources indexed, the own
+  source never named, as in benchmarks/grounding.py);
+
 each with the shipped setting and with the overlap criterion off (``retrieval_min_coverage=0``).
 
-    python benchmarks/grounding_ood.py [--n 200] [--show]
+    python benchmarks/grounding_ood.py [--n 200] [--show] [--halueval 300]
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=200, help="Alpaca rows (the first N)")
     ap.add_argument("--show", action="store_true", help="print the flagged out-of-domain rows")
+    ap.add_argument("--halueval", type=int, default=0, help="also N retrieval-mode HaluEval-QA rows")
     ap.add_argument("--overlaps", default=None, help="comma-separated retrieval_min_coverage values to compare")
     args = ap.parse_args()
     from sklearn.metrics import roc_auc_score
@@ -82,6 +86,26 @@ def main() -> None:
         print(f"| {ov:.2f}{' (shipped)' if ov == shipped else ''} | {counts(vo)} | {counts(vi)} | {auc:.3f} |")
         if ov == shipped:
             shown = (po, judge_worst(ro, ov, embedder, index))
+    if args.halueval:
+        # Retrieval-mode HaluEval-QA (as in benchmarks/grounding.py): every sampled row's source
+        # indexed, the pair's own never named. Does the criterion cost anything in domain?
+        (hpath,) = require("grounding/halueval_qa.jsonl")
+        hrows = [r for r in read_jsonl(hpath) if r.get("hallucinated") is not None]
+        hrows = [hrows[i] for i in sorted(np.random.default_rng(0).choice(len(hrows), args.halueval, replace=False))]
+        hindex = PassageIndex.build([Document(f"d{i}", t) for i, t in enumerate(dict.fromkeys(r["source"] for r in hrows))],
+                                    embedder)
+        hscorer = GroundingScorer(embedder=embedder, index=hindex, retrieval_min_coverage=0.0)
+        rh = hscorer.score([PairInput(r["prompt"] or "", r["response"] or "") for r in hrows])
+        yh = np.array([r["hallucinated"] for r in hrows])
+        print(f"\nRetrieval-mode HaluEval-QA ({len(hrows)} rows, seed 0; their sources indexed, own source not named):\n")
+        print("| retrieval_min_coverage | supported / hallucinated / unverifiable | AUROC | P / R at threshold |")
+        print("|---|---|---|---|")
+        for ov in overlaps:
+            ph, vh = verdicts(rh, ov)
+            flag = np.nan_to_num(ph) >= thr
+            prec = (flag & (yh == 1)).sum() / max(1, flag.sum())
+            print(f"| {ov:.2f} | {counts(vh)} | {roc_auc_score(yh, np.nan_to_num(ph, nan=0.0)):.3f} | "
+                  f"{prec:.2f} / {(flag & (yh == 1)).sum() / max(1, (yh == 1).sum()):.2f} |")
     if args.show and shown is not None:
         print("\nFlagged Alpaca rows (shipped setting):\n")
         for r, p, w in zip(ood_rows, shown[0], shown[1]):

@@ -58,12 +58,14 @@ CANDIDATES: dict[str, tuple[tuple[str, ...], dict[str, float]]] = {
     "base + nov_pair + swap, swap + key_absent rules": ((*BASE, "nov_pair", "swap"), {"swap": 0.95, "key_absent": 0.95}),
     "base + nov_pair + swap, swap + num_mismatch rules": ((*BASE, "nov_pair", "swap"),
                                                           {"swap": 0.95, "num_mismatch": 0.95}),
-    "shipped: base + nov_pair + swap, swap + num_mismatch + own_key_absent rules": (
+    "base + nov_pair + swap, swap + num_mismatch + own_key_absent rules": (
         (*BASE, "nov_pair", "swap"), {"swap": 0.95, "num_mismatch": 0.95, "own_key_absent": 0.95}),
+    "shipped: base + nov_pair + swap, swap + num_mismatch + own_key_absent + neg_flip rules": (
+        (*BASE, "nov_pair", "swap"), {"swap": 0.95, "num_mismatch": 0.95, "own_key_absent": 0.95, "neg_flip": 0.95}),
 }
 SHIPPED = (*BASE, "nov_pair", "swap")
 #: Contradiction rules shipped with the parameters (GroundingParams.floors).
-FLOORS: dict[str, float] = {"swap": 0.95, "num_mismatch": 0.95, "own_key_absent": 0.95}
+FLOORS: dict[str, float] = {"swap": 0.95, "num_mismatch": 0.95, "own_key_absent": 0.95, "neg_flip": 0.95}
 #: Inverse regularisation strength of the combiner.
 C_REG = 1.0
 PARAMS_OUT = Path(__file__).resolve().parents[1] / "curator" / "data" / "grounding_params.json"

@@ -58,7 +58,7 @@ if False:  # typing only; keeps faiss out of import time
 ALL_FEATURES = (
     "cov_local", "cov_global", "emb_max", "emb_top2", "fuzz", "num_novel", "ent_novel",
     "neg_mismatch", "short_claim", "cov_best", "rel_gap", "rel_gap2", "num_local", "num_mismatch",
-    "swap", "key_absent", "nov_pair", "own_key_absent",
+    "swap", "key_absent", "nov_pair", "own_key_absent", "neg_flip",
 )
 #: Alias of ALL_FEATURES (the columns of calibrate.pair_features); the shipped parameters use a subset.
 FEATURES = ALL_FEATURES
@@ -67,13 +67,32 @@ FEATURES = ALL_FEATURES
 SUPPORT_FEATURES = frozenset({"cov_local", "cov_global", "emb_max", "emb_top2", "fuzz", "cov_best"})
 #: Features where a larger value means less support: coefficient must not be negative.
 AGAINST_FEATURES = frozenset({"num_novel", "ent_novel", "rel_gap", "rel_gap2", "num_local", "num_mismatch",
-                              "swap", "key_absent", "nov_pair", "own_key_absent"})
+                              "swap", "key_absent", "nov_pair", "own_key_absent", "neg_flip"})
 NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot can't won't don't doesn't "
                       "didn't isn't aren't wasn't weren't hasn't haven't hadn't without".split())
+#: Negations that flip a statement ("not", "never", "no longer", "isn't", any "n't"), for the
+#: ``neg_flip`` rule; "without" negates a phrase, not the statement, so it is left out.
+_FLIP_EXTRA = frozenset({"longer", "anymore"})   # "no longer", "not anymore": part of the negation
+_CLAUSE_RE = re.compile(r"[,;:()—–]|\s-\s|\b(?:but|while|whereas|although|though|which|who|because|unlike)\b",
+                        re.IGNORECASE)
+# A prompt that offers alternatives ("Is the capital Lima or Quito?", "Which is older, A and B?")
+# or asks a yes/no question ("Is Paris the capital of Peru?"): its names are the answer's
+# candidates, not facts the user gave, so the answer must find them in the evidence.
+_CHOICE_RE = re.compile(r"\b(?:or|vs|versus|either|neither|nor|between|whether)\b|\b(?:which|who|whom|whose)\b.*\band\b",
+                        re.IGNORECASE | re.DOTALL)
+_POLAR_RE = re.compile(r"(?:^|[.!?:\n]\s*)(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|should|"
+                       r"shall|may|might|must|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|hasn't|haven't|"
+                       r"can't|won't)\b[^.!?]*\?", re.IGNORECASE)
 SHORT_CLAIM_WORDS = 6
+_SNAKE_RE = re.compile(r"(?<=[^\W_])_+(?=[^\W_])")
 #: In index mode a claim whose best retrieved evidence sentence has a cosine similarity below this
 #: is ``unverifiable``: the index has nothing about it (see benchmarks/grounding_floor.py).
 RETRIEVAL_FLOOR = 0.35
+#: In index mode a claim is also ``unverifiable`` when its aligned evidence shares none of the
+#: prompt's content words and holds less than this share of the claim's own new words: the
+#: least unrelated passage of an index that does not cover the data (see
+#: benchmarks/grounding_ood.py).
+RETRIEVAL_MIN_COVERAGE = 0.3
 VERDICTS = ("supported", "hallucinated", "unverifiable")
 _CAP_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]+")
 _PRONOUN_START_RE = re.compile(r"^\W*(?:he|she|it|they|its|his|her|their|this|these)\b", re.IGNORECASE)
@@ -265,6 +284,7 @@ class _EvidenceSentence:
     passage: str          # citation id of the passage
     start: int            # span within the passage
     end: int
+    record: bool = False  # the passage is a structured record (a JSON tool result, "key: value" lines)
 
 
 @dataclass
@@ -280,7 +300,7 @@ class _Lex:
 
     @classmethod
     def of(cls, text: str) -> _Lex:
-        x = expand_abbreviations(text)
+        x = _lexical(text)
         ws = words(x)
         stems = {stem(w) for w in ws}
         nums = set(numbers(x))
@@ -326,6 +346,72 @@ def _with_antecedents(ev: Sequence[_EvidenceSentence], elex: Sequence[_Lex]) -> 
     return out
 
 
+def _lexical(text: str) -> str:
+    """The text lexical features compare: abbreviations expanded, and identifiers cut at their
+    underscores, so a tool result's JSON key ``"temp_c"`` or ``"wind_speed"`` holds the words
+    "temp", "c", "wind", "speed" that a prose answer uses."""
+    x = expand_abbreviations(text)
+    return _SNAKE_RE.sub(" ", x) if "_" in x else x
+
+
+def _given_terms(prompt: str) -> set[str]:
+    """Names and numbers the prompt *gives* rather than asks about: all the prompt's words when it
+    is an open question or an instruction ("What's the weather in Paris?": an answer repeating
+    Paris need not find it in a tool result such as ``{"temp_c": 18}``); none when it
+    offers alternatives or asks yes/no (``_CHOICE_RE``, ``_POLAR_RE``): there the names are the
+    candidates the answer picks from, and the pick must be in the evidence."""
+    if _CHOICE_RE.search(prompt) or _POLAR_RE.search(prompt):
+        return set()
+    return {stem(w) for w in words(prompt)} | set(numbers(prompt))
+
+
+def _is_flip_neg(w: str) -> bool:
+    return (w in NEGATIONS and w != "without") or w.endswith(("n't", "n’t"))
+
+
+def _negated(text: str, anchor: set[str]) -> bool:
+    """Whether a clause of ``text`` that holds one of the ``anchor`` stems is negated ("The tower,
+    which is not red, is 330 m tall." is not negated about its height)."""
+    for clause in _CLAUSE_RE.split(text):
+        ws = words(clause)
+        if any(_is_flip_neg(w) for w in ws) and any(stem(w) in anchor for w in ws):
+            return True
+    return False
+
+
+def _neg_flip(claim: str, own_keys: set[str], ev: Sequence[_EvidenceSentence], elex: Sequence[_Lex],
+              ctx_terms: Sequence[set[str]]) -> int:
+    """Index of an evidence sentence that states the claim with the opposite negation, else -1.
+
+    The sentence must state the claim: 80 % of its content words (negations aside; at least half in
+    the sentence itself, the rest in the sentence before when it opens with a pronoun), all its
+    numbers and names. And no evidence sentence may state it with the claim's own polarity (a sentence
+    opening with a pronoun is read with the one before it: "The museum opened in 1990. It is not
+    open on Mondays." states "The museum is not open on Mondays.")."""
+    ws = words(claim)
+    core = [stem(w) for w in ws if w not in STOPWORDS and not _is_flip_neg(w) and w not in _FLIP_EXTRA]
+    if len(set(core)) < 2:
+        return -1
+    cnums = set(numbers(claim))
+    flipped = -1
+    for j, x in enumerate(elex):
+        strict = x.stems | ctx_terms[j]
+        lenient = strict
+        if j and ev[j - 1].passage == ev[j].passage and _PRONOUN_START_RE.match(ev[j].text):
+            lenient = strict | elex[j - 1].stems
+        if sum(w in lenient for w in core) < 0.8 * len(core):
+            continue
+        anchor = set(core) & lenient
+        same = _negated(claim, anchor) == _negated(ev[j].text, anchor)
+        if same:
+            return -1
+        # Read with its antecedent, but at least half of the claim in the sentence itself.
+        if (flipped < 0 and sum(w in strict for w in core) >= 0.5 * len(core) and cnums <= x.numbers
+                and own_keys <= ctx_terms[j]):
+            flipped = j
+    return flipped
+
+
 def _half_absent(keys: set[str], present: set[str]) -> float:
     """Share of ``keys`` absent from ``present`` when at least one is present and one absent."""
     if len(keys) < 2:
@@ -361,7 +447,25 @@ def _swap(keys: set[str], claim_numbers: set[str], claim_stems: Sequence[str], a
 
 
 def _split_passage(pid: str, text: str) -> list[_EvidenceSentence]:
-    return [_EvidenceSentence(s, pid, a, b) for s, a, b in sentence_spans(text)]
+    rec = _is_record(text)
+    return [_EvidenceSentence(s, pid, a, b, rec) for s, a, b in sentence_spans(text)]
+
+
+_KV_LINE_RE = re.compile(r"^\s*[\"']?[\w .-]{1,40}[\"']?\s*[:=]\s*\S")
+
+
+def _is_record(text: str) -> bool:
+    """A structured record, as tools return them: a JSON object or array, or "key: value" lines
+    ("temp c: 18")."""
+    t = text.strip()
+    if t[:1] in "{[" and t[-1:] in "}]":
+        try:
+            json.loads(t)
+            return True
+        except ValueError:
+            return False
+    lines = [x for x in t.splitlines() if x.strip()]
+    return bool(lines) and len(lines) <= 50 and all(_KV_LINE_RE.match(x) for x in lines)
 
 
 class GroundingScorer:
@@ -388,13 +492,18 @@ class GroundingScorer:
     retrieval_floor : in index mode (evidence retrieved, not named), a claim whose most similar
         evidence sentence has a cosine similarity below this is ``unverifiable``: the index has
         nothing about it. Measured in benchmarks/grounding_floor.py; 0 = never.
+    retrieval_min_coverage : in index mode, a claim is also ``unverifiable`` when its two aligned
+        evidence sentences share no content word with the prompt (a prompt that has some) and hold
+        less than this share of the claim's new content words: the evidence is not about the
+        pair, however similar. Measured in benchmarks/grounding_ood.py; 0 = never.
     """
 
     def __init__(self, embedder: Embedder | None = None, index: PassageIndex | None = None,
                  top_k: int = 5, threshold: float | None = None, params: str | Path | None = None,
                  source_chunk_tokens: int = 128, verifier: str | Path | Any | None = None,
                  verifier_band: Sequence[float] = (0.2, 0.8), verifier_weight: float = 0.5,
-                 retrieval_floor: float = RETRIEVAL_FLOOR) -> None:
+                 retrieval_floor: float = RETRIEVAL_FLOOR,
+                 retrieval_min_coverage: float = RETRIEVAL_MIN_COVERAGE) -> None:
         self.embedder = embedder
         self.index = index
         self.top_k = top_k
@@ -405,6 +514,7 @@ class GroundingScorer:
         self.verifier_band = verifier_band
         self.verifier_weight = verifier_weight
         self.retrieval_floor = retrieval_floor
+        self.retrieval_min_coverage = retrieval_min_coverage
         self._verifier: Any = None
 
     def _validate(self) -> tuple[Embedder, GroundingParams, float]:
@@ -425,6 +535,9 @@ class GroundingScorer:
         check_param("GroundingScorer", "retrieval_floor", self.retrieval_floor,
                     isinstance(self.retrieval_floor, (int, float)) and -1.0 <= self.retrieval_floor <= 1.0,
                     "a float in [-1, 1]")
+        check_param("GroundingScorer", "retrieval_min_coverage", self.retrieval_min_coverage,
+                    isinstance(self.retrieval_min_coverage, (int, float)) and 0.0 <= self.retrieval_min_coverage <= 1.0,
+                    "a float in [0, 1]")
         check_param("GroundingScorer", "verifier_weight", self.verifier_weight,
                     isinstance(self.verifier_weight, (int, float)) and 0.0 <= self.verifier_weight <= 1.0,
                     "a float in [0, 1]")
@@ -529,15 +642,23 @@ class GroundingScorer:
             win_terms = [elex[j].terms | elex[j + 1].terms for j in range(len(ev) - 1)
                          if ev[j].passage == ev[j + 1].passage]
             ctx_terms = _with_antecedents(ev, elex)
-            prompt_x = expand_abbreviations(p.prompt)
+            prompt_x = _lexical(p.prompt)
             prompt_numbers = set(numbers(prompt_x))
             prompt_stems = {stem(w) for w in words(prompt_x)}
             prompt_ents = {stem(w) for c in _capitalised(prompt_x) for w in words(c)} - STOPWORDS
+            # Names/numbers the prompt gives need not be in the evidence (they leave the claim's
+            # relation, `swap`, `own_key_absent` and `nov_pair`) only when the evidence is a
+            # structured record (a tool's result): it answers the call without naming its
+            # subject, while prose that never names the question's subject ("I had a great day
+            # in Paris" for "What is the capital of France?") is about something else.
+            given = _given_terms(prompt_x) if ev and all(e.record for e in ev) else set()
+            prompt_cw = {stem(w) for w in words(prompt_x) if w not in STOPWORDS and len(w) > 2}
             sims_all = cvec @ evec.T if len(ev) else np.zeros((len(claims), 0))
             # Pair-level lexical novelty: the share of the response's content words (checked
             # claims only) that the evidence never uses, as written.
             ev_words: set[str] = set().union(*(x.words for x in elex)) if elex else set()
-            resp_cw = [w for c in claims for w in words(expand_abbreviations(c.check)) if w not in STOPWORDS]
+            resp_cw = [w for c in claims for w in words(_lexical(c.check))
+                       if w not in STOPWORDS and stem(w) not in given]
             nov_pair = (sum(w not in ev_words for w in resp_cw) / len(resp_cw)) if resp_cw else 0.0
             verdicts: list[SentenceVerdict] = []
             ci = 0
@@ -547,12 +668,13 @@ class GroundingScorer:
                         text=seg.text, start=seg.start, end=seg.end, verdict="not_checked",
                         support=float("nan"), citation=None, citation_span=None, evidence=None))
                     continue
-                claim = expand_abbreviations(seg.check)
+                claim = _lexical(seg.check)
                 cw = claim_words(claim, prompt_x)
                 claim_nums = [n for n in numbers(claim) if n not in prompt_numbers]
                 short = len(words(claim)) <= SHORT_CLAIM_WORDS
                 keys = _key_terms(claim, all_stems, ev, elex)
-                own_keys = set(keys)
+                # The relation the claim states, less what the prompt gave (see `given`).
+                own_keys = set(keys) - given
                 if short:  # "Paris." answers "capital of France?": the relation includes the question's names
                     keys |= prompt_ents | prompt_numbers
                 if len(ev):
@@ -581,6 +703,9 @@ class GroundingScorer:
                     swap = 0.0 if whole else max(_swap(own_keys, set(numbers(claim)), cw, elex[int(j)],
                                                        ctx_terms[int(j)], prompt_stems | prompt_numbers)
                                                  for j in top)
+                    flip = _neg_flip(claim, own_keys, ev, elex, ctx_terms)
+                    if flip >= 0:  # cite the sentence the claim contradicts
+                        best = flip
                     if len(keys) >= 2:
                         rel1 = max(len(keys & t) for t in ctx_terms) / len(keys)
                         rel2 = max([len(keys & t) for t in win_terms] or [0]) / len(keys)
@@ -592,6 +717,7 @@ class GroundingScorer:
                     cov_best, local_nums, best_nums = 0.0, set(), set()
                     rel_gap = rel_gap2 = 1.0 if len(keys) >= 2 else 0.0
                     swap = 0.0
+                    flip = -1
                 ci += 1
                 cov_local = _coverage(cw, local)
                 cov_global = _coverage(cw, all_stems)
@@ -615,8 +741,15 @@ class GroundingScorer:
                     "nov_pair": nov_pair,
                     # A relation half-grounded: of the claim's own names/numbers (two or more),
                     # some are in the evidence and some nowhere ("The capital of France is
-                    # Paris." vs "I had a great day in Paris").
+                    # Paris." vs "I had a great day in Paris"). Names the prompt gives (not
+                    # offers as alternatives) need not be in the evidence: "It is 18 °C in
+                    # Paris." answering "What's the weather in Paris?" from {"temp_c": 18}.
                     "own_key_absent": _half_absent(own_keys, all_stems | ev_numbers),
+                    # The claim stated by an evidence sentence with the opposite negation.
+                    "neg_flip": float(flip >= 0),
+                    # Prompt content words in the aligned evidence (-1: the prompt has none);
+                    # not a combiner feature: index mode's off-topic test (retrieval_min_coverage).
+                    "prompt_overlap": float(len(prompt_cw & local)) if prompt_cw else -1.0,
                 }
                 missing = [w for w in dict.fromkeys(cw) if w not in local]
                 e = ev[best] if best >= 0 else None
@@ -647,12 +780,19 @@ class GroundingScorer:
             v.verifier_prob = float(pv)
             v.support = float(1.0 - ((1.0 - w) * (1.0 - v.support) + w * pv))
 
+    def _not_about(self, f: dict[str, float]) -> bool:
+        """Index mode: is the retrieved evidence not about this claim (so it cannot judge it)?"""
+        if f["emb_max"] < self.retrieval_floor:
+            return True
+        return f["prompt_overlap"] == 0 and f["cov_local"] < self.retrieval_min_coverage
+
     def score(self, pairs: Sequence[PairInput]) -> list[PairGrounding]:
         """Judge every pair; the result list is aligned with ``pairs``.
 
         A pair is ``unverifiable`` (``hallucinated`` False, probabilities NaN) when it makes no
         checkable claim (only code, tables, non-answers...), has no evidence, or (index mode)
-        none of its claims retrieves evidence at least ``retrieval_floor`` similar; otherwise
+        none of its claims retrieves evidence about it (``retrieval_floor``,
+        ``retrieval_min_coverage``); otherwise
         ``hallucinated`` if its worst judged claim's probability reaches the threshold, else
         ``supported``. Claims below the floor are ``unverifiable`` and do not count."""
         embedder, params, threshold = self._validate()
@@ -671,7 +811,7 @@ class GroundingScorer:
             checked = [v for v in verdicts if v.features]
             judged = []
             for v in checked:
-                if mode == "none" or (mode == "index" and v.features["emb_max"] < self.retrieval_floor):
+                if mode == "none" or (mode == "index" and self._not_about(v.features)):
                     v.verdict = "unverifiable"
                 else:
                     v.verdict = "supported" if (1.0 - v.support) < threshold else "unsupported"

@@ -258,7 +258,8 @@ class GroundingStep(Step):
     def __init__(self, index: str | None = None, top_k: int = 5, threshold: float | None = None,
                  params: str | None = None, drop: bool = True, batch_size: int = 256,
                  verifier: str | None = None, verifier_band: tuple[float, float] | list[float] = (0.2, 0.8),
-                 verifier_weight: float = 0.5, retrieval_floor: float | None = None) -> None:
+                 verifier_weight: float = 0.5, retrieval_floor: float | None = None,
+                 retrieval_min_coverage: float | None = None) -> None:
         self.index = index
         self.top_k = top_k
         self.threshold = threshold
@@ -269,6 +270,7 @@ class GroundingStep(Step):
         self.verifier_band = tuple(verifier_band)
         self.verifier_weight = verifier_weight
         self.retrieval_floor = retrieval_floor
+        self.retrieval_min_coverage = retrieval_min_coverage
 
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
         import polars as pl
@@ -348,7 +350,7 @@ class GroundingStep(Step):
         return table, stats
 
     def _scorer(self, ctx: RunContext) -> Any:
-        from .grounding import RETRIEVAL_FLOOR, GroundingScorer
+        from .grounding import RETRIEVAL_FLOOR, RETRIEVAL_MIN_COVERAGE, GroundingScorer
 
         verifier: Any = self.verifier
         if isinstance(verifier, str) and ctx.embedder.device != "cpu":
@@ -363,7 +365,9 @@ class GroundingStep(Step):
         return GroundingScorer(embedder=ctx.embedder, index=ctx.get_index(self.index), top_k=self.top_k,
                                threshold=self.threshold, params=self.params, verifier=verifier,
                                verifier_band=self.verifier_band, verifier_weight=self.verifier_weight,
-                               retrieval_floor=RETRIEVAL_FLOOR if self.retrieval_floor is None else self.retrieval_floor)
+                               retrieval_floor=RETRIEVAL_FLOOR if self.retrieval_floor is None else self.retrieval_floor,
+                               retrieval_min_coverage=(RETRIEVAL_MIN_COVERAGE if self.retrieval_min_coverage is None
+                                                       else self.retrieval_min_coverage))
 
     def _batch_scorer(self, ctx: RunContext) -> Callable[[list[Any]], list[Any]]:
         return self._scorer(ctx).score

@@ -28,6 +28,13 @@ _ABBREV = {
 _FINAL_ABBREV = {"etc", "p.m", "a.m", "inc", "ltd", "co", "corp"}
 # "century.First": sources scraped without a space between sentences.
 _GLUED_RE = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])")
+# "El-P.Jaime", "NASA.The", "in 1990.It": the same glue after a word ending in a capital or after a
+# number; checked token by token (:func:`_glued_ends`), since "J.R.R.Tolkien", "U.S.Army",
+# "Mr.Smith" and "3.5" are not sentence ends.
+_GLUED_CAP_RE = re.compile(r"(?<=[A-Z0-9][.!?])(?=[A-Z][a-z])")
+# A chain of initials ("J.R.R", "U.S", "e.g", "P"): a period after it is not a sentence end
+# unless a sentence starter follows.
+_INITIALS_RE = re.compile(r"^(?:[^\W\d_]\.)*[^\W\d_]$")
 # A sentence end: punctuation, closing quotes/brackets, then Wikipedia-style citation markers
 # ("years.[9] Breeding ..."), which stay with the sentence they cite.
 _SENT_END_RE = re.compile(r"([.!?。！？]+[\"'”’)\]]*(?:\[\d{1,3}\])*)(\s*)")
@@ -110,7 +117,7 @@ def sentence_spans(text: str) -> list[tuple[str, int, int]]:
     for para in re.finditer(r"[^\n]+", text):
         block, base = para.group(0), para.start()
         start = 0
-        glued = {g.start() for g in _GLUED_RE.finditer(block)}
+        glued = _glued_ends(block)
         for m in _SENT_END_RE.finditer(block):
             end = m.end(1)
             cjk = any(c in "。！？" for c in m.group(1))
@@ -129,11 +136,30 @@ def sentence_spans(text: str) -> list[tuple[str, int, int]]:
                 starter = nw is not None and nw.group(0)[0].isupper() and nw.group(0).casefold() in _STARTERS
                 if last in _ABBREV and not starter and not (last in _FINAL_ABBREV and nxt.isupper()):
                     continue
-                if len(last) == 1 and last.isalpha() and not starter:
+                if last not in _ABBREV and _INITIALS_RE.match(last) and not starter:  # "is A. The" splits, "J.R.R. Tolkien" not
                     continue
             _append_span(out, block, base, start, end)
             start = m.end()
         _append_span(out, block, base, start, len(block))
+    return out
+
+
+def _glued_ends(block: str) -> set[int]:
+    """Positions right after a sentence end written without a space ("century.First",
+    "El-P.Jaime", "in 1990.It"). After a capital or a digit only when the token before the period
+    is neither an abbreviation ("Mr.Smith", "St.Louis") nor a chain of initials ("J.R.R.Tolkien",
+    "U.S.Army", "P.Diddy"), nor part of a URL or a number with more dots ("www.Example", "v1.2.Beta")."""
+    out = set()
+    for pos in sorted({g.start() for r in (_GLUED_RE, _GLUED_CAP_RE) for g in r.finditer(block)}):
+        head = block[:pos - 1]
+        token = head.rsplit(None, 1)[-1].lstrip("\"'“‘([") if head.strip() else ""
+        if not token or "/" in token or token.casefold().startswith(("www", "http")):
+            continue
+        if token.casefold() in _ABBREV - _FINAL_ABBREV or _INITIALS_RE.match(token):
+            continue
+        if token[-1].isdigit() and not re.fullmatch(r"[\d,]*\d{2}", token):
+            continue  # "v1.2.Beta", "3.Then": only a whole number of two or more digits ends a sentence
+        out.add(pos)
     return out
 
 
@@ -204,7 +230,8 @@ class Segment:
 
     ``text`` is the piece as written (a list item keeps its marker); ``check`` is what grounding
     compares with the evidence (marker, inline code, URLs and citation markers removed);
-    ``kind`` says why a piece is not checked: "code", "table", "heading", "url", "punctuation".
+    ``kind`` says why a piece is not checked: "code", "table", "heading", "url", "punctuation",
+    "non_answer", "yes_no" (a bare yes/no: nothing in it that evidence could be compared with).
     """
 
     text: str
@@ -239,6 +266,23 @@ _NON_ANSWER_RE = re.compile(
     r"happy to help|no problem))?|i can(?:not|'?t) answer(?: that)?|n/?a|none)\W*$", re.IGNORECASE)
 
 
+# A bare yes/no, alone or with a pronoun and an auxiliary ("No.", "Yes, it is.", "No, he wasn't.",
+# "Nope"). Whole-text matches only: it answers a yes/no question, but the words that would let it
+# be checked are in the question, so no lexical feature can see whether it is right.
+_YES_NO_RE = re.compile(
+    r"^\W*(?:yes|no|yeah|yep|yup|nope|nah)\b\W*(?:(?:it|he|she|they|that|this|there|i|we|you)\s+"
+    r"(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|am)(?:n['’]t|\s+not)?)?\W*$",
+    re.IGNORECASE)
+# "No, Paris is in France." / "Yes - it was built in 1889.": the interjection is not part of the claim
+# (its "no" would read as a negation).
+_YES_NO_LEAD_RE = re.compile(r"^\W*(?:yes|no|yeah|yep|yup|nope|nah)\s*[,;:!–—-]\s*(?=\S)", re.IGNORECASE)
+
+
+def is_yes_no(text: str) -> bool:
+    """True for a bare yes/no answer ("No.", "Yes, it is.", "No, they weren't.")."""
+    return len(text) < 40 and bool(_YES_NO_RE.match(text.strip()))
+
+
 def is_non_answer(text: str) -> bool:
     """True for a reply that states nothing checkable ("I don't know.", "Sure!", "OK")."""
     return len(text) < 60 and bool(_NON_ANSWER_RE.match(text.strip()))
@@ -250,6 +294,7 @@ def claim_text(text: str) -> str:
     text = _INLINE_CODE_RE.sub(" ", text)
     text = _URL_RE.sub(" ", text)
     text = _CITATION_RE.sub("", text)
+    text = _YES_NO_LEAD_RE.sub("", text, count=1)
     return " ".join(text.split())
 
 
@@ -315,6 +360,8 @@ def segment_claims(text: str) -> list[Segment]:
             check = claim_text(line[a:b])
             if is_non_answer(check):
                 out.append(Segment(line[a:b], pos + a, pos + b, "non_answer", ""))
+            elif is_yes_no(check) or is_yes_no(line[a:b]):
+                out.append(Segment(line[a:b], pos + a, pos + b, "yes_no", ""))
             elif (not _LETTERS_RE.search(check) and not _NUMBER_ANSWER_RE.match(check)) or (
                     _URL_RE.search(line[a:b]) and not (set(content_words(check)) - _URL_VERBS)):
                 kind = "url" if _URL_RE.search(line[a:b]) else ("code" if "`" in line[a:b] else "punctuation")

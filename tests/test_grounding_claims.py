@@ -206,8 +206,8 @@ def test_evidence_not_about_the_claim_is_unverifiable_in_index_mode(demo_index, 
     assert [g.verdict for g in res[:2]] == ["unverifiable", "unverifiable"]
     assert all(not g.hallucinated and np.isnan(g.hallucination_prob) for g in res[:2])
     assert res[2].verdict == "supported"
-    # The floor is a documented, settable parameter: 0 judges everything.
-    judged = GroundingScorer(embedder=embedder, index=demo_index, retrieval_floor=0.0).score(
+    # The floor and the overlap test are documented, settable parameters: 0 and 0 judge everything.
+    judged = GroundingScorer(embedder=embedder, index=demo_index, retrieval_floor=0.0, retrieval_min_coverage=0.0).score(
         [PairInput("Give me a pancake recipe.", "Whisk two eggs with a cup of milk and a cup of flour, then fry in butter.")])
     assert judged[0].verdict in ("supported", "hallucinated") and not np.isnan(judged[0].hallucination_prob)
 
@@ -339,3 +339,135 @@ def test_multi_turn_rows_keep_their_worst_turn_and_a_verdict(tmp_path):
     got = [json.loads(line)["curator"] for line in out.read_text().splitlines()]
     assert [g["grounding_verdict"] for g in got] == ["hallucinated", "supported"]
     assert "2,500" in got[0]["worst_sentence"]
+
+
+# -- issue 11, second pass: wrong verdicts found on real use --------------------------------------
+# (a) an answer read from a terse tool result repeats the question's name (Paris) that the
+# result never states; only against a structured record, and only when the prompt gives the name
+# rather than offering it as an alternative or asking yes/no about it.
+@pytest.mark.parametrize("prompt,response,source", [
+    ("What's the weather in Paris?", "It is 18 °C in Paris.", '{"temp_c": 18}'),
+    ("What's the weather in Paris?", "It is 18 °C in Paris.", "temp c: 18"),
+    ('Weather in Paris?\n\n[tool call] {"name": "get_weather", "arguments": {"city": "Paris"}}\n\n'
+     '[tool result] {"temp_c": 18}', "It is 18 °C in Paris.", '{"temp_c": 18}'),
+    ("Weather in Rome?", "It is 22 °C and sunny in Rome.", '{"temp_c": 22, "condition": "Sunny"}'),
+    ("When was the Eiffel Tower finished?", "The Eiffel Tower was finished in 1889.", '{"year_completed": 1889}'),
+    ("How many people live in Lima?", "Lima has a population of 10 million.", '{"population_millions": 10}'),
+])
+def test_answers_read_from_a_tool_result_are_supported(scorer, prompt, response, source):
+    (g,) = scorer.score([PairInput(prompt, response, source)])
+    assert g.verdict == "supported", (g.hallucination_prob, g.sentences[0].features)
+
+
+@pytest.mark.parametrize("prompt,response,source", [
+    ("What's the weather in Paris?", "It is 25 °C in Paris.", '{"temp_c": 18}'),           # wrong number
+    ("Is it 18 °C in Paris or in Lyon?", "It is 18 °C in Lyon.", '{"city": "Paris", "temp_c": 18}'),
+    ("Which city is warmer, Paris or Lyon?", "Lyon is warmer, at 18 °C.", '{"temp_c": 18}'),  # a choice
+    ("Is it 18 °C in Lyon?", "Yes, it is 18 °C in Lyon.", '{"city": "Paris", "temp_c": 18}'),  # yes/no
+    ("Is the capital of Peru Lima or Quito?", "The capital of Peru is Quito.", '{"country": "Peru", "capital": "Lima"}'),
+    ("Is the capital of Peru Lima or Quito?", "The capital of Peru is Quito.",
+     "Peru is in South America. Its capital has 10 million people."),
+    # prose that never names the question's subject is about something else (no exemption)
+    ("What is the capital of France?", "The capital of France is Paris.", "I had a great day in Paris last week."),
+])
+def test_names_offered_as_alternatives_or_absent_from_prose_are_still_checked(scorer, prompt, response, source):
+    (g,) = scorer.score([PairInput(prompt, response, source)])
+    assert g.verdict == "hallucinated", (g.hallucination_prob, g.sentences[0].features)
+
+
+def test_readme_tool_calling_examples_are_supported(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text("utf-8")
+    examples = [line for line in readme.splitlines() if line.startswith("{") and '"temp_c' in line]
+    assert len(examples) == 2
+    for i, line in enumerate(examples):
+        src, out = tmp_path / f"t{i}.jsonl", tmp_path / f"s{i}.jsonl"
+        src.write_text(line + "\n")
+        res = _cli(["score", str(src), "--source-field", "context", "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        (row,) = [json.loads(x)["curator"] for x in out.read_text().splitlines()]
+        assert row["grounding_verdict"] == "supported", row
+
+
+# (b) a bare yes/no cannot be checked lexically: not a claim, never a flag on features blind to it.
+@pytest.mark.parametrize("answer", ["No.", "no", "Yes.", "Yes, it is.", "No, he wasn't.", "Nope!", "yes it does"])
+def test_a_bare_yes_or_no_is_not_checked(scorer, answer):
+    (g,) = scorer.score([PairInput("Was Marie Curie born in Warsaw?", answer,
+                                   "Marie Curie was born in Warsaw in 1867. She won two Nobel Prizes.")])
+    assert g.verdict == "unverifiable" and not g.hallucinated and np.isnan(g.hallucination_prob)
+    assert [s.verdict for s in g.sentences] == ["not_checked"]
+
+
+def test_yes_or_no_before_a_claim_leaves_the_claim_checked(scorer):
+    src = "Marie Curie was born in Warsaw in 1867. She won two Nobel Prizes."
+    good, bad, lead = scorer.score([
+        PairInput("Was Marie Curie born in Paris?", "No, Marie Curie was born in Warsaw.", src),
+        PairInput("Was Marie Curie born in Warsaw?", "No, Marie Curie was born in Berlin.", src),
+        PairInput("Was Marie Curie born in Warsaw?", "Yes. She was born in Warsaw in 1867.", src)])
+    assert (good.verdict, bad.verdict, lead.verdict) == ("supported", "hallucinated", "supported")
+    assert [s.verdict for s in lead.sentences] == ["not_checked", "supported"]
+
+
+# (c) a claim that restates an evidence sentence with its negation flipped.
+NEG_SRC = ("The Eiffel Tower is in Paris. The tower is 330 metres tall. The museum opened in 1990. "
+           "It is not open on Mondays. The shop sells maps. Marie Curie won the Nobel Prize in 1911.")
+
+
+@pytest.mark.parametrize("bad,cited", [
+    ("The tower is not 330 metres tall.", "The tower is 330 metres tall."),
+    ("The tower isn't 330 metres tall.", "The tower is 330 metres tall."),
+    ("The shop no longer sells maps.", "The shop sells maps."),
+    ("The shop never sells maps.", "The shop sells maps."),
+    ("Marie Curie did not win the Nobel Prize in 1911.", "Marie Curie won the Nobel Prize in 1911."),
+    ("The museum is open on Mondays.", "It is not open on Mondays."),
+])
+def test_a_flipped_negation_is_flagged_and_cites_the_sentence(scorer, bad, cited):
+    (g,) = scorer.score([PairInput("Tell me about Paris.", bad, NEG_SRC)])
+    assert g.verdict == "hallucinated" and g.hallucination_prob >= 0.95
+    assert g.sentences[0].evidence == cited and g.sentences[0].features["neg_flip"] == 1.0
+
+
+@pytest.mark.parametrize("good", [
+    "The tower is 330 metres tall.",
+    "The museum is not open on Mondays.",          # the source's own negation, by a pronoun
+    "The museum isn't open on Mondays.",
+    "Marie Curie won the Nobel Prize in 1911.",
+])
+def test_a_claim_with_the_sources_polarity_stays_supported(scorer, good):
+    (g,) = scorer.score([PairInput("Tell me about Paris.", good, NEG_SRC)])
+    assert g.verdict == "supported" and g.sentences[0].features["neg_flip"] == 0.0
+
+
+def test_a_negation_about_something_else_is_not_a_flip(scorer):
+    v = verdicts(scorer, [
+        ("Tell me about the tower.", "The tower is 330 metres tall.", "The tower, which is not red, is 330 metres tall."),
+        ("Did he win?", "He won the race.", "He won the race without help."),
+    ])
+    assert v == ["supported", "supported"]
+
+
+# (d) "El-P.Jaime Meline": sentences glued after a capital letter.
+def test_glued_sentence_after_a_capital_is_split_for_grounding(scorer):
+    src = ("Smash and Definitive Jux label head El-P.Jaime Meline (born March 2, 1975), better known by his "
+           "stage name El-P, is an American hip hop recording artist.")
+    (g,) = scorer.score([PairInput("Who is El-P?", "Jaime Meline was born in 1975.", src)])
+    assert g.verdict == "supported"
+    assert g.sentences[0].evidence.startswith("Jaime Meline (born March 2, 1975)")
+
+
+# (e) an index that does not cover the data: a passage similar enough (above the retrieval floor)
+# that shares none of the prompt's words and little of the claim's is not about the claim.
+OFF_TOPIC = [("Find the angle between the vectors.", "So the angle ABC is arccos(-0.5) radians or 120 degrees."),
+             ("Define the word timid.", "A timid person is someone who is shy and not confident in social situations.")]
+ON_TOPIC_WRONG = [("Which genus of moth in the world's seventh-largest country contains only one species?", "Lepidoptera"),
+                  ("Cadmium Chloride is slightly soluble in this chemical, it is also called what?", "hydrogen peroxide")]
+
+
+def test_evidence_sharing_neither_the_prompts_nor_the_claims_words_is_not_about_it(demo_index, embedder):
+    pairs = [PairInput(*p) for p in OFF_TOPIC + ON_TOPIC_WRONG]
+    res = GroundingScorer(embedder=embedder, index=demo_index).score(pairs)
+    assert [g.verdict for g in res] == ["unverifiable"] * 2 + ["hallucinated"] * 2
+    off = res[0].sentences[0]
+    assert off.verdict == "unverifiable" and off.features["emb_max"] >= 0.35 and off.features["prompt_overlap"] == 0
+    # The criterion is a documented, settable parameter: 0 judges them (and flags them).
+    judged = GroundingScorer(embedder=embedder, index=demo_index, retrieval_min_coverage=0.0).score(pairs[:2])
+    assert [g.verdict for g in judged] == ["hallucinated"] * 2

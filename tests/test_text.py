@@ -133,3 +133,34 @@ def test_claim_spans_point_into_the_text(text):
 
     for s in segment_claims(text):
         assert text[s.start:s.end] == s.text and s.text.strip() == s.text and s.text
+
+
+def test_sentences_glued_after_a_capital_or_a_number_split_but_initials_do_not():
+    cases = {
+        "Label head El-P.Jaime Meline was born in 1975.": ["Label head El-P.", "Jaime Meline was born in 1975."],
+        "It is run by NASA.The agency is old.": ["It is run by NASA.", "The agency is old."],
+        "It began in 1990.It grew fast.": ["It began in 1990.", "It grew fast."],
+        "He met J.R.R. Tolkien in 1950.": None,
+        "He met J.R.R.Tolkien there.": None,
+        "J.K. Rowling wrote it.": None,
+        "The U.S.Army won.": None,
+        "Mr.Smith and Prof.Jones came.": None,
+        "See P.Diddy and Metro of S.A. Smash here.": None,
+        "Use v1.2.Beta or version 3.11 now.": None,
+        "It is 3.5 km, e.g. a short walk.": None,
+        "Visit www.Example.com now.": None,
+    }
+    for text, want in cases.items():
+        assert split_sentences(text) == (want or [text]), text
+    # initials still end a sentence before a sentence starter
+    assert split_sentences("He works at I.B.M. The firm is large.") == ["He works at I.B.M.", "The firm is large."]
+
+
+def test_bare_yes_no_segments_are_not_claims():
+    from curator.text import segment_claims
+
+    for t in ("No.", "no", "Yes, it is.", "No, they weren't.", "Nope", "Yes it does."):
+        assert [s.kind for s in segment_claims(t)] == ["yes_no"], t
+    assert [(s.kind, s.check) for s in segment_claims("No, Paris is in France.")] == [("claim", "Paris is in France.")]
+    assert [(s.kind, s.check) for s in segment_claims("No one knows.")] == [("claim", "No one knows.")]
+    assert [s.kind for s in segment_claims("No. He was born in 1950.")] == ["yes_no", "claim"]

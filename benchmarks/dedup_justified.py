@@ -53,13 +53,14 @@ def load_baseline(ref: str) -> ModuleType:
     """curator/dedup.py as of git ``ref``, importable next to today's curator package."""
     src = subprocess.run(["git", "show", f"{ref}:curator/dedup.py"], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
-    src = src.replace("from .errors import", "from curator.errors import")
-    path = Path(tempfile.mkdtemp()) / "dedup_baseline.py"
+    src = src.replace("from .", "from curator.")  # its relative imports, to today's package
+    name = f"dedup_{ref.replace('~', '_').replace('^', '_')}"
+    path = Path(tempfile.mkdtemp()) / f"{name}.py"
     path.write_text(src, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("dedup_baseline", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["dedup_baseline"] = mod
+    sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
 

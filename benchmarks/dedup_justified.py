@@ -4,6 +4,7 @@
     python benchmarks/dedup_justified.py                   # all parts (~15 min on 2 loaded cores)
     python benchmarks/dedup_justified.py --parts corpus --rows 100000 --repeats 3
     python benchmarks/dedup_justified.py --parts mix pairs
+    python benchmarks/dedup_justified.py --parts corpus mix --prev-ref b6fe1f5   # + a 3rd version
 
 Parts:
 
@@ -88,13 +89,18 @@ def fmt_below(d: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-def part_corpus(rows: int, repeats: int, ref: str) -> list[str]:
+def part_corpus(rows: int, repeats: int, ref: str, prev_ref: str | None = None) -> list[str]:
     old = load_baseline(ref)
     texts, source, rate = make_corpus(data_dir(), rows, seed=0)
     runs = {"old (connected components)": lambda: old.Deduplicator(semantic=False).run(texts),
             "new (star + value guard)": lambda: new.Deduplicator(semantic=False).run(texts),
             "new, allow_value_changes": lambda: new.Deduplicator(
                 semantic=False, allow_value_changes=True).run(texts)}
+    mods: dict[str, ModuleType] = {"old (connected components)": old}
+    if prev_ref:
+        prev = mods[f"new as of {prev_ref} (guard pair by pair)"] = load_baseline(prev_ref)
+        runs[f"new as of {prev_ref} (guard pair by pair)"] = lambda: prev.Deduplicator(
+            semantic=False).run(texts)
     times: dict[str, list[float]] = {k: [] for k in runs}
     results = {}
     for _ in range(repeats):  # alternate, so load changes hit every variant alike
@@ -102,7 +108,6 @@ def part_corpus(rows: int, repeats: int, ref: str) -> list[str]:
             t0 = time.perf_counter()
             results[name] = fn()
             times[name].append(time.perf_counter() - t0)
-    mods = {"old (connected components)": old}
     lines = [f"Corpus: {rows:,} synthetic rows (benchmarks/dedup.py's make_corpus, seed 0), "
              f"{repeats} alternating repeats, peak RSS of the process {peak_rss_mb():,.0f} MiB.", "",
              "| variant | median s (runs) | " + " | ".join(f"recall@{r:g}" for r in EDIT_RATES)
@@ -118,8 +123,9 @@ def part_corpus(rows: int, repeats: int, ref: str) -> list[str]:
                      + " | ".join(rec) + f" | {int((~res.keep).sum()):,} | {fmt_below(below)} |")
     blocked = results["new (star + value guard)"].stats["pairs_blocked_by_value_guard"]
     lines.append("")
-    lines.append(f"Value guard: would-be absorptions refused {blocked:,}; time new/old "
-                 f"{np.median(times['new (star + value guard)']) / np.median(times['old (connected components)']):.2f}.")
+    lines.append(f"Value guard: would-be absorptions refused {blocked:,}; time / old (median): "
+                 + ", ".join(f"{name} {np.median(times[name]) / np.median(times['old (connected components)']):.2f}"
+                             for name in runs if not name.startswith("old")) + ".")
     return lines
 
 
@@ -159,7 +165,7 @@ def templated_rows(rng: np.random.Generator, n_math: int, n_tool: int, n_role: i
     return out
 
 
-def part_mix(ref: str, semantic: bool) -> list[str]:
+def part_mix(ref: str, semantic: bool, repeats: int = 1, prev_ref: str | None = None) -> list[str]:
     old = load_baseline(ref)
     rng = np.random.default_rng(0)
     real = []
@@ -178,22 +184,40 @@ def part_mix(ref: str, semantic: bool) -> list[str]:
         emb = Embedder(cache_dir=default_cache_dir()).encode(texts)
     lines = [f"Mix: {len(texts):,} rows = {len(real):,} real instructions (LIMA, Alpaca-GPT4 sample, "
              f"Self-Instruct) + 7,500 GSM8K-like + 7,700 toolformer-like + 4,055 role-play templated rows; "
-             f"{'exact + near + semantic (all-MiniLM-L6-v2)' if semantic else 'exact + near'}.", "",
-             "| variant | s | dropped | by method | templated dropped (math / tool / role) | real dropped | "
-             "drops below threshold |", "|---|---|---|---|---|---|---|"]
+             f"{'exact + near + semantic (all-MiniLM-L6-v2)' if semantic else 'exact + near'}; "
+             f"{repeats} alternating repeats.", "",
+             "| variant | median s (runs) | s in the cluster + guard stage | dropped | by method | "
+             "templated dropped (math / tool / role) | real dropped | drops below threshold |",
+             "|---|---|---|---|---|---|---|---|"]
     variants = [("old (connected components)", old, lambda: old.Deduplicator(semantic=semantic).run(texts, embeddings=emb)),
                 ("new (defaults)", new, lambda: new.Deduplicator(semantic=semantic).run(texts, embeddings=emb)),
                 ("new, allow_value_changes", new, lambda: new.Deduplicator(
                     semantic=semantic, allow_value_changes=True).run(texts, embeddings=emb))]
-    for name, mod, fn in variants:
-        t0 = time.perf_counter()
-        res = fn()
-        secs = time.perf_counter() - t0
+    if prev_ref:
+        prev = load_baseline(prev_ref)
+        variants.append((f"new as of {prev_ref} (guard pair by pair)", prev,
+                         lambda: prev.Deduplicator(semantic=semantic).run(texts, embeddings=emb)))
+    times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    cluster: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    results = {}
+    for _ in range(repeats):  # alternate, so load changes hit every variant alike
+        for name, _, fn in variants:
+            t0 = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+            cluster[name].append(results[name].stats["timings_s"]["cluster"])
+    for name, mod, _ in variants:
+        res = results[name]
+        secs = f"{np.median(times[name]):.1f} ({', '.join(f'{t:.1f}' for t in times[name])})"
+        secs += f" | {np.median(cluster[name]):.1f}"
         drop = ~res.keep
         by_kind = " / ".join(f"{int((drop & (kinds == k)).sum()):,} of {int((kinds == k).sum()):,}"
                              for k in ("math", "tool", "role"))
-        lines.append(f"| {name} | {secs:.1f} | {int(drop.sum()):,} | {res.stats['dropped_by_method']} | {by_kind} | "
+        lines.append(f"| {name} | {secs} | {int(drop.sum()):,} | {res.stats['dropped_by_method']} | {by_kind} | "
                      f"{int((drop & (kinds == 'real')).sum()):,} | {fmt_below(below_threshold(mod, res, texts, emb))} |")
+    base = np.median(times["old (connected components)"])
+    lines += ["", "Time / old (medians): " + ", ".join(
+        f"{name} {np.median(times[name]) / base:.2f}" for name, _, _ in variants[1:]) + "."]
     return lines
 
 
@@ -267,6 +291,8 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--baseline-ref", default=BASELINE_REF)
+    ap.add_argument("--prev-ref", default=None,
+                    help="corpus/mix: also time curator/dedup.py of this git ref (e.g. before a speed-up)")
     ap.add_argument("--semantic", action="store_true", help="mix: semantic stage too (embeds ~21k rows)")
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.9, 0.93, 0.95])
     args = ap.parse_args()
@@ -278,9 +304,9 @@ def main() -> int:
           f"{load[0]:.1f}, {os.cpu_count()} cores)\n", flush=True)
     for part in args.parts:
         if part == "corpus":
-            out = part_corpus(args.rows, args.repeats, args.baseline_ref)
+            out = part_corpus(args.rows, args.repeats, args.baseline_ref, args.prev_ref)
         elif part == "mix":
-            out = part_mix(args.baseline_ref, args.semantic)
+            out = part_mix(args.baseline_ref, args.semantic, args.repeats, args.prev_ref)
         elif part == "templated":
             out = part_templated()
         else:

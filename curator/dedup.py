@@ -676,24 +676,29 @@ class _ValueGuard:
         return got
 
     def blocked(self, a: int, b: int) -> bool:
-        """Whether the pair (a, b) is refused: the plain, pair-at-a-time decision.
-        :meth:`verdicts` takes the same cheap decisions for many pairs at once."""
+        """Whether the pair (a, b) is refused (a = the row that would absorb b): the plain,
+        pair-at-a-time decision. :meth:`verdicts` takes the cheap ones for many pairs at once."""
+        cheap = self._cheap(a, b)
+        return self._aligned_blocked(a, b) if cheap == ASK else cheap == BLOCK
+
+    def _cheap(self, a: int, b: int) -> int:
+        """PASS, BLOCK or ASK (only the alignment can tell) for one pair; symmetric."""
         ta, tb = self.texts[a], self.texts[b]
         if ta == tb:
-            return False
+            return PASS
         # a negation added or removed reverses the task ("Is Paris in France?" / "Is Paris not
         # in France?", "Do delete ..." / "Do not delete ..."), though it is only an insertion
         if self._negations(a) != self._negations(b):
-            return True
+            return BLOCK
         # fast paths: values can only change among the words one text has and the other lacks;
         # and each text having a number (a whole word) the other lacks is a changed number
         na, nb = self._row_numbers(a), self._row_numbers(b)
         if na - nb and nb - na:
-            return True
+            return BLOCK
         (wa, _), (wb, _) = self._word_sets(a), self._word_sets(b)
         if not _may_replace_value(" ".join(wa - wb), " ".join(wb - wa)):
-            return False
-        return self._aligned_blocked(a, b)
+            return PASS
+        return ASK
 
     def _aligned_blocked(self, a: int, b: int) -> bool:
         """The word alignment: asked only for pairs the cheap decisions leave open."""
@@ -772,6 +777,8 @@ class _ValueGuard:
         return out
 
 
+# a whitespace token with a character other than a-z (str.split and \s agree on whitespace)
+_NOT_PLAIN_WORD_RE = re.compile(r"\S*[^a-z\s]\S*")
 PASS, BLOCK, ASK = 1, 0, -1  # verdicts of the value guard (ASK: only the alignment can tell)
 _GUARD_CHUNK = 1 << 16  # pairs per vectorised guard chunk
 
@@ -839,21 +846,19 @@ class _RowSignatures:
         for t in texts:
             row_numbers: set[int] = set()
             row_values: list[int] = []
-            for w in set(t.split()):
+            # words of plain a-z letters hold no value of any kind: found in C, never looked at
+            for w in set(_NOT_PLAIN_WORD_RE.findall(t)):
                 got = seen.get(w)
                 if got is None:
-                    if w.isascii() and w.isalpha() and w.islower():
-                        got = (-1, ())  # a plain lower-case word: no value of any kind
-                    else:
-                        m = _WHOLE_NUMBER_RE.fullmatch(w)
-                        num = -1 if m is None else number_ids.setdefault(
-                            _canonical_number(m.group(1), m.group(2)), len(number_ids))
-                        hit = [k for k, test in enumerate(_KIND_TESTS) if test.search(w)]
-                        elems: tuple[int, ...] = ()
-                        if hit:
-                            wid = word_ids.setdefault(w, len(word_ids))
-                            elems = tuple(wid * kinds + k for k in hit)
-                        got = (num, elems)
+                    m = _WHOLE_NUMBER_RE.fullmatch(w)
+                    num = -1 if m is None else number_ids.setdefault(
+                        _canonical_number(m.group(1), m.group(2)), len(number_ids))
+                    hit = [k for k, test in enumerate(_KIND_TESTS) if test.search(w)]
+                    elems: tuple[int, ...] = ()
+                    if hit:
+                        wid = word_ids.setdefault(w, len(word_ids))
+                        elems = tuple(wid * kinds + k for k in hit)
+                    got = (num, elems)
                     if len(seen) >= 1 << 20:  # a cache only (ids live in the dicts above)
                         seen.clear()
                     seen[w] = got

@@ -422,6 +422,8 @@ def test_guard_verdicts_match_the_plain_comparison(texts):
     decided = ver != -1
     assert np.array_equal(ver[decided] == 0, plain[decided])
     assert np.array_equal(~guard.keep_mask(i, j), plain)
+    # the cheap decisions are symmetric (only the word alignment reads the pair's order)
+    assert np.array_equal(ver, guard.verdicts(j, i))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -435,12 +437,19 @@ def test_guard_fast_path_gives_the_same_merges(monkeypatch_ctx, texts, seed):
     kw = dict(near_threshold=0.3, semantic_threshold=0.9)
     fast = Deduplicator(**kw).run(texts, embeddings=emb, scores=scores)
 
-    def plain_verdicts(self, i, j):
-        return np.array([0 if self.blocked(a, b) else 1 for a, b in zip(i.tolist(), j.tolist())],
-                        dtype=np.int8)
+    # the plain comparison: every would-be absorption (centre u, row v) asks blocked(u, v)
+    aligned = _ValueGuard._aligned_blocked
+
+    def no_verdicts(self, i, j):
+        return np.full(len(i), -1, dtype=np.int8)
+
+    def plain_blocked(self, u, v):
+        cheap = self._cheap(u, v)
+        return aligned(self, u, v) if cheap == -1 else cheap == 0
 
     with monkeypatch_ctx() as mp:
-        mp.setattr(_ValueGuard, "verdicts", plain_verdicts)
+        mp.setattr(_ValueGuard, "verdicts", no_verdicts)
+        mp.setattr(_ValueGuard, "_aligned_blocked", plain_blocked)
         plain = Deduplicator(**kw).run(texts, embeddings=emb, scores=scores)
     assert fast.keep.tolist() == plain.keep.tolist()
     assert fast.duplicate_of.tolist() == plain.duplicate_of.tolist()

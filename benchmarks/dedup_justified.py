@@ -17,6 +17,7 @@ Parts:
   and names vary, toolformer-like tool queries, role-play prompts). Drops per method, drops below
   the threshold, templated rows dropped; exact + near (no embeddings, ``--semantic`` adds them).
 * ``templated``: the value guard's cost on 6,000 templated rows (with / without the guard).
+* ``pairs-near``: the near stage alone on the labelled pairs, with examples of false merges.
 * ``guard``: the cluster + guard stage alone on fixed near edges (corpus of ``--rows`` and
   8,000 templated rows), CPU seconds without the guard, with today's and with ``--prev-ref``'s.
 * ``pairs``: labelled pairs of shared/data/pairs: precision/recall of the combined decision
@@ -352,6 +353,29 @@ def part_pairs(thresholds: tuple[float, ...]) -> list[str]:
     return lines
 
 
+def part_pairs_near(examples: int = 4) -> list[str]:
+    """Near stage alone on the labelled pairs (exact 5-gram Jaccard >= 0.6, today's value guard),
+    with random examples of its false merges: no embeddings needed."""
+    rng = np.random.default_rng(0)
+    lines = ["| set | near merges | false | near precision | guard refusals (label 0 among them) |",
+             "|---|---|---|---|---|"]
+    shown = []
+    for name, (ta, tb, y) in load_pairs(data_dir(), None).items():
+        texts, n = list(ta) + list(tb), len(ta)
+        i, j = np.arange(n), np.arange(n) + n
+        jac = new.NearDuplicateFinder()._exact_jaccard(texts, i, j)
+        ok = new._ValueGuard(texts).keep_mask(i, j)
+        pred = (jac >= 0.6) & ok
+        false = np.flatnonzero(pred & (y == 0))
+        refused = (jac >= 0.6) & ~ok
+        lines.append(f"| {name} | {int(pred.sum()):,} | {len(false):,} | "
+                     f"{(pred & (y == 1)).sum() / max(1, pred.sum()):.2f} | "
+                     f"{int(refused.sum()):,} ({int((refused & (y == 0)).sum()):,}) |")
+        for k in rng.choice(false, min(examples, len(false)), replace=False):
+            shown.append(f"* {name}, J = {jac[k]:.2f}: {ta[k]!r} / {tb[k]!r}")
+    return lines + ["", "False merges (random examples):", ""] + shown
+
+
 _OLD_NEAR = None
 
 
@@ -365,7 +389,7 @@ def _old_jaccard(a: str, b: str) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parts", nargs="+", default=["corpus", "mix", "pairs"],
-                    choices=["corpus", "mix", "pairs", "templated", "guard"])
+                    choices=["corpus", "mix", "pairs", "pairs-near", "templated", "guard"])
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--baseline-ref", default=BASELINE_REF)
@@ -390,6 +414,8 @@ def main() -> int:
             out = part_mix(args.baseline_ref, args.semantic, args.repeats, args.prev_ref)
         elif part == "templated":
             out = part_templated()
+        elif part == "pairs-near":
+            out = part_pairs_near()
         elif part == "guard":
             out = part_guard(args.rows, args.repeats, args.prev_ref)
         else:

@@ -511,9 +511,18 @@ def _changed(a: Sequence[str], b: Sequence[str]) -> bool:
     a word."""
     from collections import Counter
 
+    if not a or not b:
+        return False
     for kind in ("n:", "s:", "w:"):
-        ca = Counter(x for x in a if x.startswith(kind))
-        cb = Counter(x for x in b if x.startswith(kind))
+        xa = [x for x in a if x.startswith(kind)]
+        xb = [x for x in b if x.startswith(kind)] if xa else []
+        if not xb:  # one side holds no value of this kind: nothing was replaced
+            continue
+        if len(xa) == 1 == len(xb):  # the usual case: one value each side
+            if xa[0] != xb[0]:
+                return True
+            continue
+        ca, cb = Counter(xa), Counter(xb)
         if ca - cb and cb - ca:
             return True
     return False
@@ -528,6 +537,8 @@ class _Side:
         self.words = [m.group(0) for m in self.tokens]
         self._shouting: bool | None = None
         self._lower_words: set[str] | None = None
+        # per token, once: its numbers and its possible names (see _token_values)
+        self._token_values: list[tuple[list[str], list[str]] | None] = [None] * len(self.words)
 
     @property
     def shouting(self) -> bool:
@@ -562,26 +573,42 @@ class _Side:
         if lo >= hi:
             return []
         chunk = self.text[self.tokens[lo].start():self.tokens[hi - 1].end()]
-        out = ["n:" + _canonical_number(m.group(1), m.group(2)) for m in _NUMBER_RE.finditer(chunk)]
         before = self.text[:self.tokens[lo].start()].rstrip()[-1:]
         after = self.text[self.tokens[hi - 1].end():].lstrip()[:1]
-        out += ["s:" + s for s in _symbol_runs(chunk, before, after)]
+        # symbols per chunk: adjacent ones form one run across spaces ("< =" is "<=")
+        out = ["s:" + s for s in _symbol_runs(chunk, before, after)]
         for k in range(lo, hi):
-            word = self.words[k]
-            for m in _WORD_RE.finditer(word):
-                w = m.group(0)
-                if not w[0].isupper() or w == "I" or w.startswith(("I'", "I’")) or self.shouting:
-                    continue
-                if word[:m.start()].strip(_OPENERS) or (m.start() == 0 and self.sentence_start(k)):
-                    continue  # not at a word start, or the first word of a sentence
-                low = w.casefold()
-                if low in STOPWORDS:  # "These", "Why": capitalised for emphasis, not names
-                    continue
-                # a capitalised word the texts also use in lower case is a plain word
-                if low == w or low in self.lower_words or low in other.lower_words:
-                    continue
-                out.append("w:" + low)
+            numbers, names = self._values_of_token(k)
+            out += numbers
+            # a capitalised word the other text uses in lower case is a plain word there too
+            out += ["w:" + low for low in names if low not in other.lower_words]
         return out
+
+    def _values_of_token(self, k: int) -> tuple[list[str], list[str]]:
+        """Token k's numbers ("n:..."; a number never spans whitespace) and its possible names
+        (case-folded): everything about a token that does not depend on the other text."""
+        got = self._token_values[k]
+        if got is not None:
+            return got
+        word = self.words[k]
+        numbers = ["n:" + _canonical_number(m.group(1), m.group(2))
+                   for m in _NUMBER_RE.finditer(word)] if _KIND_TESTS[0].search(word) else []
+        names: list[str] = []
+        for m in _WORD_RE.finditer(word):
+            w = m.group(0)
+            if not w[0].isupper() or w == "I" or w.startswith(("I'", "I’")) or self.shouting:
+                continue
+            if word[:m.start()].strip(_OPENERS) or (m.start() == 0 and self.sentence_start(k)):
+                continue  # not at a word start, or the first word of a sentence
+            low = w.casefold()
+            if low in STOPWORDS:  # "These", "Why": capitalised for emphasis, not names
+                continue
+            # a capitalised word the text also uses in lower case is a plain word
+            if low == w or low in self.lower_words:
+                continue
+            names.append(low)
+        got = self._token_values[k] = (numbers, names)
+        return got
 
 
 # Negations, whose presence or absence flips what a row asks: counted per text by the guard.
@@ -649,23 +676,34 @@ class _ValueGuard:
         return got
 
     def blocked(self, a: int, b: int) -> bool:
-        from rapidfuzz.distance import Levenshtein
+        """Whether the pair (a, b) is refused (a = the row that would absorb b): the plain,
+        pair-at-a-time decision. :meth:`verdicts` takes the cheap ones for many pairs at once."""
+        cheap = self._cheap(a, b)
+        return self._aligned_blocked(a, b) if cheap == ASK else cheap == BLOCK
 
+    def _cheap(self, a: int, b: int) -> int:
+        """PASS, BLOCK or ASK (only the alignment can tell) for one pair; symmetric."""
         ta, tb = self.texts[a], self.texts[b]
         if ta == tb:
-            return False
+            return PASS
         # a negation added or removed reverses the task ("Is Paris in France?" / "Is Paris not
         # in France?", "Do delete ..." / "Do not delete ..."), though it is only an insertion
         if self._negations(a) != self._negations(b):
-            return True
+            return BLOCK
         # fast paths: values can only change among the words one text has and the other lacks;
         # and each text having a number (a whole word) the other lacks is a changed number
         na, nb = self._row_numbers(a), self._row_numbers(b)
         if na - nb and nb - na:
-            return True
+            return BLOCK
         (wa, _), (wb, _) = self._word_sets(a), self._word_sets(b)
         if not _may_replace_value(" ".join(wa - wb), " ".join(wb - wa)):
-            return False
+            return PASS
+        return ASK
+
+    def _aligned_blocked(self, a: int, b: int) -> bool:
+        """The word alignment: asked only for pairs the cheap decisions leave open."""
+        from rapidfuzz.distance import Levenshtein
+
         sa, sb = self._side(a), self._side(b)
         if sa.words == sb.words:
             return False
@@ -695,8 +733,146 @@ class _ValueGuard:
 
     def keep_mask(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """True for the pairs (i, j) the guard lets through."""
-        return np.fromiter((not self.blocked(a, b) for a, b in zip(i.tolist(), j.tolist())),
-                           dtype=bool, count=len(i))
+        ver = self.verdicts(i, j)
+        ask = np.flatnonzero(ver == ASK)
+        for k, a, b in zip(ask.tolist(), np.asarray(i)[ask].tolist(), np.asarray(j)[ask].tolist()):
+            ver[k] = not self._aligned_blocked(a, b)
+        return ver == PASS
+
+    # -- the cheap decisions, vectorised --------------------------------------------------------
+    # On templated data (GSM8K-like rows that differ only by their numbers) the near stage
+    # yields hundreds of thousands of pairs per ten thousand rows, nearly all decided by the
+    # cheap checks of blocked(); taken one pair at a time in Python they cost more than the
+    # whole near stage. verdicts() reads each row once (negation count, numbers, value-bearing
+    # words as small integer ids) and takes the same decisions for all pairs with numpy.
+    def verdicts(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Per pair (i[k], j[k]): PASS (1), BLOCK (0) or ASK (-1): only the word alignment
+        (:meth:`_aligned_blocked`) can tell. Exactly the cheap decisions of :meth:`blocked`,
+        in its order: identical texts pass; different negation counts block; each side
+        having a number the other lacks blocks; pairs whose differing words hold no value of
+        a kind on both sides pass."""
+        i = np.asarray(i, dtype=np.int64).reshape(-1)
+        j = np.asarray(j, dtype=np.int64).reshape(-1)
+        out = np.full(len(i), ASK, dtype=np.int8)
+        if not len(i):
+            return out
+        # each row read once (local ids 0..m-1), then the pairs compared in chunks (bounded
+        # temporary arrays), each check only on the pairs the earlier ones left open
+        local = np.zeros(max(int(i.max()), int(j.max())) + 1, dtype=np.int64)
+        local[i] = 1
+        local[j] = 1
+        rows = np.flatnonzero(local)
+        local[rows] = np.arange(len(rows))
+        sig = _RowSignatures([self.texts[r] for r in rows.tolist()])
+        for s in range(0, len(i), _GUARD_CHUNK):
+            a, b = local[i[s:s + _GUARD_CHUNK]], local[j[s:s + _GUARD_CHUNK]]
+            ver = np.full(len(a), ASK, dtype=np.int8)
+            ver[sig.text_id[a] == sig.text_id[b]] = PASS
+            ver[(ver == ASK) & (sig.negations[a] != sig.negations[b])] = BLOCK
+            open_ = np.flatnonzero(ver == ASK)
+            ver[open_[sig.numbers.replaced(a[open_], b[open_])[:, 0]]] = BLOCK
+            open_ = np.flatnonzero(ver == ASK)
+            ver[open_[~sig.values.replaced(a[open_], b[open_]).any(axis=1)]] = PASS
+            out[s:s + len(a)] = ver
+        return out
+
+
+# a whitespace token with a character other than a-z (str.split and \s agree on whitespace)
+_NOT_PLAIN_WORD_RE = re.compile(r"\S*[^a-z\s]\S*")
+PASS, BLOCK, ASK = 1, 0, -1  # verdicts of the value guard (ASK: only the alignment can tell)
+_GUARD_CHUNK = 1 << 16  # pairs per vectorised guard chunk
+
+
+class _SetColumn:
+    """One small set of integer ids per row (CSR: ``ptr``, sorted ``data`` per row), ids
+    encoded as ``id * kinds + kind``; ``set_id`` equal <=> the two rows' sets are equal."""
+
+    def __init__(self, sets: list[list[int]], kinds: int) -> None:
+        self.kinds = kinds
+        sizes = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
+        self.ptr = np.zeros(len(sets) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self.ptr[1:])
+        self.data = np.fromiter((x for t in sets for x in sorted(t)), dtype=np.int64,
+                                count=int(self.ptr[-1]))
+        ids: dict[tuple[int, ...], int] = {}
+        self.set_id = np.fromiter((ids.setdefault(tuple(sorted(t)), len(ids)) for t in sets),
+                                  dtype=np.int64, count=len(sets))
+        self.span = int(self.data.max()) + 1 if len(self.data) else 1
+        # (row, element) keys, sorted (rows ascending, each row's elements sorted)
+        self.keys = np.repeat(np.arange(len(sets), dtype=np.int64), sizes) * self.span + self.data
+
+    def _missing(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(pairs, kinds) bool: set a holds an element of that kind that set b lacks."""
+        size = self.ptr[a + 1] - self.ptr[a]
+        pair = np.repeat(np.arange(len(a)), size)
+        src = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size) \
+            + np.repeat(self.ptr[a], size)
+        elem = self.data[src]
+        query = b[pair] * self.span + elem
+        found = np.zeros(len(query), dtype=bool)
+        if len(self.keys):
+            pos = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
+            found = self.keys[pos] == query
+        missing = np.bincount(pair * self.kinds + elem % self.kinds, weights=~found,
+                              minlength=len(a) * self.kinds)
+        return missing.reshape(len(a), self.kinds) > 0
+
+    def replaced(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(pairs, kinds) bool: each set holds an element of that kind the other lacks. Rows
+        with equal sets (the same ``set_id``) are not compared element-wise."""
+        out = np.zeros((len(a), self.kinds), dtype=bool)
+        differ = np.flatnonzero(self.set_id[a] != self.set_id[b])
+        if len(differ):
+            da, db = a[differ], b[differ]
+            out[differ] = self._missing(da, db) & self._missing(db, da)
+        return out
+
+
+class _RowSignatures:
+    """What :meth:`_ValueGuard.verdicts` needs of each row, read once: a text id, the negation
+    count, the canonical numbers written as whole words, and the words holding a value of each
+    kind of ``_KIND_TESTS`` (digit, capital / caseless letter, symbol, non-ASCII). Words get
+    integer ids shared by the rows of one chunk, so the sets compare exactly (no hashing)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        text_ids: dict[str, int] = {}
+        number_ids: dict[str, int] = {}
+        word_ids: dict[str, int] = {}
+        kinds = len(_KIND_TESTS)
+        # word -> (number id or -1, value elements word_id * kinds + kind)
+        seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+        numbers: list[list[int]] = []
+        values: list[list[int]] = []
+        for t in texts:
+            row_numbers: set[int] = set()
+            row_values: list[int] = []
+            # words of plain a-z letters hold no value of any kind: found in C, never looked at
+            for w in set(_NOT_PLAIN_WORD_RE.findall(t)):
+                got = seen.get(w)
+                if got is None:
+                    m = _WHOLE_NUMBER_RE.fullmatch(w)
+                    num = -1 if m is None else number_ids.setdefault(
+                        _canonical_number(m.group(1), m.group(2)), len(number_ids))
+                    hit = [k for k, test in enumerate(_KIND_TESTS) if test.search(w)]
+                    elems: tuple[int, ...] = ()
+                    if hit:
+                        wid = word_ids.setdefault(w, len(word_ids))
+                        elems = tuple(wid * kinds + k for k in hit)
+                    got = (num, elems)
+                    if len(seen) >= 1 << 20:  # a cache only (ids live in the dicts above)
+                        seen.clear()
+                    seen[w] = got
+                if got[0] >= 0:
+                    row_numbers.add(got[0])
+                row_values.extend(got[1])
+            numbers.append(list(row_numbers))
+            values.append(row_values)
+        self.text_id = np.fromiter((text_ids.setdefault(t, len(text_ids)) for t in texts),
+                                   dtype=np.int64, count=len(texts))
+        self.negations = np.fromiter((len(_NEGATION_RE.findall(t)) for t in texts),
+                                     dtype=np.int64, count=len(texts))
+        self.numbers = _SetColumn(numbers, 1)
+        self.values = _SetColumn(values, kinds)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1284,6 +1460,16 @@ def star_clusters(
     >>> centre.tolist(), sim.tolist()[:2]
     ([-1, 0, -1], [nan, 0.7])
     """
+    return _star_clusters(rank, i, j, sim, kind, accept)[:3]
+
+
+def _star_clusters(
+    rank: np.ndarray, i: np.ndarray, j: np.ndarray, sim: np.ndarray, kind: np.ndarray | None = None,
+    accept: Callable[[int, int], bool] | None = None, verdict: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`star_clusters`, plus ``verdict`` (per edge PASS / BLOCK / ASK, the value guard's
+    decisions taken beforehand: only ASK edges call ``accept``) and, as a fourth value, the
+    ``(centre, row)`` pairs refused (one line per refused edge)."""
     n = len(rank)
     i = np.asarray(i, dtype=np.int64)
     j = np.asarray(j, dtype=np.int64)
@@ -1292,8 +1478,9 @@ def star_clusters(
     centre = np.full(n, -1, dtype=np.int64)
     out_sim = np.full(n, np.nan)
     out_kind = np.full(n, -1, dtype=np.int64)
+    refused = np.zeros((0, 2), dtype=np.int64)
     if not len(i):
-        return centre, out_sim, out_kind
+        return centre, out_sim, out_kind, refused
     # adjacency lists (CSR), both directions, each list in the input order of the edges
     src = np.concatenate([i, j])
     dst = np.concatenate([j, i])
@@ -1306,9 +1493,15 @@ def star_clusters(
     nodes = nodes[np.argsort(rank[nodes], kind="stable")]
     absorbed = bytearray(n)
     ptr_l, dst_l, rank_l = ptr.tolist(), dst_s.tolist(), np.asarray(rank).tolist()
+    if verdict is None:
+        ver_l = [PASS if accept is None else ASK] * len(dst_l)
+    else:
+        ver_l = np.concatenate([verdict, verdict])[order].tolist()
     took_v: list[int] = []
     took_e: list[int] = []
     took_u: list[int] = []
+    refused_u: list[int] = []
+    refused_v: list[int] = []
     for u in nodes.tolist():  # Python loop over rows with edges only: O(rows + edges)
         if absorbed[u]:
             continue
@@ -1316,17 +1509,28 @@ def star_clusters(
         for e in range(ptr_l[u], ptr_l[u + 1]):
             v = dst_l[e]
             # a free neighbour ranks after u: one ranked before would have absorbed u already
-            if not absorbed[v] and rank_l[v] > ru and (accept is None or accept(u, v)):
+            if absorbed[v] or rank_l[v] <= ru:
+                continue
+            ok = ver_l[e]
+            if ok == ASK:
+                ok = accept is None or accept(u, v)
+            if ok:
                 absorbed[v] = 1
                 took_v.append(v)
                 took_e.append(e)
                 took_u.append(u)
+            else:
+                refused_u.append(u)
+                refused_v.append(v)
     if took_v:
         tv, te = np.array(took_v), np.array(took_e)
         centre[tv] = took_u
         out_sim[tv] = sim_s[te]
         out_kind[tv] = kind_s[te]
-    return centre, out_sim, out_kind
+    if refused_u:
+        refused = np.stack([np.array(refused_u, dtype=np.int64),
+                            np.array(refused_v, dtype=np.int64)], axis=1)
+    return centre, out_sim, out_kind, refused
 
 
 _METHODS = ("exact", "near", "semantic")
@@ -1553,21 +1757,24 @@ class Deduplicator:
                 es.append(edges[name][2])
                 ek.append(np.full(len(edges[name][0]), code, dtype=np.int64))
         none = np.zeros(0, dtype=np.int64)
-        verdicts: dict[tuple[int, int], bool] = {}
+        all_i, all_j = np.concatenate(ei + [none]), np.concatenate(ej + [none])
+        aligned: dict[tuple[int, int], bool] = {}
 
-        def accept(u: int, v: int) -> bool:  # the value guard, asked only for real absorptions
-            if guard is None:
-                return True
-            ok = verdicts.get((u, v))
+        def accept(u: int, v: int) -> bool:  # the word alignment, for pairs left open (ASK)
+            assert guard is not None
+            ok = aligned.get((u, v))
             if ok is None:
-                ok = verdicts[(u, v)] = not guard.blocked(u, v)
-                if not ok:
-                    blocked["pairs"] = blocked.get("pairs", 0) + 1
+                ok = aligned[(u, v)] = not guard._aligned_blocked(u, v)
             return ok
 
-        centre, via_sim, via_kind = star_clusters(
-            rank, np.concatenate(ei + [none]), np.concatenate(ej + [none]),
-            np.concatenate(es + [np.zeros(0)]), np.concatenate(ek + [none]), accept=accept)
+        # the guard's cheap decisions for every edge at once (vectorised); the star loop asks
+        # the alignment only for ASK edges that would absorb a free row
+        verdict = None if guard is None else guard.verdicts(all_i, all_j)
+        centre, via_sim, via_kind, refused = _star_clusters(
+            rank, all_i, all_j, np.concatenate(es + [np.zeros(0)]), np.concatenate(ek + [none]),
+            accept=None if guard is None else accept, verdict=verdict)
+        # each refused (centre, row) pair counted once, however many edges join them
+        blocked["pairs"] = len(np.unique(refused[:, 0] * n + refused[:, 1])) if len(refused) else 0
         kept = np.where(centre[rep] >= 0, centre[rep], rep)
         keep = kept == np.arange(n)
         duplicate_of = np.where(keep, -1, kept)

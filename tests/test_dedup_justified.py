@@ -368,3 +368,97 @@ def test_the_same_negation_in_both_copies_still_merges():
     b = "please do not delete the temporary files in the build folder before the release"
     res = Deduplicator(semantic=False).run([a, b])
     assert res.keep.tolist() == [True, False]
+
+
+# -- the value guard's vectorised decisions = its plain pair-at-a-time decision ---------------
+# Tokens of every kind the guard reads: plain words, numbers written several ways, names at and
+# away from sentence starts, words also used in lower case, operators and symbols, emoji,
+# caseless scripts, negations, shouting.
+GUARD_TOKENS = [
+    "the", "what", "is", "of", "a", "river", "paris", "apples", "rings", "who", "in", "and",
+    "Paris", "Lagos", "Tom", "Janet", "C++", "C#", "C", "I", "Why", "These", "The", "River",
+    "2019", "2020", "2019?", "10,000", "10000", "-5", "5", "1.50", "1.5", "007", "7", "٣", "3.",
+    "7+3", "7-3", "7*3", "<", "<=", ">", "=", "+", "-", "$5", "€5", "%", "#", "😀", "😢",
+    "中国", "美国", "ไทย", "ลาว", "not", "no", "never", "don't", "cannot", "without",
+    "well-known", "and/or", "(e.g.", "“quoted”", "x^2", ".", "?", "!", "\n", "WHAT", "IS", "PARIS",
+]
+
+
+@st.composite
+def guard_rows(draw):
+    """A few base rows and edited copies of them (words replaced, inserted, deleted, moved)."""
+    rows: list[str] = []
+    for _ in range(draw(st.integers(1, 3))):
+        base = draw(st.lists(st.sampled_from(GUARD_TOKENS), min_size=1, max_size=12))
+        rows.append(" ".join(base))
+        for _ in range(draw(st.integers(0, 4))):
+            w = rows[-1].split(" ")
+            for _ in range(draw(st.integers(1, 3))):
+                op = draw(st.sampled_from(["replace", "insert", "delete", "swap"]))
+                k = draw(st.integers(0, len(w) - 1))
+                if op == "replace":
+                    w[k] = draw(st.sampled_from(GUARD_TOKENS))
+                elif op == "insert":
+                    w.insert(k, draw(st.sampled_from(GUARD_TOKENS)))
+                elif op == "delete" and len(w) > 1:
+                    del w[k]
+                elif op == "swap":
+                    m = draw(st.integers(0, len(w) - 1))
+                    w[k], w[m] = w[m], w[k]
+            rows.append(" ".join(w))
+    if draw(st.booleans()):
+        rows.append(draw(st.sampled_from(rows)).upper())
+    return rows
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(guard_rows())
+def test_guard_verdicts_match_the_plain_comparison(texts):
+    i, j = np.triu_indices(len(texts), k=1)
+    plain = np.array([_ValueGuard(texts).blocked(a, b) for a, b in zip(i.tolist(), j.tolist())],
+                     dtype=bool)
+    guard = _ValueGuard(texts)
+    ver = guard.verdicts(i, j)
+    decided = ver != -1
+    assert np.array_equal(ver[decided] == 0, plain[decided])
+    assert np.array_equal(~guard.keep_mask(i, j), plain)
+    # the cheap decisions are symmetric (only the word alignment reads the pair's order)
+    assert np.array_equal(ver, guard.verdicts(j, i))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(guard_rows(), st.integers(0, 2**31))
+def test_guard_fast_path_gives_the_same_merges(monkeypatch_ctx, texts, seed):
+    # the same rows through the pipeline, with every edge decided by the plain comparison
+    rng = np.random.default_rng(seed)
+    emb = rng.normal(size=16) + rng.normal(scale=0.1, size=(len(texts), 16))
+    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+    scores = rng.random(len(texts))
+    kw = dict(near_threshold=0.3, semantic_threshold=0.9)
+    fast = Deduplicator(**kw).run(texts, embeddings=emb, scores=scores)
+
+    # the plain comparison: every would-be absorption (centre u, row v) asks blocked(u, v)
+    aligned = _ValueGuard._aligned_blocked
+
+    def no_verdicts(self, i, j):
+        return np.full(len(i), -1, dtype=np.int8)
+
+    def plain_blocked(self, u, v):
+        cheap = self._cheap(u, v)
+        return aligned(self, u, v) if cheap == -1 else cheap == 0
+
+    with monkeypatch_ctx() as mp:
+        mp.setattr(_ValueGuard, "verdicts", no_verdicts)
+        mp.setattr(_ValueGuard, "_aligned_blocked", plain_blocked)
+        plain = Deduplicator(**kw).run(texts, embeddings=emb, scores=scores)
+    assert fast.keep.tolist() == plain.keep.tolist()
+    assert fast.duplicate_of.tolist() == plain.duplicate_of.tolist()
+    assert fast.method == plain.method
+    assert np.array_equal(fast.similarity, plain.similarity, equal_nan=True)
+    assert (fast.stats["pairs_blocked_by_value_guard"]
+            == plain.stats["pairs_blocked_by_value_guard"])
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_ctx():
+    return pytest.MonkeyPatch.context

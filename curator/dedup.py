@@ -679,7 +679,14 @@ class _ValueGuard:
         """Whether the pair (a, b) is refused (a = the row that would absorb b): the plain,
         pair-at-a-time decision. :meth:`verdicts` takes the cheap ones for many pairs at once."""
         cheap = self._cheap(a, b)
-        return self._aligned_blocked(a, b) if cheap == ASK else cheap == BLOCK
+        return self._aligned_either(a, b) if cheap == ASK else cheap == BLOCK
+
+    def _aligned_either(self, a: int, b: int) -> bool:
+        """The alignment in both directions: a minimal edit script is not unique, and one order
+        can pair a moved word with a changed value ("the 7+3" / "7-3 the") where the other sees
+        only an insertion and a deletion. A pair is refused when either order finds a value
+        replaced, so whether two rows merge never depends on which one is the centre."""
+        return self._aligned_blocked(a, b) or self._aligned_blocked(b, a)
 
     def _cheap(self, a: int, b: int) -> int:
         """PASS, BLOCK or ASK (only the alignment can tell) for one pair; symmetric."""
@@ -736,7 +743,7 @@ class _ValueGuard:
         ver = self.verdicts(i, j)
         ask = np.flatnonzero(ver == ASK)
         for k, a, b in zip(ask.tolist(), np.asarray(i)[ask].tolist(), np.asarray(j)[ask].tolist()):
-            ver[k] = not self._aligned_blocked(a, b)
+            ver[k] = not self._aligned_either(a, b)
         return ver == PASS
 
     # -- the cheap decisions, vectorised --------------------------------------------------------
@@ -1764,7 +1771,7 @@ class Deduplicator:
             assert guard is not None
             ok = aligned.get((u, v))
             if ok is None:
-                ok = aligned[(u, v)] = not guard._aligned_blocked(u, v)
+                ok = aligned[(u, v)] = not guard._aligned_either(u, v)
             return ok
 
         # the guard's cheap decisions for every edge at once (vectorised); the star loop asks

@@ -422,8 +422,18 @@ def test_guard_verdicts_match_the_plain_comparison(texts):
     decided = ver != -1
     assert np.array_equal(ver[decided] == 0, plain[decided])
     assert np.array_equal(~guard.keep_mask(i, j), plain)
-    # the cheap decisions are symmetric (only the word alignment reads the pair's order)
+    # the cheap decisions are symmetric, and so is the whole decision: the alignment is asked
+    # in both directions, so whether two rows merge never depends on which one is the centre
     assert np.array_equal(ver, guard.verdicts(j, i))
+    assert np.array_equal(guard.keep_mask(i, j), guard.keep_mask(j, i))
+
+
+@pytest.mark.parametrize("a, b", [("the 7+3", "7-3 the"), ("What is 7+3 here", "here What is 7-3"),
+                                  ("Fly from Paris on 12 May", "on 13 May fly from Paris")])
+def test_a_value_replaced_next_to_a_moved_word_blocks_in_both_orders(a, b):
+    g = _ValueGuard([a, b])
+    assert g.blocked(0, 1) and g.blocked(1, 0)
+    assert not Deduplicator(near_threshold=0.1, semantic=False).run([a, b]).duplicate_of.tolist()[1] >= 0
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

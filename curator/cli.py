@@ -94,7 +94,7 @@ def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--model", default=None, help="sentence-transformers model name or local folder (default: packaged all-MiniLM-L6-v2)."),
         click.option("--device", default=None, help="torch device for embeddings and the verifier: auto (default: CUDA when torch sees a GPU, else cpu), cpu, cuda, cuda:1, ..."),
         click.option("--embed-backend", type=click.Choice(["torch", "onnx"]), default=None,
-                     help="embedding runtime: torch (default) or onnx (ONNX Runtime on the CPU, ~2x faster on 2 cores, "
+                     help="embedding runtime: torch (default) or onnx (ONNX Runtime on the CPU, 1.2-1.3x faster on an idle 2-core box, more on a busy one, "
                           "vectors within ~2e-7 of torch's; needs pip install 'curator[onnx]')."),
     ]
     for o in reversed(opts):
@@ -280,7 +280,7 @@ Example:
 @click.option("--force", is_flag=True, help="Overwrite an existing index.")
 @click.option("--device", default="auto", show_default=True, help="torch device for embedding: auto (CUDA when torch sees a GPU), cpu, cuda, ...")
 @click.option("--embed-backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
-              help="embedding runtime: onnx = ONNX Runtime on the CPU (~2x faster; pip install 'curator[onnx]').")
+              help="embedding runtime: onnx = ONNX Runtime on the CPU (1.2-1.3x faster on an idle 2-core box; pip install 'curator[onnx]').")
 @click.pass_context
 def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, out: str | None, text_field: str,
                 id_field: str | None, model: str | None, max_tokens: int, overlap: int, index_type: str, force: bool,

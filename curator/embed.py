@@ -185,7 +185,8 @@ class Embedder:
         no pickle), so a re-run, or a run that adds rows, embeds only what is new.
     backend : ``"torch"`` (default) runs the sentence-transformers model; ``"onnx"`` runs the same
         model exported once to ONNX (kept under ``<cache>/onnx/``) with ONNX Runtime on the CPU:
-        ~2x the texts/s on 2 cores (benchmarks/RESULTS.md "Scale"), vectors within ~2e-7 of
+        1.2-1.3x the texts/s on an idle 2-core box, 2-3x when the cores are shared
+        (benchmarks/RESULTS.md "Scale"), vectors within ~2e-7 of
         torch's (not bit-identical, so not the default), the same fixed-shape batching. Needs
         ``pip install 'curator[onnx]'`` (onnx + onnxruntime).
     """

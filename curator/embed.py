@@ -247,6 +247,10 @@ class Embedder:
 
     # -- work ---------------------------------------------------------------------------------
     def _load(self) -> Any:
+        if self._model is None and self.backend == "onnx" and str(self.device) not in ("auto", "cpu", "None"):
+            # say so before torch tries the device and the error reads like a broken model
+            raise ConfigError(f"Embedder backend 'onnx' runs on the CPU only, but device {self.device!r} was asked: "
+                              "pass --device cpu (or auto), or --embed-backend torch for a GPU.")
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -258,7 +262,7 @@ class Embedder:
 
                 logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
                 _quiet_transformers()
-                device = resolve_device(self.device)
+                device = "cpu" if self.backend == "onnx" else resolve_device(self.device)
                 key = (target, device)
                 if key not in _MODELS:
                     _MODELS[key] = SentenceTransformer(target, device=device, trust_remote_code=False)
@@ -451,12 +455,17 @@ class Embedder:
             except ImportError as exc:
                 raise ConfigError("Embedder backend 'onnx' needs ONNX Runtime: pip install 'curator[onnx]'.") from exc
             st = self._load()
-            if str(st.device) != "cpu":
-                raise ConfigError(f"Embedder backend 'onnx' runs on the CPU; device {self.device!r} resolved to "
-                                  f"{st.device}: pass device 'cpu' or backend 'torch'.")
             with_types = "token_type_ids" in getattr(st.tokenizer, "model_input_names", ())
-            path = _onnx_export(st, resolve_model(self.model), Path(self.cache_dir or default_cache_dir()) / "onnx",
-                                with_types)
+            if self.cache_dir is not None:
+                root = Path(self.cache_dir)
+            elif os.environ.get("CURATOR_CACHE_DIR", "").lower() in ("off", "none", "0"):
+                # the cache is off: the export still needs a file, in the temp folder, not ./off
+                import tempfile
+
+                root = Path(tempfile.gettempdir()) / "curator-onnx"
+            else:
+                root = default_cache_dir()
+            path = _onnx_export(st, resolve_model(self.model), root / "onnx", with_types)
             key = (str(path), "onnx")
             if key not in _MODELS:
                 import torch

@@ -156,3 +156,16 @@ def test_cache_is_blocks_of_rows_and_keep_false_leaves_no_trace(monkeypatch):
     assert e.cache_rows() == 8
     with pytest.raises(ValueError, match="keep has 1 values for 2 texts"):
         e.encode(texts[:2], keep=[True])
+
+
+def test_onnx_backend_on_a_gpu_device_says_cpu_only_and_cache_off_writes_no_folder_here(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from curator.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="runs on the CPU only"):
+        Embedder(backend="onnx", device="cuda").encode(["x"])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CURATOR_CACHE_DIR", "off")
+    assert Embedder(backend="onnx", cache=False).encode(["x"]).shape == (1, 384)
+    assert not (tmp_path / "off").exists()

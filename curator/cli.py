@@ -129,11 +129,9 @@ def _embedder(model: str | None, index: str | None, device: str | None = None, b
 
 def _cache_dir() -> Any:
     """The on-disk embedding cache of the CLI; CURATOR_CACHE_DIR=off disables it."""
-    import os
+    from .embed import cache_disabled, default_cache_dir
 
-    from .embed import default_cache_dir
-
-    return None if os.environ.get("CURATOR_CACHE_DIR", "").lower() in ("off", "none", "0") else default_cache_dir()
+    return None if cache_disabled() else default_cache_dir()
 
 
 def _report(ctx: click.Context, result: Any, paths: dict[str, Path] | None = None) -> None:

@@ -32,6 +32,11 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "curator"
 
 
+def cache_disabled() -> bool:
+    """``CURATOR_CACHE_DIR=off`` (or ``none``, ``0``): the user turned the on-disk cache off."""
+    return os.environ.get("CURATOR_CACHE_DIR", "").lower() in ("off", "none", "0")
+
+
 def resolve_model(model: str | None) -> str:
     """Return what to hand to SentenceTransformer: a local folder when we have one, else the name.
 
@@ -458,7 +463,7 @@ class Embedder:
             with_types = "token_type_ids" in getattr(st.tokenizer, "model_input_names", ())
             if self.cache_dir is not None:
                 root = Path(self.cache_dir)
-            elif os.environ.get("CURATOR_CACHE_DIR", "").lower() in ("off", "none", "0"):
+            elif cache_disabled():
                 # the cache is off: the export still needs a file, in the temp folder, not ./off
                 import tempfile
 

@@ -261,6 +261,15 @@ def index() -> None:
     """Build, extend, inspect and search passage indexes of source documents."""
 
 
+def _index_embed_options(f: Any) -> Any:
+    """--device and --embed-backend of the index commands that embed (build, add, search)."""
+    f = click.option("--embed-backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
+                     help="embedding runtime: onnx = ONNX Runtime on the CPU (1.2-1.3x faster on an idle 2-core box; "
+                          "pip install 'curator[onnx]').")(f)
+    return click.option("--device", default="auto", show_default=True,
+                        help="torch device for embedding: auto (CUDA when torch sees a GPU), cpu, cuda, ...")(f)
+
+
 @index.command("build", epilog="""\b
 Example:
   curator index build examples/halueval_demo/sources.jsonl --name demo --id-field id
@@ -276,9 +285,7 @@ Example:
 @click.option("--index-type", type=click.Choice(["auto", "flat", "hnsw"]), default="auto", show_default=True,
               help="FAISS index: exact flat, HNSW, or auto (HNSW above 200k passages).")
 @click.option("--force", is_flag=True, help="Overwrite an existing index.")
-@click.option("--device", default="auto", show_default=True, help="torch device for embedding: auto (CUDA when torch sees a GPU), cpu, cuda, ...")
-@click.option("--embed-backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
-              help="embedding runtime: onnx = ONNX Runtime on the CPU (1.2-1.3x faster on an idle 2-core box; pip install 'curator[onnx]').")
+@_index_embed_options
 @click.pass_context
 def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, out: str | None, text_field: str,
                 id_field: str | None, model: str | None, max_tokens: int, overlap: int, index_type: str, force: bool,
@@ -306,13 +313,15 @@ def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, 
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--id-field", default=None)
+@_index_embed_options
 @click.pass_context
-def index_add(ctx: click.Context, name: str, sources: tuple[str, ...], text_field: str, id_field: str | None) -> None:
+def index_add(ctx: click.Context, name: str, sources: tuple[str, ...], text_field: str, id_field: str | None,
+              device: str, embed_backend: str) -> None:
     """Add documents to an existing index (unchanged documents are skipped)."""
     from .index import PassageIndex, load_documents, resolve_index_path
 
     path = resolve_index_path(name)
-    idx = PassageIndex.load(path)
+    idx = PassageIndex.load(path, embedder=_embedder(None, name, device, embed_backend))
     added = idx.add(load_documents(sources, text_field=text_field, id_field=id_field))
     idx.save(path)
     _say(ctx, f"added {added} passages; {path} now holds {len(idx)} passages")
@@ -335,11 +344,12 @@ def index_info(name: str) -> None:
 @click.argument("query")
 @click.option("-k", default=5, show_default=True, help="Number of passages.")
 @click.option("--model", default=None, help="Embedding model (must match the index).")
-def index_search(name: str, query: str, k: int, model: str | None) -> None:
+@_index_embed_options
+def index_search(name: str, query: str, k: int, model: str | None, device: str, embed_backend: str) -> None:
     """Print the top-k passages for QUERY as JSON lines."""
     from .index import PassageIndex, resolve_index_path
 
-    idx = PassageIndex.load(resolve_index_path(name), embedder=_embedder(model, name))
+    idx = PassageIndex.load(resolve_index_path(name), embedder=_embedder(model, name, device, embed_backend))
     for p in idx.search([query], k=k)[0]:
         click.echo(json.dumps({"score": round(p.score, 4), "passage_id": p.passage_id, "doc_id": p.doc_id,
                                "start": p.start, "end": p.end, "text": p.text}, ensure_ascii=False))

@@ -878,6 +878,7 @@ class Pipeline:
             "drop_reasons": dict(Counter(f"{s}:{r}" for s, r in zip(table[R.DROP_STAGE].to_list(),
                                                                    table[R.DROP_REASON].to_list()) if s)),
             "model": ctx.embedder.model_name,
+            "embed_backend": ctx.embedder.backend,
         }
         if isinstance(data, PairsData):
             summary["input"] = {"format": data.format, "fields": {k: v for k, v in vars(data.fields).items() if v}}

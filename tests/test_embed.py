@@ -130,9 +130,40 @@ def test_cli_run_with_the_onnx_backend_keeps_and_drops_the_same_rows(tmp_path, d
     # the counts and reasons agree; the selection graph's diagnostics need not (an edge whose
     # similarity sits at the graph's floor may fall either side; the objective's 7th digit)
     t, o = runs["torch"][1], runs["onnx"][1]
+    assert (t["embed_backend"], o["embed_backend"]) == ("torch", "onnx")  # the summary says which ran
     for key in ("rows_in", "kept", "dropped", "drop_reasons"):
         assert t[key] == o[key]
     assert {k: v["reasons"] for k, v in t["stages"].items()} == {k: v["reasons"] for k, v in o["stages"].items()}
+
+
+def test_index_search_and_add_take_the_onnx_backend(tmp_path, demo_index_dir, monkeypatch):
+    """`index search` / `index add` embed with the backend asked for: the same passages come back,
+    and passages added under onnx are found by a torch query."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from curator.cli import cli
+
+    monkeypatch.setenv("CURATOR_CACHE_DIR", str(tmp_path / "cache"))
+    idx = tmp_path / "idx"
+    shutil.copytree(demo_index_dir, idx)
+    q = "Which magazine was started first?"
+    found = {}
+    for backend in ("torch", "onnx"):
+        r = CliRunner().invoke(cli, ["index", "search", str(idx), q, "-k", "3", "--embed-backend", backend])
+        assert r.exit_code == 0, r.output
+        found[backend] = [json.loads(x)["passage_id"] for x in r.output.splitlines()]
+    assert len(found["torch"]) == 3 and found["torch"] == found["onnx"]
+    doc = tmp_path / "new.txt"
+    doc.write_text("The Hollow Lantern Gazette is a fortnightly journal of lighthouse keepers, founded in 1911.\n")
+    r = CliRunner().invoke(cli, ["index", "add", str(idx), str(doc), "--embed-backend", "onnx", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["index", "search", str(idx), "lighthouse keepers journal", "-k", "1"])
+    assert r.exit_code == 0 and "Hollow Lantern" in r.output, r.output
 
 
 def test_cache_is_blocks_of_rows_and_keep_false_leaves_no_trace(monkeypatch):

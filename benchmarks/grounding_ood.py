@@ -47,7 +47,10 @@ def main() -> None:
     ap.add_argument("--show", action="store_true", help="print the flagged out-of-domain rows")
     ap.add_argument("--halueval", type=int, default=0, help="also N retrieval-mode HaluEval-QA rows")
     ap.add_argument("--overlaps", default=None, help="comma-separated retrieval_min_coverage values to compare")
+    ap.add_argument("--pair-query", choices=["auto", "mean", "concat"], default=GroundingScorer.PAIR_QUERY,
+                    help="how a pair's own retrieval query is made (GroundingScorer.PAIR_QUERY)")
     args = ap.parse_args()
+    GroundingScorer.PAIR_QUERY = args.pair_query
     from sklearn.metrics import roc_auc_score
 
     (alpaca,) = require("instructions/alpaca_gpt4_sample.jsonl")
@@ -61,7 +64,8 @@ def main() -> None:
     y = np.array([r["hallucinated"] for r in demo_rows])
     shipped = GroundingScorer(embedder=embedder, index=index).retrieval_min_coverage
     overlaps = ([float(x) for x in args.overlaps.split(",")] if args.overlaps else [0.0, shipped])
-    print(f"\n## Index that does not cover the data (demo index, {len(ood)} Alpaca rows, {len(ind)} HaluEval-QA demo pairs)\n")
+    print(f"\n## Index that does not cover the data (demo index, {len(ood)} Alpaca rows, {len(ind)} HaluEval-QA demo pairs; "
+          f"pair query {args.pair_query})\n")
     print("| retrieval_min_coverage | Alpaca supported / hallucinated / unverifiable | demo pairs supported / hallucinated / "
           "unverifiable | demo AUROC |")
     print("|---|---|---|---|")

@@ -3,6 +3,8 @@ engine with 1 and 2 workers, and peak memory per row without an index.
 
     python benchmarks/scale.py                       # every part, default sizes
     python benchmarks/scale.py --parts roofline,embed
+    python benchmarks/scale.py --parts batch --texts 3000 --batch-sizes 4,8,16,32
+    python benchmarks/scale.py --parts pairquery --rows 200
     python benchmarks/scale.py --parts oldnew,ray --rows 600
     python benchmarks/scale.py --parts memory --mem-rows 10000,50000,100000,1000000
 
@@ -12,6 +14,10 @@ Parts
 - embed: texts/s, tokens/s and achieved GFLOP/s (MiniLM-L6 counted at 12*d^2 MACs per token per
   layer plus attention) of plain sentence-transformers (today's batching, 64) and of curator's
   Embedder (equal-length, fixed-shape batches) at several batch sizes.
+- batch: texts/s per batch size on one large call of distinct response sentences (--texts,
+  --batch-sizes), interleaved, median of 2.
+- pairquery: word pieces grounding embeds on --rows rows against the demo index, with the pair
+  query as one joined text (before) and GroundingScorer.PAIR_QUERY="auto" (now); verdict counts.
 - oldnew: `curator run` of the base commit (15c4de6, extracted with `git archive`) and of this
   tree on the same rows (instructions/ + synthetic rows), retrieval-mode grounding against the
   demo index; both in subprocesses of this run.
@@ -123,6 +129,80 @@ def embed_bench(n: int, sizes: list[int], ceiling: float) -> list[dict[str, floa
            lambda x: st.encode(x, batch_size=64, normalize_embeddings=True))
     for b in sizes:
         record(f"curator Embedder, fixed-shape batch {b}", lambda x, b=b: Embedder(batch_size=b, cache=False).encode(x))
+    return rows
+
+
+def batch_large(n: int, sizes: list[int], repeats: int = 2) -> list[dict[str, float | str]]:
+    """Texts/s of the Embedder per batch size on ONE large call of distinct response sentences of
+    make_rows' rows (the pipeline's calls are large; embed_bench's 800 texts are a small call),
+    the sizes interleaved, median of ``repeats``."""
+    from curator.embed import Embedder
+    from curator.text import split_sentences
+
+    path = Path(tempfile.mkdtemp(prefix="curator-batch-")) / "rows.jsonl"
+    make_rows(max(400, n // 8), path)
+    sents = [s for r in read_jsonl(path) for s in split_sentences(r["output"])]
+    sents = list(dict.fromkeys(x for x in sents if x.strip()))[:n]
+    embs = {b: Embedder(batch_size=b, cache=False) for b in sizes}
+    embs[sizes[0]].encode(["warm up"])
+    times: dict[int, list[float]] = {b: [] for b in sizes}
+    for _ in range(repeats):
+        for b in sizes:
+            t = time.perf_counter()
+            embs[b].encode(sents)
+            times[b].append(time.perf_counter() - t)
+    rows: list[dict[str, float | str]] = []
+    for b in sizes:
+        med = sorted(times[b])[len(times[b]) // 2]
+        rows.append({"batch": b, "texts": len(sents), "median_s": med, "texts_per_s": len(sents) / med, "load": uptime()})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def pair_query_work(n: int, work: Path) -> list[dict[str, float | str]]:
+    """Word pieces grounding embeds for n rows of make_rows against the demo index, per
+    ``GroundingScorer.PAIR_QUERY``, with the rows' prompt and response vectors cached first (as
+    the quality step leaves them): a measure of work that does not depend on the load."""
+    import curator.embed as E
+    from curator.grounding import GroundingScorer, PairInput
+    from curator.index import Document, PassageIndex
+    from curator.records import prompt_text
+
+    path = work / "pairquery.jsonl"
+    make_rows(n, path)
+    pairs = [PairInput(prompt_text(r["instruction"], r["input"]), r["output"]) for r in read_jsonl(path)]
+    sources = read_jsonl(ROOT / "examples/halueval_demo/sources.jsonl")
+    real = E.Embedder._embed
+    rows: list[dict[str, float | str]] = []
+    runs: dict[str, list[str]] = {}
+    for mode in ("concat", "auto"):
+        count = {"texts": 0, "tokens": 0}
+
+        def spy(self, texts, count=count):  # type: ignore[no-untyped-def]
+            count["texts"] += len(texts)
+            count["tokens"] += sum(len(x) for x in self._load().tokenizer(
+                texts, truncation=True, max_length=int(self._load().max_seq_length or 512))["input_ids"])
+            return real(self, texts)
+
+        emb = E.Embedder(cache_dir=None)
+        index = PassageIndex.build([Document(r["id"], r["text"]) for r in sources], emb)
+        emb.encode([p.prompt for p in pairs] + [p.response for p in pairs])
+        E.Embedder._embed = spy  # type: ignore[method-assign]
+        GroundingScorer.PAIR_QUERY = mode
+        try:
+            t = time.perf_counter()
+            res = GroundingScorer(embedder=emb, index=index).score(pairs)
+            dt = time.perf_counter() - t
+        finally:
+            E.Embedder._embed = real  # type: ignore[method-assign]
+        verdicts = [g.verdict for g in res]
+        rows.append({"pair_query": mode, "rows": n, **count, "seconds": dt, "load": uptime(),
+                     **{v: verdicts.count(v) for v in ("supported", "hallucinated", "unverifiable")}})
+        print(rows[-1], flush=True)
+        runs[mode] = verdicts
+    for p, a, b in zip(pairs, runs["concat"], runs["auto"]):
+        if a != b:
+            print(f"changed: {a} -> {b}: {p.prompt[:70]!r} / {p.response[:90]!r}", flush=True)
     return rows
 
 
@@ -447,6 +527,10 @@ def main() -> None:
         print("roofline GFLOP/s:", rf, flush=True)
     if "embed" in parts:
         res["embed"] = embed_bench(a.texts, [int(x) for x in a.batch_sizes.split(",")], ceiling)
+    if "batch" in parts:
+        res["batch"] = batch_large(a.texts, [int(x) for x in a.batch_sizes.split(",")])
+    if "pairquery" in parts:
+        res["pairquery"] = pair_query_work(a.rows, work)
     if "oldnew" in parts:
         res["oldnew"] = oldnew(a.rows, work)
     if "ray" in parts:

@@ -581,16 +581,23 @@ class GroundingScorer:
             # the topic, sentence queries find the passage each claim is about.
             queries: list[str] = []
             owner: list[int] = []
-            for i in need_retrieval:
+            slot: list[int] = []  # per query: >= 0 a pair query (row of pair_vecs); < 0 -1 - claim
+            n_claims: list[int] = []
+            for n, i in enumerate(need_retrieval):
                 p = pairs[i]
-                queries.append(f"{p.prompt} {p.response}".strip())
+                slot.append(n)
                 owner.append(i)
                 sents = [c.check for c in segment_claims(p.response) if c.checked]
+                n_claims.append(len(sents))
                 if len(sents) > 1:
                     for s in sents:
+                        slot.append(-1 - len(queries))
                         queries.append(_claim_query(p.prompt, s))
                         owner.append(i)
-            hits = self.index.search(embedder.encode(queries), k=self.top_k)
+            pair_vecs = self._pair_queries([pairs[i] for i in need_retrieval], embedder, n_claims)
+            claim_vecs = embedder.encode(queries) if queries else pair_vecs[:0]
+            qvecs = np.stack([pair_vecs[k] if k >= 0 else claim_vecs[-1 - k] for k in slot]).astype(np.float32)
+            hits = self.index.search(qvecs, k=self.top_k)
             for i, hs in zip(owner, hits):
                 have = {pid for pid, _ in passages[i]}
                 for h in hs:
@@ -600,6 +607,44 @@ class GroundingScorer:
                         have.add(pid)
         evidence = [[s for pid, text in ps for s in _split_passage(pid, text)] for ps in passages]
         return evidence, modes
+
+    #: How a pair's own retrieval query is made. "concat": prompt and response embedded as one
+    #: text. "mean": the normalised sum of the prompt's and the response's own vectors, which the
+    #: quality step has embedded already (nothing is embedded again). "auto" (default): concat
+    #: for a short pair (at most PAIR_QUERY_CONCAT_WORDS words, or a response of one checked
+    #: sentence: then the pair query is the claim's only query, and a short answer like "Roger
+    #: Christian" finds its passage through its question), mean for a long multi-sentence response,
+    #: whose every sentence also gets its own query and whose concatenation would be a third
+    #: embedding of up to 256 word pieces (~45 % of grounding's embedding work on Alpaca/LIMA
+    #: rows). Measured in benchmarks/RESULTS.md ("Scale", pair query).
+    PAIR_QUERY = "auto"
+    PAIR_QUERY_CONCAT_WORDS = 64
+
+    def _pair_queries(self, pairs: Sequence[PairInput], embedder: Embedder,
+                      n_claims: Sequence[int]) -> np.ndarray:
+        """One unit query vector per pair, for retrieving the passages of its topic."""
+        def concat(p: PairInput, n: int) -> bool:
+            if self.PAIR_QUERY == "concat" or not (p.prompt.strip() and p.response.strip()):
+                return True
+            return self.PAIR_QUERY == "auto" and (
+                n <= 1 or len(p.prompt.split()) + len(p.response.split()) <= self.PAIR_QUERY_CONCAT_WORDS)
+
+        joined = [concat(p, n) for p, n in zip(pairs, n_claims)]
+        texts: list[str] = []
+        for p, j in zip(pairs, joined):
+            texts += [f"{p.prompt} {p.response}".strip()] if j else [p.prompt, p.response]
+        vecs = embedder.encode(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
+        out = np.empty((len(pairs), embedder.dimension), dtype=np.float32)
+        k = 0
+        for n, j in enumerate(joined):
+            if j:
+                out[n] = vecs[k]
+                k += 1
+            else:
+                q = vecs[k].astype(np.float64) + vecs[k + 1].astype(np.float64)
+                out[n] = q / max(float(np.linalg.norm(q)), 1e-12)
+                k += 2
+        return out
 
     # -- scoring ------------------------------------------------------------------------------
     def features(self, pairs: Sequence[PairInput]) -> tuple[list[list[SentenceVerdict]], list[str]]:

@@ -137,3 +137,40 @@ def write_reference() -> None:  # pragma: no cover - maintenance helper
     rows = [{"prompt": r[0], "response": r[1], "hallucination_prob": round(g.hallucination_prob, 5)}
             for r, g in zip(REFERENCE, res)]
     (Path(__file__).parent / "data" / "grounding_reference.json").write_text(json.dumps(rows, indent=1) + "\n")
+
+
+def test_pair_query_reuses_the_prompt_and_response_vectors_of_a_long_response(demo_index, embedder, monkeypatch):
+    """A long multi-sentence response is not embedded a third time as prompt+response: its pair
+    query is made from the two vectors the quality step already has (each sentence also gets its
+    own query). A short pair keeps the joined text: a bare answer finds its passage through its
+    question ("Roger Christian" is supported with it, flagged without it)."""
+    from curator.grounding import GroundingScorer, PairInput
+
+    seen: list[str] = []
+    real = type(embedder)._embed
+
+    def spy(self, texts):  # type: ignore[no-untyped-def]
+        seen.extend(texts)
+        return real(self, texts)
+
+    long_prompt = "Tell me about the magazines Arthur's Magazine and First for Women."
+    long_resp = ("Arthur's Magazine was an American literary periodical published in Philadelphia in the "
+                 "19th century. It was founded by Timothy Shay Arthur. First for Women is a woman's magazine "
+                 "published by Bauer Media Group in the USA. The magazine was started in 1989 and it is based "
+                 "in Englewood Cliffs, New Jersey. Both magazines had many readers over the years and they are "
+                 "still remembered by historians of American publishing today.")
+    short = PairInput("Jake David Shapiro was best know for being the screenwriter of a film directed by who?",
+                      "Roger Christian")
+    embedder.encode([long_prompt, long_resp])  # what the quality step embeds
+    monkeypatch.setattr(type(embedder), "_embed", spy)
+    scorer = GroundingScorer(embedder=embedder, index=demo_index)
+    g_long, g_short = scorer.score([PairInput(long_prompt, long_resp), short])
+    assert f"{long_prompt} {long_resp}" not in seen and long_resp not in seen and long_prompt not in seen
+    assert f"{short.prompt} {short.response}" in seen
+    assert g_short.verdict == "supported"
+    assert g_long.verdict in ("supported", "unverifiable", "hallucinated") and g_long.sentences
+    # the same evidence either way on the short pair; "concat" is the old behaviour, kept as an option
+    monkeypatch.setattr(GroundingScorer, "PAIR_QUERY", "concat")
+    assert GroundingScorer(embedder=embedder, index=demo_index).score([short])[0].verdict == "supported"
+    monkeypatch.setattr(GroundingScorer, "PAIR_QUERY", "mean")
+    assert GroundingScorer(embedder=embedder, index=demo_index).score([short])[0].verdict == "hallucinated"

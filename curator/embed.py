@@ -105,6 +105,23 @@ def resolve_device(device: str | None) -> str:
     return str(device)
 
 
+def check_device(device: str) -> None:
+    """A one-line ConfigError for a device torch cannot use here (say so before a model load
+    fails with an error that reads like a broken model)."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N.") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} was asked, but torch sees no CUDA GPU here "
+                              f"(torch {torch.__version__}); pass --device auto or cpu.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {device!r} was asked, but torch sees {torch.cuda.device_count()} GPU(s).")
+
+
 #: Embedding backends: the sentence-transformers torch model, or its ONNX export under ONNX Runtime.
 BACKENDS = ("torch", "onnx")
 _ONNX_OPSET = 17
@@ -260,6 +277,8 @@ class Embedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             target = resolve_model(self.model)
+            if self.backend != "onnx":
+                check_device(resolve_device(self.device))
             try:
                 import logging
 

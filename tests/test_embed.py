@@ -200,3 +200,16 @@ def test_onnx_backend_on_a_gpu_device_says_cpu_only_and_cache_off_writes_no_fold
     monkeypatch.setenv("CURATOR_CACHE_DIR", "off")
     assert Embedder(backend="onnx", cache=False).encode(["x"]).shape == (1, 384)
     assert not (tmp_path / "off").exists()
+
+
+@pytest.mark.parametrize("device, match", [("gpu", "unknown device"), ("cuda", "no CUDA GPU"), ("cuda:3", "no CUDA GPU")])
+def test_a_device_torch_cannot_use_is_a_one_line_config_error(device, match):
+    """Not a 'could not load the model' error with advice about --model (found by a new-user run)."""
+    import torch
+
+    from curator.errors import ConfigError
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigError, match=match):
+        Embedder(device=device).encode(["hello"])

@@ -185,25 +185,37 @@ def watch_workers(stop: threading.Event, peaks: dict[int, int], root: list[int])
 
 # Child-side: the peak RSS of each pipeline stage (the kernel's peak mark, VmHWM, reset through
 # /proc/self/clear_refs before the stage) and the RSS left after it, printed as one JSON line.
+# The mark is reset again after each stage, so what happens outside the stages is measured too:
+# "before <stage>" = reading the input (before the first stage) or the checkpoint written after
+# the previous one; "end" = after the last stage (checkpoint, writing the outputs).
 _STAGE_PEAKS = """
 import json as _j, curator.pipeline as _p
 def _hwm():
     d = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
     return int(d['VmHWM'].split()[0]) / 1024, int(d['VmRSS'].split()[0]) / 1024
+def _reset():
+    open('/proc/self/clear_refs', 'w').write('5')
 _peaks = {}
 def _wrap(cls):
     real = cls.apply
     def apply(self, table, ctx):
-        open('/proc/self/clear_refs', 'w').write('5')
+        hwm, rss = _hwm()
+        _peaks['before ' + cls.name] = {'peak_mib': round(hwm), 'after_mib': round(rss)}
+        _reset()
         out = real(self, table, ctx)
         hwm, rss = _hwm()
         _peaks[cls.name] = {'peak_mib': round(hwm), 'after_mib': round(rss)}
+        _reset()
         return out
     cls.apply = apply
 for _c in (_p.QualityStep, _p.DedupStep, _p.SelectStep, _p.GroundingStep):
     _wrap(_c)
+def _end():
+    hwm, rss = _hwm()
+    _peaks['end'] = {'peak_mib': round(hwm), 'after_mib': round(rss)}
+    print('STAGE_PEAKS', _j.dumps(_peaks), file=sys.stderr)
 import atexit
-atexit.register(lambda: print('STAGE_PEAKS', _j.dumps(_peaks), file=sys.stderr))
+atexit.register(_end)
 """
 
 

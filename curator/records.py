@@ -430,8 +430,10 @@ def pairs_from_stream(
             cols = {k: [] for k in _SCHEMA_NAMES}
     if cols[ROW_ID] or not frames:
         frames.append(pl.DataFrame(cols, schema=schema))
-    # rechunk=False: the pieces stay as they are (a rechunk would hold the table twice)
-    table = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=False)
+    # One chunk: a later gather (``table[rows]``) of a table in pieces copies every string
+    # (+1.8 KiB per row measured at 100k rows); of one chunk it copies only the 16-byte views.
+    # Rechunking string columns itself appends views and shares the pieces' string buffers.
+    table = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=True)
     return _check_ids(PairsData(table=table, fields=fmap, format=fmt, n_bad=n_bad))
 
 
@@ -547,7 +549,7 @@ def read_pairs(path: str | Path, fields: FieldMap | None = None, on_error: str =
             t = t.with_columns(pl.col(ROW_ID).cast(pl.String).alias(ID))
         tables.append(t)
         offset += part.table.height
-    table = pl.concat(tables, how="diagonal_relaxed")
+    table = pl.concat(tables, how="diagonal_relaxed", rechunk=True)  # one chunk: see pairs_from_stream
     notes = [f"skipped unreadable shard {s['file']}: {s['error']}" for s in skipped]
     formats = sorted({p.format for p in parts})
     return _check_ids(PairsData(table=table, fields=parts[0].fields, format="+".join(formats),

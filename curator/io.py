@@ -388,10 +388,16 @@ def write_json(path: str | Path, obj: Any) -> None:
     atomic_write(path, (text + "\n").encode("utf-8"))
 
 
+#: Rows per Parquet row group: polars encodes a row group whole, so one group of a million-row
+#: table held ~2.2 KiB per row at once (measured at 100k rows); 16k rows bound it.
+PARQUET_ROW_GROUP = 16384
+
+
 def write_parquet(path: str | Path, df: Any) -> None:
-    """A polars DataFrame as zstd Parquet, written straight into the temp file that becomes
-    ``path`` (no in-memory copy of the encoded file)."""
-    atomic_write(path, lambda fh: df.write_parquet(fh, compression="zstd", statistics=False))
+    """A polars DataFrame as zstd Parquet in row groups of PARQUET_ROW_GROUP rows, written
+    straight into the temp file that becomes ``path`` (no in-memory copy of the file)."""
+    atomic_write(path, lambda fh: df.write_parquet(fh, compression="zstd", statistics=False,
+                                                   row_group_size=PARQUET_ROW_GROUP))
 
 
 def write_table(path: str | Path, df: Any) -> None:

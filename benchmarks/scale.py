@@ -20,7 +20,9 @@ Parts
 - memory: `curator run` quality -> dedup -> select (10% budget, no index) on synthetic rows of
   random words at several sizes (--mem-rows): peak RSS, and the slope per row that projects 1M
   rows. --mem-model tiny (default) embeds with a stand-in 384-d model built by the script (see
-  tiny_model): memory depends on vector width and row count, not model depth.
+  tiny_model): memory depends on vector width and row count, not model depth. Peaks per stage,
+  and before/after the stages (reading, checkpoints, writing). --mem-base COMMIT also runs that
+  commit's code on the same rows and checks the outputs are byte-identical.
 
 Each run is a subprocess, so peak RSS (ru_maxrss / VmHWM) is its own. Timings depend on load:
 the script prints `uptime` next to them.

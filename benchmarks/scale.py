@@ -26,7 +26,9 @@ Parts
 - memory: `curator run` quality -> dedup -> select (10% budget, no index) on synthetic rows of
   random words at several sizes (--mem-rows): peak RSS, and the slope per row that projects 1M
   rows. --mem-model tiny (default) embeds with a stand-in 384-d model built by the script (see
-  tiny_model): memory depends on vector width and row count, not model depth.
+  tiny_model): memory depends on vector width and row count, not model depth. Peaks per stage,
+  and before/after the stages (reading, checkpoints, writing). --mem-base COMMIT also runs that
+  commit's code on the same rows and checks the outputs are byte-identical.
 
 Each run is a subprocess, so peak RSS (ru_maxrss / VmHWM) is its own. Timings depend on load:
 the script prints `uptime` next to them.
@@ -265,25 +267,37 @@ def watch_workers(stop: threading.Event, peaks: dict[int, int], root: list[int])
 
 # Child-side: the peak RSS of each pipeline stage (the kernel's peak mark, VmHWM, reset through
 # /proc/self/clear_refs before the stage) and the RSS left after it, printed as one JSON line.
+# The mark is reset again after each stage, so what happens outside the stages is measured too:
+# "before <stage>" = reading the input (before the first stage) or the checkpoint written after
+# the previous one; "end" = after the last stage (checkpoint, writing the outputs).
 _STAGE_PEAKS = """
 import json as _j, curator.pipeline as _p
 def _hwm():
     d = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
     return int(d['VmHWM'].split()[0]) / 1024, int(d['VmRSS'].split()[0]) / 1024
+def _reset():
+    open('/proc/self/clear_refs', 'w').write('5')
 _peaks = {}
 def _wrap(cls):
     real = cls.apply
     def apply(self, table, ctx):
-        open('/proc/self/clear_refs', 'w').write('5')
+        hwm, rss = _hwm()
+        _peaks['before ' + cls.name] = {'peak_mib': round(hwm), 'after_mib': round(rss)}
+        _reset()
         out = real(self, table, ctx)
         hwm, rss = _hwm()
         _peaks[cls.name] = {'peak_mib': round(hwm), 'after_mib': round(rss)}
+        _reset()
         return out
     cls.apply = apply
 for _c in (_p.QualityStep, _p.DedupStep, _p.SelectStep, _p.GroundingStep):
     _wrap(_c)
+def _end():
+    hwm, rss = _hwm()
+    _peaks['end'] = {'peak_mib': round(hwm), 'after_mib': round(rss)}
+    print('STAGE_PEAKS', _j.dumps(_peaks), file=sys.stderr)
 import atexit
-atexit.register(lambda: print('STAGE_PEAKS', _j.dumps(_peaks), file=sys.stderr))
+atexit.register(_end)
 """
 
 
@@ -462,35 +476,37 @@ def synthetic_rows(n: int, path: Path) -> dict[str, float]:
     return {"mean_row_bytes": chars / max(n, 1)}
 
 
-def memory(sizes: list[int], work: Path, model: str = "tiny", embed: str = "model") -> list[dict[str, float | str]]:
+def base_tree(work: Path, commit: str) -> Path:
+    """``curator/`` of ``commit`` (git archive), to run older code next to this tree."""
+    base = work / f"base-{commit}"
+    if not base.exists():
+        base.mkdir()
+        tar = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "curator"], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(base)], input=tar.stdout, check=True)
+    return base
+
+
+def memory(sizes: list[int], work: Path, model: str = "tiny", embed: str = "model",
+           base: str | None = None) -> list[dict[str, float | str]]:
     """`curator run` quality -> dedup -> select (10% budget), no index, on synthetic rows;
-    ``embed="hash"``: vectors from the text's hash (see _HASH_EMBED), the model only loaded."""
+    ``embed="hash"``: vectors from the text's hash (see _HASH_EMBED), the model only loaded.
+    ``base``: also run the code of that commit on the same rows (first) and say whether
+    kept.jsonl, dropped.jsonl and summary.json are byte-identical."""
     model_path = str(tiny_model(work / "tiny-model")) if model == "tiny" else model
     rows: list[dict[str, float | str]] = []
     for n in sizes:
         pairs = work / f"mem-{n}.jsonl"
         info = synthetic_rows(n, pairs)
-        out = work / f"mem-out-{n}"
-        if out.exists():  # never resume from an earlier run's checkpoints
-            import shutil
-
-            shutil.rmtree(out)
-        toml = work / f"mem-{n}.toml"
-        toml.write_text(f'[input]\npath = "{pairs}"\n[output]\ndir = "{out}"\nreport = false\n'
-                        + (f'[embedder]\nmodel = "{model_path}"\n' if model != "default" else "")
-                        + '[[steps]]\ntype = "quality"\n[[steps]]\ntype = "dedup"\n'
-                        f'[[steps]]\ntype = "select"\nbudget = {max(1, n // 10)}\n')
-        # One torch thread: on a shared, oversubscribed box two threads ran this model 15-20x
-        # slower than one (they spin-wait on each other); memory does not depend on it.
-        r = run_cli(["-q", "run", str(toml)], env={"OMP_NUM_THREADS": "1"}, stage_peaks=True,
-                    hash_embed=embed == "hash")
-        stages = json.loads((out / "timings.json").read_text())
-        summary = json.loads((out / "summary.json").read_text())
-        rows.append({"rows": n, "model": model, "embed": embed, **info, **r, "rows_per_s": n / r["seconds"], "kept": summary["kept"],
-                     "stage_seconds": stages, "load": uptime()})
-        print(rows[-1], flush=True)
-    if len(rows) >= 2:
-        a, b = rows[-2], rows[-1]
+        if base is not None:
+            rows.extend(_memory_run(n, pairs, info, work / f"mem-out-{n}-{base}", model, model_path, embed,
+                                    base_tree(work, base), base))
+        rows.extend(_memory_run(n, pairs, info, work / f"mem-out-{n}", model, model_path, embed))
+        if base is not None:
+            rows[-1]["identical_to_base"] = same_outputs(work / f"mem-out-{n}-{base}", work / f"mem-out-{n}")
+            print({"rows": n, "identical_to_base": rows[-1]["identical_to_base"]}, flush=True)
+    mine = [r for r in rows if r.get("code") == "this tree"]
+    if len(mine) >= 2:
+        a, b = mine[-2], mine[-1]
         slope = (b["peak_rss_mib"] - a["peak_rss_mib"]) / (b["rows"] - a["rows"])  # type: ignore[operator]
         fixed = a["peak_rss_mib"] - slope * a["rows"]  # type: ignore[operator]
         rows.append({"projection": f"line through the two largest runs ({a['rows']}, {b['rows']} rows)",
@@ -498,6 +514,29 @@ def memory(sizes: list[int], work: Path, model: str = "tiny", embed: str = "mode
                      "projected_1M_gib": (fixed + slope * 1_000_000) / 1024})
         print(rows[-1], flush=True)
     return rows
+
+
+def _memory_run(n: int, pairs: Path, info: dict[str, float], out: Path, model: str, model_path: str, embed: str,
+                tree: Path | None = None, code: str = "this tree") -> list[dict[str, Any]]:
+    if out.exists():  # never resume from an earlier run's checkpoints
+        import shutil
+
+        shutil.rmtree(out)
+    toml = out.parent / f"{out.name}.toml"
+    toml.write_text(f'[input]\npath = "{pairs}"\n[output]\ndir = "{out}"\nreport = false\n'
+                    + (f'[embedder]\nmodel = "{model_path}"\n' if model != "default" else "")
+                    + '[[steps]]\ntype = "quality"\n[[steps]]\ntype = "dedup"\n'
+                    f'[[steps]]\ntype = "select"\nbudget = {max(1, n // 10)}\n')
+    # One torch thread: on a shared, oversubscribed box two threads ran this model 15-20x
+    # slower than one (they spin-wait on each other); memory does not depend on it.
+    r = run_cli(["-q", "run", str(toml)], tree, env={"OMP_NUM_THREADS": "1"}, stage_peaks=True,
+                hash_embed=embed == "hash")
+    stages = json.loads((out / "timings.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    row = {"code": code, "rows": n, "model": model, "embed": embed, **info, **r, "rows_per_s": n / r["seconds"],
+           "kept": summary["kept"], "stage_seconds": stages, "load": uptime()}
+    print(row, flush=True)
+    return [row]
 
 
 def main() -> None:
@@ -509,6 +548,8 @@ def main() -> None:
     ap.add_argument("--mem-rows", default="10000,50000,100000")
     ap.add_argument("--mem-model", default="tiny",
                     help="memory part: 'tiny' (stand-in 384-d model built here), 'default' or a model folder")
+    ap.add_argument("--mem-base", default=None,
+                    help="memory part: also run this commit's code on the same rows and compare the outputs")
     ap.add_argument("--mem-embed", default="model", choices=["model", "hash"],
                     help="memory part: vectors from the model, or from each text's hash (model loaded, not run)")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
@@ -536,7 +577,7 @@ def main() -> None:
     if "ray" in parts:
         res["ray"] = ray_bench(a.rows, work)
     if "memory" in parts:
-        res["memory"] = memory([int(x) for x in a.mem_rows.split(",")], work, a.mem_model, a.mem_embed)
+        res["memory"] = memory([int(x) for x in a.mem_rows.split(",")], work, a.mem_model, a.mem_embed, a.mem_base)
     res["self_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=1))

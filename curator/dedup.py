@@ -1289,6 +1289,49 @@ class NearDuplicateFinder:
 # ---------------------------------------------------------------------------------------------
 # Semantic duplicates: nearest neighbours of unit embeddings
 # ---------------------------------------------------------------------------------------------
+class RowVectors:
+    """An (n, dim) float32 matrix read by rows: ``get(rows)`` returns the vectors of ``rows``
+    (an int array) as a (len(rows), dim) array. The semantic stage reads its vectors in blocks
+    through one, so vectors that live elsewhere (the embedding cache) are searched without a
+    full copy of them next to FAISS's own.
+
+    >>> m = np.eye(3, dtype=np.float32)
+    >>> RowVectors(3, 3, lambda rows: m[rows]).block(1, 3).tolist()
+    [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+
+    def __init__(self, n: int, dim: int, get: Callable[[np.ndarray], np.ndarray],
+                 array: np.ndarray | None = None) -> None:
+        self.n = int(n)
+        self.dim = int(dim)
+        self.get = get
+        self._array = array  # when the rows are an array: blocks are views of it
+
+    @classmethod
+    def of(cls, array: np.ndarray) -> RowVectors:
+        return cls(array.shape[0], array.shape[1], lambda rows: array[rows], array)
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n, self.dim)
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.get(np.asarray(rows, dtype=np.int64)), dtype=np.float32)
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        if self._array is not None:
+            return np.asarray(self._array[start:stop], dtype=np.float32)
+        return self.rows(np.arange(start, min(stop, self.n)))
+
+    def subset(self, rows: np.ndarray) -> RowVectors:
+        """The rows ``rows`` of this matrix, still read on demand."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return RowVectors(len(rows), self.dim, lambda r: self.rows(rows[r]))
+
+
 class SemanticDuplicateFinder:
     """Rows whose embeddings have cosine similarity >= ``threshold`` (FAISS inner product).
 
@@ -1344,7 +1387,10 @@ class SemanticDuplicateFinder:
         check_param(owner, "random_state", self.random_state, _is_int(self.random_state, 0),
                     "an int >= 0")
 
-    def _build_index(self, vecs: np.ndarray) -> Any:
+    #: Rows read at a time while checking, normalising and adding vectors.
+    BLOCK = 16384
+
+    def _build_index(self, vecs: RowVectors, unit: Callable[[np.ndarray], np.ndarray]) -> Any:
         import faiss  # heavy import: only when semantic dedup runs
 
         n, dim = vecs.shape
@@ -1354,46 +1400,62 @@ class SemanticDuplicateFinder:
         index: Any
         if kind == "flat":
             index = faiss.IndexFlatIP(dim)
-            index.add(vecs)
-            return index
-        # ~4 sqrt(n) lists, each trained on >= 39 points (FAISS's minimum per centroid)
-        nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = int(self.random_state)
-        rng = np.random.default_rng(self.random_state)
-        sample = np.sort(rng.choice(n, size=min(n, 256 * nlist), replace=False))
-        index.train(vecs[sample])
-        index.add(vecs)
-        index.nprobe = min(self.nprobe, nlist)
+        else:
+            # ~4 sqrt(n) lists, each trained on >= 39 points (FAISS's minimum per centroid)
+            nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
+            quantizer = faiss.IndexFlatIP(dim)
+            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            index.cp.seed = int(self.random_state)
+            rng = np.random.default_rng(self.random_state)
+            sample = np.sort(rng.choice(n, size=min(n, 256 * nlist), replace=False))
+            index.train(unit(vecs.rows(sample)))
+            index.nprobe = min(self.nprobe, nlist)
+        # added in blocks: the same vectors in the same order as one add, never all copied at once
+        for s in range(0, n, self.BLOCK):
+            index.add(np.ascontiguousarray(unit(vecs.block(s, s + self.BLOCK)), dtype=np.float32))
         return index
 
-    def _pair_arrays(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _pair_arrays(self, embeddings: np.ndarray | RowVectors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self._validate()
-        vecs: np.ndarray = np.asarray(embeddings, dtype=np.float32)
-        if vecs.ndim != 2:
-            raise InputError(f"embeddings must be a 2-D array (rows, dim); got shape {vecs.shape}.")
-        if not np.isfinite(vecs).all():
-            raise InputError("embeddings contain NaN or infinite values.")
+        if isinstance(embeddings, RowVectors):
+            vecs = embeddings
+        else:
+            arr: np.ndarray = np.asarray(embeddings, dtype=np.float32)
+            if arr.ndim != 2:
+                raise InputError(f"embeddings must be a 2-D array (rows, dim); got shape {arr.shape}.")
+            vecs = RowVectors.of(arr)
         n = len(vecs)
+        # One pass over the vectors in blocks: finite, and already unit length (the Embedder's
+        # are) or to be divided by their norms. Row by row, so the same bits as on the whole.
+        unit_length = True
+        for s in range(0, n, self.BLOCK):
+            block = vecs.block(s, s + self.BLOCK)
+            if not np.isfinite(block).all():
+                raise InputError("embeddings contain NaN or infinite values.")
+            if unit_length and vecs.dim:
+                unit_length = bool(np.allclose(np.linalg.norm(block, axis=1, keepdims=True), 1.0, atol=1e-4))
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
-        if n < 2 or vecs.shape[1] == 0:
+        if n < 2 or vecs.dim == 0:
             return empty
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        if not np.allclose(norms, 1.0, atol=1e-4):  # Embedder output is already unit length
-            vecs = vecs / np.where(norms > 0, norms, 1.0)
-        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
-        index = self._build_index(vecs)
+
+        def unit(block: np.ndarray) -> np.ndarray:
+            if unit_length:
+                return block
+            norms = np.linalg.norm(block, axis=1, keepdims=True)
+            return block / np.where(norms > 0, norms, 1.0)
+
+        index = self._build_index(vecs, unit)
         k = min(self.k + 1, n)  # +1: a row usually finds itself first
         found_i, found_j, found_s = [], [], []
         for s in range(0, n, 4096):  # query batches bound the (batch, k) result arrays
-            sims, nbrs = index.search(vecs[s:s + 4096], k)
+            sims, nbrs = index.search(np.ascontiguousarray(unit(vecs.block(s, s + 4096)), dtype=np.float32), k)
             rows = np.repeat(np.arange(s, s + len(sims)), k)
             sims, nbrs = sims.ravel(), nbrs.ravel()
             ok = (nbrs >= 0) & (nbrs != rows) & (sims >= self.threshold)
             found_i.append(np.minimum(rows[ok], nbrs[ok]))
             found_j.append(np.maximum(rows[ok], nbrs[ok]))
             found_s.append(sims[ok])
+        del index
         i = np.concatenate(found_i).astype(np.int64)
         j = np.concatenate(found_j).astype(np.int64)
         sim = np.concatenate(found_s).astype(np.float64)
@@ -1650,14 +1712,15 @@ class Deduplicator:
     def run(
         self,
         texts: Sequence[str],
-        embeddings: np.ndarray | None = None,
+        embeddings: np.ndarray | RowVectors | None = None,
         scores: Sequence[float] | None = None,
         progress: Callable[[str], None] | None = None,
         semantic_mask: Sequence[bool] | np.ndarray | None = None,
     ) -> DedupResult:
         """Cluster duplicate rows and choose one row to keep per cluster.
 
-        ``embeddings`` (n, dim) feed the semantic stage; ``scores`` (n,) rank rows within a
+        ``embeddings`` (n, dim), an array or a :class:`RowVectors`, feed the semantic stage;
+        ``scores`` (n,) rank rows within a
         cluster (higher is kept; NaN ranks lowest). ``semantic_mask`` (n,) bool: rows the
         semantic stage may compare (default all; the pipeline leaves out texts the embedding
         model cannot read, see ``curator.pipeline.DedupStep``). ``progress`` is called with the
@@ -1670,10 +1733,18 @@ class Deduplicator:
         self._validate()
         rows = _check_texts(texts)
         n = len(rows)
-        emb = None
+        emb: RowVectors | None = None
         if embeddings is not None:
-            emb = np.asarray(embeddings)
-            if emb.ndim != 2 or len(emb) != n:
+            if isinstance(embeddings, RowVectors):
+                emb = embeddings
+            else:
+                arr = np.asarray(embeddings)
+                if arr.ndim != 2:
+                    raise InputError(
+                        f"embeddings must have shape ({n}, dim) to match the texts; got {arr.shape}."
+                    )
+                emb = RowVectors.of(arr)
+            if len(emb) != n:
                 raise InputError(
                     f"embeddings must have shape ({n}, dim) to match the texts; got {emb.shape}."
                 )
@@ -1743,7 +1814,8 @@ class Deduplicator:
             sem = SemanticDuplicateFinder(threshold=self.semantic_threshold, k=self.k,
                                           random_state=self.random_state)
             sem_rows = active[sem_ok[active]]
-            i, j, s = sem._pair_arrays(emb if len(sem_rows) == n else emb[sem_rows])
+            # the rows are read from ``emb`` in blocks (no copy of the subset)
+            i, j, s = sem._pair_arrays(emb if len(sem_rows) == n else emb.subset(sem_rows))
             edges["semantic"] = (sem_rows[i], sem_rows[j], s)
             timings["semantic"] = time.perf_counter() - t0
         elif self.semantic:

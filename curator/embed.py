@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -616,14 +616,8 @@ class Embedder:
                     out[s + k] = sum(1 for t in seq if t == unk) / len(seq)
         return out
 
-    def encode_windows(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
-        """Like :meth:`encode`, but a text longer than the model's window (256 word pieces for
-        all-MiniLM-L6-v2) is cut into consecutive windows that cover all of it and embedded as
-        the normalised mean of its window vectors, instead of being silently truncated to its
-        first window. Texts that fit are embedded exactly as by :meth:`encode`."""
-        texts = list(texts)
-        if not texts:
-            return self.encode(texts)
+    def _windows(self, texts: list[str], batch_size: int) -> tuple[list[str], list[int]]:
+        """The pieces :meth:`encode_windows` embeds and, per piece, the text it belongs to."""
         tok, width = self._tokenizer_and_window()
         width = max(8, width - 8)  # a window re-tokenised may gain a piece or two at its edges
         pieces: list[str] = []
@@ -642,11 +636,71 @@ class Embedder:
                     b = min(a + width, len(offsets))
                     pieces.append(text[offsets[a][0]:offsets[b - 1][1]])
                     owner.append(s + k)
+        return pieces, owner
+
+    @staticmethod
+    def _window_means(vecs: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+        out = np.zeros((n, vecs.shape[1]), dtype=np.float64)
+        np.add.at(out, owner, vecs)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.ascontiguousarray(out / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+
+    def encode_windows(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
+        """Like :meth:`encode`, but a text longer than the model's window (256 word pieces for
+        all-MiniLM-L6-v2) is cut into consecutive windows that cover all of it and embedded as
+        the normalised mean of its window vectors, instead of being silently truncated to its
+        first window. Texts that fit are embedded exactly as by :meth:`encode`."""
+        texts = list(texts)
+        if not texts:
+            return self.encode(texts)
+        pieces, owner = self._windows(texts, batch_size)
         vecs = self.encode(pieces)
         if len(pieces) == len(texts):
             return vecs
-        own = np.asarray(owner)
-        out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float64)
-        np.add.at(out, own, vecs)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return np.ascontiguousarray(out / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+        return self._window_means(vecs, np.asarray(owner), len(texts))
+
+    def window_vectors(self, texts: list[str], batch_size: int = 1024,
+                       chunk: int = 8192) -> Callable[[np.ndarray], np.ndarray]:
+        """A function ``rows -> encode_windows(texts)[rows]`` (the same bits) that never holds
+        the vectors of every text: each text is embedded once here (in chunks, kept in the
+        in-memory cache) and each call gathers only the rows asked for from the cache; the few
+        texts longer than one window keep their mean vectors. Without the in-memory cache it
+        holds ``encode_windows(texts)``."""
+        texts = list(texts)
+        if not self.cache or not texts:
+            full = self.encode_windows(texts, batch_size)
+            return lambda rows: full[rows]
+        pieces, owner_list = self._windows(texts, batch_size)
+        mixed = len(pieces) != len(texts)  # encode_windows then renormalises every row in float64
+        owner = np.asarray(owner_list, dtype=np.int64)
+        del owner_list
+        counts = np.bincount(owner, minlength=len(texts))
+        long_rows = np.flatnonzero(counts > 1)
+        long_at = np.full(len(texts), -1, dtype=np.int64)
+        long_at[long_rows] = np.arange(len(long_rows))
+        in_long = np.isin(owner, long_rows)
+        long_pieces = [pieces[p] for p in np.flatnonzero(in_long)]
+        long_vecs = (self._window_means(self.encode(long_pieces), np.searchsorted(long_rows, owner[in_long]),
+                                        len(long_rows)) if len(long_rows) else None)
+        del pieces, long_pieces, owner, in_long
+        short = np.flatnonzero(counts == 1)
+        dim = 0 if long_vecs is None else long_vecs.shape[1]
+        for s in range(0, len(short), chunk):  # embedded (and cached) now; the vectors are dropped
+            dim = self.encode([texts[int(r)] for r in short[s:s + chunk]]).shape[1]
+
+        def get(rows: np.ndarray) -> np.ndarray:
+            rows = np.asarray(rows, dtype=np.int64)
+            out = np.empty((len(rows), dim), dtype=np.float32)
+            at = long_at[rows]
+            one = at < 0
+            if one.any():
+                vecs = self.encode([texts[int(r)] for r in rows[one]])
+                if mixed:  # what encode_windows does to a one-window text among longer ones
+                    vecs = self._window_means(vecs, np.arange(len(vecs)), len(vecs))
+                out[one] = vecs
+            if not one.all():
+                assert long_vecs is not None
+                out[~one] = long_vecs[at[~one]]
+            return out
+
+        return get

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,7 @@ class LocalEngine:
     def encode(self, ctx: Any, texts: Sequence[str], keep: bool | Sequence[bool] = True) -> np.ndarray:
         return ctx.embedder.encode(list(texts), keep)
 
-    def prefetch(self, ctx: Any, texts: Sequence[str]) -> None:
+    def prefetch(self, ctx: Any, texts: Iterable[str]) -> None:
         """Nothing to do ahead: each chunk is embedded here when it is encoded."""
 
     def map_batches(self, ctx: Any, make: BatchMaker, batches: Sequence[Any], desc: str = "work",
@@ -213,7 +213,7 @@ class RayEngine:
             raise
         return out
 
-    def prefetch(self, ctx: Any, texts: Sequence[str]) -> None:
+    def prefetch(self, ctx: Any, texts: Iterable[str]) -> None:
         """Embed on the workers (one actor pool) the texts the driver has not embedded yet and
         seed the driver's cache with them."""
         todo = ctx.embedder.missing(list(texts))

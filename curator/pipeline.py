@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ class RunContext:
         ``keep``: see :meth:`Embedder.encode`."""
         return self._engine().encode(self, texts, keep)
 
-    def prefetch(self, texts: Sequence[str]) -> None:
+    def prefetch(self, texts: Iterable[str]) -> None:
         """Tell the engine these texts will be encoded next, chunk by chunk: the Ray engine
         embeds them all in one actor pool now; the local engine embeds each chunk when asked."""
         self._engine().prefetch(self, texts)
@@ -180,30 +180,44 @@ class QualityStep(Step):
 
         rows = np.flatnonzero(alive_mask(table))
         sub = table[rows]
-        prompts = [prompt_text(i, x) for i, x in zip(sub[R.INSTRUCTION], sub[R.INPUT])]
-        responses = sub[R.RESPONSE].to_list()
-        ok = [j for j, (p, r) in enumerate(zip(prompts, responses)) if p.strip() and r.strip()]
-        relevance = np.full(len(prompts), np.nan)
-        if ok:
-            # The response vectors stay cached only when a later step may read them (the
-            # prompts serve dedup, selection and the report). Chunks bound memory: a million
-            # rows never hold every vector at once.
-            keep_responses = self._responses_read_later(ctx)
-            ctx.prefetch([prompts[j] for j in ok] + [responses[j] for j in ok])
-            for s in range(0, len(ok), self.CHUNK):
-                part = ok[s:s + self.CHUNK]
-                both = ctx.encode([prompts[j] for j in part] + [responses[j] for j in part],
-                                  keep=[True] * len(part) + [keep_responses] * len(part))
-                relevance[part] = _row_cosine(both[:len(part)], both[len(part):])
+        chunk = self.CHUNK
+
+        def texts(s: int) -> tuple[list[str], list[str], list[int]]:
+            """Prompts, responses and the rows with both (positions in the chunk) of rows
+            s..s+CHUNK: a million rows never exist as Python strings at once (~0.9 KiB per row)."""
+            part = sub.slice(s, chunk)
+            prompts = [prompt_text(i, x) for i, x in zip(part[R.INSTRUCTION], part[R.INPUT])]
+            responses = part[R.RESPONSE].to_list()
+            return prompts, responses, [j for j, (p, r) in enumerate(zip(prompts, responses))
+                                        if p.strip() and r.strip()]
+
+        def both_texts() -> Iterator[str]:  # what the Ray engine embeds ahead (the local one reads nothing)
+            for which in (0, 1):
+                for s in range(0, len(rows), chunk):
+                    prompts, responses, ok = texts(s)
+                    yield from ((prompts, responses)[which][j] for j in ok)
+
+        # The response vectors stay cached only when a later step may read them (the prompts
+        # serve dedup, selection and the report).
+        keep_responses = self._responses_read_later(ctx)
+        ctx.prefetch(both_texts())
         scorer = QualityScorer(
             max_response_words=self.max_response_words, max_repetition=self.max_repetition,
             min_relevance=self.min_relevance, off_topic_min_words=self.off_topic_min_words,
             drop_refusals=self.drop_refusals, drop_template_leaks=self.drop_template_leaks)
-        # The rules are row-local: scored in chunks, their per-row word lists never exist for
-        # every row at once (~4 KiB per row of 70-word responses, measured at 100k rows).
-        parts = [scorer.score(prompts[s:s + self.CHUNK], responses[s:s + self.CHUNK],
-                              relevance=relevance[s:s + self.CHUNK])
-                 for s in range(0, max(len(prompts), 1), self.CHUNK)]
+        # The rules are row-local, and so is the relevance cosine: in chunks, the texts, their
+        # vectors and the scorer's per-row word lists (~4 KiB per row of 70-word responses,
+        # measured at 100k rows) never exist for every row at once.
+        parts = []
+        for s in range(0, max(len(rows), 1), chunk):
+            prompts, responses, ok = texts(s)
+            relevance = np.full(len(prompts), np.nan)
+            if ok:
+                both = ctx.encode([prompts[j] for j in ok] + [responses[j] for j in ok],
+                                  keep=[True] * len(ok) + [keep_responses] * len(ok))
+                relevance[ok] = _row_cosine(both[:len(ok)], both[len(ok):])
+                del both
+            parts.append(scorer.score(prompts, responses, relevance=relevance))
         cols: dict[str, Any] = {
             k: ([x for p in parts for x in p[k]] if isinstance(v, list) else np.concatenate([p[k] for p in parts]))
             for k, v in parts[0].items()}
@@ -427,6 +441,29 @@ def _dedup_texts(sub: Any, on: str) -> list[str]:
     return [p if f is None else f for p, f in zip(prompts, sub[R.FIRST_REQUEST].to_list())]
 
 
+def _cached_rows(ctx: RunContext, texts: list[str], idx: np.ndarray) -> Any:
+    """The (len(texts), dim) vectors the semantic stage compares, read by rows on demand: rows
+    ``idx`` are ``encode_windows`` of their text (a blank one as " "), the others zero (never
+    compared). Served from the embedding cache block by block, so the stage never holds a
+    second copy of every vector (1.5 KiB per row) next to the cache and FAISS's index."""
+    from .dedup import RowVectors
+
+    get = ctx.embedder.window_vectors([texts[k] if texts[k].strip() else " " for k in idx])
+    at = np.full(len(texts), -1, dtype=np.int64)
+    at[idx] = np.arange(len(idx))
+    dim = get(np.zeros(1, dtype=np.int64)).shape[1]
+
+    def rows(r: np.ndarray) -> np.ndarray:
+        p = at[r]
+        if (p >= 0).all():
+            return get(p)
+        out = np.zeros((len(r), dim), dtype=np.float32)
+        out[p >= 0] = get(p[p >= 0])
+        return out
+
+    return RowVectors(len(texts), dim, rows)
+
+
 class DedupStep(Step):
     """Exact, near-duplicate and semantic dedup; keeps the best member (by utility) of each cluster.
 
@@ -489,13 +526,7 @@ class DedupStep(Step):
                 warnings.append(msg)
             idx = np.flatnonzero(readable)
             if len(idx):  # long texts in windows: never compared on their first 256 word pieces only
-                vecs = ctx.embedder.encode_windows([texts[k] if texts[k].strip() else " " for k in idx])
-                if len(idx) == len(texts):
-                    emb = vecs  # no second (n, dim) copy
-                else:
-                    emb = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
-                    emb[idx] = vecs
-                del vecs
+                emb = _cached_rows(ctx, texts, idx)
             else:
                 emb = np.zeros((len(texts), 1), dtype=np.float32)
         # the exact grouping always runs (later stages see one row per group)
@@ -758,12 +789,15 @@ def iter_output_records(table: Any, everything: Any | None = None, chunk: int = 
 def _original_row_ids(table: Any) -> dict[int, Any]:
     """This run's row id -> the row id an earlier curator run recorded in the record, if any."""
     out: dict[int, Any] = {}
-    for rid, text in zip(table[R.ROW_ID].to_list(), table[R.RECORD].to_list()):
-        if f'"{CURATOR_KEY}"' not in text:  # cheap test before parsing
-            continue
-        prev = json.loads(text).get(CURATOR_KEY)
-        if isinstance(prev, dict) and isinstance(prev.get(R.ROW_ID), int):
-            out[rid] = prev[R.ROW_ID]
+    # the records that may hold one first (a cheap substring test, in polars), then in slices:
+    # a million records never exist as Python strings at once (~0.9 KiB per row)
+    marked = table.select(R.ROW_ID, R.RECORD).filter(table[R.RECORD].str.contains(f'"{CURATOR_KEY}"', literal=True))
+    for off in range(0, marked.height, 65536):
+        part = marked.slice(off, 65536)
+        for rid, text in zip(part[R.ROW_ID].to_list(), part[R.RECORD].to_list()):
+            prev = json.loads(text).get(CURATOR_KEY)
+            if isinstance(prev, dict) and isinstance(prev.get(R.ROW_ID), int):
+                out[rid] = prev[R.ROW_ID]
     return out
 
 
@@ -783,8 +817,11 @@ def input_fingerprint(table: Any, steps: Sequence[Step], model: str) -> str:
 
     h = hashlib.sha256()
     for col in (R.RECORD, R.DROP_REASON, R.SOURCE, R.SOURCE_ID):
-        for value in table[col].to_list():
-            h.update(b"\0" if value is None else value.encode("utf-8") + b"\1")
+        series = table[col]
+        # in slices: a million records never exist as Python strings at once (same hash)
+        for off in range(0, max(series.len(), 1), 65536):
+            for value in series.slice(off, 65536).to_list():
+                h.update(b"\0" if value is None else value.encode("utf-8") + b"\1")
     h.update(repr([repr(s) for s in steps]).encode())
     h.update(model.encode())
     h.update(__version__.encode())
@@ -825,7 +862,7 @@ class Pipeline:
     def run(self, data: PairsData | Any, workdir: str | Path | None = None) -> CurationResult:
         import polars as pl
 
-        from .io import atomic_write, write_json
+        from .io import write_json, write_parquet
 
         table = data.table if isinstance(data, PairsData) else data
         if table.height == 0:
@@ -865,11 +902,7 @@ class Pipeline:
             log.info("%s: %d in, %d dropped (%.1f s)", step.name, alive_before, alive_before - alive_after,
                      timings[step.name])
             if table_file is not None and stats_file is not None:
-                import io as _io
-
-                buf = _io.BytesIO()
-                table.write_parquet(buf, compression="zstd", statistics=False)
-                atomic_write(table_file, buf.getvalue())
+                write_parquet(table_file, table)
                 write_json(stats_file, stages[step.name])  # written last: marks the stage finished
         kept = int(alive_mask(table).sum())
         summary: dict[str, Any] = {

@@ -532,7 +532,8 @@ def _sample(groups: list[tuple[str, np.ndarray, str]], budget: int, rng: np.rand
 def _coords(table: Any, rows: np.ndarray, embeddings: np.ndarray | None) -> tuple[np.ndarray | None, str]:
     """2-D coordinates of ``rows`` and a caption saying how they were made."""
     if embeddings is not None:
-        x = np.asarray(embeddings, dtype=np.float64)[rows]
+        # the sampled rows only, then float64 (a float64 copy of every row: 3 KiB per row)
+        x = np.asarray(np.asarray(embeddings)[rows], dtype=np.float64)
         x = np.nan_to_num(x - x.mean(axis=0))
         if x.shape[0] < 2:
             return np.zeros((x.shape[0], 2)), "PCA of the supplied embeddings"

@@ -27,6 +27,7 @@ from curator.dedup import (
     semantic_readable,
     star_clusters,
 )
+from curator.errors import InputError
 from curator.pipeline import DedupStep, Pipeline
 from curator.records import pairs_from_records
 
@@ -472,3 +473,50 @@ def test_guard_fast_path_gives_the_same_merges(monkeypatch_ctx, texts, seed):
 @pytest.fixture(scope="module")
 def monkeypatch_ctx():
     return pytest.MonkeyPatch.context
+
+
+def test_window_vectors_serve_the_same_bits_by_rows(embedder):
+    """The semantic stage reads its vectors by rows from the cache (no full copy): the same
+    bits as encode_windows, with long texts among short ones (every row renormalised in
+    float64 then) and without."""
+    from curator.embed import Embedder
+
+    long_texts = [json.loads(line)["output"] for line in LONG.open(encoding="utf-8")]
+    short = ["a short text", "another one", "a short text", " "]
+    fresh = Embedder(embedder.model)  # its own cache, the session's loaded model
+    for texts in (short + long_texts[:2] + short[:1], short):
+        want = embedder.encode_windows(texts)
+        get = fresh.window_vectors(texts)
+        rows = np.array([len(texts) - 1, 0, 2, 1] + list(range(len(texts))))
+        assert np.array_equal(get(rows), want[rows])
+    nocache = Embedder(embedder.model, cache=False)
+    assert np.array_equal(nocache.window_vectors(short)(np.arange(4)), embedder.encode_windows(short))
+
+
+def test_semantic_pairs_same_from_rows_as_from_an_array():
+    """RowVectors (read in blocks) and a plain array give the same pairs, flat and IVF, unit
+    rows or not; only the semantic stage's rows are read."""
+    from curator.dedup import RowVectors, SemanticDuplicateFinder
+
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((60, 16)).astype(np.float32)
+    x = np.concatenate([base, base + 0.01 * rng.standard_normal(base.shape).astype(np.float32)] * 20)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    for vecs in (x, unit):
+        for kind in ("flat", "ivf"):
+            finder = SemanticDuplicateFinder(threshold=0.9, index=kind)
+            finder.BLOCK = 7
+            want = finder._pair_arrays(vecs)
+            asked: list[int] = []
+
+            def get(rows, vecs=vecs, asked=asked):
+                asked.extend(rows.tolist())
+                return vecs[rows] * 1  # a copy, as the cache gives
+
+            got = finder._pair_arrays(RowVectors(len(vecs), vecs.shape[1], get))
+            assert all(np.array_equal(a, b) for a, b in zip(got, want)) and len(want[0]) > 1000
+            assert set(asked) == set(range(len(vecs)))
+    with pytest.raises(InputError, match="NaN or infinite"):
+        bad = x.copy()
+        bad[1500, 3] = np.nan
+        SemanticDuplicateFinder(index="flat")._pair_arrays(RowVectors.of(bad))

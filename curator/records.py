@@ -98,11 +98,12 @@ class PairsData:
     duplicate_ids: int = 0  # rows whose user id an earlier row already has
 
 
-def _check_ids(data: PairsData) -> PairsData:
+def _check_ids(data: PairsData, has_ids: bool | None = None) -> PairsData:
     """Count rows that repeat a user id and say so in ``notes`` (a one-line warning): ids name
     rows in outputs and in ``--must-include``, so a repeated one is worth knowing about. The rows
-    are all kept and told apart by ``row_id``."""
-    if data.fields.id is None or data.table.height == 0:
+    are all kept and told apart by ``row_id``. ``has_ids``: whether any shard has an id field
+    (default: the first one's fields say)."""
+    if not (data.fields.id is not None if has_ids is None else has_ids) or data.table.height == 0:
         return data
     counts = data.table[ID].value_counts()
     dup = counts.filter(counts["count"] > 1)
@@ -552,5 +553,7 @@ def read_pairs(path: str | Path, fields: FieldMap | None = None, on_error: str =
     table = pl.concat(tables, how="diagonal_relaxed", rechunk=True)  # one chunk: see pairs_from_stream
     notes = [f"skipped unreadable shard {s['file']}: {s['error']}" for s in skipped]
     formats = sorted({p.format for p in parts})
+    # every shard's ids are checked together, also when the first shard has no id field
     return _check_ids(PairsData(table=table, fields=parts[0].fields, format="+".join(formats),
-                                n_bad=sum(p.n_bad for p in parts), notes=notes, skipped_shards=skipped))
+                                n_bad=sum(p.n_bad for p in parts), notes=notes, skipped_shards=skipped),
+                      has_ids=any(p.fields.id is not None for p in parts))

@@ -579,3 +579,19 @@ def test_round_trip_every_record_comes_back_unchanged(tmp_path_factory, recs):
     for rec, b in zip(recs, back):
         b.pop("curator")
         assert _canonical(b) == _canonical(json.loads(json.dumps(rec)))
+
+
+@pytest.mark.parametrize("first_has_ids", [False, True])
+def test_repeated_ids_across_shards_are_counted_whichever_shard_names_them(tmp_path, first_has_ids):
+    """A later shard's repeated ids were not counted when the first shard had no id field."""
+    from curator.records import read_pairs
+
+    plain = [{"instruction": "Capital of Peru?", "output": "Lima."}]
+    named = [{"id": "x", "instruction": "A primary colour?", "output": "Red."},
+             {"id": "x", "instruction": "2+2?", "output": "4"}]
+    (tmp_path / "shards").mkdir()
+    write_jsonl(tmp_path / "shards" / "a.jsonl", named if first_has_ids else plain)
+    write_jsonl(tmp_path / "shards" / "b.jsonl", plain if first_has_ids else named)
+    data = read_pairs(tmp_path / "shards")
+    assert data.table.height == 3 and data.duplicate_ids == 1
+    assert any("'x'" in n for n in data.notes)

@@ -6,6 +6,7 @@ engine with 1 and 2 workers, and peak memory per row without an index.
     python benchmarks/scale.py --parts batch --texts 3000 --batch-sizes 4,8,16,32
     python benchmarks/scale.py --parts pairquery --rows 200
     python benchmarks/scale.py --parts oldnew,ray --rows 600
+    python benchmarks/scale.py --parts oldnew --rows 500 --backends torch,torch-bf16
     python benchmarks/scale.py --parts memory --mem-rows 10000,50000,100000,1000000
 
 Parts
@@ -362,7 +363,7 @@ def build_index(work: Path, tree: Path | None = None) -> Path:
     return idx
 
 
-def oldnew(n: int, work: Path) -> list[dict[str, float | str]]:
+def oldnew(n: int, work: Path, backends: tuple[str, ...] = ("torch",)) -> list[dict[str, float | str]]:
     base = work / "base"
     if not base.exists():
         base.mkdir()
@@ -371,9 +372,12 @@ def oldnew(n: int, work: Path) -> list[dict[str, float | str]]:
     pairs = work / "pairs.jsonl"
     make_rows(n, pairs)
     rows: list[dict[str, float | str]] = []
-    for name, tree in (("base 15c4de6", base), ("this tree", None)):
+    runs = [("base 15c4de6", base, None)] + [(f"this tree ({b})", None, b) for b in backends]
+    for name, tree, backend in runs:
         idx = build_index(work, tree)
-        r = run_cli(["-q", "run", str(pairs), "--index", str(idx), "-o", str(work / f"out-{name[:4]}"), "--no-report"], tree)
+        extra = ["--embed-backend", backend] if backend else []
+        r = run_cli(["-q", "run", str(pairs), "--index", str(idx), "-o", str(work / f"out-{name[:4]}{backend or ''}"),
+                     "--no-report", *extra], tree)
         rows.append({"code": name, "rows": n, **r, "rows_per_s": n / r["seconds"], "load": uptime()})
         print(rows[-1], flush=True)
     return rows
@@ -545,6 +549,7 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=1500, help="texts for the embedding benchmark")
     ap.add_argument("--batch-sizes", default="8,16,32,64")
     ap.add_argument("--rows", type=int, default=600, help="rows of the old/new and Ray runs")
+    ap.add_argument("--backends", default="torch", help="oldnew: this tree's embed backends to run, e.g. torch,torch-bf16")
     ap.add_argument("--mem-rows", default="10000,50000,100000")
     ap.add_argument("--mem-model", default="tiny",
                     help="memory part: 'tiny' (stand-in 384-d model built here), 'default' or a model folder")
@@ -573,7 +578,7 @@ def main() -> None:
     if "pairquery" in parts:
         res["pairquery"] = pair_query_work(a.rows, work)
     if "oldnew" in parts:
-        res["oldnew"] = oldnew(a.rows, work)
+        res["oldnew"] = oldnew(a.rows, work, tuple(a.backends.split(",")))
     if "ray" in parts:
         res["ray"] = ray_bench(a.rows, work)
     if "memory" in parts:

@@ -213,3 +213,22 @@ def test_a_device_torch_cannot_use_is_a_one_line_config_error(device, match):
         pytest.skip("this machine has a GPU")
     with pytest.raises(ConfigError, match=match):
         Embedder(device=device).encode(["hello"])
+
+
+def test_bf16_backend_is_close_to_fp32_a_function_of_the_text_and_cached_apart(tmp_path):
+    """torch-bf16 (opt-in): vectors within a few 1e-3 of fp32's, still the same bits whatever the
+    batch neighbours, never mixed with fp32 vectors in the disk cache, and the weights'
+    fingerprint (manifest probe) is the fp32 one, so an index built with either loads with both."""
+    texts = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium.",
+             "Arthur's Magazine was an American literary periodical published in Philadelphia."]
+    fp32 = Embedder(cache=False).encode(texts)
+    bf = Embedder(cache=False, backend="torch-bf16")
+    v = bf.encode(texts)
+    assert np.abs(v - fp32).max() < 1e-2 and ((v * fp32).sum(1) > 0.999).all()
+    assert not np.array_equal(v, fp32)  # it did run in bfloat16
+    alone = np.stack([Embedder(cache=False, backend="torch-bf16").encode([t])[0] for t in texts])
+    assert np.array_equal(alone, v)  # fixed-shape batches: independent of batch neighbours
+    assert bf.probe() == Embedder().probe()
+    a, b = Embedder(cache_dir=tmp_path), Embedder(cache_dir=tmp_path, backend="torch-bf16")
+    a.encode(texts[:2])
+    assert np.array_equal(b.encode(texts[:2]), v[:2])  # not served fp32 vectors from the shared cache dir

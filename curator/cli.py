@@ -95,7 +95,7 @@ def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--device", default=None, help="torch device for embeddings and the verifier: auto (default: CUDA when torch sees a GPU, else cpu), cpu, cuda, cuda:1, ..."),
         click.option("--embed-backend", type=click.Choice(["torch", "onnx", "torch-bf16"]), default=None,
                      help="embedding runtime: torch (default); onnx (ONNX Runtime on the CPU, 1.2-1.3x faster on an idle 2-core box, more on a busy one, "
-                          "vectors within ~2e-7 of torch's; needs pip install 'curator[onnx]'); torch-bf16 (bfloat16 matmuls, 1.5-1.6x on a CPU with "
+                          "vectors within ~2e-7 of torch's; needs pip install 'curator[onnx]'); torch-bf16 (bfloat16 matmuls, 1.45-1.6x on a CPU with "
                           "AVX-512-bf16, vectors within ~2e-3 of fp32's)."),
     ]
     for o in reversed(opts):
@@ -266,7 +266,7 @@ def _index_embed_options(f: Any) -> Any:
     """--device and --embed-backend of the index commands that embed (build, add, search)."""
     f = click.option("--embed-backend", type=click.Choice(["torch", "onnx", "torch-bf16"]), default="torch", show_default=True,
                      help="embedding runtime: onnx = ONNX Runtime on the CPU (1.2-1.3x faster on an idle 2-core box; "
-                          "pip install 'curator[onnx]'); torch-bf16 = bfloat16 matmuls (1.5-1.6x on an AVX-512-bf16 CPU, "
+                          "pip install 'curator[onnx]'); torch-bf16 = bfloat16 matmuls (1.45-1.6x on an AVX-512-bf16 CPU, "
                           "vectors within ~2e-3).")(f)
     return click.option("--device", default="auto", show_default=True,
                         help="torch device for embedding: auto (CUDA when torch sees a GPU), cpu, cuda, ...")(f)

@@ -211,7 +211,7 @@ class Embedder:
         (benchmarks/RESULTS.md "Scale"), vectors within ~2e-7 of
         torch's (not bit-identical, so not the default), the same fixed-shape batching. Needs
         ``pip install 'curator[onnx]'`` (onnx + onnxruntime). ``"torch-bf16"``: the torch model
-        under bfloat16 autocast: 1.5-1.6x the texts/s on this AVX-512-bf16 CPU, vectors within ~2e-3
+        under bfloat16 autocast: 1.45-1.6x the texts/s on this AVX-512-bf16 CPU, vectors within ~2e-3
         of fp32's (cosine >= 0.9999, 99.6 % of top-10 neighbours shared), so opt-in; its vectors
         are still a function of the text alone (fixed-shape batches).
     """
@@ -470,7 +470,7 @@ class Embedder:
                     if with_types:
                         feats["token_type_ids"] = torch.zeros_like(feats["input_ids"])
                     if self.backend == "torch-bf16" and not fp32:
-                        # opt-in: bfloat16 matmuls (1.5-1.6x the texts/s on an AVX-512-bf16 CPU;
+                        # opt-in: bfloat16 matmuls (1.45-1.6x the texts/s on an AVX-512-bf16 CPU;
                         # vectors within ~2e-3 of fp32's, benchmarks/RESULTS.md "Scale")
                         with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
                             vec = st.forward(feats)["sentence_embedding"]

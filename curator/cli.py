@@ -97,6 +97,10 @@ def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="embedding runtime: torch (default); onnx (ONNX Runtime on the CPU, 1.2-1.3x faster on an idle 2-core box, more on a busy one, "
                           "vectors within ~2e-7 of torch's; needs pip install 'curator[onnx]'); torch-bf16 (bfloat16 matmuls, 1.45-1.6x on a CPU with "
                           "AVX-512-bf16, vectors within ~2e-3 of fp32's)."),
+        click.option("--embed-workers", type=click.IntRange(min=1), default=None,
+                     help="CPU batches embedded side by side, each on a share of torch's threads (default: one per thread, "
+                          "at most 8; 1 = one batch at a time on all threads). The same vectors either way; "
+                          "1.3x the texts/s for short texts on 2 cores."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -114,7 +118,8 @@ def _read(path: str, kw: dict[str, Any], index_ref: str | None = None) -> Any:
     return read_pairs(path, fields, kw.get("on_error", "raise"))
 
 
-def _embedder(model: str | None, index: str | None, device: str | None = None, backend: str | None = None) -> Any:
+def _embedder(model: str | None, index: str | None, device: str | None = None, backend: str | None = None,
+              workers: int | None = None) -> Any:
     from .embed import Embedder
 
     if model is None and index is not None:
@@ -125,7 +130,7 @@ def _embedder(model: str | None, index: str | None, device: str | None = None, b
         model = manifest["model"]
     quiet = bool((click.get_current_context().obj or {}).get("quiet"))
     return Embedder(model, device=device or "auto", cache_dir=_cache_dir(), show_progress=False if quiet else None,
-                    backend=backend or "torch")
+                    backend=backend or "torch", workers=workers)
 
 
 def _cache_dir() -> Any:
@@ -368,7 +373,8 @@ def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], i
         _say(ctx, f"warning: {data.n_bad} unreadable rows dropped with a reason (--on-error skip)")
     for note in data.notes:
         _say(ctx, f"warning: {note}")
-    return Pipeline(steps, embedder=_embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"))).run(data)
+    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"))
+    return Pipeline(steps, embedder=embedder).run(data)
 
 
 @cli.command("score", epilog="""\b
@@ -527,7 +533,8 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     engine_opts = {"address": kw.pop("address", None), "workers": kw.pop("workers", None)}
     engine_name = kw.pop("engine", None)
     if pairs.endswith(".toml"):
-        _run_toml(ctx, pairs, outdir, no_report, engine_name, engine_opts, kw.get("device"), kw.get("embed_backend"))
+        _run_toml(ctx, pairs, outdir, no_report, engine_name, engine_opts, kw.get("device"), kw.get("embed_backend"),
+                  kw.get("embed_workers"))
         return
     if outdir is None:
         raise click.UsageError("give -o OUTDIR.")
@@ -543,7 +550,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     data = _read(pairs, kw, index_ref)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
-    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"))
+    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"))
     result = _run_on_engine(Pipeline(steps, embedder=embedder), data, outdir, engine_name, engine_opts)
     paths = result.write(outdir, report=not no_report)
     _report(ctx, result, paths)
@@ -661,7 +668,7 @@ def verifier_train_cmd(ctx: click.Context, labelled: str, out: str, epochs: int,
 
 def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool, engine: str | None = None,
               engine_opts: dict[str, Any] | None = None, device: str | None = None,
-              backend: str | None = None) -> None:
+              backend: str | None = None, embed_workers: int | None = None) -> None:
     from .config import load_pipeline
     from .embed import Embedder
     from .pipeline import Pipeline
@@ -678,7 +685,8 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
     for note in data.notes:
         _say(ctx, f"warning: {note}")
     embedder = Embedder(**{"cache_dir": _cache_dir(), **spec.embedder, **({"device": device} if device else {}),
-                           **({"backend": backend} if backend else {})})
+                           **({"backend": backend} if backend else {}),
+                           **({"workers": embed_workers} if embed_workers else {})})
     # options on the command line win over the file's
     opts = {**spec.ray, **{k: v for k, v in (engine_opts or {}).items() if v is not None}}
     result = _run_on_engine(Pipeline(spec.steps, embedder=embedder), data, outdir, engine or spec.engine, opts)

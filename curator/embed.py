@@ -84,6 +84,9 @@ DEFAULT_BATCH_SIZE = 16
 # per token), which for a million texts is gigabytes; chunks bound it. Batches are fixed-shape,
 # so chunking does not change a single bit of any vector (it only adds a few partial batches).
 TOKENIZE_CHUNK = 16384
+# Auto workers (Embedder ``workers=None``): at most this many batches side by side. Measured at 2
+# (2 cores); a larger machine gets its remaining threads inside each forward pass.
+MAX_WORKERS = 8
 # Rows per block of the in-memory cache: vectors live in a few large float32 blocks (no array
 # object per text), and a new block is added when one fills, so growing never copies.
 CACHE_BLOCK = 16384
@@ -214,6 +217,14 @@ class Embedder:
         under bfloat16 autocast: 1.45-1.6x the texts/s on this AVX-512-bf16 CPU, vectors within ~2e-3
         of fp32's (cosine >= 0.9999, 99.6 % of top-10 neighbours shared), so opt-in; its vectors
         are still a function of the text alone (fixed-shape batches).
+    workers : torch backends on the CPU: batches run this many at a time, in threads, each
+        forward pass on ``threads // workers`` of torch's ``threads`` (``torch.get_num_threads()``).
+        ``None`` (auto) = one batch per torch thread, at most ``MAX_WORKERS``; ``1`` = one batch
+        at a time on all threads (before 2026-11-30 the only way). MiniLM's matrices at 16 x 20-60
+        tokens are too small to split well over threads, so on 2 cores two batches side by side
+        embed 1.29x the texts/s of one batch on both (benchmarks/RESULTS.md "Scale"). The vectors
+        are the same bits either way: a forward pass's result does not depend on its thread count
+        (tests/test_embed.py). GPU and ONNX run one batch at a time.
     """
 
     def __init__(
@@ -225,8 +236,12 @@ class Embedder:
         cache: bool = True,
         cache_dir: str | Path | None = None,
         backend: str = "torch",
+        workers: int | None = None,
     ) -> None:
         check_param("Embedder", "batch_size", batch_size, isinstance(batch_size, int) and batch_size > 0, "a positive int")
+        check_param("Embedder", "workers", workers, workers is None or (isinstance(workers, int) and workers > 0),
+                    "a positive int, or None for auto")
+        self.workers = workers
         check_param("Embedder", "backend", backend, backend in BACKENDS, f"one of {', '.join(BACKENDS)}")
         self.backend = backend
         self._onnx: Any = None
@@ -450,36 +465,70 @@ class Embedder:
         b, pad = self.batch_size, int(tok.pad_token_id or 0)
         device = st.device
         sess = self._onnx_session() if self.backend == "onnx" else None
-        with tqdm(total=len(texts), desc="embedding", unit="text", disable=not show, leave=False) as bar, \
-                torch.inference_mode():
-            for length in sorted(groups):
-                members = groups[length]
-                for start in range(0, len(members), b):
-                    chunk = members[start:start + b]
-                    rows = [ids[i] for i in chunk] + [ids[chunk[0]]] * (b - len(chunk))
-                    input_ids = torch.full((b, length), pad, dtype=torch.long)
-                    mask = torch.zeros((b, length), dtype=torch.long)
-                    for r, x in enumerate(rows):
-                        input_ids[r, :len(x)] = torch.from_numpy(x)
-                        mask[r, :len(x)] = 1
-                    if sess is not None:
-                        out[chunk] = _onnx_run(sess, input_ids.numpy(), mask.numpy())[:len(chunk)]
-                        bar.update(len(chunk))
-                        continue
-                    feats = {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
-                    if with_types:
-                        feats["token_type_ids"] = torch.zeros_like(feats["input_ids"])
-                    if self.backend == "torch-bf16" and not fp32:
-                        # opt-in: bfloat16 matmuls (1.45-1.6x the texts/s on an AVX-512-bf16 CPU;
-                        # vectors within ~2e-3 of fp32's, benchmarks/RESULTS.md "Scale")
-                        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
-                            vec = st.forward(feats)["sentence_embedding"]
-                    else:
+        bf16 = self.backend == "torch-bf16" and not fp32
+        # Every batch: (its rows, the padded length), in a fixed order; the order does not matter
+        # to any vector, only to the progress bar.
+        specs = [(members[s:s + b], length) for length in sorted(groups)
+                 for members in [groups[length]] for s in range(0, len(members), b)]
+
+        def run(spec: tuple[list[int], int]) -> tuple[list[int], np.ndarray]:
+            chunk, length = spec
+            rows = [ids[i] for i in chunk] + [ids[chunk[0]]] * (b - len(chunk))
+            input_ids = torch.full((b, length), pad, dtype=torch.long)
+            mask = torch.zeros((b, length), dtype=torch.long)
+            for r, x in enumerate(rows):
+                input_ids[r, :len(x)] = torch.from_numpy(x)
+                mask[r, :len(x)] = 1
+            if sess is not None:
+                return chunk, _onnx_run(sess, input_ids.numpy(), mask.numpy())[:len(chunk)]
+            with torch.inference_mode():
+                feats = {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
+                if with_types:
+                    feats["token_type_ids"] = torch.zeros_like(feats["input_ids"])
+                if bf16:
+                    # opt-in: bfloat16 matmuls (1.45-1.6x the texts/s on an AVX-512-bf16 CPU;
+                    # vectors within ~2e-3 of fp32's, benchmarks/RESULTS.md "Scale")
+                    with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
                         vec = st.forward(feats)["sentence_embedding"]
-                    vec = torch.nn.functional.normalize(vec.float(), p=2, dim=1)
-                    out[chunk] = vec[:len(chunk)].cpu().numpy()
+                else:
+                    vec = st.forward(feats)["sentence_embedding"]
+                vec = torch.nn.functional.normalize(vec.float(), p=2, dim=1)
+                return chunk, vec[:len(chunk)].cpu().numpy()
+
+        workers, threads = self._plan_workers(sess is None and torch.device(device).type == "cpu", len(specs))
+        with tqdm(total=len(texts), desc="embedding", unit="text", disable=not show, leave=False) as bar:
+            if workers <= 1:
+                for spec in specs:
+                    chunk, vec = run(spec)
+                    out[chunk] = vec
                     bar.update(len(chunk))
+            else:
+                # Batches side by side, each forward pass on fewer threads (see ``workers``);
+                # torch releases the GIL inside its kernels. The thread count is process-wide,
+                # so it is put back afterwards.
+                from concurrent.futures import ThreadPoolExecutor
+
+                before = torch.get_num_threads()
+                torch.set_num_threads(threads)
+                try:
+                    with ThreadPoolExecutor(workers, thread_name_prefix="curator-embed") as ex:
+                        for chunk, vec in ex.map(run, specs):
+                            out[chunk] = vec
+                            bar.update(len(chunk))
+                finally:
+                    torch.set_num_threads(before)
         return out
+
+    def _plan_workers(self, cpu_torch: bool, n_batches: int) -> tuple[int, int]:
+        """(batches side by side, torch threads per forward pass) for a call of ``n_batches``."""
+        if not cpu_torch or n_batches < 2 or self.workers == 1:
+            return 1, 0
+        import torch
+
+        threads = int(torch.get_num_threads())
+        workers = self.workers if self.workers is not None else min(threads, MAX_WORKERS)
+        workers = min(workers, n_batches)
+        return (workers, max(1, threads // workers)) if workers > 1 else (1, 0)
 
     def _onnx_session(self) -> Any:
         """The ONNX Runtime session of this model, exported on first use (one file per model

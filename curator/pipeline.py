@@ -69,7 +69,7 @@ class RunContext:
         the driver keeps what the workers send back)."""
         e = self.embedder
         return {"model": e.model, "batch_size": e.batch_size, "device": e.device, "show_progress": False,
-                "backend": getattr(e, "backend", "torch")}
+                "backend": getattr(e, "backend", "torch"), "workers": getattr(e, "workers", None)}
 
     # -- row-local work, run by the engine ------------------------------------------------------
     def _engine(self) -> Any:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from curator.embed import DEFAULT_MODEL, Embedder, resolve_model
-from curator.errors import ModelError
+from curator.errors import ConfigError, ModelError
 
 
 def test_default_model_reproduces_the_sentence_transformers_quickstart(embedder):
@@ -49,6 +49,24 @@ def test_a_vector_does_not_depend_on_its_batch_neighbours_bit_for_bit():
     finally:
         torch.set_num_threads(threads)
     assert np.array_equal(together[:12], one_thread)
+
+
+@pytest.mark.parametrize("backend", ["torch", "torch-bf16"])
+def test_batches_side_by_side_give_the_same_bits_and_restore_the_thread_count(backend):
+    import torch
+
+    texts = [f"Claim {i}: the river {'runs ' * (i % 9)}past town {i % 4}." for i in range(70)] + ["x " * 200]
+    before = torch.get_num_threads()
+    one = Embedder(cache=False, workers=1, backend=backend).encode(texts)
+    for w in (2, 3):
+        e = Embedder(cache=False, workers=w, backend=backend)
+        assert e._plan_workers(True, 10)[0] == w
+        assert np.array_equal(e.encode(texts), one)
+        assert torch.get_num_threads() == before
+    assert Embedder(workers=4)._plan_workers(True, 1) == (1, 0)      # one batch: nothing to share
+    assert Embedder(workers=4)._plan_workers(False, 50) == (1, 0)    # GPU / ONNX: one at a time
+    with pytest.raises(ConfigError, match="workers"):
+        Embedder(workers=0)
 
 
 def test_seeded_vectors_are_served_from_the_cache():
@@ -134,6 +152,29 @@ def test_cli_run_with_the_onnx_backend_keeps_and_drops_the_same_rows(tmp_path, d
     for key in ("rows_in", "kept", "dropped", "drop_reasons"):
         assert t[key] == o[key]
     assert {k: v["reasons"] for k, v in t["stages"].items()} == {k: v["reasons"] for k, v in o["stages"].items()}
+
+
+def test_cli_run_with_embed_workers_writes_the_same_bytes(tmp_path, demo_index_dir, monkeypatch):
+    """Batches side by side (--embed-workers 2) or one at a time (1): the same vectors, so the
+    same kept.jsonl, dropped.jsonl and summary.json, byte for byte."""
+    from click.testing import CliRunner
+
+    from curator.cli import cli
+
+    from .conftest import DEMO
+
+    monkeypatch.setenv("CURATOR_CACHE_DIR", "off")
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join((DEMO / "pairs.jsonl").read_text().splitlines(keepends=True)[:30]))
+    for w in ("1", "2"):
+        r = CliRunner().invoke(cli, ["--quiet", "run", str(pairs), "--index", str(demo_index_dir), "--budget", "12",
+                                     "-o", str(tmp_path / w), "--no-report", "--device", "cpu", "--embed-workers", w])
+        assert r.exit_code == 0, r.output
+    for f in ("kept.jsonl", "dropped.jsonl", "summary.json"):
+        assert (tmp_path / "1" / f).read_bytes() == (tmp_path / "2" / f).read_bytes(), f
+    r = CliRunner().invoke(cli, ["run", str(pairs), "--index", str(demo_index_dir), "-o", str(tmp_path / "0"),
+                                 "--embed-workers", "0"])
+    assert r.exit_code == 2 and "--embed-workers" in r.output and "Traceback" not in r.output
 
 
 def test_index_search_and_add_take_the_onnx_backend(tmp_path, demo_index_dir, monkeypatch):

@@ -14,7 +14,8 @@ Parts
   square one, same threads as embedding: the ceiling.
 - embed: texts/s, tokens/s and achieved GFLOP/s (MiniLM-L6 counted at 12*d^2 MACs per token per
   layer plus attention) of plain sentence-transformers (today's batching, 64) and of curator's
-  Embedder (equal-length, fixed-shape batches) at several batch sizes.
+  Embedder (equal-length, fixed-shape batches) at several batch sizes, one batch at a time on all
+  threads and batches side by side (--workers 1,auto); --long-texts: whole responses.
 - batch: texts/s per batch size on one large call of distinct response sentences (--texts,
   --batch-sizes), interleaved, median of 2.
 - pairquery: word pieces grounding embeds on --rows rows against the demo index, with the pair
@@ -88,7 +89,9 @@ def flops_per_token(length: int) -> float:
     return 2 * LAYERS * (4 * D * D + 2 * D * FFN + 2 * length * D)
 
 
-def sample_texts(n: int) -> list[str]:
+def sample_texts(n: int, long: bool = False) -> list[str]:
+    """Instructions and response sentences of instructions/ (the short texts grounding embeds),
+    or with ``long`` whole responses (what the quality step embeds, cut at 256 word pieces)."""
     rows = []
     for f in ("alpaca_gpt4_sample.jsonl", "lima.jsonl", "self_instruct.jsonl"):
         p = data_dir() / "instructions" / f
@@ -101,18 +104,22 @@ def sample_texts(n: int) -> list[str]:
 
     texts = []
     for r in rows:
+        if long:
+            texts.append(r.get("output") or "")
+            continue
         texts.append((r.get("instruction") or "") + " " + (r.get("input") or ""))
         texts += [s for s, _, _ in sentence_spans(r.get("output") or "")][:6]
     random.Random(0).shuffle(texts)
     return [t for t in texts if t.strip()][:n]
 
 
-def embed_bench(n: int, sizes: list[int], ceiling: float) -> list[dict[str, float | str]]:
+def embed_bench(n: int, sizes: list[int], ceiling: float, workers: list[int | None] | None = None,
+                long: bool = False) -> list[dict[str, float | str]]:
     from sentence_transformers import SentenceTransformer
 
     from curator.embed import Embedder, resolve_model
 
-    texts = sample_texts(n)
+    texts = sample_texts(n, long)
     st = SentenceTransformer(resolve_model(None), device="cpu")
     lengths = [len(x) for x in st.tokenizer(texts, truncation=True, max_length=st.max_seq_length)["input_ids"]]
     flops = sum(flops_per_token(L) * L for L in lengths)
@@ -131,7 +138,10 @@ def embed_bench(n: int, sizes: list[int], ceiling: float) -> list[dict[str, floa
     record("sentence-transformers encode, batch 64 (base)",
            lambda x: st.encode(x, batch_size=64, normalize_embeddings=True))
     for b in sizes:
-        record(f"curator Embedder, fixed-shape batch {b}", lambda x, b=b: Embedder(batch_size=b, cache=False).encode(x))
+        for w in workers or [1]:
+            name = "one batch at a time" if w == 1 else f"{w or 'auto'} batches side by side"
+            record(f"curator Embedder, fixed-shape batch {b}, {name}",
+                   lambda x, b=b, w=w: Embedder(batch_size=b, cache=False, workers=w).encode(x))
     return rows
 
 
@@ -375,10 +385,15 @@ def oldnew(n: int, work: Path, backends: tuple[str, ...] = ("torch",)) -> list[d
     runs = [("base 15c4de6", base, None)] + [(f"this tree ({b})", None, b) for b in backends]
     for name, tree, backend in runs:
         idx = build_index(work, tree)
-        extra = ["--embed-backend", backend] if backend else []
-        r = run_cli(["-q", "run", str(pairs), "--index", str(idx), "-o", str(work / f"out-{name[:4]}{backend or ''}"),
-                     "--no-report", *extra], tree)
-        rows.append({"code": name, "rows": n, **r, "rows_per_s": n / r["seconds"], "load": uptime()})
+        # "torch/1": backend torch with --embed-workers 1 (one batch at a time, as before 2026-11-30)
+        extra = ["--embed-backend", backend.split("/")[0]] if backend else []
+        if backend and "/" in backend:
+            extra += ["--embed-workers", backend.split("/")[1]]
+        out = work / f"out-{name[:4]}{(backend or '').replace('/', '_w')}"
+        r = run_cli(["-q", "run", str(pairs), "--index", str(idx), "-o", str(out), "--no-report", *extra], tree)
+        first = work / f"out-this{(backends[0]).replace('/', '_w')}"
+        same = {"same_bytes_as_first_tree_run": same_outputs(out, first)} if tree is None and out != first else {}
+        rows.append({"code": name, "rows": n, **r, "rows_per_s": n / r["seconds"], **same, "load": uptime()})
         print(rows[-1], flush=True)
     return rows
 
@@ -548,8 +563,11 @@ def main() -> None:
     ap.add_argument("--parts", default="roofline,embed,oldnew,ray,memory")
     ap.add_argument("--texts", type=int, default=1500, help="texts for the embedding benchmark")
     ap.add_argument("--batch-sizes", default="8,16,32,64")
+    ap.add_argument("--workers", default="1,auto", help="embed: Embedder workers to run per batch size (1, 2, auto)")
+    ap.add_argument("--long-texts", action="store_true", help="embed: whole responses instead of sentences")
     ap.add_argument("--rows", type=int, default=600, help="rows of the old/new and Ray runs")
-    ap.add_argument("--backends", default="torch", help="oldnew: this tree's embed backends to run, e.g. torch,torch-bf16")
+    ap.add_argument("--backends", default="torch",
+                    help="oldnew: this tree's embed backends to run, e.g. torch,torch-bf16; torch/1 = with --embed-workers 1")
     ap.add_argument("--mem-rows", default="10000,50000,100000")
     ap.add_argument("--mem-model", default="tiny",
                     help="memory part: 'tiny' (stand-in 384-d model built here), 'default' or a model folder")
@@ -572,7 +590,8 @@ def main() -> None:
         ceiling = max(v for k, v in rf.items() if k != "threads")
         print("roofline GFLOP/s:", rf, flush=True)
     if "embed" in parts:
-        res["embed"] = embed_bench(a.texts, [int(x) for x in a.batch_sizes.split(",")], ceiling)
+        res["embed"] = embed_bench(a.texts, [int(x) for x in a.batch_sizes.split(",")], ceiling,
+                                   [None if w == "auto" else int(w) for w in a.workers.split(",")], a.long_texts)
     if "batch" in parts:
         res["batch"] = batch_large(a.texts, [int(x) for x in a.batch_sizes.split(",")])
     if "pairquery" in parts:

@@ -594,8 +594,9 @@ class GroundingScorer:
                         slot.append(-1 - len(queries))
                         queries.append(_claim_query(p.prompt, s))
                         owner.append(i)
-            pair_vecs = self._pair_queries([pairs[i] for i in need_retrieval], embedder, n_claims)
-            claim_vecs = embedder.encode(queries) if queries else pair_vecs[:0]
+            # one call for both kinds of query: fuller fixed-shape batches (fewer filler copies)
+            pair_vecs, claim_vecs = self._pair_queries([pairs[i] for i in need_retrieval], embedder, n_claims,
+                                                       also=queries)
             qvecs = np.stack([pair_vecs[k] if k >= 0 else claim_vecs[-1 - k] for k in slot]).astype(np.float32)
             hits = self.index.search(qvecs, k=self.top_k)
             for i, hs in zip(owner, hits):
@@ -620,9 +621,10 @@ class GroundingScorer:
     PAIR_QUERY = "auto"
     PAIR_QUERY_CONCAT_WORDS = 64
 
-    def _pair_queries(self, pairs: Sequence[PairInput], embedder: Embedder,
-                      n_claims: Sequence[int]) -> np.ndarray:
-        """One unit query vector per pair, for retrieving the passages of its topic."""
+    def _pair_queries(self, pairs: Sequence[PairInput], embedder: Embedder, n_claims: Sequence[int],
+                      also: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """One unit query vector per pair, for retrieving the passages of its topic; and the
+        vectors of the texts ``also``, embedded in the same call."""
         def concat(p: PairInput, n: int) -> bool:
             if self.PAIR_QUERY == "concat" or not (p.prompt.strip() and p.response.strip()):
                 return True
@@ -633,7 +635,9 @@ class GroundingScorer:
         texts: list[str] = []
         for p, j in zip(pairs, joined):
             texts += [f"{p.prompt} {p.response}".strip()] if j else [p.prompt, p.response]
-        vecs = embedder.encode(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
+        every = texts + list(also)
+        vecs = embedder.encode(every) if every else np.zeros((0, embedder.dimension), np.float32)
+        extra, vecs = vecs[len(texts):], vecs[:len(texts)]
         out = np.empty((len(pairs), embedder.dimension), dtype=np.float32)
         k = 0
         for n, j in enumerate(joined):
@@ -644,7 +648,7 @@ class GroundingScorer:
                 q = vecs[k].astype(np.float64) + vecs[k + 1].astype(np.float64)
                 out[n] = q / max(float(np.linalg.norm(q)), 1e-12)
                 k += 2
-        return out
+        return out, extra
 
     # -- scoring ------------------------------------------------------------------------------
     def features(self, pairs: Sequence[PairInput]) -> tuple[list[list[SentenceVerdict]], list[str]]:

@@ -263,14 +263,19 @@ class GroundingStep(Step):
     Each row gets a ``grounding_verdict``: ``supported``, ``hallucinated`` or ``unverifiable``
     (no checkable claim, no source, or an index with nothing about it). Drops the
     ``hallucinated`` rows when ``drop=True`` (default); ``unverifiable`` rows are kept and counted.
-    A row without a source while others have one is ``unverifiable``, never an error."""
+    A row without a source while others have one is ``unverifiable``, never an error.
+
+    ``batch_size``: pairs per batch (the unit a Ray worker takes). Each batch embeds its queries
+    in one call, whose fixed-shape batches end in partial batches filled with copies: on 500
+    instruction rows 1,024 pairs per batch computed 5 % fewer word pieces than 256, with the same
+    outputs (benchmarks/RESULTS.md "Scale")."""
 
     name = "grounding"
     #: Share of unverifiable rows above which the summary carries a warning.
     UNVERIFIABLE_WARN_SHARE = 0.5
 
     def __init__(self, index: str | None = None, top_k: int = 5, threshold: float | None = None,
-                 params: str | None = None, drop: bool = True, batch_size: int = 256,
+                 params: str | None = None, drop: bool = True, batch_size: int = 1024,
                  verifier: str | None = None, verifier_band: tuple[float, float] | list[float] = (0.2, 0.8),
                  verifier_weight: float = 0.5, retrieval_floor: float | None = None,
                  retrieval_min_coverage: float | None = None) -> None:

@@ -5,6 +5,7 @@ engine with 1 and 2 workers, and peak memory per row without an index.
     python benchmarks/scale.py --parts roofline,embed
     python benchmarks/scale.py --parts batch --texts 3000 --batch-sizes 4,8,16,32
     python benchmarks/scale.py --parts pairquery --rows 200
+    python benchmarks/scale.py --parts forward,padding --rows 500
     python benchmarks/scale.py --parts oldnew,ray --rows 600
     python benchmarks/scale.py --parts oldnew --rows 500 --backends torch,torch-bf16
     python benchmarks/scale.py --parts memory --mem-rows 10000,50000,100000,1000000
@@ -18,6 +19,10 @@ Parts
   threads and batches side by side (--workers 1,auto); --long-texts: whole responses.
 - batch: texts/s per batch size on one large call of distinct response sentences (--texts,
   --batch-sizes), interleaved, median of 2.
+- forward: GFLOP/s of the model's forward pass alone on full batches of random token ids
+  (--lengths), one batch at a time on all threads vs one batch per thread side by side.
+- padding: word pieces computed vs real, per caller, in `curator run` of --rows rows in this
+  process (bucket padding and the filler copies of fixed-shape batches).
 - pairquery: word pieces grounding embeds on --rows rows against the demo index, with the pair
   query as one joined text (before) and GroundingScorer.PAIR_QUERY="auto" (now); verdict counts.
 - oldnew: `curator run` of the base commit (15c4de6, extracted with `git archive`) and of this
@@ -169,6 +174,116 @@ def batch_large(n: int, sizes: list[int], repeats: int = 2) -> list[dict[str, fl
         med = sorted(times[b])[len(times[b]) // 2]
         rows.append({"batch": b, "texts": len(sents), "median_s": med, "texts_per_s": len(sents) / med, "load": uptime()})
         print(rows[-1], flush=True)
+    return rows
+
+
+def forward_bench(lengths: list[int], batch: int = 16) -> list[dict[str, float | str]]:
+    """GFLOP/s of MiniLM's forward pass alone on full batches (batch x L real tokens: no padding,
+    no filler rows, no tokenizing), one batch at a time on every thread vs one batch per thread
+    side by side (what Embedder ``workers`` does), against the fp32 ceiling of the same threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from curator.embed import Embedder
+
+    st = Embedder()._load()
+    threads = torch.get_num_threads()
+    ceiling = max(v for k, v in roofline().items() if k != "threads")
+    rows: list[dict[str, float | str]] = []
+    for L in lengths:
+        ids = torch.randint(1000, 20000, (batch, L), generator=torch.Generator().manual_seed(L))
+        feats = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": torch.zeros_like(ids)}
+
+        def fw(_: object = None, feats: dict[str, Any] = feats) -> None:
+            with torch.inference_mode():
+                st.forward(dict(feats))
+
+        n = max(2 * threads, 4000 // L)
+        out: dict[str, float | str] = {"length": L, "batch": batch, "threads": threads, "ceiling_gflops": ceiling}
+        for mode in ("one_at_a_time", "side_by_side"):
+            torch.set_num_threads(threads if mode == "one_at_a_time" else 1)
+            try:
+                fw()
+                t = time.perf_counter()
+                if mode == "one_at_a_time":
+                    for _ in range(n):
+                        fw()
+                else:
+                    with ThreadPoolExecutor(threads) as ex:
+                        list(ex.map(fw, range(n)))
+                dt = time.perf_counter() - t
+            finally:
+                torch.set_num_threads(threads)
+            gf = batch * L * n * flops_per_token(L) / dt / 1e9
+            out[f"{mode}_gflops"], out[f"{mode}_pct"] = gf, 100 * gf / ceiling
+        out["load"] = uptime()
+        rows.append(out)
+        print(out, flush=True)
+    return rows
+
+
+def padding_work(n: int, work: Path) -> list[dict[str, float | str]]:
+    """Word pieces the model computes vs real ones, per caller, in `curator run` of make_rows(n)
+    against the demo index (in this process, cache off): what the fixed-shape batches cost in
+    bucket padding and filler copies. A measure of work that does not depend on the load."""
+    from collections import Counter, defaultdict
+
+    import curator.embed as E
+    from curator.cli import main as cli_main
+
+    path = work / "padding.jsonl"
+    make_rows(n, path)
+    idx = build_index(work)
+    real = E.Embedder._embed
+    stats: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+
+    def spy(self, texts, fp32=False):  # type: ignore[no-untyped-def]
+        tok = self._load().tokenizer
+        maxlen = int(self._load().max_seq_length or 512)
+        lens = [len(x) for x in tok([t.strip() for t in texts], truncation=True, max_length=maxlen)["input_ids"]]
+        groups = Counter(E._bucket(L, maxlen) for L in lens)
+        f, names = sys._getframe(1), []
+        while f is not None and len(names) < 2:
+            if "curator" in f.f_code.co_filename and f.f_code.co_name not in ("encode", "_vectors_of", "_embed"):
+                names.append(f.f_code.co_name)
+            f = f.f_back
+        st = stats["/".join(names)]
+        st[0] += 1
+        st[1] += len(texts)
+        st[2] += sum(lens)
+        st[3] += sum(-(-k // self.batch_size) * self.batch_size * L for L, k in groups.items())
+        return real(self, texts, fp32)
+
+    out = work / "padding-out"
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    E.Embedder._embed = spy  # type: ignore[method-assign]
+    env = os.environ.get("CURATOR_CACHE_DIR")
+    os.environ["CURATOR_CACHE_DIR"] = "off"
+    try:
+        sys.argv = ["curator", "-q", "run", str(path), "--index", str(idx), "-o", str(out), "--no-report"]
+        try:
+            cli_main()
+        except SystemExit:
+            pass
+    finally:
+        E.Embedder._embed = real  # type: ignore[method-assign]
+        if env is None:
+            os.environ.pop("CURATOR_CACHE_DIR")
+        else:
+            os.environ["CURATOR_CACHE_DIR"] = env
+    rows: list[dict[str, float | str]] = []
+    for caller, (calls, texts, real_tok, computed) in sorted(stats.items(), key=lambda kv: -kv[1][3]):
+        rows.append({"caller": caller, "calls": calls, "texts": texts, "real_word_pieces": real_tok,
+                     "computed_word_pieces": computed, "pct_real": 100 * real_tok / computed})
+        print(rows[-1], flush=True)
+    tot = [sum(v[i] for v in stats.values()) for i in range(4)]
+    rows.append({"caller": "all", "calls": tot[0], "texts": tot[1], "real_word_pieces": tot[2],
+                 "computed_word_pieces": tot[3], "pct_real": 100 * tot[2] / tot[3]})
+    print(rows[-1], flush=True)
     return rows
 
 
@@ -565,6 +680,7 @@ def main() -> None:
     ap.add_argument("--batch-sizes", default="8,16,32,64")
     ap.add_argument("--workers", default="1,auto", help="embed: Embedder workers to run per batch size (1, 2, auto)")
     ap.add_argument("--long-texts", action="store_true", help="embed: whole responses instead of sentences")
+    ap.add_argument("--lengths", default="16,24,32,64,128,256", help="forward: token lengths of the full batches")
     ap.add_argument("--rows", type=int, default=600, help="rows of the old/new and Ray runs")
     ap.add_argument("--backends", default="torch",
                     help="oldnew: this tree's embed backends to run, e.g. torch,torch-bf16; torch/1 = with --embed-workers 1")
@@ -594,6 +710,10 @@ def main() -> None:
                                    [None if w == "auto" else int(w) for w in a.workers.split(",")], a.long_texts)
     if "batch" in parts:
         res["batch"] = batch_large(a.texts, [int(x) for x in a.batch_sizes.split(",")])
+    if "forward" in parts:
+        res["forward"] = forward_bench([int(x) for x in a.lengths.split(",")])
+    if "padding" in parts:
+        res["padding"] = padding_work(a.rows, work)
     if "pairquery" in parts:
         res["pairquery"] = pair_query_work(a.rows, work)
     if "oldnew" in parts:

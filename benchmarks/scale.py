@@ -621,11 +621,13 @@ def base_tree(work: Path, commit: str) -> Path:
 
 
 def memory(sizes: list[int], work: Path, model: str = "tiny", embed: str = "model",
-           base: str | None = None) -> list[dict[str, float | str]]:
+           base: str | None = None, min_relevance: float | None = None) -> list[dict[str, float | str]]:
     """`curator run` quality -> dedup -> select (10% budget), no index, on synthetic rows;
     ``embed="hash"``: vectors from the text's hash (see _HASH_EMBED), the model only loaded.
     ``base``: also run the code of that commit on the same rows (first) and say whether
-    kept.jsonl, dropped.jsonl and summary.json are byte-identical."""
+    kept.jsonl, dropped.jsonl and summary.json are byte-identical. ``min_relevance``: the quality
+    step's off-topic threshold (-1 keeps every row: hash vectors make prompt and response
+    unrelated, so the default drops about half the rows as off-topic before dedup)."""
     model_path = str(tiny_model(work / "tiny-model")) if model == "tiny" else model
     rows: list[dict[str, float | str]] = []
     for n in sizes:
@@ -633,8 +635,9 @@ def memory(sizes: list[int], work: Path, model: str = "tiny", embed: str = "mode
         info = synthetic_rows(n, pairs)
         if base is not None:
             rows.extend(_memory_run(n, pairs, info, work / f"mem-out-{n}-{base}", model, model_path, embed,
-                                    base_tree(work, base), base))
-        rows.extend(_memory_run(n, pairs, info, work / f"mem-out-{n}", model, model_path, embed))
+                                    base_tree(work, base), base, min_relevance))
+        rows.extend(_memory_run(n, pairs, info, work / f"mem-out-{n}", model, model_path, embed,
+                                min_relevance=min_relevance))
         if base is not None:
             rows[-1]["identical_to_base"] = same_outputs(work / f"mem-out-{n}-{base}", work / f"mem-out-{n}")
             print({"rows": n, "identical_to_base": rows[-1]["identical_to_base"]}, flush=True)
@@ -651,7 +654,8 @@ def memory(sizes: list[int], work: Path, model: str = "tiny", embed: str = "mode
 
 
 def _memory_run(n: int, pairs: Path, info: dict[str, float], out: Path, model: str, model_path: str, embed: str,
-                tree: Path | None = None, code: str = "this tree") -> list[dict[str, Any]]:
+                tree: Path | None = None, code: str = "this tree",
+                min_relevance: float | None = None) -> list[dict[str, Any]]:
     if out.exists():  # never resume from an earlier run's checkpoints
         import shutil
 
@@ -659,7 +663,9 @@ def _memory_run(n: int, pairs: Path, info: dict[str, float], out: Path, model: s
     toml = out.parent / f"{out.name}.toml"
     toml.write_text(f'[input]\npath = "{pairs}"\n[output]\ndir = "{out}"\nreport = false\n'
                     + (f'[embedder]\nmodel = "{model_path}"\n' if model != "default" else "")
-                    + '[[steps]]\ntype = "quality"\n[[steps]]\ntype = "dedup"\n'
+                    + '[[steps]]\ntype = "quality"\n'
+                    + (f"min_relevance = {min_relevance}\n" if min_relevance is not None else "")
+                    + '[[steps]]\ntype = "dedup"\n'
                     f'[[steps]]\ntype = "select"\nbudget = {max(1, n // 10)}\n')
     # One torch thread: on a shared, oversubscribed box two threads ran this model 15-20x
     # slower than one (they spin-wait on each other); memory does not depend on it.
@@ -667,8 +673,8 @@ def _memory_run(n: int, pairs: Path, info: dict[str, float], out: Path, model: s
                 hash_embed=embed == "hash")
     stages = json.loads((out / "timings.json").read_text())
     summary = json.loads((out / "summary.json").read_text())
-    row = {"code": code, "rows": n, "model": model, "embed": embed, **info, **r, "rows_per_s": n / r["seconds"],
-           "kept": summary["kept"], "stage_seconds": stages, "load": uptime()}
+    row = {"code": code, "rows": n, "model": model, "embed": embed, "min_relevance": min_relevance, **info, **r,
+           "rows_per_s": n / r["seconds"], "kept": summary["kept"], "stage_seconds": stages, "load": uptime()}
     print(row, flush=True)
     return [row]
 
@@ -691,6 +697,8 @@ def main() -> None:
                     help="memory part: also run this commit's code on the same rows and compare the outputs")
     ap.add_argument("--mem-embed", default="model", choices=["model", "hash"],
                     help="memory part: vectors from the model, or from each text's hash (model loaded, not run)")
+    ap.add_argument("--mem-min-relevance", type=float, default=None,
+                    help="memory part: the quality step's min_relevance (-1: no row is off-topic; default: the step's)")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--json", default=None, help="also write every number to this file")
     a = ap.parse_args()
@@ -721,7 +729,8 @@ def main() -> None:
     if "ray" in parts:
         res["ray"] = ray_bench(a.rows, work)
     if "memory" in parts:
-        res["memory"] = memory([int(x) for x in a.mem_rows.split(",")], work, a.mem_model, a.mem_embed, a.mem_base)
+        res["memory"] = memory([int(x) for x in a.mem_rows.split(",")], work, a.mem_model, a.mem_embed, a.mem_base,
+                               a.mem_min_relevance)
     res["self_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=1))

@@ -175,6 +175,12 @@ class RayEngine:
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True
         ctx.enable_progress_bars = False
+        # Ray Data's own INFO lines ("Execution plan of Dataset ...", "... execution finished in")
+        # are not curator's progress: curator logs its batches itself (and -q means quiet).
+        if hasattr(ctx, "print_on_execution_start"):
+            ctx.print_on_execution_start = False
+        if not log.isEnabledFor(logging.DEBUG):
+            logging.getLogger("ray.data").setLevel(logging.WARNING)
         return ray
 
     def _pool(self, ray: Any) -> tuple[int, float]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -192,6 +193,14 @@ def _coverage(claim_stems: Sequence[str], evidence_stems: set[str]) -> float:
     if not claim_stems:
         return 1.0
     return sum(w in evidence_stems for w in claim_stems) / len(claim_stems)
+
+
+def _coverages(claim_stems: Sequence[str], evidence_stems: Sequence[set[str]]) -> list[float]:
+    """``[_coverage(claim_stems, e) for e in evidence_stems]``, counting each distinct stem once."""
+    if not claim_stems:
+        return [1.0] * len(evidence_stems)
+    counts, n = list(Counter(claim_stems).items()), len(claim_stems)
+    return [sum(c for w, c in counts if w in e) / n for e in evidence_stems]
 
 
 def _capitalised(text: str) -> set[str]:
@@ -379,8 +388,16 @@ def _negated(text: str, anchor: set[str]) -> bool:
     return False
 
 
+def _lenient_terms(ev: Sequence[_EvidenceSentence], elex: Sequence[_Lex], ctx_terms: Sequence[set[str]]) -> list[set[str]]:
+    """Each evidence sentence's terms (``ctx_terms``) plus, when it opens with a pronoun, the stems
+    of the sentence before it in its passage: what ``_neg_flip`` reads a sentence with."""
+    return [ctx_terms[j] | elex[j - 1].stems
+            if j and ev[j - 1].passage == ev[j].passage and _PRONOUN_START_RE.match(ev[j].text) else ctx_terms[j]
+            for j in range(len(elex))]
+
+
 def _neg_flip(claim: str, own_keys: set[str], ev: Sequence[_EvidenceSentence], elex: Sequence[_Lex],
-              ctx_terms: Sequence[set[str]]) -> int:
+              ctx_terms: Sequence[set[str]], lenient_terms: Sequence[set[str]] | None = None) -> int:
     """Index of an evidence sentence that states the claim with the opposite negation, else -1.
 
     The sentence must state the claim: 80 % of its content words (negations aside; at least half in
@@ -393,20 +410,21 @@ def _neg_flip(claim: str, own_keys: set[str], ev: Sequence[_EvidenceSentence], e
     if len(set(core)) < 2:
         return -1
     cnums = set(numbers(claim))
+    # The core's distinct words with their counts: the same sums as over the list, fewer lookups.
+    counts = list(Counter(core).items())
+    lenients = lenient_terms if lenient_terms is not None else _lenient_terms(ev, elex, ctx_terms)
     flipped = -1
     for j, x in enumerate(elex):
-        strict = x.stems | ctx_terms[j]
-        lenient = strict
-        if j and ev[j - 1].passage == ev[j].passage and _PRONOUN_START_RE.match(ev[j].text):
-            lenient = strict | elex[j - 1].stems
-        if sum(w in lenient for w in core) < 0.8 * len(core):
+        strict = ctx_terms[j]  # holds x.stems (see _with_antecedents)
+        lenient = lenients[j]
+        if sum(c for w, c in counts if w in lenient) < 0.8 * len(core):
             continue
-        anchor = set(core) & lenient
+        anchor = {w for w, _ in counts if w in lenient}
         same = _negated(claim, anchor) == _negated(ev[j].text, anchor)
         if same:
             return -1
         # Read with its antecedent, but at least half of the claim in the sentence itself.
-        if (flipped < 0 and sum(w in strict for w in core) >= 0.5 * len(core) and cnums <= x.numbers
+        if (flipped < 0 and sum(c for w, c in counts if w in strict) >= 0.5 * len(core) and cnums <= x.numbers
                 and own_keys <= ctx_terms[j]):
             flipped = j
     return flipped
@@ -606,7 +624,10 @@ class GroundingScorer:
                     if pid not in have:
                         passages[i].append((pid, h.text))
                         have.add(pid)
-        evidence = [[s for pid, text in ps for s in _split_passage(pid, text)] for ps in passages]
+        # a passage retrieved for many pairs is split once (its sentences are read, never changed)
+        split: dict[tuple[str, str], list[_EvidenceSentence]] = {}
+        evidence = [[s for pid, text in ps for s in split.get((pid, text)) or split.setdefault((pid, text), _split_passage(pid, text))]
+                    for ps in passages]
         return evidence, modes
 
     #: How a pair's own retrieval query is made. "concat": prompt and response embedded as one
@@ -691,6 +712,7 @@ class GroundingScorer:
             win_terms = [elex[j].terms | elex[j + 1].terms for j in range(len(ev) - 1)
                          if ev[j].passage == ev[j + 1].passage]
             ctx_terms = _with_antecedents(ev, elex)
+            lenient_terms = _lenient_terms(ev, elex, ctx_terms)
             prompt_x = _lexical(p.prompt)
             prompt_numbers = set(numbers(prompt_x))
             prompt_stems = {stem(w) for w in words(prompt_x)}
@@ -728,7 +750,7 @@ class GroundingScorer:
                     keys |= prompt_ents | prompt_numbers
                 if len(ev):
                     sims = sims_all[ci]
-                    lex = np.array([_coverage(cw, st) for st in ev_stems])
+                    lex = np.array(_coverages(cw, ev_stems))
                     align = 0.5 * sims + 0.5 * lex
                     order = np.argsort(-align, kind="stable")
                     top = order[:2]
@@ -752,7 +774,7 @@ class GroundingScorer:
                     swap = 0.0 if whole else max(_swap(own_keys, set(numbers(claim)), cw, elex[int(j)],
                                                        ctx_terms[int(j)], prompt_stems | prompt_numbers)
                                                  for j in top)
-                    flip = _neg_flip(claim, own_keys, ev, elex, ctx_terms)
+                    flip = _neg_flip(claim, own_keys, ev, elex, ctx_terms, lenient_terms)
                     if flip >= 0:  # cite the sentence the claim contradicts
                         best = flip
                     if len(keys) >= 2:

@@ -560,7 +560,16 @@ class PassageIndex:
         if len(vecs) == 0 or self.faiss_index.ntotal == 0:
             return [[] for _ in range(len(vecs))]
         scores, ids = self.faiss_index.search(np.ascontiguousarray(vecs, dtype=np.float32), min(k, self.faiss_index.ntotal))
-        return [[self.passage(int(i), float(s)) for s, i in zip(srow, irow) if i >= 0]
+        # each passage hit read from the table once per call (one gather), not once per hit
+        uniq = np.unique(ids[ids >= 0])
+        sub = self.passages[uniq.tolist()].select("doc_id", "text", "start", "end")
+        found = {int(i): row for i, row in zip(uniq, sub.iter_rows())}
+
+        def hit(i: int, score: float) -> Passage:
+            doc_id, text, start, end = found[i]
+            return Passage(i, doc_id, text, start, end, score)
+
+        return [[hit(int(i), float(s)) for s, i in zip(srow, irow) if i >= 0]
                 for srow, irow in zip(scores, ids)]
 
     def passage(self, passage_id: int, score: float = float("nan")) -> Passage:

@@ -165,8 +165,9 @@ class RayEngine:
             env.setdefault("HF_HUB_OFFLINE", "1")
             env.setdefault("TOKENIZERS_PARALLELISM", "false")
             try:
+                # Ray's own log level follows curator's: -q (ERROR) hides its warnings too
                 ray.init(address=self.address, runtime_env={"env_vars": env}, include_dashboard=False,
-                         log_to_driver=False, logging_level=logging.WARNING)
+                         log_to_driver=False, logging_level=max(logging.WARNING, log.getEffectiveLevel()))
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 where = self.address or "a local cluster"
@@ -175,12 +176,12 @@ class RayEngine:
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True
         ctx.enable_progress_bars = False
-        # Ray Data's own INFO lines ("Execution plan of Dataset ...", "... execution finished in")
-        # are not curator's progress: curator logs its batches itself (and -q means quiet).
+        # Ray Data's own lines ("Execution plan of Dataset ...", "... execution finished in",
+        # "Progress bars disabled") are not curator's progress: curator logs its batches itself
+        # (and -q means quiet). With -v they are shown.
         if hasattr(ctx, "print_on_execution_start"):
-            ctx.print_on_execution_start = False
-        if not log.isEnabledFor(logging.DEBUG):
-            logging.getLogger("ray.data").setLevel(logging.WARNING)
+            ctx.print_on_execution_start = log.isEnabledFor(logging.INFO)
+        logging.getLogger("ray.data").setLevel(logging.INFO if log.isEnabledFor(logging.INFO) else logging.ERROR)
         return ray
 
     def _pool(self, ray: Any) -> tuple[int, float]:
@@ -206,7 +207,7 @@ class RayEngine:
         items = [{"i": i, "payload": pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL)} for i, b in enumerate(batches)]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         ds = ds.map_batches(_Worker, fn_constructor_args=(make, spec), batch_size=1, batch_format="numpy",
-                            concurrency=n, num_cpus=self.num_cpus, num_gpus=gpus)
+                            compute=ray.data.ActorPoolStrategy(size=n), num_cpus=self.num_cpus, num_gpus=gpus)
         log.info("%s: %d batches on %d Ray workers (%g GPU each)", desc, len(batches), n, gpus)
         out: list[Any] = [None] * len(batches)
         try:

@@ -17,8 +17,8 @@ Parts
   layer plus attention) of plain sentence-transformers (today's batching, 64) and of curator's
   Embedder (equal-length, fixed-shape batches) at several batch sizes, one batch at a time on all
   threads and batches side by side (--workers 1,auto); --long-texts: whole responses.
-- batch: texts/s per batch size on one large call of distinct response sentences (--texts,
-  --batch-sizes), interleaved, median of 2.
+- batch: texts/s per batch size (and --workers) on one large call of distinct response sentences
+  (--texts, --batch-sizes), interleaved, median of 2.
 - forward: GFLOP/s of the model's forward pass alone on full batches of random token ids
   (--lengths), one batch at a time on all threads vs one batch per thread side by side.
 - padding: word pieces computed vs real, per caller, in `curator run` of --rows rows in this
@@ -150,7 +150,8 @@ def embed_bench(n: int, sizes: list[int], ceiling: float, workers: list[int | No
     return rows
 
 
-def batch_large(n: int, sizes: list[int], repeats: int = 2) -> list[dict[str, float | str]]:
+def batch_large(n: int, sizes: list[int], repeats: int = 2,
+                workers: list[int | None] | None = None) -> list[dict[str, float | str]]:
     """Texts/s of the Embedder per batch size on ONE large call of distinct response sentences of
     make_rows' rows (the pipeline's calls are large; embed_bench's 800 texts are a small call),
     the sizes interleaved, median of ``repeats``."""
@@ -161,18 +162,20 @@ def batch_large(n: int, sizes: list[int], repeats: int = 2) -> list[dict[str, fl
     make_rows(max(400, n // 8), path)
     sents = [s for r in read_jsonl(path) for s in split_sentences(r["output"])]
     sents = list(dict.fromkeys(x for x in sents if x.strip()))[:n]
-    embs = {b: Embedder(batch_size=b, cache=False) for b in sizes}
-    embs[sizes[0]].encode(["warm up"])
-    times: dict[int, list[float]] = {b: [] for b in sizes}
+    configs = [(b, w) for b in sizes for w in (workers or [1])]
+    embs = {c: Embedder(batch_size=c[0], cache=False, workers=c[1]) for c in configs}
+    embs[configs[0]].encode(["warm up"])
+    times: dict[tuple[int, int | None], list[float]] = {c: [] for c in configs}
     for _ in range(repeats):
-        for b in sizes:
+        for c in configs:
             t = time.perf_counter()
-            embs[b].encode(sents)
-            times[b].append(time.perf_counter() - t)
+            embs[c].encode(sents)
+            times[c].append(time.perf_counter() - t)
     rows: list[dict[str, float | str]] = []
-    for b in sizes:
-        med = sorted(times[b])[len(times[b]) // 2]
-        rows.append({"batch": b, "texts": len(sents), "median_s": med, "texts_per_s": len(sents) / med, "load": uptime()})
+    for (b, w), ts in times.items():
+        med = sorted(ts)[len(ts) // 2]
+        rows.append({"batch": b, "workers": w or "auto", "texts": len(sents), "median_s": med,
+                     "texts_per_s": len(sents) / med, "load": uptime()})
         print(rows[-1], flush=True)
     return rows
 
@@ -684,7 +687,7 @@ def main() -> None:
     ap.add_argument("--parts", default="roofline,embed,oldnew,ray,memory")
     ap.add_argument("--texts", type=int, default=1500, help="texts for the embedding benchmark")
     ap.add_argument("--batch-sizes", default="8,16,32,64")
-    ap.add_argument("--workers", default="1,auto", help="embed: Embedder workers to run per batch size (1, 2, auto)")
+    ap.add_argument("--workers", default="1,auto", help="embed, batch: Embedder workers to run per batch size (1, 2, auto)")
     ap.add_argument("--long-texts", action="store_true", help="embed: whole responses instead of sentences")
     ap.add_argument("--lengths", default="16,24,32,64,128,256", help="forward: token lengths of the full batches")
     ap.add_argument("--rows", type=int, default=600, help="rows of the old/new and Ray runs")
@@ -717,7 +720,8 @@ def main() -> None:
         res["embed"] = embed_bench(a.texts, [int(x) for x in a.batch_sizes.split(",")], ceiling,
                                    [None if w == "auto" else int(w) for w in a.workers.split(",")], a.long_texts)
     if "batch" in parts:
-        res["batch"] = batch_large(a.texts, [int(x) for x in a.batch_sizes.split(",")])
+        res["batch"] = batch_large(a.texts, [int(x) for x in a.batch_sizes.split(",")],
+                                   workers=[None if w == "auto" else int(w) for w in a.workers.split(",")])
     if "forward" in parts:
         res["forward"] = forward_bench([int(x) for x in a.lengths.split(",")])
     if "padding" in parts:

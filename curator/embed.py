@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,8 @@ DEFAULT_BATCH_SIZE = 16
 # per token), which for a million texts is gigabytes; chunks bound it. Batches are fixed-shape,
 # so chunking does not change a single bit of any vector (it only adds a few partial batches).
 TOKENIZE_CHUNK = 16384
+# Held while batches run side by side: torch's thread count is process-wide.
+_THREADS_LOCK = threading.Lock()
 # Auto workers (Embedder ``workers=None``): at most this many batches side by side. Measured at 2
 # (2 cores); a larger machine gets its remaining threads inside each forward pass.
 MAX_WORKERS = 8
@@ -506,17 +509,20 @@ class Embedder:
                 # Batches side by side, each forward pass on fewer threads (see ``workers``);
                 # torch releases the GIL inside its kernels. The thread count is process-wide,
                 # so it is put back afterwards.
+                # Two calls from two threads of the caller take turns here (each uses every
+                # core anyway), so neither restores the other's thread count.
                 from concurrent.futures import ThreadPoolExecutor
 
-                before = torch.get_num_threads()
-                torch.set_num_threads(threads)
-                try:
-                    with ThreadPoolExecutor(workers, thread_name_prefix="curator-embed") as ex:
-                        for chunk, vec in ex.map(run, specs):
-                            out[chunk] = vec
-                            bar.update(len(chunk))
-                finally:
-                    torch.set_num_threads(before)
+                with _THREADS_LOCK:
+                    before = torch.get_num_threads()
+                    torch.set_num_threads(threads)
+                    try:
+                        with ThreadPoolExecutor(workers, thread_name_prefix="curator-embed") as ex:
+                            for chunk, vec in ex.map(run, specs):
+                                out[chunk] = vec
+                                bar.update(len(chunk))
+                    finally:
+                        torch.set_num_threads(before)
         return out
 
     def _plan_workers(self, cpu_torch: bool, n_batches: int) -> tuple[int, int]:

@@ -63,6 +63,12 @@ def test_batches_side_by_side_give_the_same_bits_and_restore_the_thread_count(ba
         assert e._plan_workers(True, 10)[0] == w
         assert np.array_equal(e.encode(texts), one)
         assert torch.get_num_threads() == before
+    # two callers at once take turns, and the thread count is still restored
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as ex:
+        got = list(ex.map(lambda _: Embedder(cache=False, workers=2, backend=backend).encode(texts), range(2)))
+    assert all(np.array_equal(g, one) for g in got) and torch.get_num_threads() == before
     assert Embedder(workers=4)._plan_workers(True, 1) == (1, 0)      # one batch: nothing to share
     assert Embedder(workers=4)._plan_workers(False, 50) == (1, 0)    # GPU / ONNX: one at a time
     with pytest.raises(ConfigError, match="workers"):

@@ -242,8 +242,9 @@ class Embedder:
         workers: int | None = None,
     ) -> None:
         check_param("Embedder", "batch_size", batch_size, isinstance(batch_size, int) and batch_size > 0, "a positive int")
-        check_param("Embedder", "workers", workers, workers is None or (isinstance(workers, int) and workers > 0),
-                    "a positive int, or None for auto")
+        check_param("Embedder", "workers", workers,
+                    workers is None or (isinstance(workers, int) and not isinstance(workers, bool) and workers > 0),
+                    "a positive int (leave it out for auto)")
         self.workers = workers
         check_param("Embedder", "backend", backend, backend in BACKENDS, f"one of {', '.join(BACKENDS)}")
         self.backend = backend

@@ -71,8 +71,9 @@ def test_batches_side_by_side_give_the_same_bits_and_restore_the_thread_count(ba
     assert all(np.array_equal(g, one) for g in got) and torch.get_num_threads() == before
     assert Embedder(workers=4)._plan_workers(True, 1) == (1, 0)      # one batch: nothing to share
     assert Embedder(workers=4)._plan_workers(False, 50) == (1, 0)    # GPU / ONNX: one at a time
-    with pytest.raises(ConfigError, match="workers"):
-        Embedder(workers=0)
+    for bad in (0, True, 1.5):
+        with pytest.raises(ConfigError, match="workers"):
+            Embedder(workers=bad)
 
 
 def test_seeded_vectors_are_served_from_the_cache():
@@ -181,6 +182,18 @@ def test_cli_run_with_embed_workers_writes_the_same_bytes(tmp_path, demo_index_d
     r = CliRunner().invoke(cli, ["run", str(pairs), "--index", str(demo_index_dir), "-o", str(tmp_path / "0"),
                                  "--embed-workers", "0"])
     assert r.exit_code == 2 and "--embed-workers" in r.output and "Traceback" not in r.output
+
+
+def test_index_search_takes_embed_workers(demo_index_dir):
+    from click.testing import CliRunner
+
+    from curator.cli import cli
+
+    q = "Who directed the film?"
+    outs = [CliRunner().invoke(cli, ["index", "search", str(demo_index_dir), q, "-k", "3", "--embed-workers", w])
+            for w in ("1", "2")]
+    assert all(r.exit_code == 0 for r in outs), outs[0].output
+    assert outs[0].output == outs[1].output and outs[0].output.strip()
 
 
 def test_index_search_and_add_take_the_onnx_backend(tmp_path, demo_index_dir, monkeypatch):

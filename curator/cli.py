@@ -674,7 +674,7 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
               backend: str | None = None, embed_workers: int | None = None) -> None:
     from .config import load_pipeline
     from .embed import Embedder
-    from .pipeline import Pipeline
+    from .pipeline import GroundingStep, Pipeline
 
     spec = load_pipeline(path)
     if "path" not in spec.input:
@@ -684,7 +684,10 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
         raise CuratorError(f"{path}: no [output] dir; set it or pass -o OUTDIR.")
     check_out_dir(outdir, "-o" if outdir != spec.output.get("dir") else "[output] dir")
     check_not_input(spec.input["path"], [Path(outdir) / f for f in RUN_OUTPUTS])
-    data = _read(spec.input["path"], spec.input)
+    # A grounding step's index is an explicit choice, like --index: a detected `context` field
+    # must not win over it ([input] source_field still names one).
+    index_ref = next((st.index for st in spec.steps if isinstance(st, GroundingStep) and st.index), None)
+    data = _read(spec.input["path"], spec.input, index_ref)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
     embedder = Embedder(**{"cache_dir": _cache_dir(), **spec.embedder, **({"device": device} if device else {}),

@@ -110,3 +110,34 @@ def test_readme_commands_exist():
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+def test_pipeline_file_with_an_index_grounds_in_it_like_the_cli(tmp_path, demo_index_dir, monkeypatch):
+    """Dolly-style rows carry a `context` field. `run --index` grounds in the index (an explicit
+    choice beats detection); a pipeline file whose grounding step names an index must do the
+    same, and say so in the same summary, while [input] source_field still picks the context."""
+    import json
+
+    from click.testing import CliRunner
+
+    from curator.cli import cli
+
+    monkeypatch.setenv("CURATOR_CACHE_DIR", "off")
+    rows = [{"instruction": "Who directed Return of the Jedi?", "context": "A short note about films.",
+             "response": "Richard Marquand directed it."},
+            {"instruction": "What is the capital of France?", "context": "Paris is the capital of France.",
+             "response": "The capital of France is Paris."}]
+    pairs = tmp_path / "dolly.jsonl"
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    modes = {}
+    for name, extra in (("index", ""), ("source", 'source_field = "context"\n')):
+        toml = tmp_path / f"{name}.toml"
+        toml.write_text(f'[input]\npath = "{pairs}"\n{extra}[output]\ndir = "{tmp_path / name}"\nreport = false\n'
+                        f'[[steps]]\ntype = "grounding"\nindex = "{demo_index_dir}"\n')
+        r = CliRunner().invoke(cli, ["--quiet", "run", str(toml)])
+        assert r.exit_code == 0, r.output
+        out = [json.loads(x) for f in ("kept.jsonl", "dropped.jsonl") for x in (tmp_path / name / f).read_text().splitlines()]
+        modes[name] = {x["curator"]["evidence_mode"] for x in out}
+        fields = json.loads((tmp_path / name / "summary.json").read_text())["input"]["fields"]
+        assert ("source" in fields) == (name == "source") and "detect_source" not in fields
+    assert modes == {"index": {"index"}, "source": {"source"}}

@@ -190,13 +190,12 @@ def claim_words(claim: str, prompt: str) -> list[str]:
 
 
 def _coverage(claim_stems: Sequence[str], evidence_stems: set[str]) -> float:
-    if not claim_stems:
-        return 1.0
-    return sum(w in evidence_stems for w in claim_stems) / len(claim_stems)
+    return _coverages(claim_stems, [evidence_stems])[0]
 
 
 def _coverages(claim_stems: Sequence[str], evidence_stems: Sequence[set[str]]) -> list[float]:
-    """``[_coverage(claim_stems, e) for e in evidence_stems]``, counting each distinct stem once."""
+    """Per evidence stem set, the share of the claim's stems in it (1.0 for a claim without
+    stems); each distinct stem is looked up once and counted with its multiplicity."""
     if not claim_stems:
         return [1.0] * len(evidence_stems)
     counts, n = list(Counter(claim_stems).items()), len(claim_stems)
@@ -397,7 +396,7 @@ def _lenient_terms(ev: Sequence[_EvidenceSentence], elex: Sequence[_Lex], ctx_te
 
 
 def _neg_flip(claim: str, own_keys: set[str], ev: Sequence[_EvidenceSentence], elex: Sequence[_Lex],
-              ctx_terms: Sequence[set[str]], lenient_terms: Sequence[set[str]] | None = None) -> int:
+              ctx_terms: Sequence[set[str]], lenient_terms: Sequence[set[str]]) -> int:
     """Index of an evidence sentence that states the claim with the opposite negation, else -1.
 
     The sentence must state the claim: 80 % of its content words (negations aside; at least half in
@@ -412,11 +411,10 @@ def _neg_flip(claim: str, own_keys: set[str], ev: Sequence[_EvidenceSentence], e
     cnums = set(numbers(claim))
     # The core's distinct words with their counts: the same sums as over the list, fewer lookups.
     counts = list(Counter(core).items())
-    lenients = lenient_terms if lenient_terms is not None else _lenient_terms(ev, elex, ctx_terms)
     flipped = -1
     for j, x in enumerate(elex):
         strict = ctx_terms[j]  # holds x.stems (see _with_antecedents)
-        lenient = lenients[j]
+        lenient = lenient_terms[j]
         if sum(c for w, c in counts if w in lenient) < 0.8 * len(core):
             continue
         anchor = {w for w, _ in counts if w in lenient}
@@ -626,8 +624,13 @@ class GroundingScorer:
                         have.add(pid)
         # a passage retrieved for many pairs is split once (its sentences are read, never changed)
         split: dict[tuple[str, str], list[_EvidenceSentence]] = {}
-        evidence = [[s for pid, text in ps for s in split.get((pid, text)) or split.setdefault((pid, text), _split_passage(pid, text))]
-                    for ps in passages]
+
+        def sentences(pid: str, text: str) -> list[_EvidenceSentence]:
+            if (pid, text) not in split:
+                split[(pid, text)] = _split_passage(pid, text)
+            return split[(pid, text)]
+
+        evidence = [[s for pid, text in ps for s in sentences(pid, text)] for ps in passages]
         return evidence, modes
 
     #: How a pair's own retrieval query is made. "concat": prompt and response embedded as one

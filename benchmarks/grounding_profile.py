@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grounding import DATASETS, load  # noqa: E402
 
 from curator.embed import Embedder  # noqa: E402
-from curator.grounding import GroundingScorer, PairInput, _claim_query  # noqa: E402
+from curator.grounding import GroundingScorer, PairInput  # noqa: E402
+from curator.grounding.claims import _claim_query  # noqa: E402
 from curator.text import segment_claims  # noqa: E402
 
 

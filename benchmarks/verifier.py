@@ -6,7 +6,7 @@ dropped). For each held-out dataset H:
 * the three other datasets are split **by source document** (a stable hash of the source text)
   into half A (verifier training) and half B (combiner fitting), so the combiner never sees a
   verifier score on an example the verifier was trained on;
-* the verifier (curator.verifier.train_verifier, from the packaged all-MiniLM-L6-v2 with a fresh
+* the verifier (curator.grounding.train_verifier, from the packaged all-MiniLM-L6-v2 with a fresh
   one-logit head) trains on class-balanced samples of A (``--cap`` per dataset) plus synthetic
   contrast pairs made from A only: a sentence (or two) of an A source, or a faithful A response,
   verbatim or lightly paraphrased, is a supported claim, and the same text with one edit
@@ -52,14 +52,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grounding import DATASETS, load, pair_features  # noqa: E402
 
 from curator.calibrate import fit_params  # noqa: E402
-from curator.text import sentence_spans  # noqa: E402
-from curator.verifier import (  # noqa: E402
+from curator.grounding import (  # noqa: E402
     GroundingVerifier,
     evidence_window,
     labelled_examples,
     make_claim,
     train_verifier,
 )
+from curator.text import sentence_spans  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIP_DIR = ROOT / "curator" / "data" / "verifier"

@@ -9,7 +9,7 @@ Parts (each prints a markdown table; ``--out FILE`` also writes them):
   of ``--eval-cap`` rows, seed 0; Q² has 600). Features come from curator's own API
   (``curator.calibrate.pair_features`` over a ``GroundingScorer``), so the numbers follow whatever
   features the checked-out curator computes (the feature cache is keyed by the source of
-  grounding.py / text.py / calibrate.py and recomputed when they change). The verifier scores
+  curator/grounding/ / text.py / calibrate.py and recomputed when they change). The verifier scores
   each claim the scorer segmented (its ``SentenceVerdict.text``; claims marked ``not_checked``
   are skipped) against ``evidence_window(claim, source, --window-words)``, and a pair takes its
   worst sentence, as curator does. Columns: verifier alone; the features' combiner
@@ -55,12 +55,14 @@ from verifier_nli_train import NLI_FILE, NLI_MIX, detok, is_dev  # noqa: E402
 
 from curator.calibrate import fit_params  # noqa: E402
 from curator.calibrate import pair_features as calib_pair_features  # noqa: E402
-from curator.grounding import (  # noqa: E402
+from curator.grounding import (  # noqa: E402  # noqa: E402
     ALL_FEATURES,  # noqa: E402
     GroundingScorer,
+    GroundingVerifier,
     PairInput,
+    evidence_window,
+    make_claim,
 )
-from curator.verifier import GroundingVerifier, evidence_window, make_claim  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = {"begin": "BEGIN", "q2": "Q²", "summedits": "SummEdits", "halueval_qa": "HaluEval-QA"}
@@ -83,8 +85,8 @@ def eval_sample(n_rows: int, cap: int, seed: int = 0) -> np.ndarray:
 def code_key() -> str:
     """Changes when the feature code changes (issue 11's new segmentation / features)."""
     h = hashlib.sha1()
-    for f in ("curator/grounding.py", "curator/text.py", "curator/calibrate.py"):
-        p = ROOT / f
+    files = [*sorted((ROOT / "curator/grounding").glob("*.py")), ROOT / "curator/text.py", ROOT / "curator/calibrate.py"]
+    for p in files:
         if p.is_file():
             h.update(p.read_bytes())
     return h.hexdigest()[:12]

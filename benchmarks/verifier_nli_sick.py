@@ -32,7 +32,7 @@ from grounding import DATASETS, load  # noqa: E402
 from verifier import auroc, claim_of, eval_sample, features, window  # noqa: E402
 
 from curator.calibrate import fit_params  # noqa: E402
-from curator.verifier import GroundingVerifier, train_verifier  # noqa: E402
+from curator.grounding import GroundingVerifier, train_verifier  # noqa: E402
 
 OUT = Path(__file__).with_name("RESULTS_verifier_sick.md")
 

@@ -1,7 +1,7 @@
 """Recipe: curator's own grounding verifier, trained on shippable public NLI data + hard swaps.
 
 One seeded command builds the training set and trains a one-logit cross-encoder
-(``curator.verifier.train_verifier``) from the packaged all-MiniLM-L6-v2 weights:
+(``curator.grounding.train_verifier``) from the packaged all-MiniLM-L6-v2 weights:
 
     python benchmarks/verifier_nli_train.py --out /tmp/cv_nli/model            # CPU run (~45 min)
     python benchmarks/verifier_nli_train.py --out DIR --device cuda --layers 6 \\
@@ -19,7 +19,7 @@ Training data (never any of the four grounding dev sets, so every dev set stays 
   premise puts 10 % of premises in a dev split that is never trained on
   (``benchmarks/verifier_nli_eval.py`` scores it). Half of the premises are first embedded in a
   pseudo-document with 2-4 other premises of the same source and cut back with
-  ``curator.verifier.evidence_window`` -- the evidence the model sees is what curator passes.
+  ``curator.grounding.evidence_window`` -- the evidence the model sees is what curator passes.
 * **Hard synthetic pairs** from real Wikipedia-derived text: FEVER premises (train split only),
   sorted so that sentences about the same page sit together, grouped into 4-6-sentence
   pseudo-documents. A supported claim is a sentence of the document (verbatim, lightly
@@ -57,8 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import require  # noqa: E402
 from verifier import paraphrase, perturb  # noqa: E402
 
+from curator.grounding import evidence_window, train_verifier  # noqa: E402
 from curator.text import sentence_spans  # noqa: E402
-from curator.verifier import evidence_window, train_verifier  # noqa: E402
 
 NLI_FILE = "nli/nli_pairs.jsonl.gz"
 #: Shippable sources and how many training rows each may give at most (share of ``--nli``).

@@ -6,7 +6,7 @@ transformers but neither curator's other dependencies nor the data (a rented GPU
     # here: build the examples and the evaluation pairs
     python benchmarks/verifier_nli_train.py --nli 200000 --synthetic 6000 --dump train.jsonl.gz --no-train
     python benchmarks/verifier_nli_eval.py --export-pairs pairs.jsonl.gz
-    # there (imports only curator.verifier, i.e. numpy + torch + transformers + safetensors)
+    # there (imports only curator.grounding, i.e. numpy + torch + transformers + safetensors)
     python benchmarks/verifier_train_file.py --examples train.jsonl.gz --out model --device cuda \\
         --base BASE_DIR --score pairs.jsonl.gz --scores-out scores.jsonl.gz
     # here: the evaluation reads the scores instead of running the model
@@ -33,7 +33,7 @@ from typing import IO, Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from curator.verifier import GroundingVerifier, train_verifier  # noqa: E402
+from curator.grounding import GroundingVerifier, train_verifier  # noqa: E402
 
 
 def open_text(path: str | Path, mode: str = "rt") -> IO[Any]:

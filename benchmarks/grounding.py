@@ -56,8 +56,8 @@ from curator.grounding import (  # noqa: E402
     GroundingParams,
     GroundingScorer,
     PairInput,
-    _claim_query,
 )
+from curator.grounding.claims import _claim_query  # noqa: E402
 from curator.text import STOPWORDS, segment_claims, words  # noqa: E402
 
 #: The shipped threshold is the lowest at which precision, with every dataset and class weighted

@@ -64,7 +64,7 @@ from curator.grounding import (  # noqa: E402
     GroundingScorer,
     PairInput,
 )
-from curator.verifier import GroundingVerifier, evidence_window, make_claim  # noqa: E402
+from curator.grounding.verifier import GroundingVerifier, evidence_window, make_claim  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OOD = ("anli_r1_dev", "anli_r2_dev", "anli_r3_dev", "lingnli", "sick", "control", "climate_fever", "healthver",
@@ -86,7 +86,7 @@ def eval_sample(n_rows: int, cap: int, seed: int = 0) -> np.ndarray:
 def code_key() -> str:
     """Changes when the feature code changes (issue 11's new segmentation / features)."""
     h = hashlib.sha1()
-    for f in ("curator/grounding.py", "curator/text.py", "curator/calibrate.py"):
+    for f in ("curator/text.py", "curator/calibrate.py"):
         p = ROOT / f
         if p.is_file():
             h.update(p.read_bytes())

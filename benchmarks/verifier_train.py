@@ -2,7 +2,7 @@
 data + hard swaps (benchmarks/verifier.py evaluates it).
 
 One seeded command builds the training set and trains a one-logit cross-encoder
-(``curator.verifier.train_verifier``) from the packaged all-MiniLM-L6-v2 weights:
+(``curator.grounding.train_verifier``) from the packaged all-MiniLM-L6-v2 weights:
 
     python benchmarks/verifier_train.py --out /tmp/cv_nli/model            # CPU run (~45 min)
     python benchmarks/verifier_train.py --out DIR --device cuda --layers 6 \\
@@ -14,7 +14,7 @@ dependencies nor the data (a rented GPU):
     # here: build the examples (and, with benchmarks/verifier.py --export-pairs, the evaluation pairs)
     python benchmarks/verifier_train.py --nli 200000 --synthetic 6000 --dump train.jsonl.gz --no-train
     python benchmarks/verifier.py --export-pairs pairs.jsonl.gz --parts swaps,nli,lodo
-    # there: train from the file (imports only curator.verifier), score the pairs
+    # there: train from the file (imports only curator.grounding), score the pairs
     python benchmarks/verifier_train.py --examples train.jsonl.gz --out model --device cuda --base BASE_DIR \\
         --layers 6 --lr 5e-5 --epochs 3 --batch-size 32 --fp16 --max-minutes 0 \\
         --score pairs.jsonl.gz --scores-out scores.jsonl.gz
@@ -38,7 +38,7 @@ Training data (never any of the four grounding dev sets, so every dev set stays 
   premise puts 10 % of premises in a dev split that is never trained on
   (``benchmarks/verifier.py`` scores it). Half of the premises are first embedded in a
   pseudo-document with 2-4 other premises of the same source and cut back with
-  ``curator.verifier.evidence_window`` -- the evidence the model sees is what curator passes.
+  ``curator.grounding.evidence_window`` -- the evidence the model sees is what curator passes.
 * **Hard synthetic pairs** from real Wikipedia-derived text: FEVER premises (train split only),
   sorted so that sentences about the same page sit together, grouped into 4-6-sentence
   pseudo-documents. A supported claim is a sentence of the document (verbatim, lightly
@@ -79,7 +79,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _data import require  # noqa: E402
 
 # curator is imported inside the functions that need it, so that training from a dumped file
-# (--examples) imports only curator.verifier.
+# (--examples) imports only curator.grounding.
 
 NLI_FILE = "nli/nli_pairs.jsonl.gz"
 #: Shippable sources and how many training rows each may give at most (share of ``--nli``).
@@ -244,7 +244,7 @@ def paraphrase(text: str, rng: np.random.Generator) -> str:
 # NLI rows, premises cut the way curator cuts evidence
 # ---------------------------------------------------------------------------------------------
 def nli_examples(rows: list[dict], n: int, window_words: int, rng: np.random.Generator) -> list[tuple[str, str, int]]:
-    from curator.verifier import evidence_window
+    from curator.grounding.verifier import evidence_window
 
     by_src: dict[str, list[dict]] = {}
     for r in rows:
@@ -323,8 +323,8 @@ def documents(fever_rows: list[dict], rng: np.random.Generator) -> list[list[str
 
 def synthetic_examples(docs: list[list[str]], n: int, window_words: int,
                        rng: np.random.Generator) -> list[tuple[str, str, int]]:
+    from curator.grounding.verifier import evidence_window
     from curator.text import sentence_spans
-    from curator.verifier import evidence_window
 
     out: list[tuple[str, str, int]] = []
     # Several passes over the documents, a different sentence of each per pass (FEVER has ~3k
@@ -362,7 +362,7 @@ EVAL_OOD = ("anli_r1_dev", "anli_r2_dev", "anli_r3_dev", "control", "climate_fev
 def nonshippable_examples(cap: int, window_words: int, rng: np.random.Generator) -> list[tuple[str, str, int]]:
     """EXPERIMENTS ONLY (a model trained with these rows must never ship): the non-shippable NLI
     rows outside the evaluation's out-of-domain sources and splits, at most ``cap`` per source."""
-    from curator.verifier import evidence_window
+    from curator.grounding.verifier import evidence_window
 
     by_src: dict[str, list[dict]] = {}
     for r in read_nli(False):
@@ -416,8 +416,8 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 
 def train_from_file(args: argparse.Namespace) -> None:
-    """Train from a dumped example file; needs only curator.verifier (numpy, torch, transformers)."""
-    from curator.verifier import train_verifier
+    """Train from a dumped example file; needs only curator.grounding (numpy, torch, transformers)."""
+    from curator.grounding.verifier import train_verifier
 
     rows = read_jsonl(args.examples)
     meta = rows[0]["meta"] if rows and "meta" in rows[0] else {}
@@ -435,7 +435,7 @@ def train_from_file(args: argparse.Namespace) -> None:
 
 def score_pairs(args: argparse.Namespace) -> None:
     """P(unsupported) of every claim/evidence pair of ``--score`` by the trained model."""
-    from curator.verifier import GroundingVerifier
+    from curator.grounding.verifier import GroundingVerifier
 
     pairs = read_jsonl(args.score)
     ver = GroundingVerifier(args.out, max_length=args.max_length, batch_size=256, device=args.device)
@@ -492,7 +492,7 @@ def main() -> None:
         if args.score:
             score_pairs(args)
         return
-    from curator.verifier import train_verifier
+    from curator.grounding.verifier import train_verifier
 
     t0 = time.perf_counter()
     ex, info = build(args)

@@ -661,7 +661,7 @@ def verifier_train_cmd(ctx: click.Context, labelled: str, out: str, epochs: int,
     Measure it on data it was not trained on (`curator eval grounding --verifier OUT`) before
     using it: the one trained on our four dev sets did not transfer (benchmarks/RESULTS.md)."""
     from .calibrate import load_labelled
-    from .verifier import labelled_examples, train_verifier
+    from .grounding import labelled_examples, train_verifier
 
     examples = labelled_examples(load_labelled(labelled))
     path = train_verifier(examples, out, epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,

@@ -378,7 +378,7 @@ class GroundingStep(Step):
             device = resolve_device(ctx.embedder.device)
             if device != "cpu":
                 # the cross-encoder runs where the embedder runs (a GPU when there is one)
-                from .verifier import GroundingVerifier
+                from .grounding import GroundingVerifier
 
                 verifier = GroundingVerifier(verifier, device=device)
         return GroundingScorer(embedder=ctx.embedder, index=ctx.get_index(self.index), top_k=self.top_k,

@@ -179,7 +179,7 @@ def _prompt(row: dict[str, Any]) -> str:
 
 def _stemmer() -> Callable[[str], str]:
     try:
-        from .grounding import stem
+        from .text import stem
 
         return stem
     except Exception:  # pragma: no cover - the report must not depend on the grounding module

@@ -61,8 +61,8 @@ def _say(ctx: click.Context, msg: str) -> None:
 # ---------------------------------------------------------------------------------------------
 verifier_option = click.option(
     "--verifier", default=None, metavar="FOLDER",
-    help="A local cross-encoder (NLI with an 'entailment' label, or `curator.verifier` one) that "
-         "re-judges the sentences the features find doubtful.")
+    help="A local cross-encoder (NLI with an 'entailment' label, or one trained by "
+         "`curator.grounding.train_verifier`) that re-judges the sentences the features find doubtful.")
 
 
 def select_constraint_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -23,12 +23,12 @@ from .claims import SentenceVerdict
 from .features import ALL_FEATURES
 
 #: In index mode a claim whose best retrieved evidence sentence has a cosine similarity below this
-#: is ``unverifiable``: the index has nothing about it (see benchmarks/grounding_floor.py).
+#: is ``unverifiable``: the index has nothing about it (see benchmarks/grounding.py --parts floor).
 RETRIEVAL_FLOOR = 0.35
 #: In index mode a claim is also ``unverifiable`` when its aligned evidence shares none of the
 #: prompt's content words and holds less than this share of the claim's own new words: the
 #: least unrelated passage of an index that does not cover the data (see
-#: benchmarks/grounding_ood.py).
+#: benchmarks/grounding.py --parts ood).
 RETRIEVAL_MIN_COVERAGE = 0.3
 VERDICTS = ("supported", "hallucinated", "unverifiable")
 

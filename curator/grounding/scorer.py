@@ -56,11 +56,11 @@ class GroundingScorer:
         ``(1 - w) * features + w * verifier``.
     retrieval_floor : in index mode (evidence retrieved, not named), a claim whose most similar
         evidence sentence has a cosine similarity below this is ``unverifiable``: the index has
-        nothing about it. Measured in benchmarks/grounding_floor.py; 0 = never.
+        nothing about it. Measured in benchmarks/grounding.py --parts floor; 0 = never.
     retrieval_min_coverage : in index mode, a claim is also ``unverifiable`` when its two aligned
         evidence sentences share no content word with the prompt (a prompt that has some) and hold
         less than this share of the claim's new content words: the evidence is not about the
-        pair, however similar. Measured in benchmarks/grounding_ood.py; 0 = never.
+        pair, however similar. Measured in benchmarks/grounding.py --parts ood; 0 = never.
     """
 
     def __init__(self, embedder: Embedder | None = None, index: PassageIndex | None = None,

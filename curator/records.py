@@ -11,6 +11,7 @@ Every stage reads and adds columns named here, so a column name is written once.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -448,6 +449,17 @@ def _add_record(cols: dict[str, list[Any]], row_id: int, item: dict[str, Any] | 
         record_text = json.dumps({"_raw": item.raw}, ensure_ascii=False)
     else:
         record_text = json.dumps(item, ensure_ascii=False, default=str)
+        lone = _LONE_SURROGATE.search(record_text)
+        if lone is not None:
+            # half of a UTF-16 pair ("\ud83d", half an emoji): no UTF-8 file or table can hold it
+            msg = (f"{path}:{line}: {_surrogate_field(item)} holds a lone UTF-16 surrogate "
+                   f"(\\u{ord(lone.group()):04x}, half of a character such as an emoji), which UTF-8 cannot "
+                   "encode. Fix the record (remove or complete the character)" + skip_advice(on_error, " or"))
+            if on_error == "raise":
+                raise InputError(msg)
+            raw = json.dumps({"_raw": json.dumps(item, ensure_ascii=True, default=str)}, ensure_ascii=True)
+            _append_row(cols, row_id, {}, line, raw, "read", "lone_surrogate", msg, None)
+            return True
         if fmt in ("sharegpt", "openai_messages"):
             key = fmap.instruction or ""
             try:
@@ -487,6 +499,29 @@ def _add_record(cols: dict[str, list[Any]], row_id: int, item: dict[str, Any] | 
             values[role] = _text(item.get(key)) if key is not None else None
     _append_row(cols, row_id, values, line, record_text, stage, reason, detail, None)
     return stage is not None
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_field(item: Any, where: str = "") -> str:
+    """Which field of a record holds a lone surrogate, as "field 'a.b[2]'" ("a key" for a key)."""
+    if isinstance(item, dict):
+        for k, v in item.items():
+            here = f"{where}.{k}" if where else str(k)
+            if isinstance(k, str) and _LONE_SURROGATE.search(k):
+                return f"a key of {'field ' + repr(where) if where else 'the record'}"
+            found = _surrogate_field(v, here)
+            if found:
+                return found
+    elif isinstance(item, list):
+        for i, v in enumerate(item):
+            found = _surrogate_field(v, f"{where}[{i}]")
+            if found:
+                return found
+    elif isinstance(item, str) and _LONE_SURROGATE.search(item):
+        return f"field {where!r}"
+    return ""
 
 
 def _append_row(cols: dict[str, list[Any]], row_id: int, values: dict[str, str | None], line: int,

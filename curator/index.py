@@ -144,6 +144,12 @@ def load_documents(paths: Sequence[str | Path], text_field: str = "text",
                     if text is None or not str(text).strip():
                         continue
                     doc_id = str(rec[id_field]) if id_field else f"{rel}:{line}"
+                    for name, value in ((text_field, str(text)), (id_field, doc_id)):
+                        lone = _LONE_SURROGATE.search(value)
+                        if lone is not None:
+                            raise InputError(
+                                f"{f}:{line}: field {name!r} holds a lone UTF-16 surrogate (\\u{ord(lone.group()):04x}, "
+                                "half of a character such as an emoji), which UTF-8 cannot encode. Fix the record.")
                     put(doc_id, str(text), f"{f}:{line}")
             else:
                 raise InputError(
@@ -153,6 +159,9 @@ def load_documents(paths: Sequence[str | Path], text_field: str = "text",
     if not docs:
         raise InputError("no non-empty source documents found in " + ", ".join(map(str, paths)) + ".")
     return docs
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _source_suffix(f: Path) -> str:

@@ -136,3 +136,13 @@ def test_an_invisible_response_is_an_empty_response(tmp_path):
     assert code == 0, out
     reasons = [r["curator"].get("quality_reason") for r in lines(tmp_path / "s.jsonl")]
     assert reasons == ["empty_response"] * len(INVISIBLE) + ["empty_instruction", None]
+
+
+@pytest.mark.parametrize("rec", ['{"id": "d1", "text": "Lima is in Peru \\ud83d."}',
+                                 '{"id": "d\\udc00", "text": "Lima is in Peru."}'])
+def test_a_lone_surrogate_in_an_index_source_is_a_one_line_error(tmp_path, rec):
+    src = tmp_path / "src.jsonl"
+    src.write_text('{"id": "d0", "text": "Paris is in France."}\n' + rec + "\n", "utf-8")
+    err = one_line_error(*run("index", "build", src, "--out", tmp_path / "ix", "--id-field", "id"))
+    assert "src.jsonl:2:" in err and "surrogate" in err
+    assert not (tmp_path / "ix").exists()

@@ -328,6 +328,7 @@ def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, 
     passages, embed them, and write a FAISS index with its manifest."""
     from .embed import Embedder
     from .index import MANIFEST_FILE, PassageIndex, check_index_name, index_root, load_documents
+    from .locks import index_lock
 
     if bool(name) == bool(out):
         raise click.UsageError("give exactly one of --name NAME or --out DIR.")
@@ -335,8 +336,12 @@ def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, 
     if (path / MANIFEST_FILE).exists() and not force:
         raise CuratorError(f"an index already exists at {path}; use `curator index add` to extend it or --force to rebuild.")
     docs = load_documents(sources, text_field=text_field, id_field=id_field)
-    idx = PassageIndex.build(docs, Embedder(model, device=device, backend=embed_backend, workers=embed_workers), max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
-    idx.save(path)
+    # one writer at a time: a concurrent `index add` waits for the rebuild (and vice versa)
+    with index_lock(path, on_wait=lambda msg: _say(ctx, msg)):
+        if (path / MANIFEST_FILE).exists() and not force:  # built by another process meanwhile
+            raise CuratorError(f"an index already exists at {path}; use `curator index add` to extend it or --force to rebuild.")
+        idx = PassageIndex.build(docs, Embedder(model, device=device, backend=embed_backend, workers=embed_workers), max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
+        idx.save(path)
     c = idx.manifest["counts"]
     _say(ctx, f"indexed {c['documents']} documents as {c['passages']} passages with {idx.manifest['model']} "
               f"({idx.manifest['index_type_resolved']}) -> {path}")
@@ -353,11 +358,16 @@ def index_add(ctx: click.Context, name: str, sources: tuple[str, ...], text_fiel
               device: str, embed_backend: str, embed_workers: int | None) -> None:
     """Add documents to an existing index (unchanged documents are skipped)."""
     from .index import PassageIndex, load_documents, resolve_index_path
+    from .locks import index_lock
 
     path = resolve_index_path(name)
-    idx = PassageIndex.load(path, embedder=_embedder(None, name, device, embed_backend, embed_workers))
-    added = idx.add(load_documents(sources, text_field=text_field, id_field=id_field))
-    idx.save(path)
+    docs = load_documents(sources, text_field=text_field, id_field=id_field)
+    # load, add and save under the index's lock: a second `index add` waits for this one and
+    # then adds to what it wrote (both documents stay)
+    with index_lock(path, on_wait=lambda msg: _say(ctx, msg)):
+        idx = PassageIndex.load(path, embedder=_embedder(None, name, device, embed_backend, embed_workers))
+        added = idx.add(docs)
+        idx.save(path)
     _say(ctx, f"added {added} passages; {path} now holds {len(idx)} passages")
 
 

@@ -1,0 +1,481 @@
+"""The value guard: near and semantic pairs whose texts differ by a *replaced* value are refused.
+
+A number, operator or symbol, capitalised name or caseless-script word replaced by another of
+its kind ("... in 2019?" / "... in 2020?"), or a negation added or removed, makes a different
+task. :class:`_ValueGuard` decides per pair: cheap checks for many pairs at once
+(:meth:`_ValueGuard.verdicts`: PASS / BLOCK / ASK), the word alignment only for the ASK ones.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..text import STOPWORDS
+from .normalize import _normalize_codepoints
+
+# ---------------------------------------------------------------------------------------------
+# Task-changing differences: the value guard of the near and semantic stages
+# ---------------------------------------------------------------------------------------------
+# A number, with a sign when the minus is not between two operands ("-5", but "7-3" is 7, -, 3)
+# and thousands separators ("10,000" = "10000").
+_NUMBER_RE = re.compile(r"(?<![\w)])(-)?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)")
+# A word that may be a name: letters/digits, inner apostrophes, trailing + or # (C++, C#, F#).
+_WORD_RE = re.compile(r"[^\W_][\w'’]*[+#]*")
+# ASCII signs that are operators only between operands: "7-3", "7 / 3", "2 * 4" (not "well-known",
+# "and/or", "**bold**").
+_CONTEXT_OPS = frozenset("-/*")
+_SENTENCE_END = frozenset(".!?:;…\n。！？")
+_OPENERS = "\"'“‘«([{*_-#>•· \t\r"
+
+
+def _canonical_number(sign: str | None, digits: str) -> str:
+    """"10,000" -> "10000", "1.50" -> "1.5", "007" -> "7", Arabic-Indic digits -> ASCII."""
+    text = "".join(str(unicodedata.digit(c)) if c.isdigit() else c for c in digits.replace(",", ""))
+    whole, _, frac = text.partition(".")
+    whole, frac = whole.lstrip("0") or "0", frac.rstrip("0")
+    value = f"{whole}.{frac}" if frac else whole
+    return f"-{value}" if sign and value != "0" else value
+
+
+def _is_operand(ch: str) -> bool:
+    return ch.isdigit() or ch in "()"
+
+
+_TOKEN_RE = re.compile(r"\S+")
+# a whole word that is a number, with sentence punctuation after it: "2019?", "10,000.", "-5"
+_WHOLE_NUMBER_RE = re.compile(r"(-)?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)[.,;:!?)]*")
+# Cheap per-kind tests of a chunk: a value of a kind can be replaced only if both sides hold one.
+_KIND_TESTS = (re.compile(r"\d"), re.compile(r"(?:^|\s)\W*[^\W\d_a-z]"),
+               re.compile(r"[^\w\s.,;:!?'\"()\[\]{}]"), re.compile(r"[^\x00-\x7f]"))
+
+
+def _may_replace_value(a: str, b: str) -> bool:
+    """False when no kind of value (digit, capital, symbol, non-ASCII) is in both chunks."""
+    return any(t.search(a) and t.search(b) for t in _KIND_TESTS)
+
+
+def _symbol_runs(chunk: str, left: str = "", right: str = "") -> list[str]:
+    """Operators and symbols of a text chunk; adjacent ones form one token ("<=", "==", "++").
+    ``left``/``right``: the non-space characters around the chunk (is "-" between operands?)."""
+    out: list[str] = []
+    stripped = left + "".join(chunk.split()) + right
+    last = -2
+    for k in range(len(left), len(stripped) - len(right)):
+        ch = stripped[k]
+        if ch in _CONTEXT_OPS:
+            is_symbol = (0 < k < len(stripped) - 1 and _is_operand(stripped[k - 1])
+                         and _is_operand(stripped[k + 1]))
+        else:  # accents and backticks (Markdown) are not values
+            is_symbol = (ch in "%#@&" or unicodedata.category(ch) in ("Sm", "Sc", "So", "Sk")) \
+                and ch not in "`´¨¯¸˜"
+        if is_symbol:
+            if last == k - 1:
+                out[-1] += ch
+            else:
+                out.append(ch)
+            last = k
+    return out
+
+
+def _caseless(s: str) -> bool:
+    return not s.isascii() and any(c.isalpha() and c.lower() == c.upper() for c in s)
+
+
+def _caseless_replaced(a: str, b: str) -> bool:
+    """Whether letters of a script without case (CJK, Thai, Arabic, Hangul...) were replaced by
+    others. Names cannot be told by capitals there, so any replaced run of such letters may be
+    a changed name ("中国" -> "美国", "ไทย" -> "ลาว"); inserted or deleted runs (a particle) are not."""
+    from rapidfuzz.distance import Levenshtein
+
+    src = dst = ""
+    for op in Levenshtein.opcodes(a, b):
+        if op.tag == "equal":
+            if _caseless(src) and _caseless(dst):
+                return True
+            src = dst = ""
+            continue
+        src += a[op.src_start:op.src_end]
+        dst += b[op.dest_start:op.dest_end]
+    return _caseless(src) and _caseless(dst)
+
+
+def _changed(a: Sequence[str], b: Sequence[str]) -> bool:
+    """Whether a value was *replaced* by one of its kind: for numbers ("n:"), symbols ("s:") or
+    names ("w:"), each side has one the other lacks (multisets). A value only added or only
+    removed ("... in 2019" vs "... in 2019 and 2020") does not count, nor a number replaced by
+    a word."""
+    from collections import Counter
+
+    if not a or not b:
+        return False
+    for kind in ("n:", "s:", "w:"):
+        xa = [x for x in a if x.startswith(kind)]
+        xb = [x for x in b if x.startswith(kind)] if xa else []
+        if not xb:  # one side holds no value of this kind: nothing was replaced
+            continue
+        if len(xa) == 1 == len(xb):  # the usual case: one value each side
+            if xa[0] != xb[0]:
+                return True
+            continue
+        ca, cb = Counter(xa), Counter(xb)
+        if ca - cb and cb - ca:
+            return True
+    return False
+
+
+class _Side:
+    """One text of a pair, tokenised on whitespace, for the value guard."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text if text.isascii() else unicodedata.normalize("NFKC", text)
+        self.tokens = list(_TOKEN_RE.finditer(self.text))
+        self.words = [m.group(0) for m in self.tokens]
+        self._shouting: bool | None = None
+        self._lower_words: set[str] | None = None
+        # per token, once: its numbers and its possible names (see _token_values)
+        self._token_values: list[tuple[list[str], list[str]] | None] = [None] * len(self.words)
+
+    @property
+    def shouting(self) -> bool:
+        """Mostly upper-case text: capitals say nothing about names there."""
+        if self._shouting is None:
+            # count upper- and lower-case letters in C: characters that change when folded
+            def changed(other: str) -> int:
+                if len(other) != len(self.text):
+                    return sum(1 for a, b in zip(self.text, other) if a != b)
+                a = np.frombuffer(self.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+                b = np.frombuffer(other.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+                return int((a != b).sum())
+            self._shouting = changed(self.text.lower()) > changed(self.text.upper())
+        return self._shouting
+
+    @property
+    def lower_words(self) -> set[str]:
+        """Words the text writes in lower case."""
+        if self._lower_words is None:
+            self._lower_words = {w for w in re.findall(r"\w+", self.text) if w.islower()}
+        return self._lower_words
+
+    def sentence_start(self, k: int) -> bool:
+        if k == 0:
+            return True
+        prev = self.words[k - 1].rstrip("\"'”’»)]*_")
+        gap = self.text[self.tokens[k - 1].end():self.tokens[k].start()]
+        return not prev or prev[-1] in _SENTENCE_END or "\n" in gap or prev in ("-", "*", "•", "#")
+
+    def values(self, lo: int, hi: int, other: _Side) -> list[str]:
+        """Numbers, symbols and names of tokens [lo, hi), as typed strings."""
+        if lo >= hi:
+            return []
+        chunk = self.text[self.tokens[lo].start():self.tokens[hi - 1].end()]
+        before = self.text[:self.tokens[lo].start()].rstrip()[-1:]
+        after = self.text[self.tokens[hi - 1].end():].lstrip()[:1]
+        # symbols per chunk: adjacent ones form one run across spaces ("< =" is "<=")
+        out = ["s:" + s for s in _symbol_runs(chunk, before, after)]
+        for k in range(lo, hi):
+            numbers, names = self._values_of_token(k)
+            out += numbers
+            # a capitalised word the other text uses in lower case is a plain word there too
+            out += ["w:" + low for low in names if low not in other.lower_words]
+        return out
+
+    def _values_of_token(self, k: int) -> tuple[list[str], list[str]]:
+        """Token k's numbers ("n:..."; a number never spans whitespace) and its possible names
+        (case-folded): everything about a token that does not depend on the other text."""
+        got = self._token_values[k]
+        if got is not None:
+            return got
+        word = self.words[k]
+        numbers = ["n:" + _canonical_number(m.group(1), m.group(2))
+                   for m in _NUMBER_RE.finditer(word)] if _KIND_TESTS[0].search(word) else []
+        names: list[str] = []
+        for m in _WORD_RE.finditer(word):
+            w = m.group(0)
+            if not w[0].isupper() or w == "I" or w.startswith(("I'", "I’")) or self.shouting:
+                continue
+            if word[:m.start()].strip(_OPENERS) or (m.start() == 0 and self.sentence_start(k)):
+                continue  # not at a word start, or the first word of a sentence
+            low = w.casefold()
+            if low in STOPWORDS:  # "These", "Why": capitalised for emphasis, not names
+                continue
+            # a capitalised word the text also uses in lower case is a plain word
+            if low == w or low in self.lower_words:
+                continue
+            names.append(low)
+        got = self._token_values[k] = (numbers, names)
+        return got
+
+
+# Negations, whose presence or absence flips what a row asks: counted per text by the guard.
+_NEGATION_RE = re.compile(
+    r"\b(?:not|no|never|none|nobody|nothing|neither|nor|cannot|without)\b|\w(?:n't|n’t)\b", re.IGNORECASE)
+
+
+class _ValueGuard:
+    """Blocks near/semantic pairs where a task-changing value was *replaced*: a number ("2019" vs
+    "2020", "-5" vs "5"; "10,000" = "10000"), an operator or symbol ("7+3" vs "7-3", "5 < 3" vs
+    "5 <= 3", "😀" vs "😢", "$5" vs "€5"), a capitalised name not at a sentence start ("Lamar" vs
+    "Leon"; a capitalised word the texts also use in lower case is a plain word), or a run of
+    letters of a caseless script (CJK, Thai, Arabic...: any replaced run may be a name). A
+    negation added or removed ("not", "never", "n't") blocks too, although it is an insertion.
+
+    The two texts are aligned word by word (rapidfuzz Levenshtein opcodes over whitespace
+    tokens); only spans replaced by other words are examined, and a span blocks when each side
+    holds a value the other lacks. Values only added or removed, words moved, and edits of
+    ordinary words pass, which keeps lightly edited copies mergeable."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = texts
+        # recently used rows (pairs come sorted by their first row): bounded, so memory stays
+        # flat however many rows take part in pairs
+        self._sides: dict[int, _Side] = {}
+        self._words: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+        # numbers per row are small and decide most template pairs: a larger cache
+        self._numbers: dict[int, frozenset[str]] = {}
+        self._negation_counts: dict[int, int] = {}
+
+    def _row_numbers(self, r: int) -> frozenset[str]:
+        got = self._numbers.get(r)
+        if got is None:
+            if len(self._numbers) >= 1 << 18:
+                self._numbers.clear()
+            got = self._numbers[r] = self._word_sets(r)[1]
+        return got
+
+    def _side(self, r: int) -> _Side:
+        side = self._sides.get(r)
+        if side is None:
+            if len(self._sides) >= 4096:
+                self._sides.clear()
+            side = self._sides[r] = _Side(self.texts[r])
+        return side
+
+    def _word_sets(self, r: int) -> tuple[frozenset[str], frozenset[str]]:
+        """(whitespace words, canonical numbers written as whole words) of row r."""
+        got = self._words.get(r)
+        if got is None:
+            if len(self._words) >= 4096:
+                self._words.clear()
+            words = frozenset(self.texts[r].split())
+            numbers = frozenset(_canonical_number(m.group(1), m.group(2)) for w in words
+                                if (m := _WHOLE_NUMBER_RE.fullmatch(w)))
+            got = self._words[r] = (words, numbers)
+        return got
+
+    def _negations(self, r: int) -> int:
+        got = self._negation_counts.get(r)
+        if got is None:
+            if len(self._negation_counts) >= 1 << 18:
+                self._negation_counts.clear()
+            got = self._negation_counts[r] = len(_NEGATION_RE.findall(self.texts[r]))
+        return got
+
+    def blocked(self, a: int, b: int) -> bool:
+        """Whether the pair (a, b) is refused (a = the row that would absorb b): the plain,
+        pair-at-a-time decision. :meth:`verdicts` takes the cheap ones for many pairs at once."""
+        cheap = self._cheap(a, b)
+        return self._aligned_either(a, b) if cheap == ASK else cheap == BLOCK
+
+    def _aligned_either(self, a: int, b: int) -> bool:
+        """The alignment in both directions: a minimal edit script is not unique, and one order
+        can pair a moved word with a changed value ("the 7+3" / "7-3 the") where the other sees
+        only an insertion and a deletion. A pair is refused when either order finds a value
+        replaced, so whether two rows merge never depends on which one is the centre."""
+        return self._aligned_blocked(a, b) or self._aligned_blocked(b, a)
+
+    def _cheap(self, a: int, b: int) -> int:
+        """PASS, BLOCK or ASK (only the alignment can tell) for one pair; symmetric."""
+        ta, tb = self.texts[a], self.texts[b]
+        if ta == tb:
+            return PASS
+        # a negation added or removed reverses the task ("Is Paris in France?" / "Is Paris not
+        # in France?", "Do delete ..." / "Do not delete ..."), though it is only an insertion
+        if self._negations(a) != self._negations(b):
+            return BLOCK
+        # fast paths: values can only change among the words one text has and the other lacks;
+        # and each text having a number (a whole word) the other lacks is a changed number
+        na, nb = self._row_numbers(a), self._row_numbers(b)
+        if na - nb and nb - na:
+            return BLOCK
+        (wa, _), (wb, _) = self._word_sets(a), self._word_sets(b)
+        if not _may_replace_value(" ".join(wa - wb), " ".join(wb - wa)):
+            return PASS
+        return ASK
+
+    def _aligned_blocked(self, a: int, b: int) -> bool:
+        """The word alignment: asked only for pairs the cheap decisions leave open."""
+        from rapidfuzz.distance import Levenshtein
+
+        sa, sb = self._side(a), self._side(b)
+        if sa.words == sb.words:
+            return False
+        spans: list[list[int]] = []
+        for op in Levenshtein.opcodes(sa.words, sb.words):
+            if op.tag == "equal":
+                continue
+            if spans and spans[-1][1] == op.src_start and spans[-1][3] == op.dest_start:
+                spans[-1][1], spans[-1][3] = op.src_end, op.dest_end
+            else:
+                spans.append([op.src_start, op.src_end, op.dest_start, op.dest_end])
+        for a0, a1, b0, b1 in spans:
+            if a0 == a1 or b0 == b1:
+                continue  # words only inserted or deleted
+            if not _may_replace_value(" ".join(sa.words[a0:a1]), " ".join(sb.words[b0:b1])):
+                continue
+            if _changed(sa.values(a0, a1, sb), sb.values(b0, b1, sa)):
+                return True
+            ca = sa.text[sa.tokens[a0].start():sa.tokens[a1 - 1].end()]
+            cb = sb.text[sb.tokens[b0].start():sb.tokens[b1 - 1].end()]
+            if _caseless(ca) and _caseless(cb):
+                ua = _normalize_codepoints([ca])[0].tobytes().decode("utf-32-le", "surrogatepass")
+                ub = _normalize_codepoints([cb])[0].tobytes().decode("utf-32-le", "surrogatepass")
+                if _caseless_replaced(ua, ub):
+                    return True
+        return False
+
+    def keep_mask(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """True for the pairs (i, j) the guard lets through."""
+        ver = self.verdicts(i, j)
+        ask = np.flatnonzero(ver == ASK)
+        for k, a, b in zip(ask.tolist(), np.asarray(i)[ask].tolist(), np.asarray(j)[ask].tolist()):
+            ver[k] = not self._aligned_either(a, b)
+        return ver == PASS
+
+    # -- the cheap decisions, vectorised --------------------------------------------------------
+    # On templated data (GSM8K-like rows that differ only by their numbers) the near stage
+    # yields hundreds of thousands of pairs per ten thousand rows, nearly all decided by the
+    # cheap checks of blocked(); taken one pair at a time in Python they cost more than the
+    # whole near stage. verdicts() reads each row once (negation count, numbers, value-bearing
+    # words as small integer ids) and takes the same decisions for all pairs with numpy.
+    def verdicts(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Per pair (i[k], j[k]): PASS (1), BLOCK (0) or ASK (-1): only the word alignment
+        (:meth:`_aligned_blocked`) can tell. Exactly the cheap decisions of :meth:`blocked`,
+        in its order: identical texts pass; different negation counts block; each side
+        having a number the other lacks blocks; pairs whose differing words hold no value of
+        a kind on both sides pass."""
+        i = np.asarray(i, dtype=np.int64).reshape(-1)
+        j = np.asarray(j, dtype=np.int64).reshape(-1)
+        out = np.full(len(i), ASK, dtype=np.int8)
+        if not len(i):
+            return out
+        # each row read once (local ids 0..m-1), then the pairs compared in chunks (bounded
+        # temporary arrays), each check only on the pairs the earlier ones left open
+        local = np.zeros(max(int(i.max()), int(j.max())) + 1, dtype=np.int64)
+        local[i] = 1
+        local[j] = 1
+        rows = np.flatnonzero(local)
+        local[rows] = np.arange(len(rows))
+        sig = _RowSignatures([self.texts[r] for r in rows.tolist()])
+        for s in range(0, len(i), _GUARD_CHUNK):
+            a, b = local[i[s:s + _GUARD_CHUNK]], local[j[s:s + _GUARD_CHUNK]]
+            ver = np.full(len(a), ASK, dtype=np.int8)
+            ver[sig.text_id[a] == sig.text_id[b]] = PASS
+            ver[(ver == ASK) & (sig.negations[a] != sig.negations[b])] = BLOCK
+            open_ = np.flatnonzero(ver == ASK)
+            ver[open_[sig.numbers.replaced(a[open_], b[open_])[:, 0]]] = BLOCK
+            open_ = np.flatnonzero(ver == ASK)
+            ver[open_[~sig.values.replaced(a[open_], b[open_]).any(axis=1)]] = PASS
+            out[s:s + len(a)] = ver
+        return out
+
+
+# a whitespace token with a character other than a-z (str.split and \s agree on whitespace)
+_NOT_PLAIN_WORD_RE = re.compile(r"\S*[^a-z\s]\S*")
+PASS, BLOCK, ASK = 1, 0, -1  # verdicts of the value guard (ASK: only the alignment can tell)
+_GUARD_CHUNK = 1 << 16  # pairs per vectorised guard chunk
+
+
+class _SetColumn:
+    """One small set of integer ids per row (CSR: ``ptr``, sorted ``data`` per row), ids
+    encoded as ``id * kinds + kind``; ``set_id`` equal <=> the two rows' sets are equal."""
+
+    def __init__(self, sets: list[list[int]], kinds: int) -> None:
+        self.kinds = kinds
+        sizes = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
+        self.ptr = np.zeros(len(sets) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self.ptr[1:])
+        self.data = np.fromiter((x for t in sets for x in sorted(t)), dtype=np.int64,
+                                count=int(self.ptr[-1]))
+        ids: dict[tuple[int, ...], int] = {}
+        self.set_id = np.fromiter((ids.setdefault(tuple(sorted(t)), len(ids)) for t in sets),
+                                  dtype=np.int64, count=len(sets))
+        self.span = int(self.data.max()) + 1 if len(self.data) else 1
+        # (row, element) keys, sorted (rows ascending, each row's elements sorted)
+        self.keys = np.repeat(np.arange(len(sets), dtype=np.int64), sizes) * self.span + self.data
+
+    def _missing(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(pairs, kinds) bool: set a holds an element of that kind that set b lacks."""
+        size = self.ptr[a + 1] - self.ptr[a]
+        pair = np.repeat(np.arange(len(a)), size)
+        src = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size) \
+            + np.repeat(self.ptr[a], size)
+        elem = self.data[src]
+        query = b[pair] * self.span + elem
+        found = np.zeros(len(query), dtype=bool)
+        if len(self.keys):
+            pos = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
+            found = self.keys[pos] == query
+        missing = np.bincount(pair * self.kinds + elem % self.kinds, weights=~found,
+                              minlength=len(a) * self.kinds)
+        return missing.reshape(len(a), self.kinds) > 0
+
+    def replaced(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(pairs, kinds) bool: each set holds an element of that kind the other lacks. Rows
+        with equal sets (the same ``set_id``) are not compared element-wise."""
+        out = np.zeros((len(a), self.kinds), dtype=bool)
+        differ = np.flatnonzero(self.set_id[a] != self.set_id[b])
+        if len(differ):
+            da, db = a[differ], b[differ]
+            out[differ] = self._missing(da, db) & self._missing(db, da)
+        return out
+
+
+class _RowSignatures:
+    """What :meth:`_ValueGuard.verdicts` needs of each row, read once: a text id, the negation
+    count, the canonical numbers written as whole words, and the words holding a value of each
+    kind of ``_KIND_TESTS`` (digit, capital / caseless letter, symbol, non-ASCII). Words get
+    integer ids shared by the rows of one chunk, so the sets compare exactly (no hashing)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        text_ids: dict[str, int] = {}
+        number_ids: dict[str, int] = {}
+        word_ids: dict[str, int] = {}
+        kinds = len(_KIND_TESTS)
+        # word -> (number id or -1, value elements word_id * kinds + kind)
+        seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+        numbers: list[list[int]] = []
+        values: list[list[int]] = []
+        for t in texts:
+            row_numbers: set[int] = set()
+            row_values: list[int] = []
+            # words of plain a-z letters hold no value of any kind: found in C, never looked at
+            for w in set(_NOT_PLAIN_WORD_RE.findall(t)):
+                got = seen.get(w)
+                if got is None:
+                    m = _WHOLE_NUMBER_RE.fullmatch(w)
+                    num = -1 if m is None else number_ids.setdefault(
+                        _canonical_number(m.group(1), m.group(2)), len(number_ids))
+                    hit = [k for k, test in enumerate(_KIND_TESTS) if test.search(w)]
+                    elems: tuple[int, ...] = ()
+                    if hit:
+                        wid = word_ids.setdefault(w, len(word_ids))
+                        elems = tuple(wid * kinds + k for k in hit)
+                    got = (num, elems)
+                    if len(seen) >= 1 << 20:  # a cache only (ids live in the dicts above)
+                        seen.clear()
+                    seen[w] = got
+                if got[0] >= 0:
+                    row_numbers.add(got[0])
+                row_values.extend(got[1])
+            numbers.append(list(row_numbers))
+            values.append(row_values)
+        self.text_id = np.fromiter((text_ids.setdefault(t, len(text_ids)) for t in texts),
+                                   dtype=np.int64, count=len(texts))
+        self.negations = np.fromiter((len(_NEGATION_RE.findall(t)) for t in texts),
+                                     dtype=np.int64, count=len(texts))
+        self.numbers = _SetColumn(numbers, 1)
+        self.values = _SetColumn(values, kinds)

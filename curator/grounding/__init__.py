@@ -39,11 +39,15 @@ from __future__ import annotations
 from ..text import stem
 from .claims import SHORT_CLAIM_WORDS, PairInput, SentenceVerdict, claim_words, make_claim
 from .combiner import (
+    ABOUT_MIN_COVERAGE,
+    ABOUT_MIN_SIM,
     RETRIEVAL_FLOOR,
     RETRIEVAL_MIN_COVERAGE,
     VERDICTS,
     GroundingParams,
     PairGrounding,
+    about_mask,
+    is_about,
     judge_pair,
     verdicts_json,
 )
@@ -69,10 +73,10 @@ from .verifier import (
 )
 
 __all__ = [
-    "AGAINST_FEATURES", "ALL_FEATURES", "FEATURES", "MAX_UNIT_WORDS", "NEGATIONS", "RETRIEVAL_FLOOR",
+    "ABOUT_MIN_COVERAGE", "ABOUT_MIN_SIM", "AGAINST_FEATURES", "ALL_FEATURES", "FEATURES", "MAX_UNIT_WORDS", "NEGATIONS", "RETRIEVAL_FLOOR",
     "RETRIEVAL_MIN_COVERAGE", "SHIPPED_DIR", "SHORT_CLAIM_WORDS", "SUPPORT_FEATURES", "VERDICTS",
     "GroundingParams", "GroundingScorer", "GroundingVerifier", "PairGrounding", "PairInput",
-    "SentenceVerdict", "base_model_dir", "check_model_dir", "claim_features", "claim_words",
-    "evidence_window", "gather_evidence", "judge_pair", "label_spec", "labelled_examples",
+    "SentenceVerdict", "about_mask", "base_model_dir", "check_model_dir", "claim_features", "claim_words",
+    "evidence_window", "gather_evidence", "is_about", "judge_pair", "label_spec", "labelled_examples",
     "make_claim", "shipped_model_dir", "stem", "train_verifier", "verdicts_json",
 ]

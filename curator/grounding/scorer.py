@@ -203,5 +203,6 @@ class GroundingScorer:
                 v.support = float(1.0 - pr)
             if self._verifier is not None:
                 self._verify(pairs, per_pair, ev_texts, modes)
-        return [judge_pair(p.response, verdicts, mode, threshold, self._not_about)
+        return [judge_pair(p.response, verdicts, mode, threshold, self._not_about, params.doubt, params.about,
+                           tuple(params.floors))
                 for p, verdicts, mode in zip(pairs, per_pair, modes)]

@@ -13,9 +13,12 @@ aligned to its best evidence sentences and judged with cheap, transferable featu
 * rapidfuzz similarity of the claim to its best evidence sentence.
 
 A logistic model over these features (parameters in ``curator/data/grounding_params.json``, fitted
-by ``benchmarks/grounding.py --fit``) gives each sentence a probability of being unsupported; a
-pair's ``hallucination_prob`` is that of its worst sentence, ``grounding`` is 1 minus it, and
-``hallucinated`` is ``hallucination_prob >= threshold``.
+by ``benchmarks/grounding_logo.py --fit``) gives each sentence a probability of being unsupported.
+A sentence is judged only when its evidence is *about* it (:func:`is_about`); a pair is
+``hallucinated`` when a judged sentence reaches the threshold, doubtful (``unverifiable``,
+confidence "low") between the doubt threshold and it, ``supported`` when its judged sentences are
+below, else ``unverifiable``; ``hallucination_prob`` is its worst judged sentence's probability
+(docs/grounding.md, section 3), ``grounding`` is 1 minus it.
 
 >>> scorer = GroundingScorer()                                                  # doctest: +SKIP
 >>> res = scorer.score([PairInput("Capital of France?", "Lyon.", source="Paris is the capital of France.")])  # doctest: +SKIP

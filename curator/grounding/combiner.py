@@ -32,39 +32,48 @@ RETRIEVAL_FLOOR = 0.35
 #: benchmarks/grounding.py --parts ood).
 RETRIEVAL_MIN_COVERAGE = 0.3
 VERDICTS = ("supported", "hallucinated", "unverifiable")
-#: The "about" test (:func:`is_about`), defaults of :attr:`GroundingParams.about`: a claim is
-#: judged only when its most similar evidence sentence has at least this cosine similarity ...
-ABOUT_MIN_SIM = 0.5
-#: ... and one evidence window (a sentence with its antecedents, or two adjacent sentences) holds
-#: at least this share of its content words (a short answer's: with its question's). Measured in
-#: benchmarks/grounding_logo.py (part about).
+#: The "about" test (:func:`is_about`); defaults of :attr:`GroundingParams.about`, measured in
+#: benchmarks/grounding_logo.py (part about). One evidence window must hold this share of the
+#: claim's content words ...
 ABOUT_MIN_COVERAGE = 0.3
-#: ... where a claim whose key terms (names, numbers) one window holds at least this share of
-#: counts as similar whatever its embedding ("Roger Christian" answering a multi-hop question).
+#: ... and the evidence be close to the claim: its best sentence's cosine similarity, ...
+ABOUT_MIN_SIM = 0.5
+#: ... or this share of its names and numbers in one window ("Roger Christian" for a multi-hop
+#: question), ...
 ABOUT_MIN_KEYS = 0.75
+#: ... or this many of the prompt's content words in its aligned sentences. In index mode the
+#: window must hold this share of the claim's content words.
+ABOUT_MIN_PROMPT_WORDS = 4
+ABOUT_MIN_COVERAGE_INDEX = 0.4
 
 
 def is_about(features: dict[str, float], about: dict[str, float] | None = None) -> bool:
-    """Whether the evidence is *about* a claim, so that it can judge it.
+    """Whether the evidence is *about* a claim, so that it can judge it (docs/grounding.md).
 
-    A claim's best evidence must be similar to it (``emb_max`` >= ``about["min_sim"]``; not asked
-    of structured records, which embed unlike prose) and one evidence window must state a good
-    part of it (``about_cov`` >= ``about["min_coverage"]``): evidence that never mentions what the
-    claim talks about (an off-topic retrieved passage, a source silent on the subject, a role-play
-    line, a word problem's answer) cannot show it wrong, however novel its words; such a claim is
-    ``unverifiable``."""
+    One evidence window (a sentence with the names it refers back to, or two adjacent sentences)
+    must state a good part of the claim - ``about_cov``, the share of its content words (a short
+    answer's, or one opening with a pronoun: with its question's) in that window, at least
+    ``about["min_coverage"]`` - and the evidence must be close to it by one of: its best sentence's
+    embedding similarity (``emb_max`` >= ``min_sim``), the claim's names and numbers in one window
+    (``about_keys`` >= ``min_keys``), the prompt's content words in the aligned sentences
+    (``prompt_overlap`` >= ``min_prompt_words``), or a structured record (a tool's result,
+    which embeds unlike prose). Evidence that never says what the claim talks about (an off-topic
+    retrieved passage, a source silent on the subject, a role-play line, a word problem's answer)
+    cannot show it wrong, however novel its words: such a claim is ``unverifiable``."""
     return bool(about_mask(features.get("emb_max", 0.0), features.get("about_cov", 0.0), about,
-                           features.get("ev_record", 0.0), features.get("about_keys", -1.0)))
+                           features.get("ev_record", 0.0), features.get("about_keys", -1.0),
+                           features.get("prompt_overlap", -1.0)))
 
 
 def about_mask(emb_max: Any, about_cov: Any, about: dict[str, float] | None = None, record: Any = 0.0,
-               about_keys: Any = -1.0) -> Any:
-    """:func:`is_about` on arrays (or scalars) of ``emb_max``, ``about_cov``, ``ev_record`` and
-    ``about_keys``."""
+               about_keys: Any = -1.0, prompt_overlap: Any = -1.0) -> Any:
+    """:func:`is_about` on arrays (or scalars) of the features it reads."""
     a = about or {}
+    cov = np.asarray(about_cov)
     similar = ((np.asarray(emb_max) >= a.get("min_sim", ABOUT_MIN_SIM)) | (np.asarray(record) >= 0.5)
-               | (np.asarray(about_keys) >= a.get("min_keys", ABOUT_MIN_KEYS)))
-    return similar & (np.asarray(about_cov) >= a.get("min_coverage", ABOUT_MIN_COVERAGE))
+               | (np.asarray(about_keys) >= a.get("min_keys", ABOUT_MIN_KEYS))
+               | (np.asarray(prompt_overlap) >= a.get("min_prompt_words", ABOUT_MIN_PROMPT_WORDS)))
+    return similar & (cov >= a.get("min_coverage", ABOUT_MIN_COVERAGE))
 
 
 @dataclass
@@ -202,11 +211,19 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
     doubt = threshold if doubt is None else min(doubt, threshold)
     checked = [v for v in verdicts if v.features]
     judged, scored = [], []
-    # A contradiction rule that fires (``conflicts``: the parameters' floors) shows the claim's
-    # sentence states the rest of it: the pair's own source is about it. Not in index mode, where
-    # passages are retrieved for their similarity and a look-alike number or name is likelier.
-    on = {id(v): mode != "none" and not (mode == "index" and not_about(v.features)) and (
-        is_about(v.features, about) or (mode != "index" and any(v.features.get(c, 0.0) >= 0.5 for c in conflicts)))
+    # A contradiction rule that fires (``conflicts``: the parameters' floors) in a window that
+    # states enough of the claim shows the pair's own source is about it, however its embedding
+    # compares. Not in index mode, where passages are retrieved for their similarity and a
+    # look-alike number or name is likelier.
+    cover = (about or {}).get("min_coverage", ABOUT_MIN_COVERAGE)
+    # Retrieved passages are the index's most similar ones whatever it holds: in index mode the
+    # window must state more of the claim (``min_coverage_index``).
+    cover_index = (about or {}).get("min_coverage_index", ABOUT_MIN_COVERAGE_INDEX)
+    on = {id(v): mode != "none" and (
+        (mode == "index" and not not_about(v.features) and is_about(v.features, about)
+         and v.features.get("about_cov", 0.0) >= cover_index)
+        or (mode != "index" and (is_about(v.features, about) or (
+            v.features.get("about_cov", 0.0) >= cover and any(v.features.get(c, 0.0) >= 0.5 for c in conflicts)))))
         for v in checked}
     # A list answers one question: when the pair's own source is about one of its items and
     # supports it, it is about the list, and an item it lacks is judged too ("3. Smoke 20 cigars"

@@ -372,12 +372,12 @@ def _about(claim_stems: Sequence[str], keys: set[str], question: set[str],
            windows: Sequence[set[str]]) -> tuple[float, float]:
     """How much of a claim one evidence window states: the largest share of its content stems
     (``claim_stems``, plus the ``question``'s content stems not among them) in one window, and
-    the largest share of its key terms (-1.0 when it has none)."""
+    the largest share of its key terms (-1.0 when it has fewer than two: one name found is weak)."""
     want = list(claim_stems) + [w for w in question if w not in claim_stems]
     if not windows:
         return 0.0, (-1.0 if not keys else 0.0)
     cov = max(_coverages(want, windows)) if want else 1.0
-    share = max(len(keys & w) for w in windows) / len(keys) if keys else -1.0
+    share = max(len(keys & w) for w in windows) / len(keys) if len(keys) >= 2 else -1.0
     return float(cov), float(share)
 
 
@@ -533,10 +533,11 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                 # Paris." answering "What's the weather in Paris?" from {"temp_c": 18}.
                 "own_key_absent": own_absent,
                 # The same where the question offers the candidates (a choice or a yes/no question
-                # naming them) or the evidence is a tool's record: the answer's pick, or its
-                # new name, is absent while the rest of its relation is there ("Is it 18 °C in
-                # Paris or in Lyon?" -> "It is 18 °C in Lyon." vs {"city": "Paris", ...}).
-                "choice_key_absent": own_absent if offered or given else 0.0,
+                # naming them): the answer's pick is absent while the rest of its relation is
+                # there ("Is it 18 °C in Paris or in Lyon?" -> "It is 18 °C in Lyon." vs
+                # {"city": "Paris", ...}). Not for an open question: a ticker ("MSFT") or a
+                # name the tool's call carried is not in its result.
+                "choice_key_absent": own_absent if offered else 0.0,
                 # The claim stated by an evidence sentence with the opposite negation.
                 "neg_flip": float(flip >= 0),
                 # The "about" test's inputs (see combiner.is_about): the largest share of the

@@ -450,6 +450,7 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
             cw = claim_words(claim, prompt_x)
             claim_nums = [n for n in numbers(claim) if n not in prompt_numbers]
             short = len(words(claim)) <= SHORT_CLAIM_WORDS
+            claim_stems = [stem(w) for w in words(claim) if w not in STOPWORDS]
             keys = _key_terms(claim, all_stems, ev, elex)
             # The relation the claim states, less what the prompt gave (see `given`).
             own_keys = set(keys) - given
@@ -477,7 +478,10 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                 # often stated in another sentence of a multi-hop source (with them, the
                 # rule fired on 59 % of HaluEval-QA pairs, mostly faithful ones).
                 whole = any(own_keys <= t for t in ctx_terms)
-                swap = 0.0 if whole else max(_swap(claim, own_keys, set(numbers(claim)), cw, _lexical(ev[int(j)].text),
+                # The rest of the claim: all its content words (those it shares with the question
+                # too: "The bridge is in Berlin." restates "Where is the bridge?").
+                swap = 0.0 if whole else max(_swap(claim, own_keys, set(numbers(claim)), claim_stems,
+                                                   _lexical(ev[int(j)].text),
                                                    elex[int(j)], ctx_terms[int(j)], prompt_given)
                                              for j in top)
                 flip = _neg_flip(claim, own_keys, ev, elex, ctx_terms, lenient_terms)
@@ -500,10 +504,12 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
             # All its content words (also those it shares with the question: "It was designed by
             # Gaudi." restates "Who designed the tower?"), and the question's when it is a short
             # answer or opens with a pronoun that refers back to the question's subject.
-            # Against a record, less what the prompt gives: a tool's result answers the call
-            # without naming its subject ("Paris" in "It is 18 °C in Paris." vs {"temp_c": 18}).
+            # Against a record, less the names and numbers the prompt gives: a tool's result
+            # answers the call without naming its subject ("Paris" in "It is 18 °C in Paris." vs
+            # {"temp_c": 18}).
+            given_keys = given & (prompt_ents | prompt_numbers)
             about_cov, about_keys = _about(
-                [w for w in (stem(w) for w in words(claim) if w not in STOPWORDS) if w not in given], keys - given,
+                [w for w in claim_stems if w not in given_keys], keys - given_keys,
                 set() if given else prompt_cw if short or _PRONOUN_START_RE.match(claim) else set(), windows)
             cov_local = _coverage(cw, local)
             cov_global = _coverage(cw, all_stems)
@@ -511,7 +517,10 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
             num_local = (sum(n not in local_nums for n in claim_nums) / len(claim_nums)) if claim_nums else 0.0
             # "24 km" where the aligned sentence says "42 km": a number the evidence lacks,
             # in place of one the aligned sentence has.
-            num_mismatch = (_num_mismatch(claim, ev_numbers, prompt_numbers, [_lexical(ev[int(j)].text) for j in top])
+            # The prompt's numbers are not replacements, unless the evidence states them too (a
+            # chat's prompt carries the tool result the answer misreads).
+            num_mismatch = (_num_mismatch(claim, ev_numbers, prompt_numbers - ev_numbers,
+                                          [_lexical(ev[int(j)].text) for j in top])
                             if len(ev) and num_novel else 0.0)
             caps = [stem(w) for c in _capitalised(claim) for w in words(c)]
             caps = [c for c in caps if c not in prompt_stems and c not in STOPWORDS]

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 from .cluster import _star_clusters as _star_clusters
 from .cluster import connected_components, star_clusters
+from .context import context_keys, record_context
 from .deduplicator import Deduplicator, DedupResult
 from .exact import ExactDuplicateFinder
 from .guard import _ValueGuard as _ValueGuard
@@ -75,6 +76,7 @@ from .minhash import optimal_lsh_params
 from .near import DEFAULT_NEAR_THRESHOLD, DEFAULT_NGRAM, NearDuplicateFinder
 from .normalize import _near_codepoints as _near_codepoints
 from .normalize import _normalize_codepoints as _normalize_codepoints
+from .preamble import PREAMBLE_MIN_ROWS, Preambles, split_preambles
 from .semantic import (
     DEFAULT_SEMANTIC_THRESHOLD,
     MAX_UNK_SHARE,
@@ -93,14 +95,19 @@ __all__ = [
     "DEFAULT_SEMANTIC_THRESHOLD",
     "MAX_UNK_SHARE",
     "MULTILINGUAL_MODEL",
+    "PREAMBLE_MIN_ROWS",
     "DedupResult",
     "Deduplicator",
     "ExactDuplicateFinder",
     "NearDuplicateFinder",
+    "Preambles",
     "SemanticDuplicateFinder",
     "connected_components",
+    "context_keys",
     "latin_letter_share",
     "optimal_lsh_params",
+    "record_context",
     "semantic_readable",
+    "split_preambles",
     "star_clusters",
 ]

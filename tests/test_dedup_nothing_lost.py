@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from curator.cli import cli
+from curator.dedup import Deduplicator, split_preambles
 
 
 def write_jsonl(path: Path, recs: list[dict]) -> Path:
@@ -348,3 +352,49 @@ def test_prose_punctuation_still_folds(tmp_path):
             {"instruction": "Compute f'(2) for f(x) = x^3.", "output": "x"},
             {"instruction": "compute f’(2) for f(x) = x^3", "output": "x"}]
     assert dedup(tmp_path, recs, *FAST) == [None, 0, 0, None, 3]
+
+
+# -- properties: preambles and keys never join rows they should keep apart -------------------------
+_PRE = ["toolformer: enabled\ntoolformer access: python\nA Python shell.\npython(code)",
+        "You are a helpful assistant for a bank.\nAnswer briefly.",
+        "Read the passage.\nThe Nile is long.\n"]
+_WORDS = ["cube", "root", "of", "27", "find", "the", "length", "string", "Paris", "weather", "now", "?"]
+
+
+@st.composite
+def preamble_rows(draw):
+    rows, ctx = [], []
+    for _ in range(draw(st.integers(2, 14))):
+        if rows and draw(st.booleans()):
+            k = draw(st.integers(0, len(rows) - 1))  # a copy of an earlier row
+            rows.append(rows[k])
+            ctx.append(draw(st.sampled_from([ctx[k], ctx[k], 1 - ctx[k]])))
+            continue
+        body = " ".join(draw(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=5)))
+        pre = draw(st.sampled_from(_PRE + [""]))
+        rows.append(f"{pre}\n{body}" if pre else body)
+        ctx.append(draw(st.integers(0, 1)))
+    return rows, ctx
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(preamble_rows())
+def test_preambles_and_context_keep_rows_apart(case):
+    texts, ctx = case
+    found = split_preambles(texts)
+    for t, b, p in zip(texts, found.bodies, found.preamble.tolist()):
+        assert t.endswith(b)
+        assert (b == t) if p == 0 else b.strip()
+    # copies of one text always get the same preamble
+    by_text: dict[str, int] = {}
+    for t, p in zip(texts, found.preamble.tolist()):
+        assert by_text.setdefault(t, p) == p
+    # every row embeds alike: only the keys and preambles keep rows apart
+    emb = np.ones((len(texts), 4), dtype=np.float32)
+    res = Deduplicator(near_threshold=0.1, allow_value_changes=True).run(
+        texts, embeddings=emb, context=ctx)
+    for r in np.flatnonzero(~res.keep).tolist():
+        k = int(res.duplicate_of[r])
+        assert ctx[r] == ctx[k]
+        if res.method[r] != "exact":
+            assert found.preamble[r] == found.preamble[k]

@@ -2,7 +2,9 @@
 
 A number, operator or symbol, capitalised name or caseless-script word replaced by another of
 its kind ("... in 2019?" / "... in 2020?"), or a negation added or removed, makes a different
-task. :class:`_ValueGuard` decides per pair: cheap checks for many pairs at once
+task; so do, read over the whole row (:class:`_RowFacts`), other numbers (wherever they stand,
+digits or words), another day, code laid out or marked otherwise, and another question after
+the same givens. :class:`_ValueGuard` decides per pair: cheap checks for many pairs at once
 (:meth:`_ValueGuard.verdicts`: PASS / BLOCK / ASK), the word alignment only for the ASK ones.
 """
 
@@ -282,7 +284,8 @@ class _ValueGuard:
     "5 <= 3", "😀" vs "😢", "$5" vs "€5"), a capitalised name not at a sentence start ("Lamar" vs
     "Leon"; a capitalised word the texts also use in lower case is a plain word), or a run of
     letters of a caseless script (CJK, Thai, Arabic...: any replaced run may be a name). A
-    negation added or removed ("not", "never", "n't") blocks too, although it is an insertion.
+    negation added or removed ("not", "never", "n't") blocks too, although it is an insertion,
+    as do the row-level differences of :meth:`_RowFacts.blocks` (numbers, days, code, question).
 
     The two texts are aligned word by word (rapidfuzz Levenshtein opcodes over whitespace
     tokens); only spans replaced by other words are examined, and a span blocks when each side

@@ -35,9 +35,12 @@ lint: install
 	$(BIN)/ruff check curator tests benchmarks
 	$(BIN)/mypy curator
 
+# One script per question (benchmarks/README.md); the measured numbers are in benchmarks/RESULTS.md.
+# Hours on 2 cores. The verifier needs a trained model first: benchmarks/verifier_train.py, then
+# benchmarks/verifier.py --model DIR.
 bench: install
-	$(PY) benchmarks/grounding.py
-	$(PY) benchmarks/dedup.py
+	$(PY) benchmarks/grounding.py --parts dev,floor,ood
+	$(PY) benchmarks/dedup.py --parts pairs,pairs-near,throughput
 	$(PY) benchmarks/selection.py
 	$(PY) benchmarks/scale.py
 

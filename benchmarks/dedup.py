@@ -1,22 +1,43 @@
-"""Benchmark of curator.dedup: duplicate detection quality and MinHash throughput/memory.
+"""Dedup quality: does curator find the duplicates, only the duplicates, and how fast?
 
-    python benchmarks/dedup.py            # full run (~30-40 min on 2 cores)
-    python benchmarks/dedup.py --quick    # smoke run (~2 min)
+    python benchmarks/dedup.py                                  # parts pairs,throughput (~30-40 min on 2 cores)
+    python benchmarks/dedup.py --quick                          # smoke run (~2 min)
+    python benchmarks/dedup.py --parts corpus --rows 100000 --repeats 3
+    python benchmarks/dedup.py --parts mix,pairs-combined
+    python benchmarks/dedup.py --parts pairs-near
+    python benchmarks/dedup.py --parts guard --rows 100000 --prev-ref b6fe1f5
 
-Part 1 scores labelled sentence pairs from shared/data/pairs (MRPC, PAWS, QQP, STS-B, SICK)
-with each duplicate signal and reports AUROC and precision/recall/F1 at the default thresholds.
-Part 2 builds a synthetic corpus from shared/data/instructions with injected copies at known
-word-edit rates, and runs curator's MinHash path and datasketch MinHash + MinHashLSH on it, each
-in its own subprocess so peak RSS is per method. Results go to stdout and to
-benchmarks/RESULTS_dedup.md.
+Parts (``--parts``, comma-separated; default ``pairs,throughput``):
 
-Data: ``$CURATOR_DATA_DIR`` or ``<repo>/../shared/data``; the benchmark exits 0 with a message
-when it is absent.
+* ``pairs``: labelled sentence pairs of shared/data/pairs (MRPC, PAWS, QQP, STS-B, SICK) scored
+  with each duplicate signal (rapidfuzz baselines, MinHash estimate, near = LSH + exact Jaccard,
+  embedding cosine, the combined decision): AUROC and precision / recall / F1 at the defaults,
+  plus a cosine threshold sweep.
+* ``pairs-combined``: the combined decision per pair (exact or near or semantic, with the value
+  guard) per semantic threshold (``--thresholds``), against the code of ``--baseline-ref``.
+* ``pairs-near``: the near stage alone on the labelled pairs (exact 5-gram Jaccard >= 0.6 and the
+  value guard): precision, guard refusals, random examples of false merges. No embeddings.
+* ``corpus``: a synthetic corpus (``--rows``) built from shared/data/instructions with copies
+  injected at 0-20 % word edits: recall of the copies per edit rate, time, and drops whose
+  *direct* similarity to the row they name is below the threshold; today's code against
+  ``--baseline-ref`` (loaded from git), and with ``allow_value_changes``; runs alternate.
+* ``throughput``: the same corpus through curator's MinHash path and datasketch MinHash +
+  MinHashLSH, each run in its own subprocess (so peak RSS is per method), interleaved, median of
+  ``--repeats``; then ``Deduplicator(semantic=False)`` alone on ``--big-rows`` rows (1M).
+* ``mix``: a stand-in for a 21k-row Alpaca-format merge: the 2,455 real instructions plus templated
+  rows (GSM8K-like word problems whose numbers and names vary, toolformer-like tool queries,
+  role-play prompts): drops per method, drops below the threshold, templated rows dropped.
+* ``templated``: the value guard's cost on 6,000 templated rows (with / without the guard).
+* ``guard``: the cluster + guard stage alone on fixed near edges (corpus of ``--rows`` and 8,000
+  templated rows), CPU seconds without the guard, with today's and with ``--prev-ref``'s.
+
+Data: ``$CURATOR_DATA_DIR`` or ``<repo>/../shared/data``; exits 0 with a message when absent.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -24,13 +45,17 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import curator.dedup as new  # noqa: E402
 from curator.dedup import (  # noqa: E402
     DEFAULT_NEAR_THRESHOLD,
     DEFAULT_SEMANTIC_THRESHOLD,
@@ -43,42 +68,19 @@ from curator.dedup import (  # noqa: E402
 from curator.text import normalize_text, split_sentences  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import data_dir, read_jsonl  # noqa: E402
+from _data import data_dir, load_pairs, read_jsonl  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE_REF = "15c4de6"  # main before issue 10 (connected components, lossy normalisation, no guard)
 FUZZ_THRESHOLD = 0.9  # rapidfuzz baselines: a common "fuzzy duplicate" cut-off (score 90/100)
 EDIT_RATES = (0.0, 0.02, 0.05, 0.10, 0.20)  # 0.0 = exact copy with case/punctuation noise
 DUP_RATE = 0.2  # share of synthetic rows that are copies of an earlier row
 BASE_NOISE = 0.3  # share of words of each synthetic base row replaced, so base rows are distinct
-OUT = Path(__file__).with_name("RESULTS_dedup.md")
 
 
 # =============================================================================================
-# Part 1: labelled pairs
+# labelled pairs
 # =============================================================================================
-def load_pairs(root: Path, limit: int | None, seed: int = 0) -> dict[str, tuple[list, list, np.ndarray]]:
-    """dataset -> (texts a, texts b, 1 = duplicate). STS-B dup = score >= 4, SICK = >= 4.5."""
-    out: dict[str, tuple[list, list, np.ndarray]] = {}
-    for path in sorted((root / "pairs").glob("*.jsonl")):
-        groups: dict[str, list] = {}
-        for r in read_jsonl(path):
-            if r.get("label") is not None:
-                y = int(r["label"])
-            elif r.get("score") is not None:
-                y = int(float(r["score"]) >= (4.5 if "sick" in r["dataset"] else 4.0))
-            else:
-                continue
-            name = {"paws_wiki_labeled_final_train": "paws", "glue_qqp_train": "qqp",
-                    "sick2014": "sick"}.get(r["dataset"], r["dataset"])
-            groups.setdefault(name, []).append((r["text_a"], r["text_b"], y))
-        for name, rows in groups.items():
-            if limit and len(rows) > limit:
-                pick = np.random.default_rng(seed).choice(len(rows), limit, replace=False)
-                rows = [rows[k] for k in sorted(pick)]
-            out[name] = ([a for a, _, _ in rows], [b for _, b, _ in rows],
-                         np.array([y for _, _, y in rows]))
-    return out
-
-
 def prf(pred: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     tp = float((pred & (y == 1)).sum())
     p = tp / max(pred.sum(), 1)
@@ -150,13 +152,76 @@ def pair_quality(root: Path, limit: int | None) -> tuple[list[str], list[str], d
             p, r, _ = prf(cos >= t, y)
             cells.append(f"P {p:.2f} / R {r:.2f}")
         sweep.append(f"| {name} | " + " | ".join(cells) + " |")
-    print("\n".join(lines), flush=True)
-    print("\n".join(sweep), flush=True)
     return lines, sweep, {"n_texts": len(all_texts), "sig_s": t_sig, "emb_s": t_emb}
 
 
+
+def part_pairs(thresholds: tuple[float, ...], ref: str = BASELINE_REF) -> list[str]:
+    from curator.embed import Embedder, default_cache_dir
+    from curator.text import normalize_text
+
+    datasets = load_pairs(data_dir(), None)
+    all_texts = sorted({t for a, b, _ in datasets.values() for t in a + b})
+    index = {t: k for k, t in enumerate(all_texts)}
+    emb = Embedder(cache_dir=default_cache_dir()).encode(all_texts)
+    near = new.NearDuplicateFinder()
+    exact = new.ExactDuplicateFinder()
+    lines = ["Combined decision per pair (exact or near or semantic; old = lossy normalisation, no guard; "
+             "new = meaning-keeping normalisation, value guard). Near = exact Jaccard of the pair >= 0.6 "
+             "(LSH misses ignored).", "",
+             "| dataset | n | dup share | old P / R (cos 0.95) | " + " | ".join(f"new P / R (cos {t})" for t in thresholds)
+             + " | guard blocks (of old positives) |", "|---" * (5 + len(thresholds)) + "|"]
+    for name, (ta, tb, y) in datasets.items():
+        ia = np.array([index[t] for t in ta])
+        ib = np.array([index[t] for t in tb])
+        cos = (emb[ia] * emb[ib]).sum(axis=1)
+        jac_new = np.array([near.similarity(a, b) for a, b in zip(ta, tb)])
+        old_finder = load_baseline(ref).NearDuplicateFinder()
+        old_near = np.array([float(old_finder.similarity(a, b)) for a, b in zip(ta, tb)])
+        na = [normalize_text(t, True, True, True) for t in ta]
+        nb = [normalize_text(t, True, True, True) for t in tb]
+        old_exact = np.array([bool(a) and a == b for a, b in zip(na, nb)])
+        new_exact = np.array([bool(exact.find_pairs([a, b])) for a, b in zip(ta, tb)])
+        old_pred = old_exact | (old_near >= 0.6) | (cos >= 0.95)
+        p, r, _ = prf(old_pred, y)
+        cells = [f"{p:.2f} / {r:.2f}"]
+        texts = list(ta) + list(tb)
+        guard = new._ValueGuard(texts)
+        blocked = np.array([guard.blocked(k, len(ta) + k) for k in range(len(ta))])
+        for t in thresholds:
+            pred = new_exact | (((jac_new >= 0.6) | (cos >= t)) & ~blocked)
+            p, r, _ = prf(pred, y)
+            cells.append(f"{p:.2f} / {r:.2f}")
+        lines.append(f"| {name} | {len(y):,} | {y.mean():.2f} | " + " | ".join(cells)
+                     + f" | {int((blocked & old_pred).sum()):,} of {int(old_pred.sum()):,} |")
+    return lines
+
+
+def part_pairs_near(examples: int = 4) -> list[str]:
+    """Near stage alone on the labelled pairs (exact 5-gram Jaccard >= 0.6, today's value guard),
+    with random examples of its false merges: no embeddings needed."""
+    rng = np.random.default_rng(0)
+    lines = ["| set | near merges | false | near precision | guard refusals (label 0 among them) |",
+             "|---|---|---|---|---|"]
+    shown = []
+    for name, (ta, tb, y) in load_pairs(data_dir(), None).items():
+        texts, n = list(ta) + list(tb), len(ta)
+        i, j = np.arange(n), np.arange(n) + n
+        jac = new.NearDuplicateFinder()._exact_jaccard(texts, i, j)
+        ok = new._ValueGuard(texts).keep_mask(i, j)
+        pred = (jac >= 0.6) & ok
+        false = np.flatnonzero(pred & (y == 0))
+        refused = (jac >= 0.6) & ~ok
+        lines.append(f"| {name} | {int(pred.sum()):,} | {len(false):,} | "
+                     f"{(pred & (y == 1)).sum() / max(1, pred.sum()):.2f} | "
+                     f"{int(refused.sum()):,} ({int((refused & (y == 0)).sum()):,}) |")
+        for k in rng.choice(false, min(examples, len(false)), replace=False):
+            shown.append(f"* {name}, J = {jac[k]:.2f}: {ta[k]!r} / {tb[k]!r}")
+    return lines + ["", "False merges (random examples):", ""] + shown
+
+
 # =============================================================================================
-# Part 2: synthetic corpus, throughput and memory
+# synthetic corpus with injected copies
 # =============================================================================================
 def _pool(root: Path) -> tuple[list[np.ndarray], np.ndarray, list[int]]:
     """Sentences of the instruction data as arrays of words, all their words in one array (to
@@ -259,6 +324,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+
+# =============================================================================================
+# throughput and memory of the MinHash path, against datasketch
+# =============================================================================================
 def _datasketch_pairs(texts: list[str], timings: dict) -> tuple[np.ndarray, np.ndarray]:
     """datasketch MinHash + MinHashLSH on the same normalised character 5-grams, with the same
     (bands, rows), keeping pairs whose MinHash estimate >= threshold (as verify=False)."""
@@ -403,85 +472,355 @@ def throughput(rows: int, big_rows: int, repeats: int, methods: list[str]) -> tu
                   f"{big['cross_family_pairs']}. One run. Stage timings (s): "
                   + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
                               for k, v in big["timings"].items()) + "."]
-    print("\n".join(lines), flush=True)
     return lines, {"median": med, "big": big}
+
+
+
+# =============================================================================================
+# old vs new code (issue 10): the dedup of a git ref, loaded next to today's
+# =============================================================================================
+def load_baseline(ref: str) -> ModuleType:
+    """curator/dedup.py as of git ``ref``, importable next to today's curator package."""
+    src = subprocess.run(["git", "show", f"{ref}:curator/dedup.py"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    src = src.replace("from .", "from curator.")  # its relative imports, to today's package
+    name = f"dedup_{ref.replace('~', '_').replace('^', '_')}"
+    path = Path(tempfile.mkdtemp()) / f"{name}.py"
+    path.write_text(src, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def below_threshold(mod: ModuleType, res, texts: list[str], emb: np.ndarray | None = None) -> dict:
+    """Drops whose direct similarity to their named kept row is under the method's threshold
+    (each implementation judged by its own Jaccard definition)."""
+    dropped = np.flatnonzero(~res.keep)
+    kept = res.duplicate_of[dropped]
+    method = np.array([res.method[r] for r in dropped], dtype=object)
+    out = {}
+    near = method == "near"
+    if near.any():
+        jac = mod.NearDuplicateFinder()._exact_jaccard(texts, dropped[near], kept[near])
+        out["near"] = (int((jac < mod.DEFAULT_NEAR_THRESHOLD - 1e-9).sum()), int(near.sum()))
+    sem = method == "semantic"
+    if sem.any() and emb is not None:
+        cos = (emb[dropped[sem]] * emb[kept[sem]]).sum(axis=1)
+        out["semantic"] = (int((cos < mod.DEFAULT_SEMANTIC_THRESHOLD - 1e-5).sum()), int(sem.sum()))
+    return out
+
+
+def fmt_below(d: dict) -> str:
+    return ", ".join(f"{m} {a:,} of {b:,}" for m, (a, b) in d.items()) or "none"
+
+
+def part_corpus(rows: int, repeats: int, ref: str, prev_ref: str | None = None,
+                with_allow: bool = True) -> list[str]:
+    old = load_baseline(ref)
+    texts, source, rate = make_corpus(data_dir(), rows, seed=0)
+    runs = {"old (connected components)": lambda: old.Deduplicator(semantic=False).run(texts),
+            "new (star + value guard)": lambda: new.Deduplicator(semantic=False).run(texts),
+            "new, allow_value_changes": lambda: new.Deduplicator(
+                semantic=False, allow_value_changes=True).run(texts)}
+    mods: dict[str, ModuleType] = {"old (connected components)": old}
+    if prev_ref:
+        prev = mods[f"new as of {prev_ref} (guard pair by pair)"] = load_baseline(prev_ref)
+        runs[f"new as of {prev_ref} (guard pair by pair)"] = lambda: prev.Deduplicator(
+            semantic=False).run(texts)
+    if not with_allow:
+        del runs["new, allow_value_changes"]
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    results = {}
+    for _ in range(repeats):  # alternate, so load changes hit every variant alike
+        for name, fn in runs.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    lines = [f"Corpus: {rows:,} synthetic rows (benchmarks/dedup.py's make_corpus, seed 0), "
+             f"{repeats} alternating repeats, peak RSS of the process {peak_rss_mb():,.0f} MiB.", "",
+             "| variant | median s (runs) | median CPU s | " + " | ".join(f"recall@{r:g}" for r in EDIT_RATES)
+             + " | dropped | drops below threshold |", "|---" * (5 + len(EDIT_RATES)) + "|"]
+    for name, res in results.items():
+        rec = []
+        for r in EDIT_RATES:
+            sel = np.flatnonzero(rate == r)
+            rec.append(f"{(res.cluster_id[sel] == res.cluster_id[source[sel]]).mean():.3f}")
+        below = below_threshold(mods.get(name, new), res, texts)
+        ts = times[name]
+        lines.append(f"| {name} | {np.median(ts):.1f} ({', '.join(f'{t:.1f}' for t in ts)}) | "
+                     f"{np.median(cpu[name]):.1f} | "
+                     + " | ".join(rec) + f" | {int((~res.keep).sum()):,} | {fmt_below(below)} |")
+    blocked = results["new (star + value guard)"].stats["pairs_blocked_by_value_guard"]
+    lines.append("")
+    lines.append(f"Value guard: would-be absorptions refused {blocked:,}; time / old (median wall; CPU): "
+                 + ", ".join(f"{name} {np.median(times[name]) / np.median(times['old (connected components)']):.2f}; "
+                             f"{np.median(cpu[name]) / np.median(cpu['old (connected components)']):.2f}"
+                             for name in runs if not name.startswith("old")) + ".")
+    return lines
+
+
+
+# ---------------------------------------------------------------------------------------------
+NAMES = ["Janet", "Tom", "Aisha", "Carlos", "Mei", "Olu", "Sven", "Priya", "Ivan", "Lucia"]
+ITEMS = ["apples", "ducks", "pencils", "cookies", "marbles", "books", "tickets", "stickers"]
+CITIES = ["Paris", "Lagos", "Tokyo", "Lima", "Oslo", "Denver", "Cairo", "Mumbai", "Quito", "Perth"]
+TOPICS = ["elections", "climate policy", "the stock market", "football", "space launches",
+          "vaccines", "electric cars", "housing prices"]
+
+
+def templated_rows(rng: np.random.Generator, n_math: int, n_tool: int, n_role: int) -> list[tuple[str, str]]:
+    """(kind, prompt): GSM8K-like problems, toolformer-like queries, role-play prompts."""
+    math_t = [
+        "{n} has {a} {it}. {n} buys {b} more {it} and gives away {c}. How many {it} does {n} have now?",
+        "{n} sells {a} {it} every day for {b} days at ${c} each. How much money does {n} make?",
+        "A box holds {a} {it}. {n} fills {b} boxes and then eats {c} {it}. How many {it} are left?",
+    ]
+    tool_t = [
+        "What is the weather going to be like in {city} on day {a} of next month?",
+        "Use the calculator to compute {a} * {b} + {c}.",
+        "Ask WolframAlpha for the integral of x^{a} from {b} to {c}.",
+        "Find the latest news about {topic} in {city}.",
+        "Translate the phrase number {a} of the phrasebook into the language spoken in {city}.",
+    ]
+    role_t = ["You are {n}, a tour guide in {city}. Greet a group of tourists interested in {topic}.",
+              "Pretend to be {n}, a journalist covering {topic}; ask the mayor of {city} three questions."]
+    out = []
+    for kind, count, temps in (("math", n_math, math_t), ("tool", n_tool, tool_t), ("role", n_role, role_t)):
+        for _ in range(count):
+            t = temps[int(rng.integers(len(temps)))]
+            out.append((kind, t.format(n=NAMES[int(rng.integers(len(NAMES)))], it=ITEMS[int(rng.integers(len(ITEMS)))],
+                                       city=CITIES[int(rng.integers(len(CITIES)))],
+                                       topic=TOPICS[int(rng.integers(len(TOPICS)))],
+                                       a=int(rng.integers(2, 200)), b=int(rng.integers(2, 60)),
+                                       c=int(rng.integers(1, 30)))))
+    return out
+
+
+def part_mix(ref: str, semantic: bool, repeats: int = 1, prev_ref: str | None = None) -> list[str]:
+    old = load_baseline(ref)
+    rng = np.random.default_rng(0)
+    real = []
+    for path in sorted((data_dir() / "instructions").glob("*.jsonl")):
+        for r in read_jsonl(path):
+            text = "\n\n".join(x for x in (r.get("instruction"), r.get("input")) if x)
+            real.append(("real", text))
+    rows = real + templated_rows(rng, 7_500, 7_700, 4_055)
+    order = rng.permutation(len(rows))
+    kinds = np.array([rows[k][0] for k in order])
+    texts = [rows[k][1] for k in order]
+    emb = None
+    if semantic:
+        from curator.embed import Embedder, default_cache_dir
+
+        emb = Embedder(cache_dir=default_cache_dir()).encode(texts)
+    lines = [f"Mix: {len(texts):,} rows = {len(real):,} real instructions (LIMA, Alpaca-GPT4 sample, "
+             f"Self-Instruct) + 7,500 GSM8K-like + 7,700 toolformer-like + 4,055 role-play templated rows; "
+             f"{'exact + near + semantic (all-MiniLM-L6-v2)' if semantic else 'exact + near'}; "
+             f"{repeats} alternating repeats.", "",
+             "| variant | median s (runs) | median CPU s | s in the cluster + guard stage | dropped | "
+             "by method | templated dropped (math / tool / role) | real dropped | drops below threshold |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    variants = [("old (connected components)", old, lambda: old.Deduplicator(semantic=semantic).run(texts, embeddings=emb)),
+                ("new (defaults)", new, lambda: new.Deduplicator(semantic=semantic).run(texts, embeddings=emb)),
+                ("new, allow_value_changes", new, lambda: new.Deduplicator(
+                    semantic=semantic, allow_value_changes=True).run(texts, embeddings=emb))]
+    if prev_ref:
+        prev = load_baseline(prev_ref)
+        variants.append((f"new as of {prev_ref} (guard pair by pair)", prev,
+                         lambda: prev.Deduplicator(semantic=semantic).run(texts, embeddings=emb)))
+    times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    cpu: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    cluster: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    results = {}
+    for _ in range(repeats):  # alternate, so load changes hit every variant alike
+        for name, _, fn in variants:
+            t0, c0 = time.perf_counter(), time.process_time()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+            cluster[name].append(results[name].stats["timings_s"]["cluster"])
+    for name, mod, _ in variants:
+        res = results[name]
+        secs = f"{np.median(times[name]):.1f} ({', '.join(f'{t:.1f}' for t in times[name])})"
+        secs += f" | {np.median(cpu[name]):.1f} | {np.median(cluster[name]):.1f}"
+        drop = ~res.keep
+        by_kind = " / ".join(f"{int((drop & (kinds == k)).sum()):,} of {int((kinds == k).sum()):,}"
+                             for k in ("math", "tool", "role"))
+        lines.append(f"| {name} | {secs} | {int(drop.sum()):,} | {res.stats['dropped_by_method']} | {by_kind} | "
+                     f"{int((drop & (kinds == 'real')).sum()):,} | {fmt_below(below_threshold(mod, res, texts, emb))} |")
+    base, base_cpu = np.median(times["old (connected components)"]), np.median(cpu["old (connected components)"])
+    lines += ["", "Time / old (medians, wall; CPU): " + ", ".join(
+        f"{name} {np.median(times[name]) / base:.2f}; {np.median(cpu[name]) / base_cpu:.2f}"
+        for name, _, _ in variants[1:]) + "."]
+    return lines
+
+
+def part_templated() -> list[str]:
+    """What the value guard costs on templated rows: 3,000 GSM8K-like + 3,000 toolformer-like."""
+    texts = [t for _, t in templated_rows(np.random.default_rng(0), 3000, 3000, 0)]
+    lines = ["| variant | s | dropped | guard refusals |", "|---|---|---|---|"]
+    for name, kw in (("new (defaults)", {}), ("new, allow_value_changes", {"allow_value_changes": True})):
+        t0 = time.perf_counter()
+        res = new.Deduplicator(semantic=False, **kw).run(texts)
+        lines.append(f"| {name} | {time.perf_counter() - t0:.1f} | {int((~res.keep).sum()):,} | "
+                     f"{res.stats['pairs_blocked_by_value_guard']:,} |")
+    return lines
+
+
+def _guard_stage(texts: list[str], prev: ModuleType | None, repeats: int) -> str:
+    """One table line of :func:`part_guard`."""
+    i, j, sim = new.NearDuplicateFinder()._pair_arrays(texts)
+    rank = np.arange(len(texts))
+
+    def today() -> tuple[np.ndarray, int]:
+        guard = new._ValueGuard(texts)
+        memo: dict[tuple[int, int], bool] = {}
+
+        def accept(u: int, v: int) -> bool:
+            if (u, v) not in memo:
+                memo[(u, v)] = not guard._aligned_blocked(u, v)
+            return memo[(u, v)]
+        centre, _, _, refused = new._star_clusters(rank, i, j, sim, None, accept=accept,
+                                                   verdict=guard.verdicts(i, j))
+        codes = refused[:, 0] * len(texts) + refused[:, 1]
+        return centre, len(np.unique(codes))
+
+    def before() -> tuple[np.ndarray, int]:
+        assert prev is not None
+        guard = prev._ValueGuard(texts)
+        memo: dict[tuple[int, int], bool] = {}
+
+        def accept(u: int, v: int) -> bool:
+            if (u, v) not in memo:
+                memo[(u, v)] = not guard.blocked(u, v)
+            return memo[(u, v)]
+        centre = prev.star_clusters(rank, i, j, sim, None, accept=accept)[0]
+        return centre, sum(1 for ok in memo.values() if not ok)
+
+    runs = {"none": lambda: (new.star_clusters(rank, i, j, sim)[0], 0), "today": today}
+    if prev is not None:
+        runs["before"] = before
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    out = {}
+    for _ in range(repeats):  # alternate, so load changes hit every variant alike
+        for k, fn in runs.items():
+            c0 = time.process_time()
+            out[k] = fn()
+            cpu[k].append(time.process_time() - c0)
+    same = "-" if prev is None else "yes" if (np.array_equal(out["today"][0], out["before"][0])
+                                              and out["today"][1] == out["before"][1]) else "NO"
+    med = {k: f"{np.median(v):.2f}" for k, v in cpu.items()}
+    return (f"{len(i):,} | {med['none']} | {med['today']} | {med.get('before', '-')} | "
+            f"{out['today'][1]:,} | {same} |")
+
+
+def part_guard(rows: int, repeats: int, prev_ref: str | None) -> list[str]:
+    """The cluster + value guard stage alone, on fixed near edges (found once): star clustering
+    without the guard, with today's guard (vectorised cheap decisions, alignment for the rest),
+    and with the guard of ``prev_ref`` (every would-be absorption decided pair by pair). CPU
+    seconds (process time: less sensitive than wall time to other jobs on the machine)."""
+    rng = np.random.default_rng(0)
+    sets = {f"injected-copy corpus ({rows:,} rows)": make_corpus(data_dir(), rows, seed=0)[0],
+            "templated (3,000 GSM8K-like + 3,000 toolformer-like + 2,000 role-play rows)":
+                [t for _, t in templated_rows(rng, 3000, 3000, 2000)]}
+    prev = load_baseline(prev_ref) if prev_ref else None
+    lines = [f"Cluster + guard stage alone, median CPU s of {repeats} alternating repeats.", "",
+             "| rows | near edges | no guard | guard (today) | "
+             f"guard ({prev_ref or '-'}) | refusals | same clusters and refusals |",
+             "|---|---|---|---|---|---|---|"]
+    for name, texts in sets.items():
+        lines.append(f"| {name} | " + _guard_stage(texts, prev, repeats))
+    return lines
+
+
+def part_signals(args: argparse.Namespace) -> list[str]:
+    limit = args.pairs_limit if args.pairs_limit is not None else (300 if args.quick else 0)
+    lines, sweep, info = pair_quality(data_dir(), limit or None)
+    b, r = optimal_lsh_params(DEFAULT_NEAR_THRESHOLD, 128)
+    return [f"Defaults: near = Jaccard of character 5-gram sets >= {DEFAULT_NEAR_THRESHOLD} (MinHash 128 "
+            f"permutations, LSH {b} bands x {r} rows, candidates verified by exact Jaccard); semantic = cosine of "
+            f"all-MiniLM-L6-v2 >= {DEFAULT_SEMANTIC_THRESHOLD}; rapidfuzz baselines (default_process) at "
+            f"{FUZZ_THRESHOLD}. Duplicate = MRPC/PAWS/QQP label 1, STS-B score >= 4, SICK score >= 4.5; "
+            + (f"a sample of {limit} pairs per dataset" if limit else "all pairs")
+            + f" ({info['n_texts']:,} unique texts: MinHash {info['sig_s']:.1f} s, embeddings {info['emb_s']:.0f} s).",
+            "", *lines, "", "Embedding-cosine threshold sweep (precision / recall of 'duplicate'):", "", *sweep]
+
+
+def part_throughput(args: argparse.Namespace) -> list[str]:
+    big_rows = args.big_rows if args.big_rows is not None else (0 if args.quick else 1_000_000)
+    methods = ["curator-near-noverify", "datasketch", "curator-near", "curator-dedup"]
+    lines, _ = throughput(args.rows, big_rows, args.repeats, methods)
+    return ["`curator-near-noverify` = `NearDuplicateFinder(verify=False)` (MinHash + LSH + estimate filter) and "
+            "`datasketch` = `MinHash.update_batch` + `MinHashLSH` do the same work on the same shingles (datasketch is "
+            "given curator's vectorised normaliser); `curator-near` adds exact-Jaccard verification; `curator-dedup` is "
+            "`Deduplicator(semantic=False)` (exact, then near). Recall@rate = share of injected copies at that edit "
+            "rate that end in their source's cluster; cross-family pairs = pairs joining rows that are not copies of "
+            "each other.", "", *lines]
+
+
+PARTS = {
+    "pairs": part_signals,
+    "pairs-combined": lambda a: part_pairs(tuple(float(t) for t in a.thresholds.split(",")), a.baseline_ref),
+    "pairs-near": lambda a: part_pairs_near(),
+    "corpus": lambda a: part_corpus(a.rows, a.repeats, a.baseline_ref, a.prev_ref, not a.no_allow),
+    "throughput": part_throughput,
+    "mix": lambda a: part_mix(a.baseline_ref, a.semantic, a.repeats, a.prev_ref),
+    "templated": lambda a: part_templated(),
+    "guard": lambda a: part_guard(a.rows, a.repeats, a.prev_ref),
+}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="small samples, one repeat, no 1M run")
-    ap.add_argument("--rows", type=int, default=None, help="rows of the throughput comparison")
-    ap.add_argument("--big-rows", type=int, default=None, help="rows of the curator-only scale run")
-    ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--pairs-limit", type=int, default=None, help="pairs per dataset (0 = all)")
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--parts", default="pairs,throughput", help=f"comma-separated, of: {', '.join(PARTS)}")
+    ap.add_argument("--quick", action="store_true",
+                    help="10,000 corpus rows, one repeat, 300 pairs per set, no 1M-row run")
+    ap.add_argument("--rows", type=int, default=None, help="synthetic corpus rows (100,000; --quick 10,000)")
+    ap.add_argument("--repeats", type=int, default=None, help="alternating repeats per variant (3; --quick 1)")
+    ap.add_argument("--big-rows", type=int, default=None, help="throughput: rows of the curator-only scale run (1M)")
+    ap.add_argument("--pairs-limit", type=int, default=None, help="pairs: pairs per dataset (0 = all)")
+    ap.add_argument("--thresholds", default="0.85,0.9,0.93,0.95", help="pairs-combined: semantic thresholds")
+    ap.add_argument("--baseline-ref", default=BASELINE_REF, help="corpus, mix, pairs-combined: the 'old' code's git ref")
+    ap.add_argument("--prev-ref", default=None,
+                    help="corpus, mix, guard: also time curator/dedup.py of this git ref (e.g. before a speed-up)")
+    ap.add_argument("--no-allow", action="store_true", help="corpus: leave out the allow_value_changes variant")
+    ap.add_argument("--semantic", action="store_true", help="mix: semantic stage too (embeds ~21k rows)")
+    ap.add_argument("--out", type=Path, default=None, help="also write the tables to this markdown file")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.rows, args.seed)))
         return 0
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        ap.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     root = data_dir()
     if not (root / "pairs").is_dir() or not (root / "instructions").is_dir():
-        print(f"skip: benchmark data not found at {root} (set CURATOR_DATA_DIR)")
+        print(f"skipped: evaluation data not found at {root}; set CURATOR_DATA_DIR.")
         return 0
-    rows = args.rows or (10_000 if args.quick else 100_000)
-    big_rows = args.big_rows if args.big_rows is not None else (0 if args.quick else 1_000_000)
-    repeats = args.repeats or (1 if args.quick else 3)
-    limit = args.pairs_limit if args.pairs_limit is not None else (300 if args.quick else 0)
-    command = "python benchmarks/dedup.py" + (" --quick" if args.quick else "") + "".join(
-        f" {a}" for a in sys.argv[1:] if a != "--quick")
-    started = subprocess.run(["date"], capture_output=True, text=True, check=False).stdout.strip()
-
-    print("Part 1: labelled pairs", flush=True)
-    pair_lines, sweep, pinfo = pair_quality(root, limit or None)
-    print("Part 2: throughput and memory", flush=True)
-    methods = ["curator-near-noverify", "datasketch", "curator-near", "curator-dedup"]
-    tp_lines, _ = throughput(rows, big_rows, repeats, methods)
-
-    b, r = optimal_lsh_params(DEFAULT_NEAR_THRESHOLD, 128)
-    md = [
-        "## Deduplication (`curator.dedup`)", "",
-        f"Command: `{command}` — run {started}; machine: {os.cpu_count()} cores, "
-        f"{platform.machine()}, Python {platform.python_version()}, numpy {np.__version__}"
-        f" (shared machine: other jobs were running, so absolute times are noisy; ratios come "
-        "from interleaved runs in the same session).", "",
-        f"Defaults: near-duplicate = Jaccard of character 5-gram sets >= "
-        f"{DEFAULT_NEAR_THRESHOLD} (MinHash 128 permutations, LSH {b} bands x {r} rows, "
-        f"candidates verified by exact Jaccard); semantic = cosine of all-MiniLM-L6-v2 "
-        f">= {DEFAULT_SEMANTIC_THRESHOLD}; rapidfuzz baselines (default_process) at "
-        f"{FUZZ_THRESHOLD}.", "",
-        "### Labelled pairs", "",
-        "Duplicate = MRPC/PAWS/QQP label 1, STS-B score >= 4, SICK score >= 4.5. "
-        + (f"Sample of {limit} pairs per dataset. " if limit else "All pairs. ")
-        + "These sets are paraphrase benchmarks: lexical near-duplicate signals are expected "
-        "to have low recall on them; the question is their precision. "
-        f"({pinfo['n_texts']:,d} unique texts: MinHash {pinfo['sig_s']:.1f} s, "
-        f"embeddings {pinfo['emb_s']:.0f} s.)", "",
-        *pair_lines, "",
-        "Embedding-cosine threshold sweep (precision / recall of 'duplicate'):", "",
-        *sweep, "",
-        "### Throughput and memory (MinHash path)", "",
-        "`curator-near-noverify` = `NearDuplicateFinder(verify=False)` (MinHash + LSH + estimate "
-        "filter) and `datasketch` = `MinHash.update_batch` + `MinHashLSH` insert/query + estimate "
-        "filter do the same work on the same shingles (datasketch is given curator's vectorised "
-        "normaliser, so the comparison is of the MinHash/LSH implementations); `curator-near` adds "
-        "exact-Jaccard verification; `curator-dedup` is the whole `Deduplicator(semantic=False)` "
-        "(exact stage, then near). Recall@rate = share of injected copies at that word-edit rate "
-        "that end in their source's cluster; cross-family pairs = reported pairs joining rows "
-        "that are not copies of each other.", "",
-        *tp_lines, "",
-        "Notes: rapidfuzz has no dedup default, 0.9 is a common cut-off. Cross-family pairs are "
-        "pairs that really are duplicates under the definitions (exact after normalisation, or "
-        f"verified Jaccard >= {DEFAULT_NEAR_THRESHOLD}) between rows the generator did not derive from one another: at "
-        "100k rows all of them were tiny rows such as '1. ```' and '} 1.' that both normalise to "
-        "'1'. Copies with 20% of their words replaced keep a median character-5-gram Jaccard of "
-        f"~0.65, around the {DEFAULT_NEAR_THRESHOLD} threshold, so recall there is partial; the "
-        "lighter edit rates are found almost entirely. Verification trades a little recall for "
-        "exactness: estimate-only pairs include ones whose true Jaccard is below the threshold.", "",
-    ]
-    args.out.write_text("\n".join(md), encoding="utf-8")
-    print(f"wrote {args.out}")
+    args.rows = args.rows or (10_000 if args.quick else 100_000)
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    load = os.getloadavg()
+    md = [f"# benchmarks/dedup.py {' '.join(sys.argv[1:])} ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+          f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, numpy {np.__version__}; "
+          f"load average {load[0]:.1f})", ""]
+    print("\n".join(md), flush=True)
+    for part in parts:
+        t0 = time.perf_counter()
+        lines = [f"## {part}", "", *PARTS[part](args), "", f"({part}: {time.perf_counter() - t0:.0f} s, load "
+                 f"{os.getloadavg()[0]:.1f})", ""]
+        print("\n".join(lines), flush=True)
+        md += lines
+    if args.out:
+        args.out.write_text("\n".join(md), encoding="utf-8")
+        print(f"wrote {args.out}")
     return 0
 
 

@@ -1,27 +1,44 @@
-"""Grounding benchmark: does curator tell a grounded response from an invented one?
+"""Grounding quality: does curator tell a grounded response from an invented one, and what does
+it cost?
 
-Data: ../shared/data/grounding/{begin,q2,summedits,halueval_qa}.jsonl (human labels;
-``hallucinated`` null rows excluded). Each example's response is scored against its own source
-(own-source mode); HaluEval-QA is also scored in retrieval mode (an index of all its sources,
-the pair's own source not named), and so is the bundled demo slice.
+    python benchmarks/grounding.py                          # part dev: the shipped parameters on the dev sets
+    python benchmarks/grounding.py --limit 1000 --fit       # refit, write curator/data/grounding_params.json
+    python benchmarks/grounding.py --limit 1000 --compare   # LODO AUROC of candidate feature sets (from the cache)
+    python benchmarks/grounding.py --parts profile --n 300  # where grounding time goes
+    python benchmarks/grounding.py --parts floor --n 100    # the retrieval floor
+    python benchmarks/grounding.py --parts ood --n 200 --show --halueval 500   # an index that does not cover the data
 
-Reports per dataset: AUROC, balanced accuracy and F1 (hallucinated = positive class) at the
-default threshold, for curator and two baselines (lexical novelty; embedding max-similarity),
-plus leave-one-dataset-out (LODO) AUROC of the logistic combiner, and time per 1,000 examples.
+Parts (``--parts``, comma-separated; default ``dev``):
 
-    python benchmarks/grounding.py            # evaluate the shipped parameters
-    python benchmarks/grounding.py --fit      # refit on all four sets, write curator/data/grounding_params.json
-    python benchmarks/grounding.py --quick    # 300 examples per dataset
-    python benchmarks/grounding.py --compare  # LODO AUROC of candidate feature sets (from the cache)
+* ``dev``: ../shared/data/grounding/{begin,q2,summedits,halueval_qa}.jsonl (human labels;
+  ``hallucinated`` null rows excluded). Each response is scored against its own source. Per
+  dataset: AUROC, balanced accuracy, F1, precision / recall at the shipped threshold, for curator
+  and two baselines (lexical novelty; embedding max-similarity); leave-one-dataset-out (LODO)
+  AUROC of the combiner refitted on the other three sets; time per 1,000 examples; whether the
+  threshold transfers; precision on faithful human answers; precision of each contradiction rule
+  when it fires. Then retrieval mode (``--no-retrieval`` skips it): HaluEval-QA against an index
+  of all its sources, the pair's own source not named, and the bundled demo slice. All candidate
+  features (curator.grounding.ALL_FEATURES) are extracted in one pass and cached (``--cache``);
+  ``--compare`` and ``--fit`` work on the cache, never re-extracting.
+* ``profile``: ``--n`` examples per dev set with a fresh, cache-less embedder; wall time split into
+  embedding, evidence gathering and everything else (segmentation, alignment, features, the
+  combiner). Medians of ``--repeats``.
+* ``floor``: the retrieval floor (``GroundingScorer.retrieval_floor``): best-evidence cosine of the
+  claims of the demo's HaluEval-QA pairs (in the demo index) and of ``--n`` Alpaca-GPT4 + ``--n``
+  LIMA rows (not in it); per candidate floor, the in-domain claims/rows left unjudged, in-domain
+  AUROC, and the out-of-domain rows made unverifiable / still flagged.
+* ``ood``: the first ``--n`` Alpaca-GPT4 rows and the demo pairs against the demo index, per
+  ``retrieval_min_coverage`` (``--overlaps``): verdict counts and demo AUROC; ``--show`` lists the
+  flagged Alpaca rows; ``--halueval N`` adds N retrieval-mode HaluEval-QA rows.
 
-All candidate features (curator.grounding.ALL_FEATURES) are extracted in one pass and cached
-(``--cache``); feature sets are compared and fitted on the cache, never re-extracted.
+Data: ``$CURATOR_DATA_DIR`` or ``<repo>/../shared/data``; exits 0 with a message when absent.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,15 +46,20 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import read_jsonl, require  # noqa: E402
+from _data import DATASETS, DEMO, load, read_jsonl, require  # noqa: E402
 
 from curator.calibrate import fit_params  # noqa: E402
 from curator.calibrate import pair_features as calibrate_features  # noqa: E402
 from curator.embed import Embedder  # noqa: E402
-from curator.grounding import ALL_FEATURES, GroundingParams, GroundingScorer, PairInput  # noqa: E402
-from curator.text import STOPWORDS, words  # noqa: E402
+from curator.grounding import (  # noqa: E402
+    ALL_FEATURES,
+    GroundingParams,
+    GroundingScorer,
+    PairInput,
+)
+from curator.grounding.claims import _claim_query  # noqa: E402
+from curator.text import STOPWORDS, segment_claims, words  # noqa: E402
 
-DATASETS = ("begin", "q2", "summedits", "halueval_qa")
 #: The shipped threshold is the lowest at which precision, with every dataset and class weighted
 #: equally (i.e. at 50% prevalence), reaches this on the four dev sets.
 TARGET_PRECISION = 0.75
@@ -69,15 +91,6 @@ FLOORS: dict[str, float] = {"swap": 0.95, "num_mismatch": 0.95, "own_key_absent"
 #: Inverse regularisation strength of the combiner.
 C_REG = 1.0
 PARAMS_OUT = Path(__file__).resolve().parents[1] / "curator" / "data" / "grounding_params.json"
-
-
-def load(name: str, limit: int | None, seed: int = 0) -> list[dict]:
-    (path,) = require(f"grounding/{name}.jsonl")
-    rows = [r for r in read_jsonl(path) if r.get("hallucinated") is not None]
-    if limit and len(rows) > limit:
-        idx = np.random.default_rng(seed).choice(len(rows), limit, replace=False)
-        rows = [rows[i] for i in sorted(idx)]
-    return rows
 
 
 def pair_features(scorer: GroundingScorer, rows: list[dict], retrieval: bool = False) -> np.ndarray:
@@ -130,17 +143,8 @@ def metrics(y: np.ndarray, score: np.ndarray, threshold: float | None) -> dict[s
     return res
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--fit", action="store_true", help="refit and write the shipped parameters")
-    ap.add_argument("--quick", action="store_true", help="300 examples per dataset")
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--cache", default="/tmp/curator_grounding_features_v2.npz")
-    ap.add_argument("--no-retrieval", action="store_true", help="skip the retrieval-mode rows")
-    ap.add_argument("--compare", action="store_true", help="LODO AUROC of the candidate feature sets, then exit")
-    args = ap.parse_args()
+def part_dev(args: argparse.Namespace) -> None:
     limit = 300 if args.quick else args.limit
-
     embedder = Embedder()
     scorer = GroundingScorer(embedder=embedder)
     data, feats, timing = {}, {}, {}
@@ -241,6 +245,19 @@ def main() -> None:
           f"{mq['precision']:.3f} | {mq['recall']:.3f} | | |")
 
 
+    # The contradiction rules: when the rule's feature fires (pair level: its worst claim's value
+    # >= 0.5), the pair's P(unsupported) is raised to the rule's floor. How often is that right?
+    print("\n## Contradiction rules: precision when the rule fires (share of pairs it fires on)\n")
+    print("| rule | " + " | ".join(DATASETS) + " |")
+    print("|---|" + "---|" * len(DATASETS))
+    for f in params.floors:
+        cells = []
+        for n in DATASETS:
+            hit = np.nan_to_num(feats[n][:, ALL_FEATURES.index(f)]) >= 0.5
+            cells.append(f"{ys[n][hit].mean():.2f} ({hit.mean():.1%})" if hit.any() else "– (0.0%)")
+        print(f"| `{f}` | " + " | ".join(cells) + " |")
+    print("\n(base rates: " + " / ".join(f"{ys[n].mean():.2f}" for n in DATASETS) + ")")
+
     # Retrieval mode: index every source, never name the pair's own.
     if args.no_retrieval:
         return
@@ -249,10 +266,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     own = metrics(ys["halueval_qa"], prob(params, feats["halueval_qa"]), None)["auroc"]
     retrieval_row("HaluEval-QA" + (" (sample)" if limit else ""), data["halueval_qa"], embedder, params, f"{own:.3f}")
-    demo = Path(__file__).resolve().parents[1] / "examples" / "halueval_demo"
     demo_rows = [{"prompt": r["question"], "response": r["answer"], "hallucinated": r["hallucinated"]}
-                 for r in read_jsonl(demo / "pairs.jsonl")]
-    demo_docs = [r["text"] for r in read_jsonl(demo / "sources.jsonl")]
+                 for r in read_jsonl(DEMO / "pairs.jsonl")]
+    demo_docs = [r["text"] for r in read_jsonl(DEMO / "sources.jsonl")]
     retrieval_row("demo slice (examples/halueval_demo)", demo_rows, embedder, params, "", demo_docs)
 
 
@@ -275,6 +291,237 @@ def retrieval_row(name: str, rows: list[dict], embedder: Embedder, params: Groun
         print(f"({name}: {unver} of {len(res)} pairs unverifiable, counted as not flagged)")
     print(f"| {name} | {len(docs)} | {len(rows)} | {own} | {m['auroc']:.3f} | {m['bal_acc']:.3f} | {m['f1']:.3f} | "
           f"{m['precision']:.2f} / {m['recall']:.2f} | {t_index:.1f} | {t_score:.1f} |")
+
+
+# ---------------------------------------------------------------------------------------------
+# profile: where does grounding time go?
+# ---------------------------------------------------------------------------------------------
+def part_profile(args: argparse.Namespace) -> None:
+    """Embedding vs the cheap stages, per dev set (the budget: the cheap stages must not cost more
+    than the embedding they need). A fresh cache-less embedder per run, nothing reused."""
+    n_rows = args.n or 300
+    print("| dataset | n | total s | embedding s (all) | evidence s | features + model s | cheap / all embedding "
+          "| response-sentence embedding s | cheap / response embedding | cheap / total | examples/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in DATASETS:
+        rows = load(name, n_rows)
+        pairs = [PairInput(r.get("prompt") or "", r["response"] or "", r["source"]) for r in rows]
+        runs = []
+        for _ in range(args.repeats):
+            emb = Embedder(cache=False)  # no disk cache (cache_dir None), no in-memory reuse
+            emb.encode(["warm up the model"])
+            spent = {"embed": 0.0, "evidence": 0.0}
+            scorer = GroundingScorer(embedder=emb)
+            enc, evd = emb.encode, scorer._evidence
+
+            def timed_encode(texts, *a, _enc=enc, spent=spent, **k):  # type: ignore[no-untyped-def]
+                t = time.perf_counter()
+                out = _enc(texts, *a, **k)
+                spent["embed"] += time.perf_counter() - t
+                return out
+
+            def timed_evidence(*a, _evd=evd, spent=spent, **k):  # type: ignore[no-untyped-def]
+                t = time.perf_counter()
+                e0 = spent["embed"]
+                out = _evd(*a, **k)
+                spent["evidence"] += time.perf_counter() - t - (spent["embed"] - e0)
+                return out
+
+            emb.encode = timed_encode  # type: ignore[method-assign]
+            scorer._evidence = timed_evidence  # type: ignore[method-assign]
+            t0 = time.perf_counter()
+            scorer.score(pairs)
+            total = time.perf_counter() - t0
+            runs.append((total, spent["embed"], spent["evidence"]))
+        total, e, ev = (statistics.median(x) for x in zip(*runs))
+        rest = total - e - ev
+        # what embedding only the response sentences (as the scorer queries them) costs
+        claims = [_claim_query(p.prompt, c.check) for p in pairs for c in segment_claims(p.response) if c.checked]
+        resp = []
+        for _ in range(args.repeats):
+            emb = Embedder(cache=False)
+            emb.encode(["warm up the model"])
+            t0 = time.perf_counter()
+            emb.encode(claims)
+            resp.append(time.perf_counter() - t0)
+        r = statistics.median(resp)
+        print(f"| {name} | {len(pairs)} | {total:.1f} | {e:.1f} | {ev:.2f} | {rest:.2f} | {(ev + rest) / e:.2f} | "
+              f"{r:.2f} | {(ev + rest) / r:.2f} | {(ev + rest) / total:.3f} | {len(pairs) / total:.1f} |", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# floor: when is retrieved evidence "not about the claim"?
+# ---------------------------------------------------------------------------------------------
+FLOOR_CANDIDATES = (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
+
+
+def part_floor(args: argparse.Namespace) -> None:
+    """In index mode a claim is judged against passages retrieved for it; when the index does not
+    cover the data the best passage is merely the least unrelated one. Measured against the demo
+    index: the demo's HaluEval-QA pairs (in domain) and Alpaca-GPT4 + LIMA rows (out of domain)."""
+    from sklearn.metrics import roc_auc_score
+
+    from curator.index import Document, PassageIndex
+
+    n_rows = args.n or 150
+    alpaca, lima = require("instructions/alpaca_gpt4_sample.jsonl", "instructions/lima.jsonl")
+    embedder = Embedder()
+    index = PassageIndex.build([Document(r["id"], r["text"]) for r in read_jsonl(DEMO / "sources.jsonl")], embedder)
+    ind = [PairInput(r["question"], r["answer"]) for r in read_jsonl(DEMO / "pairs.jsonl")]
+    y = np.array([r["hallucinated"] for r in read_jsonl(DEMO / "pairs.jsonl")])
+    rng = np.random.default_rng(0)
+    ood: list[PairInput] = []
+    for path in (alpaca, lima):
+        rows = read_jsonl(path)
+        for i in sorted(rng.choice(len(rows), min(n_rows, len(rows)), replace=False)):
+            r = rows[i]
+            ood.append(PairInput(f"{r['instruction']} {r.get('input') or ''}".strip(), r["output"][:1500]))
+    # Score once with no floor; a floor f then leaves a claim unjudged when its emb_max < f, and
+    # a pair's probability is that of its worst judged claim (what GroundingScorer does).
+    scorer = GroundingScorer(embedder=embedder, index=index, retrieval_floor=0.0)
+    claims = {}
+    for name, pairs in (("in", ind), ("ood", ood)):
+        res = scorer.score(pairs)
+        claims[name] = [[(v.features["emb_max"], 1.0 - v.support) for v in g.sentences if v.features] for g in res]
+    print(f"\n## Retrieval floor (demo index, {len(ind)} in-domain pairs, {len(ood)} out-of-domain rows)\n")
+    for name, label in (("in", "in-domain (HaluEval-QA demo)"), ("ood", "out-of-domain (Alpaca + LIMA)")):
+        allc = np.array([c for vs in claims[name] for c, _ in vs])
+        q = np.quantile(allc, [0.05, 0.25, 0.5, 0.75, 0.95])
+        print(f"{label}: {len(allc)} claims; best-evidence cosine quantiles 5/25/50/75/95 %: "
+              + " / ".join(f"{v:.2f}" for v in q))
+    thr = scorer.threshold_
+    print(f"\nthreshold {thr:.2f}\n")
+    print("| floor | in-domain claims below | in-domain rows unverifiable | in-domain AUROC | in-domain flagged | "
+          "out-of-domain rows unverifiable | out-of-domain rows flagged | out-of-domain claims below |")
+    print("|---|---|---|---|---|---|---|---|")
+    for f in FLOOR_CANDIDATES:
+        def pair_probs(pp: list[list[tuple[float, float]]], floor: float = f) -> np.ndarray:
+            return np.array([max([p for c, p in vs if c >= floor], default=np.nan) for vs in pp])
+
+        def below(pp: list[list[tuple[float, float]]], floor: float = f) -> float:
+            return float(np.mean([c < floor for vs in pp for c, _ in vs]))
+
+        pi, po = pair_probs(claims["in"]), pair_probs(claims["ood"])
+        auc = roc_auc_score(y, np.nan_to_num(pi, nan=0.0))
+        print(f"| {f:.2f} | {below(claims['in']):.3f} | {np.isnan(pi).mean():.3f} | {auc:.3f} | "
+              f"{(np.nan_to_num(pi) >= thr).mean():.3f} | {np.isnan(po).mean():.3f} | "
+              f"{(np.nan_to_num(po) >= thr).mean():.3f} | {below(claims['ood']):.3f} |")
+
+
+# ---------------------------------------------------------------------------------------------
+# ood: an index that does not cover the data
+# ---------------------------------------------------------------------------------------------
+def _counts(v: list[str]) -> str:
+    return " / ".join(f"{v.count(k)}" for k in ("supported", "hallucinated", "unverifiable"))
+
+
+def part_ood(args: argparse.Namespace) -> None:
+    """``retrieval_min_coverage`` makes a claim ``unverifiable`` when its best retrieved evidence
+    shares no content word with the prompt and holds less than that share of the claim's own new
+    words. Which rows are still flagged, and what does it cost in domain?"""
+    from sklearn.metrics import roc_auc_score
+
+    from curator.index import Document, PassageIndex
+    from curator.records import prompt_text
+
+    GroundingScorer.PAIR_QUERY = args.pair_query
+    (alpaca,) = require("instructions/alpaca_gpt4_sample.jsonl")
+    embedder = Embedder()
+    index = PassageIndex.build([Document(r["id"], r["text"]) for r in read_jsonl(DEMO / "sources.jsonl")], embedder)
+    ood_rows = read_jsonl(alpaca)[: args.n or 200]
+    ood = [PairInput(prompt_text(r["instruction"], r.get("input") or ""), r["output"]) for r in ood_rows]
+    demo_rows = read_jsonl(DEMO / "pairs.jsonl")
+    ind = [PairInput(r["question"], r["answer"]) for r in demo_rows]
+    y = np.array([r["hallucinated"] for r in demo_rows])
+    shipped = GroundingScorer(embedder=embedder, index=index).retrieval_min_coverage
+    overlaps = ([float(x) for x in args.overlaps.split(",")] if args.overlaps else [0.0, shipped])
+    print(f"\n## Index that does not cover the data (demo index, {len(ood)} Alpaca rows, {len(ind)} HaluEval-QA demo "
+          f"pairs; pair query {args.pair_query})\n")
+    print("| retrieval_min_coverage | Alpaca supported / hallucinated / unverifiable | demo pairs supported / hallucinated / "
+          "unverifiable | demo AUROC |")
+    print("|---|---|---|---|")
+    # Score once with the criterion off; a setting then leaves unjudged the claims its
+    # ``_not_about`` rejects, and a pair's probability is that of its worst judged claim (what
+    # GroundingScorer.score does).
+    base = GroundingScorer(embedder=embedder, index=index, retrieval_min_coverage=0.0)
+    ro, ri = base.score(ood), base.score(ind)
+    thr = base.threshold_
+
+    def judged(g, judge: GroundingScorer) -> list:  # type: ignore[no-untyped-def]
+        return [v for v in g.sentences if v.features and not np.isnan(v.support) and not judge._not_about(v.features)]
+
+    def verdicts(res: list, ov: float) -> tuple[np.ndarray, list[str]]:
+        judge = GroundingScorer(embedder=embedder, index=index, retrieval_min_coverage=ov)
+        probs = np.array([max([1.0 - v.support for v in judged(g, judge)], default=np.nan) for g in res])
+        return probs, ["unverifiable" if np.isnan(p) else "hallucinated" if p >= thr else "supported" for p in probs]
+
+    shown = None
+    for ov in overlaps:
+        po, vo = verdicts(ro, ov)
+        pi, vi = verdicts(ri, ov)
+        auc = roc_auc_score(y, np.nan_to_num(pi, nan=0.0))
+        print(f"| {ov:.2f}{' (shipped)' if ov == shipped else ''} | {_counts(vo)} | {_counts(vi)} | {auc:.3f} |")
+        if ov == shipped:
+            judge = GroundingScorer(embedder=embedder, index=index, retrieval_min_coverage=ov)
+            worst = [min(js, key=lambda v: v.support) if (js := judged(g, judge)) else None for g in ro]
+            shown = (po, worst)
+    if args.halueval:
+        # Retrieval-mode HaluEval-QA (as in part dev): every sampled row's source indexed, the
+        # pair's own never named. Does the criterion cost anything in domain?
+        hrows = load("halueval_qa", args.halueval)
+        hindex = PassageIndex.build([Document(f"d{i}", t) for i, t in enumerate(dict.fromkeys(r["source"] for r in hrows))],
+                                    embedder)
+        hscorer = GroundingScorer(embedder=embedder, index=hindex, retrieval_min_coverage=0.0)
+        rh = hscorer.score([PairInput(r["prompt"] or "", r["response"] or "") for r in hrows])
+        yh = np.array([r["hallucinated"] for r in hrows])
+        print(f"\nRetrieval-mode HaluEval-QA ({len(hrows)} rows, seed 0; their sources indexed, own source not named):\n")
+        print("| retrieval_min_coverage | supported / hallucinated / unverifiable | AUROC | P / R at threshold |")
+        print("|---|---|---|---|")
+        for ov in overlaps:
+            ph, vh = verdicts(rh, ov)
+            flag = np.nan_to_num(ph) >= thr
+            prec = (flag & (yh == 1)).sum() / max(1, flag.sum())
+            print(f"| {ov:.2f} | {_counts(vh)} | {roc_auc_score(yh, np.nan_to_num(ph, nan=0.0)):.3f} | "
+                  f"{prec:.2f} / {(flag & (yh == 1)).sum() / max(1, (yh == 1).sum()):.2f} |")
+    if args.show and shown is not None:
+        print("\nFlagged Alpaca rows (shipped setting):\n")
+        for r, p, w in zip(ood_rows, shown[0], shown[1]):
+            if not np.isnan(p) and p >= thr and w is not None:
+                print(f"- {r['id']} p={p:.2f} emb_max={w.features['emb_max']:.2f} cov_local={w.features['cov_local']:.2f} "
+                      f"prompt_overlap={w.features['prompt_overlap']:.0f}: {w.text[:80]!r} <- {str(w.evidence)[:80]!r}")
+
+
+PARTS = {"dev": part_dev, "profile": part_profile, "floor": part_floor, "ood": part_ood}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--parts", default="dev", help=f"comma-separated, of: {', '.join(PARTS)} (default: dev)")
+    g = ap.add_argument_group("dev")
+    g.add_argument("--fit", action="store_true", help="refit and write the shipped parameters")
+    g.add_argument("--compare", action="store_true", help="LODO AUROC of the candidate feature sets, then stop")
+    g.add_argument("--quick", action="store_true", help="300 examples per dataset")
+    g.add_argument("--limit", type=int, default=None, help="examples per dataset (a fixed seed-0 sample)")
+    g.add_argument("--cache", default="/tmp/curator_grounding_features_v2.npz")
+    g.add_argument("--no-retrieval", action="store_true", help="skip the retrieval-mode rows")
+    g = ap.add_argument_group("profile, floor, ood")
+    g.add_argument("--n", type=int, default=None,
+                   help="profile: examples per dev set (300); floor: rows per instruction set (150); "
+                        "ood: the first N Alpaca rows (200)")
+    g.add_argument("--repeats", type=int, default=3, help="profile: median of this many runs")
+    g.add_argument("--show", action="store_true", help="ood: print the flagged out-of-domain rows")
+    g.add_argument("--halueval", type=int, default=0, help="ood: also N retrieval-mode HaluEval-QA rows")
+    g.add_argument("--overlaps", default=None, help="ood: comma-separated retrieval_min_coverage values to compare")
+    g.add_argument("--pair-query", choices=["auto", "mean", "concat"], default=GroundingScorer.PAIR_QUERY,
+                   help="ood: how a pair's own retrieval query is made (GroundingScorer.PAIR_QUERY)")
+    args = ap.parse_args()
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        ap.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    for part in parts:
+        PARTS[part](args)
+
 
 if __name__ == "__main__":
     main()

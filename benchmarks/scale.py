@@ -1,5 +1,7 @@
-"""Scale: embedding throughput vs the fp32 matmul roofline, old vs new code on one run, the Ray
-engine with 1 and 2 workers, and peak memory per row without an index.
+"""Speed and scale: how fast does curator run, in how much memory, and how close is embedding to
+the machine's ceiling? Embedding throughput vs the fp32 matmul roofline, old vs new code on one
+run, the Ray engine with 1 and 2 workers, peak memory per row without an index, and the opt-in
+embedding backends (ONNX Runtime, bfloat16) against torch.
 
     python benchmarks/scale.py                       # every part, default sizes
     python benchmarks/scale.py --parts roofline,embed
@@ -9,6 +11,8 @@ engine with 1 and 2 workers, and peak memory per row without an index.
     python benchmarks/scale.py --parts oldnew,ray --rows 600
     python benchmarks/scale.py --parts oldnew --rows 500 --backends torch,torch-bf16
     python benchmarks/scale.py --parts memory --mem-rows 10000,50000,100000,1000000
+    python benchmarks/scale.py --parts backends --repeats 5                     # onnx vs torch, demo texts
+    python benchmarks/scale.py --parts backends --other torch-bf16 --backend-texts instructions --repeats 2
 
 Parts
 - roofline: GFLOP/s of torch fp32 matmuls shaped like MiniLM's (tokens x 384 @ 384 x 1536) and a
@@ -36,6 +40,11 @@ Parts
   tiny_model): memory depends on vector width and row count, not model depth. Peaks per stage,
   and before/after the stages (reading, checkpoints, writing). --mem-base COMMIT also runs that
   commit's code on the same rows and checks the outputs are byte-identical.
+- backends: torch (fp32) against another Embedder backend (--other onnx or torch-bf16) on the same
+  texts (--backend-texts demo: the demo's 240 distinct questions and passages; instructions: 2,000
+  distinct response sentences of make_rows' rows), same fixed-shape batches of 16, interleaved
+  repeats in one process (--repeats, --threads): median seconds, their ratio, the largest vector
+  difference, the share of top-10 cosine neighbours both agree on.
 
 Each run is a subprocess, so peak RSS (ru_maxrss / VmHWM) is its own. Timings depend on load:
 the script prints `uptime` next to them.
@@ -682,9 +691,77 @@ def _memory_run(n: int, pairs: Path, info: dict[str, float], out: Path, model: s
     return [row]
 
 
+# ---------------------------------------------------------------------------------------------
+def backends_bench(other: str, texts_from: str, repeats: int, threads: int) -> dict[str, Any]:
+    """torch (fp32) vs ``other`` on the same texts, interleaved: torch, other, torch, other, ..."""
+    import statistics
+
+    import numpy as np
+    import torch
+
+    from curator.embed import Embedder
+
+    torch.set_num_threads(threads)
+    texts = _instruction_sentences(2000) if texts_from == "instructions" else _demo_texts()
+    with tempfile.TemporaryDirectory() as tmp:
+        torch_e = Embedder(cache=False, device="cpu")
+        other_e = Embedder(cache=False, device="cpu", backend=other, cache_dir=tmp)
+        torch_e.encode(texts[:4])
+        t0 = time.perf_counter()
+        other_e.encode(texts[:4])
+        first = time.perf_counter() - t0
+        times: dict[str, list[float]] = {"torch": [], "other": []}
+        vecs = {}
+        loads = [os.getloadavg()[0]]
+        for _ in range(repeats):
+            for name, e in (("torch", torch_e), ("other", other_e)):
+                t0 = time.perf_counter()
+                vecs[name] = e.encode(texts)
+                times[name].append(time.perf_counter() - t0)
+            loads.append(os.getloadavg()[0])
+    a, b = vecs["torch"], vecs["other"]
+    sa, sb = a @ a.T, b @ b.T
+    agree = float(np.mean([len(set(np.argsort(-sa[i])[1:11]) & set(np.argsort(-sb[i])[1:11])) / 10
+                           for i in range(len(texts))]))
+    mt, mo = statistics.median(times["torch"]), statistics.median(times["other"])
+    print(f"{len(texts)} texts, batch {torch_e.batch_size}, {threads} threads, {repeats} interleaved repeats, "
+          f"load average {min(loads):.1f}-{max(loads):.1f}")
+    print("| backend | median s | texts/s | runs (s) |")
+    print("|---|---|---|---|")
+    label = {"onnx": "onnx (ONNX Runtime)", "torch-bf16": "torch-bf16 (bfloat16 autocast)"}[other]
+    for name, key, m in (("torch (sentence-transformers)", "torch", mt), (label, "other", mo)):
+        print(f"| {name} | {m:.1f} | {len(texts) / m:.1f} | {', '.join(f'{x:.1f}' for x in times[key])} |")
+    out = {"texts": len(texts), "other": other, "torch_s": mt, "other_s": mo, "speedup": mt / mo, "first_call_s": first,
+           "max_abs_diff": float(np.abs(a - b).max()), "min_cosine": float((a * b).sum(1).min()),
+           "top10_shared": agree, "load": [min(loads), max(loads)]}
+    print(f"\nspeed-up {other}/torch: {mt / mo:.2f}x; first {other} call: {first:.1f} s")
+    print(f"max |torch - {other}| over all vector components: {out['max_abs_diff']:.2e}; "
+          f"smallest cosine: {out['min_cosine']:.5f}; top-10 neighbours shared: {agree:.4f}", flush=True)
+    return out
+
+
+def _demo_texts() -> list[str]:
+    demo = ROOT / "examples" / "halueval_demo"
+    texts = [r["question"] for r in read_jsonl(demo / "pairs.jsonl")]
+    texts += [r["text"] for r in read_jsonl(demo / "sources.jsonl")]
+    return list(dict.fromkeys(texts))
+
+
+def _instruction_sentences(n: int) -> list[str]:
+    """Distinct response sentences of make_rows' instruction rows (needs ../shared/data)."""
+    from curator.text import split_sentences
+
+    path = Path(tempfile.mkdtemp(prefix="curator-backends-")) / "rows.jsonl"
+    make_rows(max(400, n // 5), path)
+    sents = (s for r in read_jsonl(path) for s in split_sentences(r["output"]) if s.strip())
+    return list(dict.fromkeys(sents))[:n]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--parts", default="roofline,embed,oldnew,ray,memory")
+    ap.add_argument("--parts", default="roofline,embed,oldnew,ray,memory",
+                    help="comma-separated, of: roofline, embed, batch, forward, padding, pairquery, oldnew, ray, "
+                         "memory, backends")
     ap.add_argument("--texts", type=int, default=1500, help="texts for the embedding benchmark")
     ap.add_argument("--batch-sizes", default="8,16,32,64")
     ap.add_argument("--workers", default="1,auto", help="embed, batch: Embedder workers to run per batch size (1, 2, auto)")
@@ -702,6 +779,10 @@ def main() -> None:
                     help="memory part: vectors from the model, or from each text's hash (model loaded, not run)")
     ap.add_argument("--mem-min-relevance", type=float, default=None,
                     help="memory part: the quality step's min_relevance (-1: no row is off-topic; default: the step's)")
+    ap.add_argument("--other", choices=["onnx", "torch-bf16"], default="onnx", help="backends: the backend compared with torch")
+    ap.add_argument("--backend-texts", choices=["demo", "instructions"], default="demo", help="backends: which texts")
+    ap.add_argument("--repeats", type=int, default=3, help="backends: interleaved repeats")
+    ap.add_argument("--threads", type=int, default=2, help="backends: torch threads")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--json", default=None, help="also write every number to this file")
     a = ap.parse_args()
@@ -735,6 +816,8 @@ def main() -> None:
     if "memory" in parts:
         res["memory"] = memory([int(x) for x in a.mem_rows.split(",")], work, a.mem_model, a.mem_embed, a.mem_base,
                                a.mem_min_relevance)
+    if "backends" in parts:
+        res["backends"] = backends_bench(a.other, a.backend_texts, a.repeats, a.threads)
     res["self_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=1))

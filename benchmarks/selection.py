@@ -1,6 +1,9 @@
-"""Benchmark of curator.select: coverage, cluster hits, source mix, hallucination share, scale.
+"""Selection: does the selected subset cover the data better than random or top-score, and at what cost?
 
-    python benchmarks/selection.py [--quick] [--knn-recall] [--out benchmarks/RESULTS_selection.md]
+Coverage distances, clusters hit, source mix, hallucinated share selected (HaluEval-QA), token
+budgets; time and memory on synthetic rows up to 500k; with --knn-recall the approximate k-NN graph.
+
+    python benchmarks/selection.py [--quick] [--knn-recall] [--out FILE]
 
 Data: ``$CURATOR_DATA_DIR`` or ``<repo>/../shared/data`` (instructions/*.jsonl and
 grounding/halueval_qa.jsonl); prints a message and exits 0 when it is absent.
@@ -376,7 +379,7 @@ def main() -> int:
     ap.add_argument("--knn-recall", action="store_true",
                     help="also embed the ~30k pair sentences and compare approximate vs exact "
                          "k-NN graphs (adds ~15 min on 2 cores)")
-    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS_selection.md"))
+    ap.add_argument("--out", type=Path, default=None, help="also write the tables to this markdown file")
     args = ap.parse_args()
 
     require(*[f"instructions/{f}.jsonl" for f in INSTRUCTION_FILES], "grounding/halueval_qa.jsonl")
@@ -462,8 +465,10 @@ def main() -> int:
                      + halu_lines + ["### Scale (synthetic)", ""] + scale_lines
                      + (["### Approximate k-NN graph on real embeddings", ""] + recall_lines
                         if recall_lines else []))
-    args.out.write_text(text + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    print(text, flush=True)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
     return 0
 
 

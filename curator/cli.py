@@ -61,8 +61,8 @@ def _say(ctx: click.Context, msg: str) -> None:
 # ---------------------------------------------------------------------------------------------
 verifier_option = click.option(
     "--verifier", default=None, metavar="FOLDER",
-    help="A local cross-encoder (NLI with an 'entailment' label, or `curator.verifier` one) that "
-         "re-judges the sentences the features find doubtful.")
+    help="A local cross-encoder (NLI with an 'entailment' label, or one trained by "
+         "`curator.grounding.train_verifier`) that re-judges the sentences the features find doubtful.")
 
 
 def select_constraint_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -203,20 +203,50 @@ def dropped_path(out: str, dropped: str | None) -> Path:
     return out_path.with_name(out_path.name.replace(out_path.suffix, f".dropped{out_path.suffix}", 1))
 
 
-def check_not_input(pairs: str, outputs: list[Path], option: str = "-o") -> None:
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: after normalisation (``./out.jsonl``, ``d/../out.jsonl``,
+    symlinks) or as hard links of one existing file."""
+    import os
+
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_not_input(pairs: str, outputs: list[Path], option: str | list[str] = "-o") -> None:
     """Refuse, before any work, an output that would overwrite an input file: curator never
-    destroys its input (`curator dedup data.jsonl -o data.jsonl`)."""
+    destroys its input (`curator dedup data.jsonl -o data.jsonl`). ``option``: the option naming
+    each output (one for all, or one per output)."""
     from .errors import ConfigError
     from .io import expand_inputs
 
     try:
-        inputs = {f.resolve() for f in expand_inputs(pairs)}
+        inputs = expand_inputs(pairs)
     except CuratorError:
         return  # a missing or empty input is reported by the reader with its own message
-    for out in outputs:
-        if out.resolve() in inputs:
-            raise ConfigError(f"{option} {out}: is an input file; curator never overwrites its input. "
+    options = option if isinstance(option, list) else [option] * len(outputs)
+    for opt, out in zip(options, outputs):
+        if any(same_file(out, f) for f in inputs):
+            raise ConfigError(f"{opt} {out}: is an input file; curator never overwrites its input. "
                               "Write the output somewhere else.")
+
+
+def check_single_outputs(pairs: str, out: str, dropped: str | None) -> None:
+    """Before any work, the outputs of dedup/select: OUT and the dropped file are writable
+    tables, two different files, and neither is an input."""
+    from .errors import ConfigError
+
+    check_out_file(out)
+    if dropped:
+        check_out_file(dropped, "--dropped")
+    dpath = dropped_path(out, dropped)
+    if same_file(Path(out), dpath):
+        raise ConfigError(f"--dropped {dropped}: is the same file as -o {out}; the dropped rows would overwrite "
+                          "the kept ones. Give two different files.")
+    check_not_input(pairs, [Path(out), dpath], ["-o", "--dropped" if dropped else "-o (its .dropped file)"])
 
 
 def _check_parent(path: Path, option: str, given: str) -> None:
@@ -240,22 +270,17 @@ def _grounding_lines(ctx: click.Context, g: Any) -> None:
         _say(ctx, f"warning: {w}")
 
 
-def _write_single(ctx: click.Context, result: Any, out: str, dropped: str | None, all_rows: bool = False) -> None:
-    """Write the kept rows (or all rows) to OUT and the dropped rows next to it."""
-    from . import records as R
-    from .io import table_format, write_jsonl, write_table
-    from .pipeline import iter_output_records
+def _write_single(ctx: click.Context, result: Any, out: str, dropped: str | None, all_rows: bool = False,
+                  source: Any = None) -> None:
+    """Write the kept rows (or all rows) to OUT and the dropped rows next to it, each in the
+    container its suffix names (the user's records plus curator's columns)."""
+    from .output import write_rows
 
-    out_path = Path(out)
-    frames = [("out", out_path, result.table if all_rows else result.kept)]
+    frames = [(Path(out), result.table if all_rows else result.kept)]
     if not all_rows and result.dropped.height:
-        dpath = dropped_path(out, dropped)
-        frames.append(("dropped", dpath, result.dropped))
-    for _, path, frame in frames:
-        if table_format(path) == "jsonl":  # --dropped may name another format than OUT
-            write_jsonl(path, iter_output_records(frame, result.table), allow_nan=True)
-        else:
-            write_table(path, frame.drop(R.RECORD))
+        frames.append((dropped_path(out, dropped), result.dropped))
+    for path, frame in frames:
+        write_rows(path, frame, result.table, source)
         _say(ctx, f"wrote {frame.height} rows to {path}")
 
 
@@ -303,6 +328,7 @@ def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, 
     passages, embed them, and write a FAISS index with its manifest."""
     from .embed import Embedder
     from .index import MANIFEST_FILE, PassageIndex, check_index_name, index_root, load_documents
+    from .locks import index_lock
 
     if bool(name) == bool(out):
         raise click.UsageError("give exactly one of --name NAME or --out DIR.")
@@ -310,8 +336,12 @@ def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, 
     if (path / MANIFEST_FILE).exists() and not force:
         raise CuratorError(f"an index already exists at {path}; use `curator index add` to extend it or --force to rebuild.")
     docs = load_documents(sources, text_field=text_field, id_field=id_field)
-    idx = PassageIndex.build(docs, Embedder(model, device=device, backend=embed_backend, workers=embed_workers), max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
-    idx.save(path)
+    # one writer at a time: a concurrent `index add` waits for the rebuild (and vice versa)
+    with index_lock(path, on_wait=lambda msg: _say(ctx, msg)):
+        if (path / MANIFEST_FILE).exists() and not force:  # built by another process meanwhile
+            raise CuratorError(f"an index already exists at {path}; use `curator index add` to extend it or --force to rebuild.")
+        idx = PassageIndex.build(docs, Embedder(model, device=device, backend=embed_backend, workers=embed_workers), max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
+        idx.save(path)
     c = idx.manifest["counts"]
     _say(ctx, f"indexed {c['documents']} documents as {c['passages']} passages with {idx.manifest['model']} "
               f"({idx.manifest['index_type_resolved']}) -> {path}")
@@ -328,11 +358,16 @@ def index_add(ctx: click.Context, name: str, sources: tuple[str, ...], text_fiel
               device: str, embed_backend: str, embed_workers: int | None) -> None:
     """Add documents to an existing index (unchanged documents are skipped)."""
     from .index import PassageIndex, load_documents, resolve_index_path
+    from .locks import index_lock
 
     path = resolve_index_path(name)
-    idx = PassageIndex.load(path, embedder=_embedder(None, name, device, embed_backend, embed_workers))
-    added = idx.add(load_documents(sources, text_field=text_field, id_field=id_field))
-    idx.save(path)
+    docs = load_documents(sources, text_field=text_field, id_field=id_field)
+    # load, add and save under the index's lock: a second `index add` waits for this one and
+    # then adds to what it wrote (both documents stay)
+    with index_lock(path, on_wait=lambda msg: _say(ctx, msg)):
+        idx = PassageIndex.load(path, embedder=_embedder(None, name, device, embed_backend, embed_workers))
+        added = idx.add(docs)
+        idx.save(path)
     _say(ctx, f"added {added} passages; {path} now holds {len(idx)} passages")
 
 
@@ -368,7 +403,9 @@ def index_search(name: str, query: str, k: int, model: str | None, device: str, 
 # ---------------------------------------------------------------------------------------------
 # stages
 # ---------------------------------------------------------------------------------------------
-def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], index_ref: str | None) -> Any:
+def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], index_ref: str | None,
+         outputs: list[Path]) -> tuple[Any, Any]:
+    """Read PAIRS, check that OUTPUTS can hold its records, run the steps: (result, output source)."""
     from .pipeline import Pipeline
 
     data = _read(pairs, kw, index_ref)
@@ -376,8 +413,19 @@ def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], i
         _say(ctx, f"warning: {data.n_bad} unreadable rows dropped with a reason (--on-error skip)")
     for note in data.notes:
         _say(ctx, f"warning: {note}")
+    source = _prepare_outputs(pairs, data, outputs)
     embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"))
-    return Pipeline(steps, embedder=embedder).run(data)
+    return Pipeline(steps, embedder=embedder).run(data), source
+
+
+def _prepare_outputs(pairs: str, data: Any, outputs: list[Path]) -> Any:
+    """Before any work: the records fit every output container (else a one-line error)."""
+    from .io import expand_inputs
+    from .output import prepare_outputs
+
+    skipped = {s["file"] for s in data.skipped_shards}
+    inputs = [f for f in expand_inputs(pairs) if str(f) not in skipped]
+    return prepare_outputs(outputs, data, inputs)
 
 
 @cli.command("score", epilog="""\b
@@ -404,8 +452,8 @@ def score_cmd(ctx: click.Context, pairs: str, index_ref: str | None, out: str, t
     check_not_input(pairs, [Path(out)])
     steps = [QualityStep(drop=False), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params, drop=False,
                                                            verifier=verifier)]
-    result = _run(ctx, pairs, kw, steps, index_ref)
-    _write_single(ctx, result, out, None, all_rows=True)
+    result, source = _run(ctx, pairs, kw, steps, index_ref, [Path(out)])
+    _write_single(ctx, result, out, None, all_rows=True, source=source)
     g = result.summary["stages"]["grounding"]
     _say(ctx, f"{g.get('flagged', 0)} of {g['in']} pairs flagged as hallucinated")
     _grounding_lines(ctx, g)
@@ -454,15 +502,12 @@ def dedup_cmd(ctx: click.Context, pairs: str, out: str, dropped: str | None, on:
     unless --allow-value-changes. See docs/dedup.md."""
     from .pipeline import DedupStep
 
-    check_out_file(out)
-    if dropped:
-        check_out_file(dropped, "--dropped")
-    check_not_input(pairs, [Path(out), dropped_path(out, dropped)])
+    check_single_outputs(pairs, out, dropped)
     steps = [DedupStep(on=on, semantic=semantic, near_threshold=near_threshold,
                        semantic_threshold=semantic_threshold, score_column=score_column,
                        allow_value_changes=allow_value_changes)]
-    result = _run(ctx, pairs, kw, steps, None)
-    _write_single(ctx, result, out, dropped)
+    result, source = _run(ctx, pairs, kw, steps, None, [Path(out), dropped_path(out, dropped)])
+    _write_single(ctx, result, out, dropped, source=source)
     _report(ctx, result)
 
 
@@ -488,15 +533,12 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
     """Select a diverse, utility-weighted subset under a budget."""
     from .pipeline import SelectStep
 
-    check_out_file(out)
-    if dropped:
-        check_out_file(dropped, "--dropped")
-    check_not_input(pairs, [Path(out), dropped_path(out, dropped)])
+    check_single_outputs(pairs, out, dropped)
     steps = [SelectStep(budget=budget, budget_unit=budget_unit, method=method, utility_column=utility_column,
                         random_state=random_state, group_by=group_by, must_include=list(must_include) or None,
                         token_field=token_field, tokenizer=tokenizer)]
-    result = _run(ctx, pairs, kw, steps, None)
-    _write_single(ctx, result, out, dropped)
+    result, source = _run(ctx, pairs, kw, steps, None, [Path(out), dropped_path(out, dropped)])
+    _write_single(ctx, result, out, dropped, source=source)
     _report(ctx, result)
 
 
@@ -531,6 +573,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
 
     PAIRS may also be a pipeline file (.toml) whose [[steps]] map onto the step classes; see
     examples/pipeline.toml."""
+    from .output import check_curator_field
     from .pipeline import DedupStep, GroundingStep, Pipeline, QualityStep, SelectStep
 
     engine_opts = {"address": kw.pop("address", None), "workers": kw.pop("workers", None)}
@@ -553,6 +596,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     data = _read(pairs, kw, index_ref)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
+    check_curator_field(data.table)
     embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"))
     result = _run_on_engine(Pipeline(steps, embedder=embedder), data, outdir, engine_name, engine_opts)
     paths = result.write(outdir, report=not no_report)
@@ -661,7 +705,7 @@ def verifier_train_cmd(ctx: click.Context, labelled: str, out: str, epochs: int,
     Measure it on data it was not trained on (`curator eval grounding --verifier OUT`) before
     using it: the one trained on our four dev sets did not transfer (benchmarks/RESULTS.md)."""
     from .calibrate import load_labelled
-    from .verifier import labelled_examples, train_verifier
+    from .grounding import labelled_examples, train_verifier
 
     examples = labelled_examples(load_labelled(labelled))
     path = train_verifier(examples, out, epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
@@ -674,6 +718,7 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
               backend: str | None = None, embed_workers: int | None = None) -> None:
     from .config import load_pipeline
     from .embed import Embedder
+    from .output import check_curator_field
     from .pipeline import GroundingStep, Pipeline
 
     spec = load_pipeline(path)
@@ -690,6 +735,7 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
     data = _read(spec.input["path"], spec.input, index_ref)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
+    check_curator_field(data.table)
     embedder = Embedder(**{"cache_dir": _cache_dir(), **spec.embedder, **({"device": device} if device else {}),
                            **({"backend": backend} if backend else {}),
                            **({"workers": embed_workers} if embed_workers else {})})

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .pipeline import DedupStep, GroundingStep, QualityStep, SelectStep, Step
+from .steps import DedupStep, GroundingStep, QualityStep, SelectStep, Step
 
 STEP_TYPES: dict[str, type[Step]] = {
     "quality": QualityStep, "grounding": GroundingStep, "dedup": DedupStep, "select": SelectStep,

@@ -5,7 +5,8 @@ grounding) that only looks at its own rows, and *global* work (duplicate cluster
 that needs every row. Steps hand the row-local part to ``ctx.encode`` / ``ctx.map_batches``;
 the engine decides where it runs:
 
-- :class:`LocalEngine` (default): in this process, batch after batch.
+- :class:`LocalEngine` (default): in this process, batch after batch (defined in
+  :mod:`curator.context`, below the pipeline and this module, and re-exported here).
 - :class:`RayEngine`: on a Ray cluster (a local one, or ``address=`` an existing one) with
   Ray Data ``map_batches`` over an actor pool: each actor loads the model (and the index) once,
   and asks for a GPU when the cluster has them. Global steps stay on the driver and only see
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .context import BatchMaker, LocalEngine, RunContext
 from .errors import ConfigError, CuratorError, check_param
 
 log = logging.getLogger("curator")
@@ -39,43 +41,6 @@ RAY_MISSING = "the Ray engine needs Ray: pip install 'curator[ray]' (or pip inst
 # Texts per Ray task when embedding: large enough that the per-task overhead (~ms) is noise,
 # small enough that two workers get work from a few thousand rows.
 EMBED_CHUNK = 1024
-
-#: ``make(ctx)`` returns the function applied to each batch; it is called once per worker.
-BatchMaker = Callable[[Any], Callable[[Any], Any]]
-
-
-class LocalEngine:
-    """Run row-local work in this process."""
-
-    name = "local"
-
-    def encode(self, ctx: Any, texts: Sequence[str], keep: bool | Sequence[bool] = True) -> np.ndarray:
-        return ctx.embedder.encode(list(texts), keep)
-
-    def prefetch(self, ctx: Any, texts: Iterable[str]) -> None:
-        """Nothing to do ahead: each chunk is embedded here when it is encoded."""
-
-    def map_batches(self, ctx: Any, make: BatchMaker, batches: Sequence[Any], desc: str = "work",
-                    sizes: Sequence[int] | None = None) -> list[Any]:
-        """``[make(ctx)(b) for b in batches]``, with a progress bar and log lines."""
-        from .pipeline import _progress
-
-        fn = make(ctx)
-        sizes = list(sizes) if sizes is not None else [len(b) for b in batches]
-        total, done, out = sum(sizes), 0, []
-        with _progress(ctx, total, desc) as bar:
-            for batch, n in zip(batches, sizes):
-                out.append(fn(batch))
-                done += n
-                bar.update(n)
-                log.info("%s: %d/%d", desc, done, total)
-        return out
-
-    def close(self) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return "LocalEngine()"
 
 
 @dataclass
@@ -88,7 +53,6 @@ class WorkerSpec:
 
     def context(self) -> Any:
         from .embed import Embedder
-        from .pipeline import RunContext
 
         return RunContext(Embedder(**self.embedder), index_paths=dict(self.index_paths))
 

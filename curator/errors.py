@@ -39,3 +39,7 @@ def check_param(owner: str, name: str, value: object, ok: bool, expected: str) -
         raise ConfigError(
             f"The '{name}' parameter of {owner} must be {expected}. Got {value!r}."
         )
+
+
+class IndexLockedError(CuratorError):
+    """Another process kept an index locked (writing it) for longer than the wait allowed."""

@@ -144,6 +144,12 @@ def load_documents(paths: Sequence[str | Path], text_field: str = "text",
                     if text is None or not str(text).strip():
                         continue
                     doc_id = str(rec[id_field]) if id_field else f"{rel}:{line}"
+                    for name, value in ((text_field, str(text)), (id_field, doc_id)):
+                        lone = _LONE_SURROGATE.search(value)
+                        if lone is not None:
+                            raise InputError(
+                                f"{f}:{line}: field {name!r} holds a lone UTF-16 surrogate (\\u{ord(lone.group()):04x}, "
+                                "half of a character such as an emoji), which UTF-8 cannot encode. Fix the record.")
                     put(doc_id, str(text), f"{f}:{line}")
             else:
                 raise InputError(
@@ -153,6 +159,9 @@ def load_documents(paths: Sequence[str | Path], text_field: str = "text",
     if not docs:
         raise InputError("no non-empty source documents found in " + ", ".join(map(str, paths)) + ".")
     return docs
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _source_suffix(f: Path) -> str:
@@ -425,12 +434,22 @@ class PassageIndex:
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the index folder atomically per file; returns the folder."""
+        """Write the index folder atomically per file, under the folder's lock (readers wait for
+        the whole set of files); returns the folder. To change an index another process may
+        change too, hold :func:`curator.locks.index_lock` around load, change and save."""
+        import logging
+
+        from .locks import index_lock
+
+        path = Path(path)
+        with index_lock(path, on_wait=logging.getLogger(__name__).warning):
+            return self._save(path)
+
+    def _save(self, path: Path) -> Path:
         import faiss
 
         from .io import atomic_write, write_json
 
-        path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         atomic_write(path / INDEX_FILE, faiss.serialize_index(self.faiss_index).tobytes())
         import io as _io
@@ -459,12 +478,22 @@ class PassageIndex:
     def load(cls, path: str | Path, embedder: Embedder | None = None, verify: bool = True) -> PassageIndex:
         """Open an index folder. With ``embedder`` given, refuse if it is another model.
 
-        With ``embedder=None`` the index's own model is loaded.
+        With ``embedder=None`` the index's own model is loaded. The files are read under the
+        index's shared lock: a writer (``index add``) is waited for, never read half-written.
         """
+        import logging
+
+        from .locks import index_lock
+
+        path = resolve_index_path(path) if not isinstance(path, Path) else path
+        with index_lock(path, shared=True, on_wait=logging.getLogger(__name__).warning):
+            return cls._load(path, embedder, verify)
+
+    @classmethod
+    def _load(cls, path: Path, embedder: Embedder | None, verify: bool) -> PassageIndex:
         import faiss
         import polars as pl
 
-        path = resolve_index_path(path) if not isinstance(path, Path) else path
         for f in (MANIFEST_FILE, INDEX_FILE, PASSAGES_FILE):
             if not (path / f).exists():
                 raise IndexNotFoundError(f"{path}: incomplete index ({f} missing); rebuild it with `curator index build`.")

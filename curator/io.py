@@ -118,15 +118,28 @@ def _zstd_decompress(path: Path, data: bytes) -> bytes:
     return b"".join(out)
 
 
-def _decode(path: Path, data: bytes, where: str = "") -> str:
+def _decode(path: Path, data: bytes, where: str = "", skip: bool = False) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}). "
-            f"Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 {path.name} > fixed.{path.name}`."
-        ) from exc
+        raise InputError(_encoding_message(path, data, exc.start, where, skip)) from exc
     return text.removeprefix("\ufeff")
+
+
+def _is_surrogate(data: bytes, at: int) -> bool:
+    """Bytes ED A0..BF xx: a UTF-16 surrogate encoded on its own (CESU-8 / WTF-8), half an emoji."""
+    return data[at] == 0xED and at + 1 < len(data) and data[at + 1] >= 0xA0
+
+
+def _encoding_message(path: Path, data: bytes, at: int, where: str = "", skip: bool = False) -> str:
+    line = data.count(b"\n", 0, at) + 1
+    if _is_surrogate(data, at):
+        what, fix = ("a lone UTF-16 surrogate (half of a character such as an emoji)",
+                     "Remove or complete the character")
+    else:
+        what, fix = "not UTF-8 text", f"Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 {path.name} > fixed.{path.name}`"
+    return (f"{path}{where}:{line}: {what} (byte 0x{data[at]:02x} at offset {at}). {fix}"
+            + (" or pass --on-error skip to drop the rows holding it." if skip else "."))
 
 
 def expand_inputs(spec: str | Path) -> list[Path]:
@@ -169,7 +182,7 @@ def read_table(path: str | Path, on_error: str = "raise") -> ReadResult:
         return _read_jsonl(path, on_error)
     if fmt == "json":
         return _read_json(path)
-    return _read_columnar(path, fmt)
+    return _read_columnar(path, fmt, on_error)
 
 
 def iter_table(path: str | Path, on_error: str = "raise") -> Iterator[tuple[int, dict[str, Any] | BadRecord]]:
@@ -277,25 +290,45 @@ def _read_json(path: Path) -> ReadResult:
     return ReadResult(items, list(range(1, len(items) + 1)), str(path))
 
 
-def _read_columnar(path: Path, fmt: str) -> ReadResult:
+def _read_columnar(path: Path, fmt: str, on_error: str = "raise") -> ReadResult:
     import polars as pl
 
+    bad_bytes: int | None = None  # offset of the first byte that is not UTF-8 (CSV under skip)
     try:
         if fmt == "parquet":
             df = pl.read_parquet(path)
         else:
             data = read_bytes(path)
-            _decode(path, data)  # a clear encoding error before polars'
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                # a clear encoding error before polars'; under skip the rows holding such bytes
+                # are dropped with the reason, when they can be told apart (the file holds no
+                # U+FFFD of its own, which is what polars' lossy read puts in their place)
+                if on_error == "raise" or "\ufffd".encode() in data:
+                    raise InputError(_encoding_message(path, data, exc.start, skip=on_error == "raise")) from exc
+                bad_bytes = exc.start
             # Polars reads the decompressed bytes (it knows no zstd); every cell stays text: no
             # lossy casts. An empty cell is null, like a JSON null: both are an empty value.
-            df = pl.read_csv(_io.BytesIO(data), infer_schema=False)
+            df = pl.read_csv(_io.BytesIO(data), infer_schema=False,
+                             encoding="utf8" if bad_bytes is None else "utf8-lossy")
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - polars raises many types for broken files
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: could not read {fmt.upper()} ({first}).") from exc
-    recs = df.to_dicts()
-    return ReadResult(list(recs), list(range(1, len(recs) + 1)), str(path))
+    items: list[dict[str, Any] | BadRecord] = list(df.to_dicts())
+    if bad_bytes is not None:
+        surrogate = _is_surrogate(data, bad_bytes)
+        for i, rec in enumerate(items):
+            if isinstance(rec, dict) and any("\ufffd" in str(k) or (isinstance(v, str) and "\ufffd" in v)
+                                             for k, v in rec.items()):
+                what = ("a lone UTF-16 surrogate (half of a character such as an emoji) or other bytes that are not "
+                        "UTF-8" if surrogate else "bytes that are not UTF-8 text")
+                items[i] = BadRecord(str(path), i + 1, "bad_encoding",
+                                     f"{path}: record {i + 1}: {what} (shown as U+FFFD). Re-encode the file as UTF-8.",
+                                     json.dumps(rec, ensure_ascii=False))
+    return ReadResult(items, list(range(1, len(items) + 1)), str(path))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -150,6 +151,25 @@ _TEMPLATE_RE = re.compile(
 _REFUSAL_HINT_RE = re.compile(r"not|n't|unable|decline|against|violat|\bai\b|artificial", re.I)
 # Likewise, every template marker contains one of these substrings.
 _TEMPLATE_HINTS = ("<|", "INST]", "SYS>>", "#")
+
+
+#: Characters that show nothing although they are not Unicode format (Cf) characters: Hangul
+#: fillers, the braille blank, the combining grapheme joiner, Mongolian vowel separator.
+_BLANK_CHARS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u180e")
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: empty, whitespace, or only invisible characters (format
+    characters such as ZWSP U+200B, word joiner U+2060, soft hyphen U+00AD, BOM U+FEFF, bidi
+    marks; control characters; Hangul fillers and the braille blank).
+
+    >>> [is_blank(t) for t in ("", "  ", "\u200b\u2060\u00ad\ufeff", "\u200bok", "0")]
+    [True, True, True, False, False]
+    """
+    s = text.strip()
+    # stops at the first visible character: O(1) for ordinary text
+    return not s or not any(not c.isspace() and c not in _BLANK_CHARS and unicodedata.category(c) not in ("Cf", "Cc")
+                            for c in s)
 
 
 def is_refusal(response: str) -> bool:
@@ -484,8 +504,8 @@ class QualityScorer:
         leak = np.fromiter((has_template_leak(t) for t in resp), dtype=bool, count=n)
         # "I don't know.", "Sure!": states nothing, teaches nothing (not a grounding failure).
         non_answer = np.fromiter((is_non_answer(t) for t in resp), dtype=bool, count=n)
-        empty_resp = np.fromiter((not t.strip() for t in resp), dtype=bool, count=n)
-        empty_instr = np.fromiter((not t.strip() for t in instr), dtype=bool, count=n)
+        empty_resp = np.fromiter((is_blank(t) for t in resp), dtype=bool, count=n)
+        empty_instr = np.fromiter((is_blank(t) for t in instr), dtype=bool, count=n)
 
         # Relevance only says something about responses long enough to have a topic.
         judged = ~np.isnan(relevance) & (resp_words >= self.off_topic_min_words)

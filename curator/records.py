@@ -11,6 +11,7 @@ Every stage reads and adds columns named here, so a column name is written once.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,10 @@ class FieldMap:
     source: str | None = None
     source_id: str | None = None
     id: str | None = None
+    #: LLaMA-Factory Alpaca: the system prompt and the earlier turns (a list of [instruction,
+    #: response] pairs), read as a conversation's system turn and earlier turns.
+    system: str | None = None
+    history: str | None = None
     #: Take a ``context`` field as the source when none is named; False when the user chose an
     #: index (``--index`` / ``--source-id-field``): explicit flags win over detection.
     detect_source: bool = True
@@ -153,6 +158,10 @@ def detect_fields(first: dict[str, Any], fields: FieldMap, where: str = "") -> t
         fmt = "alpaca"
     if fields.input is None and "input" in keys:
         out.input = "input"
+    if fmt == "alpaca":  # LLaMA-Factory's Alpaca: optional system prompt and earlier turns
+        for role in ("system", "history"):
+            if getattr(fields, role) is None and role in keys:
+                setattr(out, role, role)
     if (fields.source is None and fields.source_id is None and fields.detect_source and "context" in keys
             and out.response == "response"):
         out.source, fmt = "context", "dolly"  # Dolly: the context is the pair's own source
@@ -448,6 +457,17 @@ def _add_record(cols: dict[str, list[Any]], row_id: int, item: dict[str, Any] | 
         record_text = json.dumps({"_raw": item.raw}, ensure_ascii=False)
     else:
         record_text = json.dumps(item, ensure_ascii=False, default=str)
+        lone = _LONE_SURROGATE.search(record_text)
+        if lone is not None:
+            # half of a UTF-16 pair ("\ud83d", half an emoji): no UTF-8 file or table can hold it
+            msg = (f"{path}:{line}: {_surrogate_field(item)} holds a lone UTF-16 surrogate "
+                   f"(\\u{ord(lone.group()):04x}, half of a character such as an emoji), which UTF-8 cannot "
+                   "encode. Fix the record (remove or complete the character)" + skip_advice(on_error, " or"))
+            if on_error == "raise":
+                raise InputError(msg)
+            raw = json.dumps({"_raw": json.dumps(item, ensure_ascii=True, default=str)}, ensure_ascii=True)
+            _append_row(cols, row_id, {}, line, raw, "read", "lone_surrogate", msg, None)
+            return True
         if fmt in ("sharegpt", "openai_messages"):
             key = fmap.instruction or ""
             try:
@@ -460,9 +480,7 @@ def _add_record(cols: dict[str, list[Any]], row_id: int, item: dict[str, Any] | 
             values = {
                 # Dedup, selection and quality see every request (system prompt + user turns);
                 # `first_request` keeps the opening one for `--on first_request`.
-                "instruction": "\n\n".join(conversation_requests(item.get(key))) if turns else "",
-                "first_request": turns[0]["prompt"] if turns else "",
-                "response": "\n\n".join(t["response"] for t in turns),
+                **_conversation_values(item.get(key), turns),
                 "source": _text(item.get(fmap.source)) if fmap.source else None,
                 "id": _text(item.get(fmap.id)) if fmap.id else None,
             }
@@ -485,8 +503,90 @@ def _add_record(cols: dict[str, list[Any]], row_id: int, item: dict[str, Any] | 
         for role in ("instruction", "response", "input", "source", "source_id", "id"):
             key = getattr(fmap, role)
             values[role] = _text(item.get(key)) if key is not None else None
+        if stage is None and (fmap.system or fmap.history):
+            try:
+                messages = alpaca_messages(item, fmap)
+            except _TurnError as exc:
+                msg = f"{path}:{line}: {exc}. Fix the record" + skip_advice(on_error, " or")
+                if on_error == "raise":
+                    raise InputError(msg) from None
+                stage, reason, detail = "read", exc.reason, msg
+            else:
+                if messages is not None:  # earlier turns or a system prompt: read as the conversation it is
+                    turns = conversation_turns(messages)
+                    values.update(_conversation_values(messages, turns), input=None)
+                    turn_col = json.dumps(turns, ensure_ascii=False) if len(turns) > 1 else None
+                    _append_row(cols, row_id, values, line, record_text, stage, reason, detail, turn_col)
+                    return False
     _append_row(cols, row_id, values, line, record_text, stage, reason, detail, None)
     return stage is not None
+
+
+def _conversation_values(messages: Any, turns: list[dict[str, Any]]) -> dict[str, str]:
+    """The pairs-table texts of a conversation: dedup, selection and quality see every request
+    (system prompt + user turns) and every response; `first_request` is the opening one."""
+    return {"instruction": "\n\n".join(conversation_requests(messages)) if turns else "",
+            "first_request": turns[0]["prompt"] if turns else "",
+            "response": "\n\n".join(t["response"] for t in turns)}
+
+
+def alpaca_messages(item: dict[str, Any], fmap: FieldMap) -> list[dict[str, Any]] | None:
+    """A LLaMA-Factory Alpaca record with a system prompt or earlier turns as the conversation it
+    is (OpenAI messages); None when it has neither (a plain pair).
+
+    >>> fm = FieldMap("instruction", "output", "input", system="system", history="history")
+    >>> [m["content"] for m in alpaca_messages({"instruction": "And the second?", "input": "", "output": "Lyon.",
+    ...     "history": [["Name two French cities.", "Paris and Lyon."]]}, fm)]
+    ['Name two French cities.', 'Paris and Lyon.', 'And the second?', 'Lyon.']
+    """
+    system = _text(item.get(fmap.system)) if fmap.system else None
+    raw = item.get(fmap.history) if fmap.history else None
+    if isinstance(raw, str) and raw.strip():  # a CSV cell holds the list as JSON text
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise _TurnError("bad_history", f"field {fmap.history!r} is text but not a JSON list of "
+                                            "[instruction, response] pairs") from None
+    elif isinstance(raw, str) or (isinstance(raw, float) and raw != raw):
+        raw = None  # "" or NaN: no earlier turns
+    if raw is not None and not isinstance(raw, list):
+        raise _TurnError("bad_history", f"field {fmap.history!r} must be a list of [instruction, response] pairs, "
+                                        f"got {type(raw).__name__}")
+    history = raw or []
+    if not history and not (system and system.strip()):
+        return None
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system and system.strip() else []
+    for i, pair in enumerate(history):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise _TurnError("bad_history", f"field {fmap.history!r}: turn {i} is not an [instruction, response] pair")
+        messages += [{"role": "user", "content": _text(pair[0]) or ""},
+                     {"role": "assistant", "content": _text(pair[1]) or ""}]
+    prompt = prompt_text(_text(item.get(fmap.instruction or "")) or "", _text(item.get(fmap.input or "")) or "")
+    return messages + [{"role": "user", "content": prompt},
+                       {"role": "assistant", "content": _text(item.get(fmap.response or "")) or ""}]
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_field(item: Any, where: str = "") -> str:
+    """Which field of a record holds a lone surrogate, as "field 'a.b[2]'" ("a key" for a key)."""
+    if isinstance(item, dict):
+        for k, v in item.items():
+            here = f"{where}.{k}" if where else str(k)
+            if isinstance(k, str) and _LONE_SURROGATE.search(k):
+                return f"a key of {'field ' + repr(where) if where else 'the record'}"
+            found = _surrogate_field(v, here)
+            if found:
+                return found
+    elif isinstance(item, list):
+        for i, v in enumerate(item):
+            found = _surrogate_field(v, f"{where}[{i}]")
+            if found:
+                return found
+    elif isinstance(item, str) and _LONE_SURROGATE.search(item):
+        return f"field {where!r}"
+    return ""
 
 
 def _append_row(cols: dict[str, list[Any]], row_id: int, values: dict[str, str | None], line: int,

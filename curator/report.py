@@ -40,6 +40,11 @@ MAX_CLUSTERS = 5          # duplicate clusters shown
 MAX_CLUSTER_MEMBERS = 8   # members shown per cluster
 MAX_MAP_POINTS = 3000     # points on the selection map
 MAX_REASON_ROWS = 30      # rows of the drop-reason table
+#: Characters of a text (prompt, response, id, sentences JSON) the report reads from a row: a
+#: 50 MB row costs no more than this; longer texts are shown cut, with their full length.
+TEXT_LIMIT = 20_000
+SENTENCES_LIMIT = 200_000  # characters of a row's sentences JSON read (its first sentences)
+MAX_SENTENCE_CHARS = 2_000  # characters of one response sentence shown
 
 KEPT, DROP_HERE, DROP_OTHER, GREY = "#2a9d8f", "#e76f51", "#b8bec6", "#c9ced6"
 _WORD_RE = re.compile(r"\w+(?:[-'’.]\w+)*", re.UNICODE)
@@ -106,9 +111,35 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _clip(text: Any, n: int) -> str:
-    s = "" if text is None else " ".join(str(text).split())
-    return s if len(s) <= n else s[: n - 1].rstrip() + "…"
+def _clip(text: Any, n: int, total: int | None = None) -> str:
+    """``text`` with whitespace collapsed, cut to ``n`` characters with "…". ``total``: the full
+    length of a text the report read only the start of; a cut text that long says so."""
+    s = "" if text is None else str(text)
+    s = " ".join(s[: 4 * n + 64].split()) if len(s) > 4 * n + 64 else " ".join(s.split())
+    long = total is not None and total > TEXT_LIMIT
+    if len(s) <= n and not long:
+        return s
+    note = f" [truncated: {total:,} characters in all]" if long else ""
+    return s[: n - 1].rstrip() + "…" + note
+
+
+def _bounded(table: Any, cols: Sequence[str], limit: int = TEXT_LIMIT) -> Any:
+    """``table``'s ``cols`` (those present) with each text cut to ``limit`` characters in polars,
+    plus ``_len_<col>`` (the full length) and ``_hash_<col>`` (equal texts, equal hashes): rows
+    read into Python then cost at most ``limit`` characters per text."""
+    import polars as pl
+
+    out = []
+    for c in cols:
+        if c not in table.columns:
+            continue
+        if table.schema[c] == pl.String:
+            col = pl.col(c)
+            out += [col.str.slice(0, limit).alias(c), col.str.len_chars().alias(f"_len_{c}"),
+                    col.hash().alias(f"_hash_{c}")]
+        else:
+            out.append(pl.col(c))
+    return table.select(out)
 
 
 def _int(n: Any) -> str:
@@ -177,9 +208,39 @@ def _prompt(row: dict[str, Any]) -> str:
     return f"{ins}\n\n{inp}" if inp.strip() else ins
 
 
+def _prompt_len(row: dict[str, Any]) -> int | None:
+    """The full length of a bounded row's prompt (None when the row was not bounded)."""
+    if f"_len_{R.INSTRUCTION}" not in row:
+        return None
+    return int(row.get(f"_len_{R.INSTRUCTION}") or 0) + int(row.get(f"_len_{R.INPUT}") or 0)
+
+
+def _first_sentences(text: str | None, k: int) -> list[dict[str, Any]]:
+    """The first ``k`` sentence objects of a (possibly cut) sentences JSON list."""
+    if not text:
+        return []
+    dec = json.JSONDecoder()
+    out: list[dict[str, Any]] = []
+    pos = text.find("[") + 1
+    if pos == 0:
+        return []
+    while len(out) < k:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text) or text[pos] == "]":
+            break
+        try:
+            item, pos = dec.raw_decode(text, pos)
+        except ValueError:  # the cut end of a long list
+            break
+        if isinstance(item, dict):
+            out.append(item)
+    return out
+
+
 def _stemmer() -> Callable[[str], str]:
     try:
-        from .grounding import stem
+        from .text import stem
 
         return stem
     except Exception:  # pragma: no cover - the report must not depend on the grounding module
@@ -306,7 +367,7 @@ def _reasons(table: Any, n_in: int) -> str:
     if R.DROP_STAGE not in table.columns or R.DROP_REASON not in table.columns:
         return ""
     cols = [c for c in (R.ROW_ID, R.ID, R.DROP_DETAIL, R.INSTRUCTION) if c in table.columns]
-    grp = (table.filter(pl.col(R.DROP_STAGE).is_not_null())
+    grp = (_bounded(table.filter(pl.col(R.DROP_STAGE).is_not_null()), [R.DROP_STAGE, R.DROP_REASON, *cols], 1000)
            .group_by([R.DROP_STAGE, R.DROP_REASON])
            .agg(pl.len().alias("_n"), *[pl.col(c).first() for c in cols])
            .sort(["_n", R.DROP_STAGE, R.DROP_REASON], descending=[True, False, False], nulls_last=True))
@@ -318,7 +379,7 @@ def _reasons(table: Any, n_in: int) -> str:
         who = r.get(R.ID) if r.get(R.ID) is not None else r.get(R.ROW_ID)
         body.append(f"<tr><td>{_e(r[R.DROP_STAGE])}: <b>{_e(r[R.DROP_REASON])}</b></td>"
                     f'<td class="num">{_int(r["_n"])}</td><td class="num">{_pct(r["_n"], n_in)}</td>'
-                    f'<td><span class="mono">{_e(who)}</span> {_e(_clip(ex, 220))}</td></tr>')
+                    f'<td><span class="mono">{_e(_clip(who, 80))}</span> {_e(_clip(ex, 220))}</td></tr>')
     more = (f'<p class="cap">… and {grp.height - MAX_REASON_ROWS} more reasons.</p>'
             if grp.height > MAX_REASON_ROWS else "")
     return ('<h3>Drop reasons</h3><table><tr><th>stage: reason</th><th class="num">rows</th>'
@@ -394,13 +455,17 @@ def _scores(table: Any, stages: dict[str, dict[str, Any]]) -> str:
     return f'<h2 id="scores">Scores</h2><div class="plots">{"".join(figs)}</div>'
 
 
-def _sentence_rows(sents: list[dict[str, Any]]) -> str:
+def _sentence_rows(sents: list[dict[str, Any]], n_all: int | None = None) -> str:
+    """The first MAX_SENTENCES of a response's ``sents`` (``n_all`` in all) next to their evidence."""
+    n_all = len(sents) if n_all is None else max(n_all, len(sents))
     out = ['<div class="h">response sentence</div><div class="h">cited evidence</div>']
     for v in sents[:MAX_SENTENCES]:
         verdict = str(v.get("verdict") or "unverifiable")
         text = str(v.get("text") or "")
         tokens = v.get("unsupported_tokens") or []
-        body = mark_tokens(text, tokens) if verdict == "unsupported" else _e(text)
+        cut = f" … [truncated: {len(text):,} characters]" if len(text) > MAX_SENTENCE_CHARS else ""
+        text = text[:MAX_SENTENCE_CHARS]
+        body = (mark_tokens(text, tokens) if verdict == "unsupported" else _e(text)) + _e(cut)
         out.append(f'<div class="claim {_e(verdict)}">{body} <span class="score">{_e(verdict)}, '
                    f"support {_num(v.get('support'))}</span></div>")
         ev = v.get("evidence")
@@ -409,8 +474,8 @@ def _sentence_rows(sents: list[dict[str, Any]]) -> str:
             out.append(f'<div class="ev">{cite}“{_e(_clip(ev, 500))}”</div>')
         else:
             out.append('<div class="ev"><span class="none">no evidence found</span></div>')
-    if len(sents) > MAX_SENTENCES:
-        out.append(f'<div class="cap">… {len(sents) - MAX_SENTENCES} more sentences</div><div></div>')
+    if n_all > MAX_SENTENCES:
+        out.append(f'<div class="cap">… {n_all - MAX_SENTENCES} more sentences</div><div></div>')
     return f'<div class="sents">{"".join(out)}</div>'
 
 
@@ -424,26 +489,31 @@ def _worst(table: Any) -> str:
     if len(scored) == 0:
         return head + '<p class="none">No pair has a hallucination probability.</p>'
     top = scored[np.argsort(-hp[scored], kind="stable")[:MAX_WORST]]  # ties: input order
-    worst = table[top.tolist()]
+    # only the columns shown, texts cut in polars: a 50 MB row is never read whole
+    worst = _bounded(table[top.tolist()], [R.ROW_ID, R.ID, R.HALLUCINATION_PROB, R.EVIDENCE_MODE, R.DROP_STAGE,
+                                           R.DROP_REASON, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.N_SENTENCES,
+                                           R.N_UNSUPPORTED])
+    sentences = (table[top.tolist()][R.SENTENCES].str.slice(0, SENTENCES_LIMIT).to_list()
+                 if R.SENTENCES in table.columns else [None] * worst.height)
     cards = []
-    for r in worst.iter_rows(named=True):
-        try:
-            sents = json.loads(r.get(R.SENTENCES) or "[]")
-        except (TypeError, ValueError):
-            sents = []
-        sents = [v for v in sents if isinstance(v, dict)] if isinstance(sents, list) else []
-        n_uns = sum(v.get("verdict") == "unsupported" for v in sents)
+    for r, sent_json in zip(worst.iter_rows(named=True), sentences):
+        sents = _first_sentences(sent_json, MAX_SENTENCES + 1)
+        n_all = r.get(R.N_SENTENCES)
+        n_all = len(sents) if n_all is None else int(n_all)
+        n_uns = r.get(R.N_UNSUPPORTED)
+        n_uns = sum(v.get("verdict") == "unsupported" for v in sents) if n_uns is None else int(n_uns)
         meta = [f"row <span class='mono'>{_e(r.get(R.ROW_ID))}</span>"]
         if r.get(R.ID) is not None and str(r.get(R.ID)) != str(r.get(R.ROW_ID)):
-            meta.append(f"id <span class='mono'>{_e(r.get(R.ID))}</span>")
+            meta.append(f"id <span class='mono'>{_e(_clip(r.get(R.ID), 120))}</span>")
         meta.append(f"<b>P(hallucinated) = {_num(r.get(R.HALLUCINATION_PROB))}</b>")
-        meta.append(f"{n_uns} of {len(sents)} sentences unsupported")
+        meta.append(f"{n_uns} of {n_all} sentences unsupported")
         if r.get(R.EVIDENCE_MODE):
             meta.append(f"evidence: {_e(r.get(R.EVIDENCE_MODE))}")
         meta.append(_status(r))
-        body = _sentence_rows(sents) if sents else f"<p><b>A:</b> {_e(_clip(r.get(R.RESPONSE), 600))}</p>"
+        body = (_sentence_rows(sents, n_all) if sents else
+                f"<p><b>A:</b> {_e(_clip(r.get(R.RESPONSE), 600, r.get(f'_len_{R.RESPONSE}')))}</p>")
         cards.append(f'<div class="pair"><div class="meta">{" · ".join(meta)}</div>'
-                     f'<div class="q"><b>Q:</b> {_e(_clip(_prompt(r), 500))}</div>{body}</div>')
+                     f'<div class="q"><b>Q:</b> {_e(_clip(_prompt(r), 500, _prompt_len(r)))}</div>{body}</div>')
     cap = (f"The {worst.height} pairs (of {len(scored):,} scored) with the highest hallucination probability. "
            "Each response sentence sits next to the evidence sentence it was aligned with (its citation); "
            "unsupported sentences are red and the words the evidence does not contain are "
@@ -460,6 +530,7 @@ def _clusters(table: Any, stages: dict[str, dict[str, Any]]) -> str:
     cols = [c for c in (R.ROW_ID, R.CLUSTER_ID, R.DUPLICATE_OF, R.DUP_METHOD, R.DUP_SIMILARITY, R.DROP_STAGE,
                         R.DROP_REASON, R.INSTRUCTION, R.INPUT, R.RESPONSE) if c in table.columns]
     multi = table.select(cols).filter(pl.col(R.CLUSTER_ID).is_not_null())  # narrow first: fast on 100k rows
+    multi = _bounded(multi, cols)  # texts cut in polars, with their full lengths and hashes
     for c, dt in ((R.DUPLICATE_OF, pl.Int64), (R.DUP_METHOD, pl.String), (R.DUP_SIMILARITY, pl.Float64)):
         if c not in multi.columns:
             multi = multi.with_columns(pl.lit(None, dt).alias(c))
@@ -489,7 +560,7 @@ def _clusters(table: Any, stages: dict[str, dict[str, Any]]) -> str:
     for cid, n, n_kept in big.select(R.CLUSTER_ID, "_n", "_kept").iter_rows():
         rows = list(members.filter(pl.col(R.CLUSTER_ID) == cid).iter_rows(named=True))
         trs = []
-        first_prompt: str | None = None
+        kept_prompt: tuple[Any, ...] | None = None
         for r in rows[:MAX_CLUSTER_MEMBERS]:
             is_kept = r.get(R.DUPLICATE_OF) is None
             role = ('<span class="tag kept">kept member</span>' if is_kept else
@@ -497,14 +568,17 @@ def _clusters(table: Any, stages: dict[str, dict[str, Any]]) -> str:
             method = "" if is_kept else _e(r.get(R.DUP_METHOD))
             sim = "" if is_kept else _num(r.get(R.DUP_SIMILARITY), 3)
             final = _status(r) if (is_kept or r.get(R.DROP_STAGE) != "dedup") else ""
-            prompt = _clip(_prompt(r), 240)
-            shown = ('<span class="none">same prompt as the kept member</span>'
-                     if not is_kept and prompt == first_prompt else _e(prompt))
-            if is_kept and first_prompt is None:
-                first_prompt = prompt
+            # the same prompt only when the whole instruction and input are the same texts
+            # (not merely their first characters, nor the same after dedup's normalisation)
+            key = tuple(r.get(f"_{what}_{c}") for c in (R.INSTRUCTION, R.INPUT) for what in ("hash", "len"))
+            shown = ('<span class="none">same prompt as the kept member, character for character</span>'
+                     if not is_kept and key == kept_prompt else _e(_clip(_prompt(r), 240, _prompt_len(r))))
+            if is_kept and kept_prompt is None:
+                kept_prompt = key
+            answer = _clip(r.get(R.RESPONSE), 200, r.get(f"_len_{R.RESPONSE}"))
             trs.append(f'<tr><td>{role}</td><td class="num mono">{_e(r.get(R.ROW_ID))}</td><td>{method}</td>'
                        f'<td class="num">{sim}</td><td class="txt">{shown}'
-                       f'<br><span class="ans">A: {_e(_clip(r.get(R.RESPONSE), 200))}</span> {final}</td></tr>')
+                       f'<br><span class="ans">A: {_e(answer)}</span> {final}</td></tr>')
         more = (f'<tr><td colspan="5" class="cap">… {n - len(rows):,} more members</td></tr>'
                 if n > len(rows) else "")
         blocks.append(f"<h3>Cluster {_e(cid)}: {_int(n)} rows, {n_kept} kept, {_int(n - n_kept)} dropped</h3>"
@@ -545,9 +619,8 @@ def _coords(table: Any, rows: np.ndarray, embeddings: np.ndarray | None) -> tupl
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    sub = table[rows]
-    texts = [_prompt(r) for r in sub.select([c for c in (R.INSTRUCTION, R.INPUT) if c in sub.columns])
-             .iter_rows(named=True)]
+    sub = _bounded(table[rows], [R.INSTRUCTION, R.INPUT])  # a lexical proxy: the start of each prompt
+    texts = [_prompt(r) for r in sub.iter_rows(named=True)]
     how = ("TF-IDF + TruncatedSVD of the prompt text (a cheap lexical proxy: no embeddings were passed "
            "to <span class='mono'>write_report</span>, and the selector used sentence embeddings)")
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 _WORD_RE = re.compile(r"\w+(?:[-'’.]\w+)*", re.UNICODE)
 # A number: "1,280" (comma = thousands separator only before exactly three digits, so the date
@@ -84,6 +85,19 @@ def words(text: str) -> list[str]:
 def content_words(text: str) -> list[str]:
     """Word tokens that are not stopwords (numbers kept)."""
     return [w for w in words(text) if w not in STOPWORDS]
+
+
+@cache
+def stem(word: str) -> str:
+    """A deliberately crude suffix stripper: enough to match 'wrote'/'write'? no, but
+    'countries'/'country', 'played'/'plays', 'running'/'runs' yes; cheap and language-light."""
+    w = word.casefold().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    for suf, rep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
+        if len(w) > len(suf) + 3 and w.endswith(suf):
+            return w[: len(w) - len(suf)] + rep
+    return w
 
 
 def numbers(text: str) -> list[str]:

@@ -398,3 +398,12 @@ def test_preambles_and_context_keep_rows_apart(case):
         assert ctx[r] == ctx[k]
         if res.method[r] != "exact":
             assert found.preamble[r] == found.preamble[k]
+
+
+def test_alpaca_system_field_is_a_shared_preamble_too(tmp_path):
+    # LLaMA-Factory Alpaca rows with a `system` prompt (read as the conversation's system turn)
+    recs = [{"system": SUPPORT, "instruction": q, "input": "", "output": "Happy to help."}
+            for q in SUPPORT_QUESTIONS]
+    recs.append({"system": SUPPORT, "instruction": "Do you ship to Canada", "input": "", "output": "Yes."})
+    got = dedup(tmp_path, recs)
+    assert got == [None] * 5 + [1]

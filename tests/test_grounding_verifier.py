@@ -8,8 +8,13 @@ from click.testing import CliRunner
 
 from curator.cli import cli
 from curator.errors import ConfigError, ModelError
-from curator.grounding import GroundingScorer, PairInput, verdicts_json
-from curator.verifier import GroundingVerifier, label_spec
+from curator.grounding import (
+    GroundingScorer,
+    GroundingVerifier,
+    PairInput,
+    label_spec,
+    verdicts_json,
+)
 
 from .test_calibrate import labelled
 
@@ -89,7 +94,7 @@ def nli_folder(tmp_path_factory):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from curator.verifier import base_model_dir
+    from curator.grounding import base_model_dir
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("nli")

@@ -8,6 +8,7 @@ from curator.text import (
     numbers,
     sentence_spans,
     split_sentences,
+    stem,
 )
 
 
@@ -164,3 +165,10 @@ def test_bare_yes_no_segments_are_not_claims():
     assert [(s.kind, s.check) for s in segment_claims("No, Paris is in France.")] == [("claim", "Paris is in France.")]
     assert [(s.kind, s.check) for s in segment_claims("No one knows.")] == [("claim", "No one knows.")]
     assert [s.kind for s in segment_claims("No. He was born in 1950.")] == ["yes_no", "claim"]
+
+
+def test_stem_lives_in_text_and_grounding_reexports_it():
+    import curator.grounding
+
+    assert stem("countries") == "country" and stem("played") == "play" and stem("Curie’s") == "curie"
+    assert curator.grounding.stem is stem

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from curator.errors import ModelError
-from curator.verifier import (
+from curator.grounding import (
     GroundingVerifier,
     check_model_dir,
     evidence_window,
@@ -116,7 +116,7 @@ def test_train_save_load_round_trip(tmp_path):
     import torch
     from safetensors import safe_open
 
-    from curator.verifier import train_verifier
+    from curator.grounding import train_verifier
 
     ex = [(SOURCE, "The tower is 330 metres tall.", 0), (SOURCE, "The tower is 120 metres tall.", 1),
           (SOURCE, "It was completed in 1889.", 0), (SOURCE, "It was completed in 1925.", 1)]
@@ -146,7 +146,7 @@ def test_evidence_window_is_the_same_in_every_process() -> None:
 
     code = r'''
 import random
-from curator.verifier import evidence_window
+from curator.grounding import evidence_window
 rng = random.Random(7)
 vocab = [f"w{i}" for i in range(40)] + ["Lima", "Peru", "Quito", "Ecuador", "1950", "1953", "capital", "river"]
 out = []

@@ -1,4 +1,4 @@
-"""The training-data generators of benchmarks/verifier_nli_train.py: the swaps it calls
+"""The training-data generators of benchmarks/verifier_train.py: the swaps it calls
 "unsupported" really change a fact, with material from the same document."""
 
 import sys
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-recipe = pytest.importorskip("verifier_nli_train")
+recipe = pytest.importorskip("verifier_train")
 
 DOC = ("Alice Moore was born in March 1950 in Leeds. Her brother Tom Moore was born in July 1953 in York. "
        "The lake is 42 km long and 8 km wide. Hamlet was written by William Shakespeare.")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from curator.errors import ConfigError
-from curator.verifier import GroundingVerifier, train_verifier
+from curator.grounding import GroundingVerifier, train_verifier
 
 SOURCE = ("The Eiffel Tower was completed in 1889 for the World's Fair in Paris. It was designed by "
           "the engineering company of Gustave Eiffel. The tower is 330 metres tall.")
@@ -42,7 +42,7 @@ def test_layer_cut_model_loads_and_records_its_run(cut_model):
 def test_frozen_word_embeddings_stay_as_the_base(cut_model):
     from safetensors import safe_open
 
-    from curator.verifier import base_model_dir
+    from curator.grounding import base_model_dir
 
     key = "embeddings.word_embeddings.weight"
     with safe_open(str(cut_model / "model.safetensors"), framework="pt") as fh:

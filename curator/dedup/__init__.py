@@ -54,7 +54,7 @@ Design choices, measured with ``benchmarks/dedup.py`` (numbers in benchmarks/RES
   multiply-add permutations over blocks of shingles of many rows at once) instead of
   datasketch: same estimator, ~8-12x the throughput and a third of the memory in the
   benchmark, and its working arrays are bounded by a batch size, not by the corpus. The
-  Rust-backed rensa and gaoya were measured too (``benchmarks/minhash_libs.py``): from raw
+  Rust-backed rensa and gaoya were measured too (the retired ``benchmarks/minhash_libs.py``, see docs/history.md): from raw
   text to clusters they took 2.2x and 2.4-6x curator's time, as they need Python token lists.
 
 Layout (one module per method or concern, each importing only those listed before it):

@@ -1,8 +1,8 @@
 """GroundingVerifier: a small cross-encoder that reads a claim and its evidence together.
 
-The cheap features of :mod:`curator.grounding` see words, numbers and embeddings one side at a
-time; they miss a swapped entity, a negation or an antonym that keeps every word of the evidence.
-A cross-encoder reads ``[CLS] evidence [SEP] claim [SEP]`` jointly and outputs one logit;
+The cheap features of :mod:`curator.grounding.features` see words, numbers and embeddings one
+side at a time; they miss a swapped entity, a negation or an antonym that keeps every word of the
+evidence. A cross-encoder reads ``[CLS] evidence [SEP] claim [SEP]`` jointly and outputs one logit;
 ``predict`` returns ``sigmoid(logit)`` = P(claim NOT supported by the evidence).
 
 The model is a BERT sequence classifier with one label (``BertForSequenceClassification``,
@@ -11,7 +11,8 @@ The model is a BERT sequence classifier with one label (``BertForSequenceClassif
 as safetensors only; remote code is never trusted and the hub is never contacted.
 
 Evidence longer than the model's window is *not* cut from the start: :func:`evidence_window`
-keeps the source sentences aligned with the claim (see its docstring), in source order.
+(:mod:`curator.grounding.evidence`) keeps the source sentences aligned with the claim (see its
+docstring), in source order.
 
 >>> v = GroundingVerifier()                                                   # doctest: +SKIP
 >>> src = "The tower is 330 metres tall. It was completed in 1889."
@@ -34,123 +35,19 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError, check_param
-from .text import STOPWORDS, numbers, sentence_spans, words
+from ..errors import ModelError, check_param
+from .claims import make_claim
+from .evidence import evidence_window
 
 #: Where the shipped verifier lives inside the package (absent when none is shipped).
 SHIPPED_DIR = "data/verifier"
-#: A claim of at most this many words is judged with its question in front (as the scorer does).
-SHORT_CLAIM_WORDS = 6
-#: A source "sentence" longer than this many words (lists, transcripts) is cut into pieces.
-MAX_UNIT_WORDS = 48
 
 _MODELS: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
 # ---------------------------------------------------------------------------------------------
-# claim and evidence text
+# training examples
 # ---------------------------------------------------------------------------------------------
-def make_claim(response: str, prompt: str | None = None) -> str:
-    """The text the verifier judges: a short answer ("Delhi.") means little without its question,
-    so one of at most ``SHORT_CLAIM_WORDS`` words gets the prompt in front; longer ones stand alone."""
-    response = (response or "").strip()
-    if prompt and prompt.strip() and len(words(response)) <= SHORT_CLAIM_WORDS:
-        return f"{prompt.strip()} {response}"
-    return response
-
-
-def _units(source: str) -> list[tuple[int, str]]:
-    """Source sentences (long ones cut into ~MAX_UNIT_WORDS-word pieces), with their order."""
-    out: list[str] = []
-    for sent, _, _ in sentence_spans(source):
-        toks = sent.split()
-        if len(toks) <= MAX_UNIT_WORDS:
-            out.append(sent)
-            continue
-        n = math.ceil(len(toks) / MAX_UNIT_WORDS)
-        size = math.ceil(len(toks) / n)
-        out.extend(" ".join(toks[i:i + size]) for i in range(0, len(toks), size))
-    return list(enumerate(out))
-
-
-def evidence_window(claim: str, source: str, max_words: int = 150) -> str:
-    """The source sentences most relevant to ``claim``, in source order, within ``max_words`` words.
-
-    A source that fits is returned unchanged. A longer one is split into sentences (a sentence of
-    more than ``MAX_UNIT_WORDS`` words is cut into pieces), and sentences are chosen greedily:
-
-    1. each sentence's *gain* is the weight of the claim's content words (crude stems) it covers
-       that the sentences already chosen do not, a word weighing its inverse frequency among the
-       source's sentences (a name or number found once counts more than a word found everywhere),
-       plus 0.25 x the rapidfuzz ``token_set_ratio`` of claim and sentence (in [0, 1]) to break
-       ties and to favour paraphrased alignments;
-    2. the sentence with the largest gain that still fits is taken; repeat until nothing fits or
-       no sentence adds a new word; then the budget left is filled with the remaining sentences
-       by their own (not marginal) score, the sentence next to a chosen one first.
-
-    The chosen sentences are joined in source order, so a claim that combines sentences 2 and 40
-    of a long document sees both, and nothing is silently dropped from the start or the end.
-    """
-    check_param("evidence_window", "max_words", max_words, isinstance(max_words, int) and max_words >= 8,
-                "an int >= 8")
-    source = source or ""
-    if len(source.split()) <= max_words:
-        return source.strip()
-    from rapidfuzz import fuzz
-
-    from .grounding import stem
-
-    units = _units(source)
-    if not units:
-        return ""
-    unit_stems = [{stem(w) for w in words(u)} | set(numbers(u)) for _, u in units]
-    claim_stems = {stem(w) for w in words(claim) if w not in STOPWORDS} | set(numbers(claim))
-    n = len(units)
-    df: dict[str, int] = {}
-    for s in unit_stems:
-        for w in s & claim_stems:
-            df[w] = df.get(w, 0) + 1
-    # Claim words absent from the source weigh nothing: no sentence can cover them.
-    weight = {w: math.log(1.0 + n / df[w]) for w in claim_stems if w in df}
-    # math.fsum: exact, so the sums (and the tie-breaks below) do not depend on set iteration order,
-    # which changes with PYTHONHASHSEED from one process to the next.
-    total = math.fsum(weight.values()) or 1.0
-    fz = [fuzz.token_set_ratio(claim, u) / 100.0 for _, u in units]
-    own = [math.fsum(weight.get(w, 0.0) for w in s) / total + 0.25 * f for s, f in zip(unit_stems, fz)]
-    lengths = [len(u.split()) for _, u in units]
-
-    chosen: set[int] = set()
-    covered: set[str] = set()
-    budget = max_words
-    while True:
-        best, best_gain = -1, 0.0
-        for i in range(n):
-            if i in chosen or lengths[i] > budget:
-                continue
-            new = math.fsum(weight.get(w, 0.0) for w in unit_stems[i] - covered) / total
-            if new <= 0.0:
-                continue
-            gain = new + 0.25 * fz[i]
-            if gain > best_gain:
-                best, best_gain = i, gain
-        if best < 0:
-            break
-        chosen.add(best)
-        covered |= unit_stems[best]
-        budget -= lengths[best]
-    # Fill what is left: neighbours of chosen sentences first (context for pronouns), then by score.
-    rest = sorted((i for i in range(n) if i not in chosen),
-                  key=lambda i: (not ({i - 1, i + 1} & chosen), -own[i], i))
-    for i in rest:
-        if lengths[i] <= budget:
-            chosen.add(i)
-            budget -= lengths[i]
-    if not chosen:  # every sentence alone is longer than the budget (cannot happen for max_words >= MAX_UNIT_WORDS)
-        i = int(np.argmax(own))
-        return " ".join(units[i][1].split()[:max_words])
-    return " ".join(units[i][1] for i in sorted(chosen))
-
-
 def labelled_examples(rows: Sequence[dict[str, Any]], max_words: int = 110) -> list[tuple[str, str, int]]:
     """``(evidence window, claim, label)`` triples from labelled rows (``source``, ``response``,
     ``hallucinated`` 0/1, optional ``prompt``), in the form :func:`train_verifier` and the scorer use:
@@ -310,7 +207,7 @@ class GroundingVerifier:
             shipped = shipped_model_dir()
             if shipped is None:
                 raise ModelError("This curator ships no verifier model: pass model=FOLDER "
-                                 "(one trained with curator.verifier.train_verifier).")
+                                 "(one trained with curator.grounding.train_verifier).")
             model = shipped
         self.path = check_model_dir(model)
         self.spec = label_spec(json.loads((self.path / "config.json").read_text("utf-8")), self.path)

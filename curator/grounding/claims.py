@@ -1,0 +1,66 @@
+"""What grounding judges: a (prompt, response) pair, the claims of its response, one claim's verdict.
+
+The response is cut into claims by :func:`curator.text.segment_claims`; this module is the glue
+between those segments and the rest of the package: the text a claim is embedded or verified as
+(a short answer gets its question in front) and the claim's new content words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..text import STOPWORDS, stem, words
+
+#: A claim of at most this many words is judged with its question in front (as the scorer does).
+SHORT_CLAIM_WORDS = 6
+
+
+@dataclass
+class PairInput:
+    """One pair to score. ``source`` = inline source text; ``source_id`` = a document in the index."""
+
+    prompt: str
+    response: str
+    source: str | None = None
+    source_id: str | None = None
+
+
+@dataclass
+class SentenceVerdict:
+    """The judgement of one response sentence."""
+
+    text: str
+    start: int
+    end: int
+    verdict: str                 # "supported" | "unsupported" | "unverifiable" | "not_checked"
+    support: float               # P(supported) in [0, 1]
+    citation: str | None         # passage id ("p123" index passage, "s0" chunk of the own source)
+    citation_span: tuple[int, int] | None   # char span of the cited sentence in that passage
+    evidence: str | None         # the cited evidence sentence
+    unsupported_tokens: list[str] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+    verifier_prob: float | None = None   # P(unsupported) from the verifier, if it judged this sentence
+
+
+def claim_words(claim: str, prompt: str) -> list[str]:
+    """The claim's content words that the prompt does not already give (stems, in order)."""
+    prompt_stems = {stem(w) for w in words(prompt)}
+    cw = [stem(w) for w in words(claim) if w not in STOPWORDS]
+    novel = [w for w in cw if w not in prompt_stems]
+    return novel if novel else cw
+
+
+def _claim_query(prompt: str, claim: str) -> str:
+    """What to embed for a claim: short answers ("Delhi") mean little without their question."""
+    if len(words(claim)) <= SHORT_CLAIM_WORDS and prompt.strip():
+        return f"{prompt.strip()} {claim.strip()}"
+    return claim
+
+
+def make_claim(response: str, prompt: str | None = None) -> str:
+    """The text the verifier judges: a short answer ("Delhi.") means little without its question,
+    so one of at most ``SHORT_CLAIM_WORDS`` words gets the prompt in front; longer ones stand alone."""
+    response = (response or "").strip()
+    if prompt and prompt.strip() and len(words(response)) <= SHORT_CLAIM_WORDS:
+        return f"{prompt.strip()} {response}"
+    return response

@@ -1,0 +1,169 @@
+"""``GroundingStep``: grounding of each response in its own source or in retrieved index passages."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import records as R
+from ..context import RunContext
+from ..errors import ConfigError
+from ..records import prompt_text
+from .base import Step, alive_mask, put_column, set_drops
+
+
+class GroundingStep(Step):
+    """Grounding of each response in its own source or in retrieved index passages.
+
+    Each row gets a ``grounding_verdict``: ``supported``, ``hallucinated`` or ``unverifiable``
+    (no checkable claim, no source, or an index with nothing about it). Drops the
+    ``hallucinated`` rows when ``drop=True`` (default); ``unverifiable`` rows are kept and counted.
+    A row without a source while others have one is ``unverifiable``, never an error.
+
+    ``batch_size``: pairs per batch (the unit a Ray worker takes). Each batch embeds its queries
+    in one call, whose fixed-shape batches end in partial batches filled with copies: on 500
+    instruction rows 1,024 pairs per batch computed 5 % fewer word pieces than 256, with the same
+    outputs (benchmarks/RESULTS.md "Scale")."""
+
+    name = "grounding"
+    #: Share of unverifiable rows above which the summary carries a warning.
+    UNVERIFIABLE_WARN_SHARE = 0.5
+
+    def __init__(self, index: str | None = None, top_k: int = 5, threshold: float | None = None,
+                 params: str | None = None, drop: bool = True, batch_size: int = 1024,
+                 verifier: str | None = None, verifier_band: tuple[float, float] | list[float] = (0.2, 0.8),
+                 verifier_weight: float = 0.5, retrieval_floor: float | None = None,
+                 retrieval_min_coverage: float | None = None) -> None:
+        self.index = index
+        self.top_k = top_k
+        self.threshold = threshold
+        self.params = params
+        self.drop = drop
+        self.batch_size = batch_size
+        self.verifier = verifier
+        self.verifier_band = tuple(verifier_band)
+        self.verifier_weight = verifier_weight
+        self.retrieval_floor = retrieval_floor
+        self.retrieval_min_coverage = retrieval_min_coverage
+
+    def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
+        import polars as pl
+
+        from ..grounding import PairInput, verdicts_json
+
+        index = ctx.get_index(self.index)
+        scorer = self._scorer(ctx)
+        rows = np.flatnonzero(alive_mask(table))
+        sub = table[rows]
+        # A multi-turn row contributes one pair per assistant turn (prompt = preceding turns);
+        # `owner` maps each pair back to its row, and the row keeps its worst turn.
+        pairs: list[PairInput] = []
+        owner: list[int] = []
+        for j, (ins, inp, resp, src, sid, turns) in enumerate(zip(
+                sub[R.INSTRUCTION], sub[R.INPUT], sub[R.RESPONSE], sub[R.SOURCE], sub[R.SOURCE_ID], sub[R.TURNS])):
+            if turns:
+                # A tool call is not a prose claim: not scored (a row of calls only scores an
+                # empty response: unverifiable). A tool result is the evidence of the turn that
+                # answers from it when the row has no source of its own.
+                prose = [t for t in json.loads(turns) if not t.get("tool_call")] or [{"prompt": ins, "response": ""}]
+                for t in prose:
+                    own = src is not None or sid is not None
+                    pairs.append(PairInput(t["prompt"], t["response"], src if own else t.get("context"), sid))
+                    owner.append(j)
+            else:
+                pairs.append(PairInput(prompt_text(ins, inp), resp, src, sid))
+                owner.append(j)
+        # A row of tool calls only has nothing to check (an empty response): it needs no source.
+        checkable = [p for p in pairs if p.response.strip()]
+        no_source = sum(not (p.source or "").strip() and p.source_id is None for p in checkable)
+        if checkable and no_source == len(checkable) and index is None:
+            raise ConfigError("the pairs have no source and no index was given: pass --index NAME "
+                              "(build one with `curator index build`) or --source-field.")
+        scorer.score([])  # validates the settings here, before any worker starts; sets threshold_
+        # The same batches in the same order on every engine: the verifier's batching, if any,
+        # then matches too, and the outputs are byte-identical.
+        batches = [pairs[start:start + self.batch_size] for start in range(0, len(pairs), self.batch_size)]
+        per_pair = [g for out in ctx.map_batches(self._batch_scorer, batches, "grounding") for g in out]
+        by_row: list[list[Any]] = [[] for _ in range(len(rows))]
+        for o, g in zip(owner, per_pair):
+            by_row[o].append(g)
+        results = [worst_turn(turns) for turns in by_row]
+        table = put_column(table, R.GROUNDING, rows, [g.grounding for g in results], pl.Float64)
+        table = put_column(table, R.HALLUCINATION_PROB, rows, [g.hallucination_prob for g in results], pl.Float64)
+        table = put_column(table, R.HALLUCINATED, rows, [g.hallucinated for g in results], pl.Boolean)
+        table = put_column(table, R.GROUNDING_VERDICT, rows, [g.verdict for g in results], pl.String)
+        table = put_column(table, R.N_SENTENCES, rows, [len(g.sentences) for g in results], pl.Int64)
+        table = put_column(table, R.N_UNSUPPORTED, rows, [g.n_unsupported for g in results], pl.Int64)
+        table = put_column(table, R.WORST_SENTENCE, rows, [g.worst_sentence for g in results], pl.String)
+        table = put_column(table, R.CITATIONS, rows, [",".join(dict.fromkeys(g.citations)) for g in results], pl.String)
+        table = put_column(table, R.EVIDENCE_MODE, rows, [g.evidence_mode for g in results], pl.String)
+        table = put_column(table, "grounding_confidence", rows, [g.confidence for g in results], pl.String)
+        table = put_column(table, R.SENTENCES, rows, [verdicts_json(g) for g in results], pl.String)
+        verdicts = Counter(g.verdict for g in results)
+        stats: dict[str, Any] = {
+            "flagged": int(sum(g.hallucinated for g in results)),
+            "verdicts": {v: int(verdicts.get(v, 0)) for v in ("supported", "hallucinated", "unverifiable")},
+            "evidence_modes": dict(Counter(g.evidence_mode for g in results)),
+            "threshold": getattr(scorer, "threshold_", self.threshold)}
+        warnings = []
+        if index is None and no_source:
+            warnings.append(f"{no_source} pairs have no source text: they are unverifiable (kept, not judged).")
+        n_unver = verdicts.get("unverifiable", 0)
+        if results and n_unver > self.UNVERIFIABLE_WARN_SHARE * len(results):
+            what = ("the index does not seem to cover this data" if index is not None
+                    else "the sources do not seem to cover these responses")
+            warnings.append(f"{n_unver} of {len(results)} rows are unverifiable: {what} "
+                            "(or the responses make no checkable claim); they are kept, not judged.")
+        if warnings:
+            stats["warnings"] = warnings
+        if self.drop:
+            reasons = ["hallucinated" if g.hallucinated else None for g in results]
+            details = [f"hallucination_prob={g.hallucination_prob:.2f}; unsupported: {g.worst_sentence!r}"
+                       if g.hallucinated else None for g in results]
+            table = set_drops(table, self.name, reasons, details, rows=rows)
+        return table, stats
+
+    def _scorer(self, ctx: RunContext) -> Any:
+        from ..grounding import RETRIEVAL_FLOOR, RETRIEVAL_MIN_COVERAGE, GroundingScorer
+
+        verifier: Any = self.verifier
+        if isinstance(verifier, str) and ctx.embedder.device != "cpu":
+            from ..embed import resolve_device
+
+            device = resolve_device(ctx.embedder.device)
+            if device != "cpu":
+                # the cross-encoder runs where the embedder runs (a GPU when there is one)
+                from ..grounding import GroundingVerifier
+
+                verifier = GroundingVerifier(verifier, device=device)
+        return GroundingScorer(embedder=ctx.embedder, index=ctx.get_index(self.index), top_k=self.top_k,
+                               threshold=self.threshold, params=self.params, verifier=verifier,
+                               verifier_band=self.verifier_band, verifier_weight=self.verifier_weight,
+                               retrieval_floor=RETRIEVAL_FLOOR if self.retrieval_floor is None else self.retrieval_floor,
+                               retrieval_min_coverage=(RETRIEVAL_MIN_COVERAGE if self.retrieval_min_coverage is None
+                                                       else self.retrieval_min_coverage))
+
+    def _batch_scorer(self, ctx: RunContext) -> Callable[[list[Any]], list[Any]]:
+        return self._scorer(ctx).score
+
+
+def worst_turn(turns: list[Any]) -> Any:
+    """A conversation is as grounded as its worst assistant turn; its sentences are all turns'."""
+    from ..grounding import PairGrounding
+
+    if len(turns) == 1:
+        return turns[0]
+    scored = [g for g in turns if not np.isnan(g.hallucination_prob)]
+    worst = max(scored, key=lambda g: g.hallucination_prob) if scored else turns[0]
+    hallucinated = any(g.hallucinated for g in turns)
+    verdict = ("hallucinated" if hallucinated else
+               "supported" if any(g.verdict == "supported" for g in turns) else "unverifiable")
+    return PairGrounding(grounding=worst.grounding, hallucination_prob=worst.hallucination_prob,
+                         hallucinated=hallucinated, evidence_mode=worst.evidence_mode,
+                         sentences=[s for g in turns for s in g.sentences], worst_sentence=worst.worst_sentence,
+                         confidence="low" if any(g.confidence == "low" for g in turns) else "normal",
+                         verdict=verdict)

@@ -92,6 +92,22 @@ def test_media_fields_of_any_kind(tmp_path, field, values):
     assert dedup(tmp_path, recs, *FAST) == [None, None, None, 0]
 
 
+def test_parquet_images_embedded_as_bytes(tmp_path):
+    # a Hugging Face `Image` column: {"bytes": ..., "path": None}; the bytes tell the rows apart
+    import polars as pl
+
+    images = [b"\x89PNG-1", b"\x89PNG-2", b"\x89PNG-3", b"\x89PNG-1"]
+    src = tmp_path / "img.parquet"
+    pl.DataFrame({"question": ["What is shown in this image?"] * 4, "answer": ["A thing."] * 4,
+                  "image": [{"bytes": b, "path": None} for b in images]}).write_parquet(src)
+    out = tmp_path / "img.out.jsonl"
+    res = CliRunner().invoke(cli, ["--quiet", "dedup", str(src), "-o", str(out), *FAST])
+    assert res.exit_code == 0, res.output
+    dropped = out.with_name("img.out.dropped.jsonl")
+    rows = [json.loads(x)["curator"] for f in (out, dropped) for x in f.read_text("utf-8").splitlines()]
+    assert sorted((r["row_id"], r.get("duplicate_of")) for r in rows) == [(0, None), (1, None), (2, None), (3, 0)]
+
+
 def test_audio_parts(tmp_path):
     def rec(data: str) -> dict:
         return {"messages": [{"role": "user", "content": [

@@ -114,12 +114,12 @@ def test_pack_is_small_and_self_describing(trained):
     root, _, man, _ = trained
     gpu_dir = root / "pack" / "gpu"
     assert sorted(p.name for p in gpu_dir.iterdir()) == ["base.safetensors", "config.json", "manifest.json",
-                                                          "tokens.npz"]
+                                                          "tokens.npz.xz"]
     assert man["summary"]["train"] == 1000 and man["summary"]["eval"] == 10
     assert man["template"]["prefix"] == [101] and man["template"]["mid"] == [102]  # [CLS] a [SEP] b [SEP]
     cfg = json.loads((gpu_dir / "config.json").read_text("utf-8"))
     assert cfg["id2label"] == {"0": "unsupported"} and cfg["architectures"] == ["MPNetForSequenceClassification"]
-    z = np.load(gpu_dir / "tokens.npz", allow_pickle=False)
+    z = gpu.load_tokens(gpu_dir)
     assert z["seg_tok"].dtype == np.uint16 and len(z["train_y"]) == 1000
     assert (root / "pack" / "local" / "eval_pairs.jsonl.gz").is_file()
 

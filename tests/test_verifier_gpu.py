@@ -163,3 +163,27 @@ def test_real_mpnet_pack_trains_a_step_and_merges(tmp_path):
     assert info["lora_layers"] == 12 * 6 and info["steps_done"] >= 1
     _, model, _ = gpu.merged_model(tmp_path / "pack", tmp_path / "out", MPNET)
     assert gpu.check_merge(model, tmp_path / "pack", tmp_path / "out", n=8) < 1e-3
+
+
+def test_the_device_and_merge_commands_end_to_end(trained, tmp_path, monkeypatch, capsys):
+    """``verifier_train.py --device-run`` then ``--merge``, as the GPU session runs them (on the CPU)."""
+    import gzip
+
+    recipe = pytest.importorskip("verifier_train")
+    root, base, _, _ = trained
+    monkeypatch.setattr(sys, "argv", ["verifier_train.py", "--device-run", str(root / "pack"), "--out",
+                                      str(tmp_path / "res"), "--device", "cpu", "--budget-minutes", "0.1",
+                                      "--max-epochs", "0.05", "--measure-seconds", "1", "--lora-r", "2"])
+    recipe.main()
+    log = json.loads((tmp_path / "res" / "train_log.json").read_text("utf-8"))
+    assert log["steps_done"] == 1 and log["lora"]["r"] == 2
+    monkeypatch.setattr(sys, "argv", ["verifier_train.py", "--merge", str(tmp_path / "res"), "--pack",
+                                      str(root / "pack"), "--base", str(base), "--out", str(tmp_path / "model"),
+                                      "--fp16"])
+    recipe.main()
+    meta = json.loads((tmp_path / "model" / "verifier_meta.json").read_text("utf-8"))
+    assert meta["dtype"] == "float16" and meta["merge_check_max_abs_diff"] < 1e-4
+    with gzip.open(tmp_path / "model_scores.jsonl.gz", "rt", encoding="utf-8") as fh:
+        scores = [json.loads(line) for line in fh]
+    assert len(scores) == 10 and {"claim", "evidence", "p"} <= set(scores[0])
+    assert "GPU scores" in capsys.readouterr().out

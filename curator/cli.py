@@ -56,6 +56,12 @@ def _say(ctx: click.Context, msg: str) -> None:
         click.echo(msg, err=True)
 
 
+def _notifier(ctx: click.Context) -> Callable[[str], None]:
+    """Where a pipeline's status lines go (resumed, recomputed, a long stage still running):
+    stderr, unless --quiet."""
+    return lambda msg: _say(ctx, msg)
+
+
 # ---------------------------------------------------------------------------------------------
 # shared options
 # ---------------------------------------------------------------------------------------------
@@ -377,7 +383,7 @@ def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], i
     for note in data.notes:
         _say(ctx, f"warning: {note}")
     embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"))
-    return Pipeline(steps, embedder=embedder).run(data)
+    return Pipeline(steps, embedder=embedder, notify=_notifier(ctx)).run(data)
 
 
 @cli.command("score", epilog="""\b
@@ -554,7 +560,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     for note in data.notes:
         _say(ctx, f"warning: {note}")
     embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"))
-    result = _run_on_engine(Pipeline(steps, embedder=embedder), data, outdir, engine_name, engine_opts)
+    result = _run_on_engine(Pipeline(steps, embedder=embedder, notify=_notifier(ctx)), data, outdir, engine_name, engine_opts)
     paths = result.write(outdir, report=not no_report)
     _report(ctx, result, paths)
 
@@ -695,7 +701,7 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
                            **({"workers": embed_workers} if embed_workers else {})})
     # options on the command line win over the file's
     opts = {**spec.ray, **{k: v for k, v in (engine_opts or {}).items() if v is not None}}
-    result = _run_on_engine(Pipeline(spec.steps, embedder=embedder), data, outdir, engine or spec.engine, opts)
+    result = _run_on_engine(Pipeline(spec.steps, embedder=embedder, notify=_notifier(ctx)), data, outdir, engine or spec.engine, opts)
     paths = result.write(outdir, report=spec.output.get("report", True) and not no_report)
     _report(ctx, result, paths)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -126,6 +127,33 @@ class GroundingStep(Step):
                        if g.hallucinated else None for g in results]
             table = set_drops(table, self.name, reasons, details, rows=rows)
         return table, stats
+
+    def depends_on(self, ctx: RunContext) -> dict[str, str]:
+        """The index's manifest (it holds the sha256 of every index file, so `index add` and
+        `index build --force` change it) and document list, the parameters file (the shipped one
+        when none is given) and a verifier folder: an edit to any of them changes verdicts."""
+        from importlib import resources
+        from pathlib import Path
+
+        from ..context import folder_digest
+        from ..index import DOCUMENTS_FILE, MANIFEST_FILE
+
+        out: dict[str, str] = {}
+        if self.index is not None:
+            folder = ctx.index_path(self.index)
+            h = hashlib.sha256()
+            for name in (MANIFEST_FILE, DOCUMENTS_FILE):
+                if (folder / name).exists():
+                    h.update(name.encode() + b"\0" + (folder / name).read_bytes())
+            out["index"] = h.hexdigest()
+        if self.params is not None:
+            out["params"] = folder_digest(self.params)
+        else:
+            shipped = resources.files("curator").joinpath("data/grounding_params.json").read_bytes()
+            out["params"] = hashlib.sha256(shipped).hexdigest()
+        if isinstance(self.verifier, (str, Path)) and Path(self.verifier).exists():
+            out["verifier"] = folder_digest(self.verifier)
+        return out
 
     def _scorer(self, ctx: RunContext) -> Any:
         from ..grounding import RETRIEVAL_FLOOR, RETRIEVAL_MIN_COVERAGE, GroundingScorer

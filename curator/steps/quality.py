@@ -71,6 +71,7 @@ class QualityStep(Step):
         # measured at 100k rows) never exist for every row at once.
         parts = []
         for s in range(0, max(len(rows), 1), chunk):
+            ctx.note_progress(s, len(rows), "rows")
             prompts, responses, ok = texts(s)
             relevance = np.full(len(prompts), np.nan)
             if ok:

@@ -93,10 +93,12 @@ def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--response-field", help="Field holding the response (default: output/response/answer/completion)."),
         click.option("--input-field", help="Field holding extra input appended to the instruction (default: input)."),
         click.option("--source-field", help="Field holding the pair's own source text: score against it, no index needed."),
-        click.option("--source-id-field", help="Field naming the document in the index the pair is grounded in."),
+        click.option("--source-id-field", help="Field naming the document in the index the pair is grounded in "
+                     "(an id the index lacks stops the run; with --on-error skip its row is unverifiable)."),
         click.option("--id-field", help="Field holding a record id (default: id if present)."),
         click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
-                     help="On a malformed line: stop, or drop it with a reason and go on."),
+                     help="On a malformed line: stop, or drop it with a reason and go on. On a --source-id-field "
+                          "value the index lacks: stop, or keep the row as unverifiable."),
         click.option("--model", default=None, help="sentence-transformers model name or local folder (default: packaged all-MiniLM-L6-v2)."),
         click.option("--device", default=None, help="torch device for embeddings and the verifier: auto (default: CUDA when torch sees a GPU, else cpu), cpu, cuda, cuda:1, ..."),
         click.option("--embed-backend", type=click.Choice(["torch", "onnx", "torch-bf16"]), default=None,
@@ -409,7 +411,7 @@ def score_cmd(ctx: click.Context, pairs: str, index_ref: str | None, out: str, t
     check_out_file(out)
     check_not_input(pairs, [Path(out)])
     steps = [QualityStep(drop=False), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params, drop=False,
-                                                           verifier=verifier)]
+                                                           verifier=verifier, unknown_source_id=_unknown_ids(kw))]
     result = _run(ctx, pairs, kw, steps, index_ref)
     _write_single(ctx, result, out, None, all_rows=True)
     g = result.summary["stages"]["grounding"]
@@ -552,7 +554,8 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     if index_ref is None and not kw.get("source_field"):
         raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
     steps = [QualityStep(), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params,
-                                          drop=not keep_hallucinated, verifier=verifier),
+                                          drop=not keep_hallucinated, verifier=verifier,
+                                          unknown_source_id=_unknown_ids(kw)),
              DedupStep(on=dedup_on), SelectStep(budget=budget, budget_unit=budget_unit, random_state=random_state,
                                                 group_by=group_by, must_include=list(must_include) or None,
                                                 token_field=token_field, tokenizer=tokenizer)]
@@ -563,6 +566,12 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     result = _run_on_engine(Pipeline(steps, embedder=embedder, notify=_notifier(ctx)), data, outdir, engine_name, engine_opts)
     paths = result.write(outdir, report=not no_report)
     _report(ctx, result, paths)
+
+
+def _unknown_ids(kw: dict[str, Any]) -> str:
+    """A --source-id-field value the index lacks is a row problem like a malformed line: an
+    error, or with --on-error skip an unverifiable row (counted, warned once)."""
+    return "unverifiable" if kw.get("on_error") == "skip" else "error"
 
 
 def _run_on_engine(pipeline: Any, data: Any, outdir: str, name: str | None, opts: dict[str, Any]) -> Any:
@@ -693,6 +702,9 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
     # A grounding step's index is an explicit choice, like --index: a detected `context` field
     # must not win over it ([input] source_field still names one).
     index_ref = next((st.index for st in spec.steps if isinstance(st, GroundingStep) and st.index), None)
+    for st in spec.steps:  # [input] on_error = "skip" covers unknown source ids too, as --on-error skip does
+        if isinstance(st, GroundingStep) and st.unknown_source_id == "error":
+            st.unknown_source_id = _unknown_ids(spec.input)
     data = _read(spec.input["path"], spec.input, index_ref)
     for note in data.notes:
         _say(ctx, f"warning: {note}")

@@ -315,6 +315,9 @@ class Pipeline:
         stages["read"] = {"in": n_in, "dropped": sum(read_drops.values()), "reasons": dict(read_drops)}
         ckpt = self._checkpoint(table, ctx, workdir) if workdir is not None else None
         for i, step in enumerate(self.steps):
+            if ckpt is None or not (ckpt / f"{i:02d}-{step.name}.json").exists():
+                step.check(table, ctx)  # before any work: a refusal never costs a stage
+        for i, step in enumerate(self.steps):
             table_file = ckpt / f"{i:02d}-{step.name}.parquet" if ckpt else None
             stats_file = ckpt / f"{i:02d}-{step.name}.json" if ckpt else None
             if table_file is not None and stats_file is not None and table_file.exists() and stats_file.exists():

@@ -57,6 +57,10 @@ class Step:
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:  # pragma: no cover
         raise NotImplementedError
 
+    def check(self, table: Any, ctx: RunContext) -> None:
+        """Refuse, before any stage runs, what this step would refuse later (a setting, a row
+        problem it cannot go on with). Nothing by default."""
+
     def depends_on(self, ctx: RunContext) -> dict[str, str]:
         """Digests of the files this step's results depend on beyond its settings (an index, a
         parameters file, a model folder): part of a checkpoint's key, so a change to one of them

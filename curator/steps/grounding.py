@@ -132,6 +132,12 @@ class GroundingStep(Step):
         table = put_column(table, "grounding_confidence", rows, [g.confidence for g in results], pl.String)
         table = put_column(table, R.SENTENCES, rows, [verdicts_json(g) for g in results], pl.String)
         why: list[str | None] = [None] * len(rows)
+        unreadable = Counter[str]()
+        for j, g in enumerate(results):
+            found = unreadable_claims(g)
+            unreadable.update(found)
+            if found and g.verdict == "unverifiable":
+                why[j] = f"claims {', '.join(_phrase(r) for r in dict.fromkeys(found))}: curator's checks do not read them"
         for j, (sid, hint) in unknown.items():
             if results[j].verdict == "unverifiable":
                 why[j] = f"source_id {sid!r} is not a document of the index{hint}"
@@ -146,6 +152,10 @@ class GroundingStep(Step):
         warnings = []
         if index is None and no_source:
             warnings.append(f"{no_source} pairs have no source text: they are unverifiable (kept, not judged).")
+        if unreadable:
+            parts = ", ".join(f"{n} {_phrase(r)}" for r, n in unreadable.most_common())
+            warnings.append(f"{sum(unreadable.values())} claims are unverifiable (not supported): curator's checks "
+                            f"do not read them ({parts}); their names and numbers are never compared.")
         if unknown:
             examples = ", ".join(f"{sid!r}{hint}" for sid, hint in list(unknown.values())[:3])
             warnings.append(f"{len(unknown)} rows name a source document that is not in the index ({examples}"
@@ -267,3 +277,22 @@ def _where(table: Any, pos: int) -> str:
     if R.FILE in table.columns and table[R.FILE][int(pos)] is not None:
         return f"{table[R.FILE][int(pos)]}:{line}"
     return f"line {line}"
+
+
+def unreadable_claims(g: Any) -> list[str]:
+    """Why each of a pair's unverifiable claims could not be read ("Arabic script", "a number in
+    French words"; see :mod:`curator.grounding.coverage`), one entry per such claim."""
+    from ..grounding.coverage import unreadable_reason
+
+    out = []
+    for v in g.sentences:
+        if v.verdict == "unverifiable":
+            reason = unreadable_reason(v.text)
+            if reason is not None:
+                out.append(reason)
+    return out
+
+
+def _phrase(reason: str) -> str:
+    """"in Arabic script", "with a number in French words"."""
+    return f"with {reason}" if reason.startswith("a number") else f"in {reason}"

@@ -127,15 +127,18 @@ def _read(path: str, kw: dict[str, Any], index_ref: str | None = None) -> Any:
 
 
 def _embedder(model: str | None, index: str | None, device: str | None = None, backend: str | None = None,
-              workers: int | None = None) -> Any:
+              workers: int | None = None, announce: bool = False) -> Any:
     from .embed import Embedder
 
     if model is None and index is not None:
-        # Use the index's own model unless told otherwise.
+        # Use the index's own model unless told otherwise (and say so: a run that embeds with a
+        # model nobody named is worth one line).
         from .index import MANIFEST_FILE, resolve_index_path
 
         manifest = json.loads((resolve_index_path(index) / MANIFEST_FILE).read_text("utf-8"))
         model = manifest["model"]
+        if announce:
+            _say(click.get_current_context(), f"model: {model}, the one index {index} was built with (no --model given)")
     quiet = bool((click.get_current_context().obj or {}).get("quiet"))
     return Embedder(model, device=device or "auto", cache_dir=_cache_dir(), show_progress=False if quiet else None,
                     backend=backend or "torch", workers=workers)
@@ -376,15 +379,19 @@ def index_search(name: str, query: str, k: int, model: str | None, device: str, 
 # ---------------------------------------------------------------------------------------------
 # stages
 # ---------------------------------------------------------------------------------------------
-def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], index_ref: str | None) -> Any:
+def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], index_ref: str | None,
+         grounding: bool = False) -> Any:
     from .pipeline import Pipeline
 
     data = _read(pairs, kw, index_ref)
+    if grounding:
+        _check_evidence(ctx, data, index_ref)
     if data.n_bad:
         _say(ctx, f"warning: {data.n_bad} unreadable rows dropped with a reason (--on-error skip)")
     for note in data.notes:
         _say(ctx, f"warning: {note}")
-    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"))
+    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"),
+                         announce=grounding)
     return Pipeline(steps, embedder=embedder, notify=_notifier(ctx)).run(data)
 
 
@@ -406,13 +413,11 @@ def score_cmd(ctx: click.Context, pairs: str, index_ref: str | None, out: str, t
     """Score every (instruction, response) pair for grounding and quality; drops nothing."""
     from .pipeline import GroundingStep, QualityStep
 
-    if index_ref is None and not kw.get("source_field"):
-        raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
     check_out_file(out)
     check_not_input(pairs, [Path(out)])
     steps = [QualityStep(drop=False), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params, drop=False,
                                                            verifier=verifier, unknown_source_id=_unknown_ids(kw))]
-    result = _run(ctx, pairs, kw, steps, index_ref)
+    result = _run(ctx, pairs, kw, steps, index_ref, grounding=True)
     _write_single(ctx, result, out, None, all_rows=True)
     g = result.summary["stages"]["grounding"]
     _say(ctx, f"{g.get('flagged', 0)} of {g['in']} pairs flagged as hallucinated")
@@ -551,8 +556,6 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
         raise click.UsageError("give -o OUTDIR.")
     check_out_dir(outdir)
     check_not_input(pairs, [Path(outdir) / f for f in RUN_OUTPUTS])
-    if index_ref is None and not kw.get("source_field"):
-        raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
     steps = [QualityStep(), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params,
                                           drop=not keep_hallucinated, verifier=verifier,
                                           unknown_source_id=_unknown_ids(kw)),
@@ -560,12 +563,37 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
                                                 group_by=group_by, must_include=list(must_include) or None,
                                                 token_field=token_field, tokenizer=tokenizer)]
     data = _read(pairs, kw, index_ref)
+    _check_evidence(ctx, data, index_ref)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
-    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"))
+    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"),
+                         announce=True)
     result = _run_on_engine(Pipeline(steps, embedder=embedder, notify=_notifier(ctx)), data, outdir, engine_name, engine_opts)
     paths = result.write(outdir, report=not no_report)
     _report(ctx, result, paths)
+
+
+NO_EVIDENCE = "give --index NAME (evidence from an index) or --source-field FIELD (own source)."
+
+
+def _check_evidence(ctx: click.Context, data: Any, index_ref: str | None) -> None:
+    """Grounding needs evidence: an index, a source field (named or detected), a source-id field,
+    or, in tool-calling data, the tool results the rows carry. With only those, say in one line
+    that the answers are checked against them and the other rows are unverifiable; with none,
+    refuse before any work."""
+    if index_ref is not None or data.fields.source is not None:
+        return
+    if data.fields.source_id is not None:
+        raise click.UsageError("--source-id-field names documents of an index: give --index NAME too.")
+    from . import records as R
+
+    turns = data.table[R.TURNS]
+    candidates = data.table.filter(turns.is_not_null() & turns.str.contains('"context"', literal=True))
+    n = sum(any("context" in t for t in json.loads(x)) for x in candidates[R.TURNS].to_list())
+    if not n:
+        raise click.UsageError(NO_EVIDENCE)
+    _say(ctx, f"no --index or --source-field: grounding checks answers against the tool results in their rows "
+              f"({n} of {data.table.height} rows have them); the other rows are unverifiable (kept, not judged)")
 
 
 def _unknown_ids(kw: dict[str, Any]) -> str:

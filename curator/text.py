@@ -405,12 +405,16 @@ _EXPANSIONS = [(re.compile(p), r) for p, r in (
     (r"\betc\.(?=\W|$)", "et cetera"),
     (r"(?<=\d)\s?%", " percent"),
     (r"\s&\s", " and "),
+    # Temperatures: "19 degrees Celsius" says what a tool's {"temp_c": 19} or "19 °C" says.
+    (r"\b[Dd]egrees?\s+(?:Celsius|centigrade|C\b)", "°C"),
+    (r"\b[Dd]egrees?\s+(?:Fahrenheit|F\b)", "°F"),
 )]
 
 
 def expand_abbreviations(text: str) -> str:
     """Expand common abbreviations ("U.S." -> "United States", "Dr." -> "Doctor", "e.g." ...)."""
-    if "." not in text and "%" not in text and "&" not in text and not re.search(r"\b(?:US|USA|UK|UN)\b", text):
+    if ("." not in text and "%" not in text and "&" not in text and "egree" not in text
+            and not re.search(r"\b(?:US|USA|UK|UN)\b", text)):
         return text
     for pat, rep in _EXPANSIONS:
         text = pat.sub(rep, text)

@@ -48,7 +48,7 @@ def test_without_skip_an_unknown_id_stops_before_any_work(files, command):
     out = tmp_path / ("s.jsonl" if command == "score" else "out")
     res = CliRunner().invoke(cli, [command, str(pairs), "--index", str(index), "-o", str(out), *FIELDS])
     assert res.exit_code == 1
-    err = res.stderr.strip().splitlines()
+    err = [x for x in res.stderr.strip().splitlines() if not x.startswith("model: ")]
     assert len(err) == 1 and err[0].startswith("Error: 4 rows name a source document that is not in index"), res.stderr
     assert "'fr ' (did you mean 'fr'?)" in err[0] and "'FR' (did you mean 'fr'?)" in err[0] and "line 2" in err[0]
     assert "--on-error skip" in err[0]

@@ -82,6 +82,7 @@ class GroundingStep(Step):
 
         from ..grounding import PairInput, verdicts_json
 
+        self.check(table, ctx)  # Pipeline.run checked before the first stage; a direct call checks here
         index = ctx.get_index(self.index)
         scorer = self._scorer(ctx)
         rows = np.flatnonzero(alive_mask(table))

@@ -139,6 +139,7 @@ class DedupStep(Step):
                     bar.update(1)          # the previous stage is done
                 started.append(name)
                 bar.set_postfix_str(name)
+                ctx.note_progress(len(started) - 1, n_stages, "stages", now=f"the {name} stage")
                 log.info("dedup: %s stage over %d rows", name, len(texts))
 
             res = Deduplicator(**kwargs).run(texts, embeddings=emb, scores=scores, progress=on_stage,

@@ -184,15 +184,28 @@ def test_experiment_end_to_end_with_the_tiny_model(tmp_path, monkeypatch, exp):
     if exp == "qa":
         assert saved["data"]["select_info"]["longest"]["0"]["hallucinated_share"] == 1.0
         assert len(saved["runs"][0]["eval"]["preds"]) == 4
+        assert "flagged" not in saved["summary"]["curator"]
+        # --score adds curator's verdicts afterwards (for results written where curator was absent)
+        seen = []
+        monkeypatch.setattr(ft, "grounding_verdicts", lambda items, preds: seen.append((items, preds)) or
+                            {"flagged": 0.25, "supported": 0.75, "unverifiable": 0.0})
+        ft.main(["--score", str(out_json)])
+        rescored = json.loads(out_json.read_text())
+        assert rescored["summary"]["curator"]["flagged"][0] == 0.25 and len(seen) == 1 + len(result["runs"])
+        assert seen[0][0][0]["source"].startswith("Town") and len(seen[0][1]) == 4
 
 
 def test_verdict_lines():
     agg = {"curator": {"f1": [0.5, 0.01, 3]}, "random": {"f1": [0.4, 0.02, 3]}, "longest": {"f1": [0.6, 0.05, 3]}}
     lines = ft.verdict_lines("qa", agg)
-    assert any("beats random by +0.1000 (5.0 sd; > 2 sd: yes)" in x for x in lines)
-    assert any("does not beat longest" in x for x in lines)
-    nll = ft.verdict_lines("instruct", {"curator": {"nll": [2.0, 0.1, 2]}, "random": {"nll": [2.1, 0.1, 2]}})
-    assert any("beats random by +0.1000 (1.0 sd; > 2 sd: no)" in x for x in nll)
+    assert "- f1: curator better than random by 0.1000 (+5.0 sd); by > 2 sd: yes" in lines
+    assert "- f1: curator worse than longest by 0.1000 (-2.0 sd); by > 2 sd: no" in lines
+    nll = ft.verdict_lines("instruct", {"curator": {"nll": [2.0, 0.1, 2]}, "random": {"nll": [2.1, 0.1, 2]},
+                                        "longest": {"nll": [2.5, 0.0, 2]}})
+    assert "- nll: curator better than random by 0.1000 (+1.0 sd); by > 2 sd: no" in nll
+    assert "- nll: curator better than longest by 0.5000 (+5.0 sd); by > 2 sd: yes" in nll
+    one = ft.verdict_lines("qa", {"curator": {"f1": [0.5, 0.0, 1]}, "random": {"f1": [0.4, 0.0, 1]}})
+    assert one == ["- f1: curator better than random by 0.1000 (one seed: no sd); by > 2 sd: no"]
 
 
 @pytest.mark.slow

@@ -523,9 +523,12 @@ def grounding_verdicts(items: list[dict], preds: list[str]) -> dict[str, float] 
     hallucinated / supported / unverifiable (None when curator cannot be imported here)."""
     try:
         from curator.grounding import GroundingScorer, PairInput
-    except ImportError:
+
+        res = GroundingScorer().score([PairInput(it["prompt"], p, it["source"], None) for it, p in zip(items, preds)])
+    except Exception as e:  # e.g. a GPU machine with torch + transformers only: score later with --score
+        print(f"curator's verdict skipped ({type(e).__name__}: {e}); add it later with --score RESULTS.json",
+              file=sys.stderr)
         return None
-    res = GroundingScorer().score([PairInput(it["prompt"], p, it["source"], None) for it, p in zip(items, preds)])
     verdicts = Counter(g.verdict for g in res)
     n = max(1, len(res))
     return {"flagged": sum(g.hallucinated for g in res) / n, "supported": verdicts.get("supported", 0) / n,

@@ -39,6 +39,14 @@ class CuratorGroup(click.Group):
         except OSError as exc:  # a file system refusal (permissions, a read-only or missing place)
             where = f": {exc.filename}" if exc.filename else ""
             raise click.ClickException(f"{exc.strerror or type(exc).__name__}{where}") from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug of curator's: still one line, the traceback under -v
+            if logging.getLogger("curator").isEnabledFor(logging.INFO):
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise click.ClickException(f"internal error ({type(exc).__name__}: {first}); nothing was overwritten "
+                                       "in place. Run with -v for the traceback and please report it.") from None
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:

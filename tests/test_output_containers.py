@@ -310,3 +310,17 @@ def test_any_json_records_round_trip_or_are_refused_cleanly(tmp_path_factory, ex
         assert not k.exists() and not d.exists()
         return
     check_round_trip(inputs, [k, d])
+
+
+def test_ints_and_floats_in_one_list_share_a_float_parquet_column(tmp_path):
+    """[0, 0.0] and [1, 2]: one List(Float64) column, the values equal to the input's (found by the
+    property test: polars built the column from the first value's type and raised)."""
+    recs = [{"instruction": "a b c", "output": "d e f", "id": [0, 0.0]},
+            {"instruction": "x y z", "output": "u v w", "id": [1, 2], "m": {"k": 1}},
+            {"instruction": "p q r", "output": "s t u", "id": None, "m": {"k": 2.5}}]
+    write_input(tmp_path / "in.jsonl", recs)
+    code, out = run("dedup", tmp_path / "in.jsonl", "--no-semantic", "-o", tmp_path / "k.parquet")
+    assert code == 0, out
+    back = pl.read_parquet(tmp_path / "k.parquet").sort(pl.col("curator").struct.field("row_id"))
+    assert back["id"].to_list() == [[0.0, 0.0], [1.0, 2.0], None]
+    assert [m and m["k"] for m in back["m"].to_list()] == [None, 1.0, 2.5]

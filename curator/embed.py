@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
@@ -130,6 +131,48 @@ def check_device(device: str) -> None:
 
 #: Embedding backends: the sentence-transformers torch model, or its ONNX export under ONNX Runtime.
 BACKENDS = ("torch", "onnx", "torch-bf16")
+#: Embedder ``precision``: ``auto`` = bf16 where the hardware computes it natively
+#: (:func:`native_bf16`), else fp32.
+PRECISIONS = ("auto", "fp32", "bf16")
+# CPU flags of native bfloat16 matrix instructions (Linux /proc/cpuinfo names).
+_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has bfloat16 matrix instructions (AVX-512-bf16 or AMX-bf16), read from
+    ``/proc/cpuinfo``; False where that file is absent (macOS, Windows): fp32 there."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return _cpuinfo_has_bf16(text)
+
+
+def _cpuinfo_has_bf16(cpuinfo: str) -> bool:
+    """Whether the first ``flags`` line of a ``/proc/cpuinfo`` text names a bf16 matrix flag."""
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            return bool(_BF16_CPU_FLAGS & set(line.partition(":")[2].split()))
+    return False
+
+
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` computes bfloat16 matrix products natively: a CUDA GPU of compute
+    capability 8.0 or later (Ampere, Hopper, ...), or a CPU with :func:`cpu_has_native_bf16`.
+    Elsewhere bf16 would be emulated (slower than fp32), so ``precision="auto"`` picks fp32."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        return False
+    if dev.type == "cuda":
+        try:
+            return torch.cuda.is_available() and torch.cuda.get_device_capability(dev)[0] >= 8
+        except (RuntimeError, AssertionError):  # pragma: no cover - a GPU torch cannot query
+            return False
+    return dev.type == "cpu" and cpu_has_native_bf16()
 _ONNX_OPSET = 17
 
 
@@ -217,9 +260,17 @@ class Embedder:
         (benchmarks/RESULTS.md "Scale"), vectors within ~2e-7 of
         torch's (not bit-identical, so not the default), the same fixed-shape batching. Needs
         ``pip install 'curator[onnx]'`` (onnx + onnxruntime). ``"torch-bf16"``: the torch model
-        under bfloat16 autocast: 1.45-1.6x the texts/s on this AVX-512-bf16 CPU, vectors within ~2e-3
-        of fp32's (cosine >= 0.9999, 99.6 % of top-10 neighbours shared), so opt-in; its vectors
-        are still a function of the text alone (fixed-shape batches).
+        with ``precision="bf16"`` (kept as a backend name for the commands that used it).
+    precision : ``"auto"`` (default): ``"bf16"`` where the device computes bfloat16 natively (a
+        CPU with AVX-512-bf16 or AMX, a CUDA GPU of compute capability >= 8.0; :func:`native_bf16`),
+        else ``"fp32"``. ``"bf16"``: the torch model's matrix products under bfloat16 autocast
+        (layer norms, softmax and the pooled vector stay fp32): 1.45-1.9x the texts/s on an
+        AVX-512-bf16 CPU, vectors within ~3e-3 of fp32's (cosine >= 0.9999, 99.6 % of top-10
+        neighbours shared; benchmarks/RESULTS.md "Embedding precision"); still a function of the
+        text alone (fixed-shape batches). ``"fp32"``: the vectors of curator before bf16 became the
+        default, bit for bit. Byte-identical outputs hold between engines on the same kind of
+        machine at the same precision; the precision in use is :attr:`effective_precision`
+        (recorded in summary.json and index manifests). The ONNX backend computes in fp32.
     workers : torch backends on the CPU: batches run this many at a time, in threads, each
         forward pass on ``threads // workers`` of torch's ``threads`` (``torch.get_num_threads()``).
         ``None`` (auto) = one batch per torch thread, at most ``MAX_WORKERS``; ``1`` = one batch
@@ -240,6 +291,7 @@ class Embedder:
         cache_dir: str | Path | None = None,
         backend: str = "torch",
         workers: int | None = None,
+        precision: str = "auto",
     ) -> None:
         check_param("Embedder", "batch_size", batch_size, isinstance(batch_size, int) and batch_size > 0, "a positive int")
         check_param("Embedder", "workers", workers,
@@ -248,6 +300,15 @@ class Embedder:
         self.workers = workers
         check_param("Embedder", "backend", backend, backend in BACKENDS, f"one of {', '.join(BACKENDS)}")
         self.backend = backend
+        check_param("Embedder", "precision", precision, precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}")
+        if backend == "torch-bf16" and precision == "fp32":
+            raise ConfigError("Embedder backend 'torch-bf16' computes in bf16, but precision 'fp32' was asked: "
+                              "use backend 'torch' (the default) with --precision fp32.")
+        if backend == "onnx" and precision == "bf16":
+            raise ConfigError("Embedder backend 'onnx' computes in fp32 only, but precision 'bf16' was asked: "
+                              "use backend 'torch' (the default) for bf16.")
+        self.precision = precision
+        self._precision: str | None = None
         self._onnx: Any = None
         self.model = model
         self.batch_size = batch_size
@@ -285,9 +346,27 @@ class Embedder:
             dim = int(self.encode([PROBE_TEXT]).shape[1])
         return int(dim)
 
+    @property
+    def effective_precision(self) -> str:
+        """``"bf16"`` or ``"fp32"``: what the vectors are computed at (``precision`` resolved for
+        this backend and device; see the class docstring)."""
+        if self._precision is None:
+            if self.backend == "torch-bf16":
+                self._precision = "bf16"
+            elif self.backend == "onnx":
+                self._precision = "fp32"
+            elif self.precision != "auto":
+                self._precision = self.precision
+            else:
+                self._precision = "bf16" if native_bf16(resolve_device(self.device)) else "fp32"
+        return self._precision
+
     def probe(self) -> list[float]:
-        """Embedding of PROBE_TEXT, rounded: a fingerprint of the weights for manifests."""
-        if self.backend == "torch-bf16":  # a fingerprint of the weights: computed at full precision
+        """Embedding of PROBE_TEXT, rounded: a fingerprint of the weights for manifests. Always
+        computed in fp32, so an index built at one precision is recognised from a run at the
+        other (:meth:`PassageIndex.check_embedder <curator.index.PassageIndex.check_embedder>`
+        allows ``PROBE_TOLERANCE``, 2e-3; a bf16 probe would differ from fp32's by ~5e-4)."""
+        if self.effective_precision != "fp32":
             return [round(float(x), 5) for x in self._embed([PROBE_TEXT], fp32=True)[0]]
         return [round(float(x), 5) for x in self.encode([PROBE_TEXT])[0]]
 
@@ -469,7 +548,7 @@ class Embedder:
         b, pad = self.batch_size, int(tok.pad_token_id or 0)
         device = st.device
         sess = self._onnx_session() if self.backend == "onnx" else None
-        bf16 = self.backend == "torch-bf16" and not fp32
+        bf16 = sess is None and self.effective_precision == "bf16" and not fp32
         # Every batch: (its rows, the padded length), in a fixed order; the order does not matter
         # to any vector, only to the progress bar.
         specs = [(members[s:s + b], length) for length in sorted(groups)
@@ -490,8 +569,7 @@ class Embedder:
                 if with_types:
                     feats["token_type_ids"] = torch.zeros_like(feats["input_ids"])
                 if bf16:
-                    # opt-in: bfloat16 matmuls (1.45-1.6x the texts/s on an AVX-512-bf16 CPU;
-                    # vectors within ~2e-3 of fp32's, benchmarks/RESULTS.md "Scale")
+                    # bfloat16 matmuls (the default where native; see ``precision``)
                     with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
                         vec = st.forward(feats)["sentence_embedding"]
                 else:
@@ -619,8 +697,11 @@ class Embedder:
         assert self.cache_dir is not None
         # "fixed-batch-<n>": vectors are bit-exact only for one batch size and batching scheme.
         tag = f"{self.model_name}|{resolve_model(self.model)}|fixed-shape-v2-{self.batch_size}"
-        if self.backend != "torch":  # another backend's vectors differ in the last bits: never mixed
-            tag += f"|{self.backend}"
+        # another backend's or precision's vectors differ in the last bits: never mixed (torch at
+        # bf16 keeps the folder of the torch-bf16 backend: the same vectors)
+        runtime = "onnx" if self.backend == "onnx" else "torch-bf16" if self.effective_precision == "bf16" else "torch"
+        if runtime != "torch":
+            tag += f"|{runtime}"
         slug = hashlib.sha256(tag.encode()).hexdigest()[:16]
         return Path(self.cache_dir) / "embeddings" / slug
 
@@ -651,6 +732,7 @@ class Embedder:
 
     def __repr__(self) -> str:
         extra = f", backend={self.backend!r}" if self.backend != "torch" else ""
+        extra += f", precision={self.precision!r}" if self.precision != "auto" else ""
         return f"Embedder(model={self.model_name!r}, batch_size={self.batch_size}, device={self.device!r}{extra})"
 
     # -- what the model reads (used by dedup; appended, the methods above are unchanged) -------

@@ -261,7 +261,9 @@ class Pipeline:
         stages["read"] = {"in": n_in, "dropped": sum(read_drops.values()), "reasons": dict(read_drops)}
         ckpt: Path | None = None
         if workdir is not None:
-            ckpt = Path(workdir) / CHECKPOINT_DIR / input_fingerprint(table, self.steps, ctx.embedder.model_name)[:16]
+            # a checkpoint of a bf16 run is not resumed at fp32 (nor the other way round)
+            model_key = ctx.embedder.model_name + ("|bf16" if ctx.embedder.effective_precision == "bf16" else "")
+            ckpt = Path(workdir) / CHECKPOINT_DIR / input_fingerprint(table, self.steps, model_key)[:16]
         for i, step in enumerate(self.steps):
             table_file = ckpt / f"{i:02d}-{step.name}.parquet" if ckpt else None
             stats_file = ckpt / f"{i:02d}-{step.name}.json" if ckpt else None
@@ -297,6 +299,7 @@ class Pipeline:
                                                                    table[R.DROP_REASON].to_list()) if s)),
             "model": ctx.embedder.model_name,
             "embed_backend": ctx.embedder.backend,
+            "embed_precision": ctx.embedder.effective_precision,
         }
         if isinstance(data, PairsData):
             summary["input"] = {"format": data.format, "fields": {k: v for k, v in vars(data.fields).items() if v}}

@@ -549,7 +549,7 @@ class Embedder:
         device = st.device
         sess = self._onnx_session() if self.backend == "onnx" else None
         bf16 = sess is None and self.effective_precision == "bf16" and not fp32
-        bf_model = self._bf16_model(st) if bf16 else None
+        bf_model: Any = self._bf16_model(st) if bf16 else st
         # Every batch: (its rows, the padded length), in a fixed order; the order does not matter
         # to any vector, only to the progress bar.
         specs = [(members[s:s + b], length) for length in sorted(groups)

@@ -103,6 +103,14 @@ def select_constraint_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+PRECISION_OPTION = click.option(
+    "--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=None,
+    help="what embeddings are computed at: auto (default) = bf16 where the hardware computes it natively (a CPU with "
+         "AVX-512-bf16 or AMX, a CUDA GPU of compute capability >= 8.0), else fp32; fp32 = the vectors of curator before "
+         "bf16 became the default, bit for bit; bf16 = bfloat16 matrix products (1.5-1.9x the texts/s on an AVX-512-bf16 "
+         "CPU, vectors within ~3e-3 of fp32's). summary.json and index manifests record the precision used.")
+
+
 def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--instruction-field", help="Field holding the instruction (default: instruction/prompt/question/query)."),
@@ -118,9 +126,9 @@ def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--model", default=None, help="sentence-transformers model name or local folder (default: packaged all-MiniLM-L6-v2)."),
         click.option("--device", default=None, help="torch device for embeddings and the verifier: auto (default: CUDA when torch sees a GPU, else cpu), cpu, cuda, cuda:1, ..."),
         click.option("--embed-backend", type=click.Choice(["torch", "onnx", "torch-bf16"]), default=None,
-                     help="embedding runtime: torch (default); onnx (ONNX Runtime on the CPU, 1.2-1.3x faster on an idle 2-core box, more on a busy one, "
-                          "vectors within ~2e-7 of torch's; needs pip install 'curator[onnx]'); torch-bf16 (bfloat16 matmuls, 1.45-1.6x on a CPU with "
-                          "AVX-512-bf16, vectors within ~2e-3 of fp32's)."),
+                     help="embedding runtime: torch (default); onnx (ONNX Runtime on the CPU, fp32, 1.2-1.3x faster than torch fp32 on an idle "
+                          "2-core box, vectors within ~2e-7 of torch's; needs pip install 'curator[onnx]'); torch-bf16 (= torch with --precision bf16)."),
+        PRECISION_OPTION,
         click.option("--embed-workers", type=click.IntRange(min=1), default=None,
                      help="CPU batches embedded side by side, each on a share of torch's threads (default: one per thread, "
                           "at most 8; 1 = one batch at a time on all threads). The same vectors either way; "
@@ -143,7 +151,7 @@ def _read(path: str, kw: dict[str, Any], index_ref: str | None = None) -> Any:
 
 
 def _embedder(model: str | None, index: str | None, device: str | None = None, backend: str | None = None,
-              workers: int | None = None, announce: bool = False) -> Any:
+              workers: int | None = None, announce: bool = False, precision: str | None = None) -> Any:
     from .embed import Embedder
 
     if model is None and index is not None:
@@ -157,7 +165,7 @@ def _embedder(model: str | None, index: str | None, device: str | None = None, b
             _say(click.get_current_context(), f"model: {model}, the one index {index} was built with (no --model given)")
     quiet = bool((click.get_current_context().obj or {}).get("quiet"))
     return Embedder(model, device=device or "auto", cache_dir=_cache_dir(), show_progress=False if quiet else None,
-                    backend=backend or "torch", workers=workers)
+                    backend=backend or "torch", workers=workers, precision=precision or "auto")
 
 
 def _cache_dir() -> Any:
@@ -215,13 +223,13 @@ def index() -> None:
 
 
 def _index_embed_options(f: Any) -> Any:
-    """--device, --embed-backend and --embed-workers of the index commands that embed (build, add, search)."""
+    """--device, --embed-backend, --precision and --embed-workers of the index commands that embed (build, add, search)."""
     f = click.option("--embed-workers", type=click.IntRange(min=1), default=None,
                      help="CPU batches embedded side by side (default: one per torch thread, at most 8; same vectors).")(f)
+    f = PRECISION_OPTION(f)
     f = click.option("--embed-backend", type=click.Choice(["torch", "onnx", "torch-bf16"]), default="torch", show_default=True,
-                     help="embedding runtime: onnx = ONNX Runtime on the CPU (1.2-1.3x faster on an idle 2-core box; "
-                          "pip install 'curator[onnx]'); torch-bf16 = bfloat16 matmuls (1.45-1.6x on an AVX-512-bf16 CPU, "
-                          "vectors within ~2e-3).")(f)
+                     help="embedding runtime: onnx = ONNX Runtime on the CPU (fp32, 1.2-1.3x faster than torch fp32 on an idle "
+                          "2-core box; pip install 'curator[onnx]'); torch-bf16 = torch with --precision bf16.")(f)
     return click.option("--device", default="auto", show_default=True,
                         help="torch device for embedding: auto (CUDA when torch sees a GPU), cpu, cuda, ...")(f)
 
@@ -245,7 +253,7 @@ Example:
 @click.pass_context
 def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, out: str | None, text_field: str,
                 id_field: str | None, model: str | None, max_tokens: int, overlap: int, index_type: str, force: bool,
-                device: str, embed_backend: str, embed_workers: int | None) -> None:
+                device: str, embed_backend: str, precision: str | None, embed_workers: int | None) -> None:
     """Chunk SOURCES (.txt/.md files or folders; .jsonl/.json/.parquet/.csv with a text column) into
     passages, embed them, and write a FAISS index with its manifest."""
     from .embed import Embedder
@@ -262,7 +270,9 @@ def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, 
     with index_lock(path, on_wait=lambda msg: _say(ctx, msg)):
         if (path / MANIFEST_FILE).exists() and not force:  # built by another process meanwhile
             raise CuratorError(f"an index already exists at {path}; use `curator index add` to extend it or --force to rebuild.")
-        idx = PassageIndex.build(docs, Embedder(model, device=device, backend=embed_backend, workers=embed_workers), max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
+        idx = PassageIndex.build(docs, Embedder(model, device=device, backend=embed_backend, workers=embed_workers,
+                                                precision=precision or "auto"),
+                                 max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
         idx.save(path)
     c = idx.manifest["counts"]
     _say(ctx, f"indexed {c['documents']} documents as {c['passages']} passages with {idx.manifest['model']} "
@@ -277,17 +287,22 @@ def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, 
 @_index_embed_options
 @click.pass_context
 def index_add(ctx: click.Context, name: str, sources: tuple[str, ...], text_field: str, id_field: str | None,
-              device: str, embed_backend: str, embed_workers: int | None) -> None:
-    """Add documents to an existing index (unchanged documents are skipped)."""
-    from .index import PassageIndex, load_documents, resolve_index_path
+              device: str, embed_backend: str, precision: str | None, embed_workers: int | None) -> None:
+    """Add documents to an existing index (unchanged documents are skipped). New passages are
+    embedded at the index's own precision unless --precision says otherwise."""
+    from .index import MANIFEST_FILE, PassageIndex, load_documents, resolve_index_path
     from .locks import index_lock
 
     path = resolve_index_path(name)
     docs = load_documents(sources, text_field=text_field, id_field=id_field)
+    if precision is None and embed_backend == "torch":
+        precision = json.loads((path / MANIFEST_FILE).read_text("utf-8")).get("precision", "fp32")
+        precision = precision if precision in ("fp32", "bf16") else None
     # load, add and save under the index's lock: a second `index add` waits for this one and
     # then adds to what it wrote (both documents stay)
     with index_lock(path, on_wait=lambda msg: _say(ctx, msg)):
-        idx = PassageIndex.load(path, embedder=_embedder(None, name, device, embed_backend, embed_workers))
+        idx = PassageIndex.load(path, embedder=_embedder(None, name, device, embed_backend, embed_workers,
+                                                         precision=precision))
         added = idx.add(docs)
         idx.save(path)
     _say(ctx, f"added {added} passages; {path} now holds {len(idx)} passages")
@@ -312,11 +327,11 @@ def index_info(name: str) -> None:
 @click.option("--model", default=None, help="Embedding model (must match the index).")
 @_index_embed_options
 def index_search(name: str, query: str, k: int, model: str | None, device: str, embed_backend: str,
-                 embed_workers: int | None) -> None:
+                 precision: str | None, embed_workers: int | None) -> None:
     """Print the top-k passages for QUERY as JSON lines."""
     from .index import PassageIndex, resolve_index_path
 
-    idx = PassageIndex.load(resolve_index_path(name), embedder=_embedder(model, name, device, embed_backend, embed_workers))
+    idx = PassageIndex.load(resolve_index_path(name), embedder=_embedder(model, name, device, embed_backend, embed_workers, precision=precision))
     for p in idx.search([query], k=k)[0]:
         click.echo(json.dumps({"score": round(p.score, 4), "passage_id": p.passage_id, "doc_id": p.doc_id,
                                "start": p.start, "end": p.end, "text": p.text}, ensure_ascii=False))
@@ -339,7 +354,7 @@ def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], i
         _say(ctx, f"warning: {note}")
     source = _prepare_outputs(pairs, data, outputs)
     embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"),
-                         announce=grounding)
+                         announce=grounding, precision=kw.get("precision"))
     return Pipeline(steps, embedder=embedder, notify=_notifier(ctx)).run(data), source
 
 
@@ -503,7 +518,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     engine_name = kw.pop("engine", None)
     if pairs.endswith(".toml"):
         _run_toml(ctx, pairs, outdir, no_report, engine_name, engine_opts, kw.get("device"), kw.get("embed_backend"),
-                  kw.get("embed_workers"))
+                  kw.get("embed_workers"), kw.get("precision"))
         return
     if outdir is None:
         raise click.UsageError("give -o OUTDIR.")
@@ -521,7 +536,7 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
         _say(ctx, f"warning: {note}")
     check_curator_field(data.table)
     embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"),
-                         announce=True)
+                         announce=True, precision=kw.get("precision"))
     result = _run_on_engine(Pipeline(steps, embedder=embedder, notify=_notifier(ctx)), data, outdir, engine_name, engine_opts)
     paths = result.write(outdir, report=not no_report)
     _report(ctx, result, paths)
@@ -668,7 +683,7 @@ def verifier_train_cmd(ctx: click.Context, labelled: str, out: str, epochs: int,
 
 def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool, engine: str | None = None,
               engine_opts: dict[str, Any] | None = None, device: str | None = None,
-              backend: str | None = None, embed_workers: int | None = None) -> None:
+              backend: str | None = None, embed_workers: int | None = None, precision: str | None = None) -> None:
     from .config import load_pipeline
     from .embed import Embedder
     from .output import check_curator_field
@@ -694,7 +709,8 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
     check_curator_field(data.table)
     embedder = Embedder(**{"cache_dir": _cache_dir(), **spec.embedder, **({"device": device} if device else {}),
                            **({"backend": backend} if backend else {}),
-                           **({"workers": embed_workers} if embed_workers else {})})
+                           **({"workers": embed_workers} if embed_workers else {}),
+                           **({"precision": precision} if precision else {})})
     # options on the command line win over the file's
     opts = {**spec.ray, **{k: v for k, v in (engine_opts or {}).items() if v is not None}}
     result = _run_on_engine(Pipeline(spec.steps, embedder=embedder, notify=_notifier(ctx)), data, outdir, engine or spec.engine, opts)

@@ -83,8 +83,12 @@ class RunContext:
         """Constructor arguments that rebuild this embedder in a worker (no disk cache there:
         the driver keeps what the workers send back)."""
         e = self.embedder
-        return {"model": e.model, "batch_size": e.batch_size, "device": e.device, "show_progress": False,
-                "backend": getattr(e, "backend", "torch"), "workers": getattr(e, "workers", None)}
+        settings = {"model": e.model, "batch_size": e.batch_size, "device": e.device, "show_progress": False,
+                    "backend": getattr(e, "backend", "torch"), "workers": getattr(e, "workers", None)}
+        if getattr(e, "backend", "torch") == "torch":
+            # resolved here: every worker computes at the driver's precision, whatever its own CPU
+            settings["precision"] = e.effective_precision
+        return settings
 
     # -- row-local work, run by the engine ------------------------------------------------------
     def _engine(self) -> Any:

@@ -243,8 +243,10 @@ def checkpoint_key(table: Any, steps: Sequence[Step], ctx: RunContext) -> dict[s
         "input": table_digest(table),
         "settings": hashlib.sha256(repr([repr(st) for st in steps]).encode()).hexdigest(),
         "model": model,
+        # a checkpoint of a bf16 run is not resumed at fp32 (nor the other way round)
         "embedder": json.dumps({"backend": getattr(e, "backend", "torch"), "batch_size": e.batch_size,
-                                "device": resolve_device(e.device).split(":")[0]}, sort_keys=True),
+                                "device": resolve_device(e.device).split(":")[0],
+                                "precision": getattr(e, "effective_precision", "fp32")}, sort_keys=True),
     }
     for st in steps:
         for part, digest in st.depends_on(ctx).items():
@@ -353,6 +355,7 @@ class Pipeline:
                                                                    table[R.DROP_REASON].to_list()) if s)),
             "model": ctx.embedder.model_name,
             "embed_backend": ctx.embedder.backend,
+            "embed_precision": ctx.embedder.effective_precision,
         }
         if isinstance(data, PairsData):
             summary["input"] = {"format": data.format, "fields": {k: v for k, v in vars(data.fields).items() if v}}

@@ -96,11 +96,12 @@ def novelty(rows: Sequence[dict]) -> np.ndarray:
 
 def code_hash() -> str:
     """Hash of the code that computes the features: a change invalidates the cache."""
-    root = Path(grounding_mod.__file__).resolve().parent
-    files = sorted(root.glob("*.py")) if root.name == "grounding" else [Path(grounding_mod.__file__)]
-    files.append(Path(grounding_mod.__file__).resolve().parents[0 if root.name != "grounding" else 1] / "text.py")
+    import curator.text
+
+    here = Path(grounding_mod.__file__).resolve()
+    files = sorted(here.parent.glob("*.py")) if here.name == "__init__.py" else [here]
     h = hashlib.sha1()
-    for f in files:
+    for f in [*files, Path(curator.text.__file__)]:
         h.update(f.read_bytes())
     return h.hexdigest()[:12]
 
@@ -127,10 +128,29 @@ class SetFeatures:
         return self.x[:, self.names.index(f)]
 
 
-def extract(name: str, limit: int | None, scorer: GroundingScorer, cache_dir: Path, batch: int = 64) -> SetFeatures:
-    """Claim features of one set, from the cache when the grounding code has not changed."""
-    path = cache_dir / f"{name}-{limit or 'all'}-{code_hash()}.npz"
+def mismatched(rows: list[dict]) -> list[dict]:
+    """The rows with each response paired with another row's source (the first one after it, in
+    a fixed rotation by half the set, whose source differs): evidence that is NOT about the claim,
+    for measuring the "about" test. Labels are kept but mean nothing here."""
+    n = len(rows)
+    out = []
+    for i, r in enumerate(rows):
+        for k in range(n // 2, n // 2 + n):
+            other = rows[(i + k) % n]
+            if other["source"] != r["source"]:
+                break
+        out.append({**r, "source": other["source"]})
+    return out
+
+
+def extract(name: str, limit: int | None, scorer: GroundingScorer, cache_dir: Path, batch: int = 64,
+            mismatch: bool = False) -> SetFeatures:
+    """Claim features of one set, from the cache when the grounding code has not changed.
+    ``mismatch``: each response against another row's source (see :func:`mismatched`)."""
+    path = cache_dir / f"{name}-{limit or 'all'}{'-mismatch' if mismatch else ''}-{code_hash()}.npz"
     rows = load(name, limit)
+    if mismatch:
+        rows = mismatched(rows)
     if path.exists():
         z = np.load(path, allow_pickle=False)
         return SetFeatures(name, [str(s) for s in z["names"]], z["x"], z["pair"], z["y"], z["nov"],

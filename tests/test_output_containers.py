@@ -9,27 +9,16 @@ from typing import Any
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curator.cli import cli
 from curator.output import cell_text
+
+from .cli_helpers import one_line_error, run
 
 CONTAINERS = ("jsonl", "json", "parquet", "csv")
 
 
-def run(*args: Any) -> tuple[int, str]:
-    res = CliRunner().invoke(cli, [str(a) for a in args])
-    return res.exit_code, res.output
-
-
-def one_line_error(code: int, out: str) -> str:
-    assert code == 1, out
-    assert "Traceback" not in out
-    err = [x for x in out.splitlines() if x.startswith("Error:")]
-    assert len(err) == 1, out
-    return err[0]
 
 
 def write_input(path: Path, recs: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> list[dict[str, Any]]:

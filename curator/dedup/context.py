@@ -130,6 +130,27 @@ def record_context(record: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def has_media(record: str | dict[str, Any] | None) -> bool:
+    """Whether a record (or its JSON text) holds media: an image/audio/video field, a media file
+    name or ``data:`` URL, or a media content part.
+
+    >>> has_media('{"image": "coco/1.jpg", "conversations": []}'), has_media({"tools": [{"name": "f"}]})
+    (True, False)
+    """
+    if record is None:
+        return False
+    if isinstance(record, str):
+        if not _MAYBE_RE.search(record):
+            return False
+        try:
+            record = json.loads(record)
+        except ValueError:
+            return False
+    if not isinstance(record, dict):
+        return False
+    return any(line.startswith(("media:", "part:")) for line in record_context(record).split("\n"))
+
+
 def context_keys(records: Iterable[str | dict[str, Any] | None]) -> np.ndarray:
     """Per record (its JSON text, as the pairs table keeps it, or a dict): an int64 key of its
     media and tools; 0 for records with neither, equal keys for equal media and tools.

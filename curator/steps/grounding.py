@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import records as R
 from ..context import RunContext
+from ..dedup.context import has_media
 from ..errors import ConfigError
 from ..records import prompt_text
 from .base import Step, alive_mask, put_column, set_drops
@@ -91,9 +92,18 @@ class GroundingStep(Step):
         # `owner` maps each pair back to its row, and the row keeps its worst turn.
         pairs: list[PairInput] = []
         owner: list[int] = []
-        for j, (ins, inp, resp, src, sid, turns) in enumerate(zip(
-                sub[R.INSTRUCTION], sub[R.INPUT], sub[R.RESPONSE], sub[R.SOURCE], sub[R.SOURCE_ID], sub[R.TURNS])):
-            if turns:
+        media: set[int] = set()
+        for j, (ins, inp, resp, src, sid, turns, rec) in enumerate(zip(
+                sub[R.INSTRUCTION], sub[R.INPUT], sub[R.RESPONSE], sub[R.SOURCE], sub[R.SOURCE_ID], sub[R.TURNS],
+                sub[R.RECORD])):
+            if not (src or "").strip() and sid is None and has_media(rec):
+                # The answer may describe an image, a sound or a video that curator does not read:
+                # not judged (an empty response is unverifiable), unless the row brings its own
+                # source text or document, against which its claims are checked as usual.
+                media.add(j)
+                pairs.append(PairInput(prompt_text(ins, inp), "", None, None))
+                owner.append(j)
+            elif turns:
                 # A tool call is not a prose claim: not scored (a row of calls only scores an
                 # empty response: unverifiable). A tool result is the evidence of the turn that
                 # answers from it when the row has no source of its own.
@@ -139,6 +149,8 @@ class GroundingStep(Step):
             unreadable.update(found)
             if found and g.verdict == "unverifiable":
                 why[j] = f"claims {', '.join(_phrase(r) for r in dict.fromkeys(found))}: curator's checks do not read them"
+        for j in media:
+            why[j] = "the row holds media (image, audio or video) that curator does not read: not judged"
         for j, (sid, hint) in unknown.items():
             if results[j].verdict == "unverifiable":
                 why[j] = f"source_id {sid!r} is not a document of the index{hint}"
@@ -151,6 +163,10 @@ class GroundingStep(Step):
             "evidence_modes": dict(Counter(g.evidence_mode for g in results)),
             "threshold": getattr(scorer, "threshold_", self.threshold)}
         warnings = []
+        if media:
+            stats["media_rows"] = len(media)
+            warnings.append(f"{len(media)} rows hold media (image, audio or video) that curator does not read "
+                            "and no source text: they are unverifiable (kept, not judged).")
         if index is None and no_source:
             warnings.append(f"{no_source} pairs have no source text: they are unverifiable (kept, not judged).")
         if unreadable:

@@ -107,8 +107,8 @@ PRECISION_OPTION = click.option(
     "--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=None,
     help="what embeddings are computed at: auto (default) = bf16 where the hardware computes it natively (a CPU with "
          "AVX-512-bf16 or AMX, a CUDA GPU of compute capability >= 8.0), else fp32; fp32 = the vectors of curator before "
-         "bf16 became the default, bit for bit; bf16 = bfloat16 matrix products (1.5-1.9x the texts/s on an AVX-512-bf16 "
-         "CPU, vectors within ~3e-3 of fp32's). summary.json and index manifests record the precision used.")
+         "bf16 became the default, bit for bit; bf16 = bfloat16 matrix products (1.5-1.7x less CPU than fp32 end to end on an AVX-512-bf16 "
+         "CPU, vectors within ~2e-3 of fp32's). summary.json and index manifests record the precision used.")
 
 
 def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:

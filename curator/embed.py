@@ -146,8 +146,8 @@ class Embedder:
     precision : ``"auto"`` (default): ``"bf16"`` where the device computes bfloat16 natively (a
         CPU with AVX-512-bf16 or AMX, a CUDA GPU of compute capability >= 8.0; :func:`native_bf16`),
         else ``"fp32"``. ``"bf16"``: the torch model's matrix products under bfloat16 autocast
-        (layer norms, softmax and the pooled vector stay fp32): 1.45-1.9x the texts/s on an
-        AVX-512-bf16 CPU, vectors within ~3e-3 of fp32's (cosine >= 0.9999, 99.6 % of top-10
+        (layer norms, softmax and the pooled vector stay fp32): 1.5-1.7x less CPU than fp32 end to end on an
+        AVX-512-bf16 CPU, vectors within ~2e-3 of fp32's (cosine >= 0.9999, 99.6 % of top-10
         neighbours shared; benchmarks/RESULTS.md "Embedding precision"); still a function of the
         text alone (fixed-shape batches). ``"fp32"``: the vectors of curator before bf16 became the
         default, bit for bit. Byte-identical outputs hold between engines on the same kind of

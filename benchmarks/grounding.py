@@ -148,7 +148,7 @@ def part_dev(args: argparse.Namespace) -> None:
     embedder = Embedder()
     scorer = GroundingScorer(embedder=embedder)
     data, feats, timing = {}, {}, {}
-    cache_key = f"{limit}|{','.join(ALL_FEATURES)}"
+    cache_key = f"{limit}|{','.join(ALL_FEATURES)}|{embedder.effective_precision}"
     cached = {}
     if Path(args.cache).exists():
         z = np.load(args.cache, allow_pickle=False)

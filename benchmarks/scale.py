@@ -13,6 +13,9 @@ embedding backends (ONNX Runtime, bfloat16) against torch.
     python benchmarks/scale.py --parts memory --mem-rows 10000,50000,100000,1000000
     python benchmarks/scale.py --parts backends --repeats 5                     # onnx vs torch, demo texts
     python benchmarks/scale.py --parts backends --other torch-bf16 --backend-texts instructions --repeats 2
+    python benchmarks/scale.py --parts precision --limit 300              # bf16 vs fp32 verdicts
+    python benchmarks/scale.py --real ../shared/data/perf/real_mix_21k.jsonl.gz --real-rows 2000 \
+        --ref 3a5da12 --index wiki --precisions default,fp32          # old vs new on a real file
 
 Parts
 - roofline: GFLOP/s of torch fp32 matmuls shaped like MiniLM's (tokens x 384 @ 384 x 1536) and a
@@ -46,6 +49,14 @@ Parts
   repeats in one process (--repeats, --threads): median seconds, their ratio, the largest vector
   difference, the share of top-10 cosine neighbours both agree on.
 
+- precision: bf16 against fp32 on the grounding dev sets (own source, --limit rows each) and on
+  the demo run (index and run at one precision each): verdicts changed, AUROC, CPU seconds.
+- --real FILE (instead of --parts): `curator run FILE --index INDEX` with the code of --ref (git
+  archive of its curator/, as the memory part's --mem-base) and with this tree at each of
+  --precisions, interleaved --real-repeats times; per stage (and in all) the median wall and
+  process-CPU seconds (all threads) and the ratio old / new. --real-rows N: a stratified slice
+  of N rows evenly spaced over the file (real_mix_21k concatenates five sources in order).
+
 Each run is a subprocess, so peak RSS (ru_maxrss / VmHWM) is its own. Timings depend on load:
 the script prints `uptime` next to them.
 """
@@ -66,7 +77,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import data_dir, read_jsonl  # noqa: E402
+from _data import DATASETS, data_dir, load, read_jsonl  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_COMMIT = "15c4de6"
@@ -439,6 +450,28 @@ atexit.register(_end)
 """
 
 
+# Child-side: each stage's wall and process CPU seconds (all threads: torch's and the embedding
+# workers'), printed as one JSON line; works on any commit whose curator.pipeline exposes the steps.
+_STAGE_CPU = """
+import json as _j, time as _t, curator.pipeline as _p
+_cpu = {}
+def _wrap_cpu(cls):
+    real = cls.apply
+    def apply(self, table, ctx):
+        w, c = _t.perf_counter(), _t.process_time()
+        out = real(self, table, ctx)
+        _cpu[cls.name] = {'wall_s': round(_t.perf_counter() - w, 2), 'cpu_s': round(_t.process_time() - c, 2)}
+        return out
+    cls.apply = apply
+for _c in (_p.QualityStep, _p.GroundingStep, _p.DedupStep, _p.SelectStep):
+    _wrap_cpu(_c)
+def _end_cpu():
+    print('STAGE_CPU', _j.dumps(_cpu), file=sys.stderr)
+import atexit
+atexit.register(_end_cpu)
+"""
+
+
 # Child-side, --mem-embed hash: the model is loaded (its memory counts) but each vector is a unit
 # vector drawn from a generator seeded by the text's hash: same text, same vector, 384 dims,
 # ~50x faster than even the tiny model, so a million rows fit in one session on 2 busy cores.
@@ -457,12 +490,14 @@ _e.Embedder._embed = _hash_embed
 
 
 def run_cli(args: list[str], tree: Path | None = None, env: dict[str, str] | None = None,
-            pid_out: list[int] | None = None, stage_peaks: bool = False, hash_embed: bool = False) -> dict[str, Any]:
+            pid_out: list[int] | None = None, stage_peaks: bool = False, hash_embed: bool = False,
+            stage_cpu: bool = False) -> dict[str, Any]:
     """`curator ARGS` in a subprocess (of ``tree``'s code when given): seconds and peak RSS (MiB);
     with ``stage_peaks`` also each stage's own peak RSS and the RSS it leaves behind."""
     code = ("import sys, resource; sys.argv = ['curator'] + sys.argv[1:]\n"
             + (f"sys.path.insert(0, {str(tree)!r})\n" if tree else "")
             + (_STAGE_PEAKS if stage_peaks else "") + (_HASH_EMBED if hash_embed else "")
+            + (_STAGE_CPU if stage_cpu else "")
             + "from curator.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\nelse:\n    code = 0\n"
             "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
@@ -481,7 +516,11 @@ def run_cli(args: list[str], tree: Path | None = None, env: dict[str, str] | Non
         raise SystemExit(f"curator {' '.join(args)} failed:\n{p.stderr[-3000:]}")
     rss = [int(line.split()[1]) for line in p.stderr.splitlines() if line.startswith("MAXRSS_KB")]
     out: dict[str, Any] = {"seconds": dt, "peak_rss_mib": rss[-1] / 1024 if rss else float("nan")}
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["cpu_s_children_total"] = usage.ru_utime + usage.ru_stime  # cumulative over this script's children
     for line in p.stderr.splitlines():
+        if line.startswith("STAGE_CPU "):
+            out["stages_cpu"] = json.loads(line.split(" ", 1)[1])
         if line.startswith("STAGE_PEAKS "):
             out["stages_rss"] = json.loads(line.split(" ", 1)[1])
             # resetting the peak mark for a stage also resets what getrusage reports at the end
@@ -493,10 +532,10 @@ def same_outputs(a: Path, b: Path) -> bool:
     return all((a / f).read_bytes() == (b / f).read_bytes() for f in ("kept.jsonl", "dropped.jsonl", "summary.json"))
 
 
-def build_index(work: Path, tree: Path | None = None) -> Path:
-    idx = work / ("index-base" if tree else "index")
+def build_index(work: Path, tree: Path | None = None, precision: str | None = None) -> Path:
+    idx = work / (("index-base" if tree else "index") + (f"-{precision}" if precision else ""))
     run_cli(["index", "build", str(ROOT / "examples/halueval_demo/sources.jsonl"), "--out", str(idx),
-             "--id-field", "id", "--force"], tree)
+             "--id-field", "id", "--force", *(["--precision", precision] if precision else [])], tree)
     return idx
 
 
@@ -523,6 +562,73 @@ def oldnew(n: int, work: Path, backends: tuple[str, ...] = ("torch",)) -> list[d
         rows.append({"code": name, "rows": n, **r, "rows_per_s": n / r["seconds"], **same, "load": uptime()})
         print(rows[-1], flush=True)
     return rows
+
+
+def real_oldnew(real: Path, ref: str, index: str, work: Path, precisions: list[str], repeats: int,
+                rows: int | None) -> dict[str, Any]:
+    """`curator run FILE --index INDEX` with the code of ``ref`` (git archive of its curator/) and
+    with this tree at each of ``precisions`` ("default" = no --precision flag), interleaved
+    ``repeats`` times; per stage the median wall and process-CPU seconds and the ratio old/new.
+    ``rows``: a stratified slice of that many rows (evenly spaced over the file, so every part of
+    a file concatenated from several sources is in it)."""
+    import gzip
+    import statistics
+
+    opener = gzip.open if real.suffix == ".gz" else open
+    with opener(real, "rt", encoding="utf-8") as fh:
+        lines = [x for x in fh if x.strip()]
+    if rows and rows < len(lines):
+        lines = [lines[int(i * len(lines) / rows)] for i in range(rows)]
+    pairs = work / "real.jsonl"
+    pairs.write_text("".join(lines), encoding="utf-8")
+    base = base_tree(work, ref)
+    runs: list[tuple[str, Path | None, list[str]]] = [(f"old {ref}", base, [])]
+    for prec in precisions:
+        runs.append((f"new ({prec})", None, [] if prec == "default" else ["--precision", prec]))
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in runs}
+    for rep in range(repeats):
+        for name, tree, extra in runs:
+            out = work / f"out-{name.split()[0]}-{name.split()[-1].strip('()')}-{rep}"
+            r = run_cli(["-q", "run", str(pairs), "--index", index, "-o", str(out), "--no-report", *extra], tree,
+                        stage_cpu=True)
+            summary = json.loads((out / "summary.json").read_text())
+            r.update(load=uptime(), kept=summary["kept"], precision=summary.get("embed_precision", "fp32"),
+                     verdicts=summary["stages"].get("grounding", {}).get("verdicts"))
+            results[name].append(r)
+            print(name, {k: r[k] for k in ("seconds", "peak_rss_mib", "stages_cpu", "kept", "verdicts", "load")},
+                  flush=True)
+    stages = ("quality", "grounding", "dedup", "select")
+
+    def med(name: str, stage: str, key: str) -> float:
+        vals = [r["stages_cpu"][stage][key] for r in results[name] if stage in r.get("stages_cpu", {})]
+        return statistics.median(vals) if vals else float("nan")
+
+    def total(name: str, key: str) -> float:
+        return statistics.median([sum(v[key] for v in r["stages_cpu"].values()) for r in results[name]])
+
+    old = runs[0][0]
+    print(f"\n{len(lines)} rows of {real.name}, index {index}, {repeats} interleaved repeat(s), "
+          f"medians; ratio = old / new (> 1: new is faster); load {uptime()}")
+    print("| stage | " + " | ".join(f"{n} wall s | {n} CPU s" for n, _, _ in runs) + " | "
+          + " | ".join(f"ratio wall / CPU, {n}" for n, _, _ in runs[1:]) + " |")
+    print("|---|" + "---|---|" * len(runs) + "---|" * (len(runs) - 1))
+    table: dict[str, Any] = {}
+    for stage in (*stages, "all stages"):
+        cells, ratios = [], []
+        for name, _, _ in runs:
+            w = total(name, "wall_s") if stage == "all stages" else med(name, stage, "wall_s")
+            c = total(name, "cpu_s") if stage == "all stages" else med(name, stage, "cpu_s")
+            cells.append(f"{w:.1f} | {c:.1f}")
+            table.setdefault(stage, {})[name] = {"wall_s": w, "cpu_s": c}
+        for name, _, _ in runs[1:]:
+            o, n = table[stage][old], table[stage][name]
+            ratios.append(f"{o['wall_s'] / n['wall_s']:.2f}x / {o['cpu_s'] / n['cpu_s']:.2f}x"
+                          if n["wall_s"] and n["cpu_s"] else "-")
+        print(f"| {stage} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+    whole = {name: statistics.median([r["seconds"] for r in results[name]]) for name, _, _ in runs}
+    print("| whole process (wall) | " + " | ".join(f"{whole[n]:.1f} | -" for n, _, _ in runs) + " | "
+          + " | ".join(f"{whole[old] / whole[n]:.2f}x / -" for n, _, _ in runs[1:]) + " |", flush=True)
+    return {"rows": len(lines), "ref": ref, "index": index, "runs": results, "table": table, "whole_wall_s": whole}
 
 
 def ray_bench(n: int, work: Path) -> list[dict[str, float | str | bool]]:
@@ -740,6 +846,58 @@ def backends_bench(other: str, texts_from: str, repeats: int, threads: int) -> d
     return out
 
 
+def precision_verdicts(limit: int, work: Path) -> dict[str, Any]:
+    """bf16 vs fp32 on the grounding dev sets (own source, ``limit`` rows each, the shipped
+    threshold) and on the demo run (``curator run`` with its index, budget 100): verdicts that
+    change, AUROC at each precision, CPU seconds of each scoring."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from curator.embed import Embedder
+    from curator.grounding import GroundingScorer, PairInput
+
+    out: dict[str, Any] = {}
+    print("| set | rows | verdicts changed | of which flagged <-> not | AUROC fp32 | AUROC bf16 | CPU s fp32 | CPU s bf16 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in DATASETS:
+        try:
+            rows = load(name, limit)
+        except SystemExit:
+            continue
+        pairs = [PairInput(r.get("prompt") or "", r["response"] or "", r["source"]) for r in rows]
+        y = np.array([int(r["hallucinated"]) for r in rows])
+        res = {}
+        for prec in ("fp32", "bf16"):
+            t = time.process_time()
+            got = GroundingScorer(embedder=Embedder(cache=False, precision=prec)).score(pairs)
+            res[prec] = (got, time.process_time() - t)
+        a, b = res["fp32"][0], res["bf16"][0]
+        changed = sum(x.verdict != z.verdict for x, z in zip(a, b))
+        flips = sum(bool(x.hallucinated) != bool(z.hallucinated) for x, z in zip(a, b))
+        auc = {k: float(roc_auc_score(y, np.nan_to_num([g.hallucination_prob for g in v[0]], nan=0.5)))
+               for k, v in res.items()}
+        out[name] = {"rows": len(rows), "verdicts_changed": changed, "flag_flips": flips, "auroc": auc,
+                     "cpu_s": {k: v[1] for k, v in res.items()}}
+        print(f"| {name} | {len(rows)} | {changed} | {flips} | {auc['fp32']:.4f} | {auc['bf16']:.4f} | "
+              f"{res['fp32'][1]:.1f} | {res['bf16'][1]:.1f} |", flush=True)
+    runs = {}
+    for prec in ("fp32", "bf16"):
+        idx = build_index(work, precision=prec)
+        dest = work / f"demo-{prec}"
+        run_cli(["-q", "run", str(ROOT / "examples/halueval_demo/pairs.jsonl"), "--index", str(idx), "--budget", "100",
+                 "-o", str(dest), "--no-report", "--precision", prec])
+        runs[prec] = {json.loads(x)["id"]: json.loads(x)["curator"] for f in ("kept.jsonl", "dropped.jsonl")
+                      for x in (dest / f).read_text().splitlines()}
+    a, b = runs["fp32"], runs["bf16"]
+    demo = {"rows": len(a),
+            "verdicts_changed": sum(a[k].get("grounding_verdict") != b[k].get("grounding_verdict") for k in a),
+            "kept_or_dropped_changed": sum((a[k].get("drop_stage"), a[k].get("drop_reason"))
+                                           != (b[k].get("drop_stage"), b[k].get("drop_reason")) for k in a)}
+    out["demo_run"] = demo
+    print(f"\ndemo run (index and run at one precision each, budget 100): {demo}", flush=True)
+    return out
+
+
 def _demo_texts() -> list[str]:
     demo = ROOT / "examples" / "halueval_demo"
     texts = [r["question"] for r in read_jsonl(demo / "pairs.jsonl")]
@@ -761,7 +919,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--parts", default="roofline,embed,oldnew,ray,memory",
                     help="comma-separated, of: roofline, embed, batch, forward, padding, pairquery, oldnew, ray, "
-                         "memory, backends")
+                         "memory, backends, precision")
     ap.add_argument("--texts", type=int, default=1500, help="texts for the embedding benchmark")
     ap.add_argument("--batch-sizes", default="8,16,32,64")
     ap.add_argument("--workers", default="1,auto", help="embed, batch: Embedder workers to run per batch size (1, 2, auto)")
@@ -782,6 +940,18 @@ def main() -> None:
     ap.add_argument("--other", choices=["onnx", "torch-bf16"], default="onnx", help="backends: the backend compared with torch")
     ap.add_argument("--backend-texts", choices=["demo", "instructions"], default="demo", help="backends: which texts")
     ap.add_argument("--repeats", type=int, default=3, help="backends: interleaved repeats")
+    ap.add_argument("--limit", type=int, default=300, help="precision: rows per grounding dev set")
+    ap.add_argument("--real", default=None,
+                    help="a real pairs file (.jsonl or .jsonl.gz): run old (--ref) and new code on it, per-stage ratios; "
+                         "replaces --parts")
+    ap.add_argument("--ref", default="3a5da12", help="--real: the old code's commit")
+    ap.add_argument("--index", default=None,
+                    help="--real: index name or folder (default: the wiki_demo.txt index built from ../shared/data/perf/)")
+    ap.add_argument("--real-rows", type=int, default=None,
+                    help="--real: a stratified slice of this many rows (evenly spaced over the file); default all")
+    ap.add_argument("--precisions", default="default,fp32",
+                    help="--real: this tree's runs, comma-separated: default (no flag), fp32, bf16")
+    ap.add_argument("--real-repeats", type=int, default=1, help="--real: interleaved repeats (medians)")
     ap.add_argument("--threads", type=int, default=2, help="backends: torch threads")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--json", default=None, help="also write every number to this file")
@@ -792,6 +962,25 @@ def main() -> None:
     work = Path(a.work or tempfile.mkdtemp(prefix="curator-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     res: dict[str, object] = {"load_at_start": uptime(), "cpus": os.cpu_count()}
+    if a.real:
+        index = a.index
+        if index is None:
+            src = data_dir() / "perf" / "wiki_demo.txt.gz"
+            if not src.exists():
+                print(f"skipped: {src} not found; pass --index or set CURATOR_DATA_DIR.")
+                return
+            import gzip
+
+            txt = work / "wiki_demo.txt"
+            txt.write_bytes(gzip.decompress(src.read_bytes()))
+            # built by the new code at fp32, so both codes and both precisions read the same index
+            run_cli(["index", "build", str(txt), "--out", str(work / "wiki-index"), "--force", "--precision", "fp32"])
+            index = str(work / "wiki-index")
+        res["real"] = real_oldnew(Path(a.real), a.ref, index, work, a.precisions.split(","), a.real_repeats,
+                                  a.real_rows)
+        if a.json:
+            Path(a.json).write_text(json.dumps(res, indent=1))
+        return
     ceiling = float("nan")
     if "roofline" in parts or "embed" in parts:
         res["roofline"] = rf = roofline()
@@ -818,6 +1007,8 @@ def main() -> None:
                                a.mem_min_relevance)
     if "backends" in parts:
         res["backends"] = backends_bench(a.other, a.backend_texts, a.repeats, a.threads)
+    if "precision" in parts:
+        res["precision"] = precision_verdicts(a.limit, work)
     res["self_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=1))

@@ -12,6 +12,14 @@ from typing import Any
 import click
 
 from .errors import CuratorError
+from .outpaths import (
+    RUN_OUTPUTS,
+    check_not_input,
+    check_out_dir,
+    check_out_file,
+    check_single_outputs,
+    dropped_path,
+)
 
 EPILOG_RUN = """\b
 Example:
@@ -31,6 +39,14 @@ class CuratorGroup(click.Group):
         except OSError as exc:  # a file system refusal (permissions, a read-only or missing place)
             where = f": {exc.filename}" if exc.filename else ""
             raise click.ClickException(f"{exc.strerror or type(exc).__name__}{where}") from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug of curator's: still one line, the traceback under -v
+            if logging.getLogger("curator").isEnabledFor(logging.INFO):
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise click.ClickException(f"internal error ({type(exc).__name__}: {first}); nothing was overwritten "
+                                       "in place. Run with -v for the traceback and please report it.") from None
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
@@ -54,6 +70,12 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 def _say(ctx: click.Context, msg: str) -> None:
     if not (ctx.obj or {}).get("quiet"):
         click.echo(msg, err=True)
+
+
+def _notifier(ctx: click.Context) -> Callable[[str], None]:
+    """Where a pipeline's status lines go (resumed, recomputed, a long stage still running):
+    stderr, unless --quiet."""
+    return lambda msg: _say(ctx, msg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,22 +103,32 @@ def select_constraint_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+PRECISION_OPTION = click.option(
+    "--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=None,
+    help="what embeddings are computed at: auto (default) = bf16 where the hardware computes it natively (a CPU with "
+         "AVX-512-bf16 or AMX, a CUDA GPU of compute capability >= 8.0), else fp32; fp32 = the vectors of curator before "
+         "bf16 became the default, bit for bit; bf16 = bfloat16 matrix products (1.5-1.7x less CPU than fp32 end to end on an AVX-512-bf16 "
+         "CPU, vectors within ~2e-3 of fp32's). summary.json and index manifests record the precision used.")
+
+
 def pairs_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--instruction-field", help="Field holding the instruction (default: instruction/prompt/question/query)."),
         click.option("--response-field", help="Field holding the response (default: output/response/answer/completion)."),
         click.option("--input-field", help="Field holding extra input appended to the instruction (default: input)."),
         click.option("--source-field", help="Field holding the pair's own source text: score against it, no index needed."),
-        click.option("--source-id-field", help="Field naming the document in the index the pair is grounded in."),
+        click.option("--source-id-field", help="Field naming the document in the index the pair is grounded in "
+                     "(an id the index lacks stops the run; with --on-error skip its row is unverifiable)."),
         click.option("--id-field", help="Field holding a record id (default: id if present)."),
         click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
-                     help="On a malformed line: stop, or drop it with a reason and go on."),
+                     help="On a malformed line: stop, or drop it with a reason and go on. On a --source-id-field "
+                          "value the index lacks: stop, or keep the row as unverifiable."),
         click.option("--model", default=None, help="sentence-transformers model name or local folder (default: packaged all-MiniLM-L6-v2)."),
         click.option("--device", default=None, help="torch device for embeddings and the verifier: auto (default: CUDA when torch sees a GPU, else cpu), cpu, cuda, cuda:1, ..."),
         click.option("--embed-backend", type=click.Choice(["torch", "onnx", "torch-bf16"]), default=None,
-                     help="embedding runtime: torch (default); onnx (ONNX Runtime on the CPU, 1.2-1.3x faster on an idle 2-core box, more on a busy one, "
-                          "vectors within ~2e-7 of torch's; needs pip install 'curator[onnx]'); torch-bf16 (bfloat16 matmuls, 1.45-1.6x on a CPU with "
-                          "AVX-512-bf16, vectors within ~2e-3 of fp32's)."),
+                     help="embedding runtime: torch (default); onnx (ONNX Runtime on the CPU, fp32, 1.2-1.3x faster than torch fp32 on an idle "
+                          "2-core box, vectors within ~2e-7 of torch's; needs pip install 'curator[onnx]'); torch-bf16 (= torch with --precision bf16)."),
+        PRECISION_OPTION,
         click.option("--embed-workers", type=click.IntRange(min=1), default=None,
                      help="CPU batches embedded side by side, each on a share of torch's threads (default: one per thread, "
                           "at most 8; 1 = one batch at a time on all threads). The same vectors either way; "
@@ -119,18 +151,21 @@ def _read(path: str, kw: dict[str, Any], index_ref: str | None = None) -> Any:
 
 
 def _embedder(model: str | None, index: str | None, device: str | None = None, backend: str | None = None,
-              workers: int | None = None) -> Any:
+              workers: int | None = None, announce: bool = False, precision: str | None = None) -> Any:
     from .embed import Embedder
 
     if model is None and index is not None:
-        # Use the index's own model unless told otherwise.
+        # Use the index's own model unless told otherwise (and say so: a run that embeds with a
+        # model nobody named is worth one line).
         from .index import MANIFEST_FILE, resolve_index_path
 
         manifest = json.loads((resolve_index_path(index) / MANIFEST_FILE).read_text("utf-8"))
         model = manifest["model"]
+        if announce:
+            _say(click.get_current_context(), f"model: {model}, the one index {index} was built with (no --model given)")
     quiet = bool((click.get_current_context().obj or {}).get("quiet"))
     return Embedder(model, device=device or "auto", cache_dir=_cache_dir(), show_progress=False if quiet else None,
-                    backend=backend or "torch", workers=workers)
+                    backend=backend or "torch", workers=workers, precision=precision or "auto")
 
 
 def _cache_dir() -> Any:
@@ -152,111 +187,6 @@ def _report(ctx: click.Context, result: Any, paths: dict[str, Path] | None = Non
     if paths:
         for name, p in paths.items():
             _say(ctx, f"{name:8s} {p}")
-
-
-def check_out_file(out: str, option: str = "-o") -> None:
-    """Fail before any work when OUT cannot be written as a table (no or unknown suffix, a
-    compressed suffix, an existing folder, a parent that is a file)."""
-    from .errors import ConfigError
-    from .io import COMPRESSION_SUFFIXES, table_format
-
-    path = Path(out)
-    if path.is_dir():
-        raise ConfigError(f"{option} {out}: is a folder; give a file such as {path / 'kept.jsonl'}.")
-    if path.suffix.lower() in COMPRESSION_SUFFIXES:
-        raise ConfigError(f"{option} {out}: outputs are written uncompressed; drop {path.suffix}.")
-    try:
-        table_format(path)
-    except CuratorError as exc:
-        raise ConfigError(f"{option} {out}: unknown output format; end the name in .jsonl, .parquet, "
-                               ".csv or .json.") from exc
-    _check_parent(path, option, out)
-
-
-def check_out_dir(outdir: str, option: str = "-o") -> None:
-    """Fail before any work when OUTDIR cannot be an output folder (`run -o x.jsonl`)."""
-    from .errors import ConfigError
-    from .io import COMPRESSION_SUFFIXES, TABLE_SUFFIXES
-
-    path = Path(outdir)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{option} {outdir}: is a file; give a folder for kept.jsonl, dropped.jsonl, ...")
-    suffix = path.suffix.lower()
-    if not path.exists() and suffix in TABLE_SUFFIXES + (".ndjson",) + COMPRESSION_SUFFIXES:
-        raise ConfigError(f"{option} {outdir}: looks like a file, but this command writes a folder "
-                               f"(kept.jsonl, dropped.jsonl, summary.json, ...); give e.g. -o {path.with_suffix('')}.")
-    _check_parent(path, option, outdir)
-    try:  # create it now: a folder that cannot be made must fail before the work, not after
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"{option} {outdir}: cannot create the folder ({exc.strerror or exc}).") from exc
-
-
-RUN_OUTPUTS = ("kept.jsonl", "dropped.jsonl", "scores.parquet", "summary.json", "timings.json", "report.html")
-
-
-def dropped_path(out: str, dropped: str | None) -> Path:
-    """Where the dropped rows of a single-file command go: --dropped, else OUT with .dropped."""
-    out_path = Path(out)
-    if dropped:
-        return Path(dropped)
-    return out_path.with_name(out_path.name.replace(out_path.suffix, f".dropped{out_path.suffix}", 1))
-
-
-def same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file: after normalisation (``./out.jsonl``, ``d/../out.jsonl``,
-    symlinks) or as hard links of one existing file."""
-    import os
-
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def check_not_input(pairs: str, outputs: list[Path], option: str | list[str] = "-o") -> None:
-    """Refuse, before any work, an output that would overwrite an input file: curator never
-    destroys its input (`curator dedup data.jsonl -o data.jsonl`). ``option``: the option naming
-    each output (one for all, or one per output)."""
-    from .errors import ConfigError
-    from .io import expand_inputs
-
-    try:
-        inputs = expand_inputs(pairs)
-    except CuratorError:
-        return  # a missing or empty input is reported by the reader with its own message
-    options = option if isinstance(option, list) else [option] * len(outputs)
-    for opt, out in zip(options, outputs):
-        if any(same_file(out, f) for f in inputs):
-            raise ConfigError(f"{opt} {out}: is an input file; curator never overwrites its input. "
-                              "Write the output somewhere else.")
-
-
-def check_single_outputs(pairs: str, out: str, dropped: str | None) -> None:
-    """Before any work, the outputs of dedup/select: OUT and the dropped file are writable
-    tables, two different files, and neither is an input."""
-    from .errors import ConfigError
-
-    check_out_file(out)
-    if dropped:
-        check_out_file(dropped, "--dropped")
-    dpath = dropped_path(out, dropped)
-    if same_file(Path(out), dpath):
-        raise ConfigError(f"--dropped {dropped}: is the same file as -o {out}; the dropped rows would overwrite "
-                          "the kept ones. Give two different files.")
-    check_not_input(pairs, [Path(out), dpath], ["-o", "--dropped" if dropped else "-o (its .dropped file)"])
-
-
-def _check_parent(path: Path, option: str, given: str) -> None:
-    from .errors import ConfigError
-
-    for parent in path.absolute().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"{option} {given}: {parent} is a file, not a folder.")
-            break
 
 
 def _grounding_lines(ctx: click.Context, g: Any) -> None:
@@ -295,13 +225,13 @@ def index() -> None:
 
 
 def _index_embed_options(f: Any) -> Any:
-    """--device, --embed-backend and --embed-workers of the index commands that embed (build, add, search)."""
+    """--device, --embed-backend, --precision and --embed-workers of the index commands that embed (build, add, search)."""
     f = click.option("--embed-workers", type=click.IntRange(min=1), default=None,
                      help="CPU batches embedded side by side (default: one per torch thread, at most 8; same vectors).")(f)
+    f = PRECISION_OPTION(f)
     f = click.option("--embed-backend", type=click.Choice(["torch", "onnx", "torch-bf16"]), default="torch", show_default=True,
-                     help="embedding runtime: onnx = ONNX Runtime on the CPU (1.2-1.3x faster on an idle 2-core box; "
-                          "pip install 'curator[onnx]'); torch-bf16 = bfloat16 matmuls (1.45-1.6x on an AVX-512-bf16 CPU, "
-                          "vectors within ~2e-3).")(f)
+                     help="embedding runtime: onnx = ONNX Runtime on the CPU (fp32, 1.2-1.3x faster than torch fp32 on an idle "
+                          "2-core box; pip install 'curator[onnx]'); torch-bf16 = torch with --precision bf16.")(f)
     return click.option("--device", default="auto", show_default=True,
                         help="torch device for embedding: auto (CUDA when torch sees a GPU), cpu, cuda, ...")(f)
 
@@ -325,7 +255,7 @@ Example:
 @click.pass_context
 def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, out: str | None, text_field: str,
                 id_field: str | None, model: str | None, max_tokens: int, overlap: int, index_type: str, force: bool,
-                device: str, embed_backend: str, embed_workers: int | None) -> None:
+                device: str, embed_backend: str, precision: str | None, embed_workers: int | None) -> None:
     """Chunk SOURCES (.txt/.md files or folders; .jsonl/.json/.parquet/.csv with a text column) into
     passages, embed them, and write a FAISS index with its manifest."""
     from .embed import Embedder
@@ -342,7 +272,9 @@ def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, 
     with index_lock(path, on_wait=lambda msg: _say(ctx, msg)):
         if (path / MANIFEST_FILE).exists() and not force:  # built by another process meanwhile
             raise CuratorError(f"an index already exists at {path}; use `curator index add` to extend it or --force to rebuild.")
-        idx = PassageIndex.build(docs, Embedder(model, device=device, backend=embed_backend, workers=embed_workers), max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
+        idx = PassageIndex.build(docs, Embedder(model, device=device, backend=embed_backend, workers=embed_workers,
+                                                precision=precision or "auto"),
+                                 max_tokens=max_tokens, overlap_sentences=overlap, index_type=index_type)
         idx.save(path)
     c = idx.manifest["counts"]
     _say(ctx, f"indexed {c['documents']} documents as {c['passages']} passages with {idx.manifest['model']} "
@@ -357,17 +289,22 @@ def index_build(ctx: click.Context, sources: tuple[str, ...], name: str | None, 
 @_index_embed_options
 @click.pass_context
 def index_add(ctx: click.Context, name: str, sources: tuple[str, ...], text_field: str, id_field: str | None,
-              device: str, embed_backend: str, embed_workers: int | None) -> None:
-    """Add documents to an existing index (unchanged documents are skipped)."""
-    from .index import PassageIndex, load_documents, resolve_index_path
+              device: str, embed_backend: str, precision: str | None, embed_workers: int | None) -> None:
+    """Add documents to an existing index (unchanged documents are skipped). New passages are
+    embedded at the index's own precision unless --precision says otherwise."""
+    from .index import MANIFEST_FILE, PassageIndex, load_documents, resolve_index_path
     from .locks import index_lock
 
     path = resolve_index_path(name)
     docs = load_documents(sources, text_field=text_field, id_field=id_field)
+    if precision is None and embed_backend == "torch":
+        precision = json.loads((path / MANIFEST_FILE).read_text("utf-8")).get("precision", "fp32")
+        precision = precision if precision in ("fp32", "bf16") else None
     # load, add and save under the index's lock: a second `index add` waits for this one and
     # then adds to what it wrote (both documents stay)
     with index_lock(path, on_wait=lambda msg: _say(ctx, msg)):
-        idx = PassageIndex.load(path, embedder=_embedder(None, name, device, embed_backend, embed_workers))
+        idx = PassageIndex.load(path, embedder=_embedder(None, name, device, embed_backend, embed_workers,
+                                                         precision=precision))
         added = idx.add(docs)
         idx.save(path)
     _say(ctx, f"added {added} passages; {path} now holds {len(idx)} passages")
@@ -392,11 +329,11 @@ def index_info(name: str) -> None:
 @click.option("--model", default=None, help="Embedding model (must match the index).")
 @_index_embed_options
 def index_search(name: str, query: str, k: int, model: str | None, device: str, embed_backend: str,
-                 embed_workers: int | None) -> None:
+                 precision: str | None, embed_workers: int | None) -> None:
     """Print the top-k passages for QUERY as JSON lines."""
     from .index import PassageIndex, resolve_index_path
 
-    idx = PassageIndex.load(resolve_index_path(name), embedder=_embedder(model, name, device, embed_backend, embed_workers))
+    idx = PassageIndex.load(resolve_index_path(name), embedder=_embedder(model, name, device, embed_backend, embed_workers, precision=precision))
     for p in idx.search([query], k=k)[0]:
         click.echo(json.dumps({"score": round(p.score, 4), "passage_id": p.passage_id, "doc_id": p.doc_id,
                                "start": p.start, "end": p.end, "text": p.text}, ensure_ascii=False))
@@ -406,18 +343,21 @@ def index_search(name: str, query: str, k: int, model: str | None, device: str, 
 # stages
 # ---------------------------------------------------------------------------------------------
 def _run(ctx: click.Context, pairs: str, kw: dict[str, Any], steps: list[Any], index_ref: str | None,
-         outputs: list[Path]) -> tuple[Any, Any]:
+         outputs: list[Path], grounding: bool = False) -> tuple[Any, Any]:
     """Read PAIRS, check that OUTPUTS can hold its records, run the steps: (result, output source)."""
     from .pipeline import Pipeline
 
     data = _read(pairs, kw, index_ref)
+    if grounding:
+        _check_evidence(ctx, data, index_ref)
     if data.n_bad:
         _say(ctx, f"warning: {data.n_bad} unreadable rows dropped with a reason (--on-error skip)")
     for note in data.notes:
         _say(ctx, f"warning: {note}")
     source = _prepare_outputs(pairs, data, outputs)
-    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"))
-    return Pipeline(steps, embedder=embedder).run(data), source
+    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"),
+                         announce=grounding, precision=kw.get("precision"))
+    return Pipeline(steps, embedder=embedder, notify=_notifier(ctx)).run(data), source
 
 
 def _prepare_outputs(pairs: str, data: Any, outputs: list[Path]) -> Any:
@@ -448,13 +388,11 @@ def score_cmd(ctx: click.Context, pairs: str, index_ref: str | None, out: str, t
     """Score every (instruction, response) pair for grounding and quality; drops nothing."""
     from .pipeline import GroundingStep, QualityStep
 
-    if index_ref is None and not kw.get("source_field"):
-        raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
     check_out_file(out)
     check_not_input(pairs, [Path(out)])
     steps = [QualityStep(drop=False), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params, drop=False,
-                                                           verifier=verifier)]
-    result, source = _run(ctx, pairs, kw, steps, index_ref, [Path(out)])
+                                                           verifier=verifier, unknown_source_id=_unknown_ids(kw))]
+    result, source = _run(ctx, pairs, kw, steps, index_ref, [Path(out)], grounding=True)
     _write_single(ctx, result, out, None, all_rows=True, source=source)
     g = result.summary["stages"]["grounding"]
     _say(ctx, f"{g.get('flagged', 0)} of {g['in']} pairs flagged as hallucinated")
@@ -582,27 +520,57 @@ def run_cmd(ctx: click.Context, pairs: str, index_ref: str | None, budget: int |
     engine_name = kw.pop("engine", None)
     if pairs.endswith(".toml"):
         _run_toml(ctx, pairs, outdir, no_report, engine_name, engine_opts, kw.get("device"), kw.get("embed_backend"),
-                  kw.get("embed_workers"))
+                  kw.get("embed_workers"), kw.get("precision"))
         return
     if outdir is None:
         raise click.UsageError("give -o OUTDIR.")
     check_out_dir(outdir)
     check_not_input(pairs, [Path(outdir) / f for f in RUN_OUTPUTS])
-    if index_ref is None and not kw.get("source_field"):
-        raise click.UsageError("give --index NAME (evidence from an index) or --source-field FIELD (own source).")
     steps = [QualityStep(), GroundingStep(index=index_ref, top_k=top_k, threshold=threshold, params=params,
-                                          drop=not keep_hallucinated, verifier=verifier),
+                                          drop=not keep_hallucinated, verifier=verifier,
+                                          unknown_source_id=_unknown_ids(kw)),
              DedupStep(on=dedup_on), SelectStep(budget=budget, budget_unit=budget_unit, random_state=random_state,
                                                 group_by=group_by, must_include=list(must_include) or None,
                                                 token_field=token_field, tokenizer=tokenizer)]
     data = _read(pairs, kw, index_ref)
+    _check_evidence(ctx, data, index_ref)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
     check_curator_field(data.table)
-    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"))
-    result = _run_on_engine(Pipeline(steps, embedder=embedder), data, outdir, engine_name, engine_opts)
+    embedder = _embedder(kw.get("model"), index_ref, kw.get("device"), kw.get("embed_backend"), kw.get("embed_workers"),
+                         announce=True, precision=kw.get("precision"))
+    result = _run_on_engine(Pipeline(steps, embedder=embedder, notify=_notifier(ctx)), data, outdir, engine_name, engine_opts)
     paths = result.write(outdir, report=not no_report)
     _report(ctx, result, paths)
+
+
+NO_EVIDENCE = "give --index NAME (evidence from an index) or --source-field FIELD (own source)."
+
+
+def _check_evidence(ctx: click.Context, data: Any, index_ref: str | None) -> None:
+    """Grounding needs evidence: an index, a source field (named or detected), a source-id field,
+    or, in tool-calling data, the tool results the rows carry. With only those, say in one line
+    that the answers are checked against them and the other rows are unverifiable; with none,
+    refuse before any work."""
+    if index_ref is not None or data.fields.source is not None:
+        return
+    if data.fields.source_id is not None:
+        raise click.UsageError("--source-id-field names documents of an index: give --index NAME too.")
+    from . import records as R
+
+    turns = data.table[R.TURNS]
+    candidates = data.table.filter(turns.is_not_null() & turns.str.contains('"context"', literal=True))
+    n = sum(any("context" in t for t in json.loads(x)) for x in candidates[R.TURNS].to_list())
+    if not n:
+        raise click.UsageError(NO_EVIDENCE)
+    _say(ctx, f"no --index or --source-field: grounding checks answers against the tool results in their rows "
+              f"({n} of {data.table.height} rows have them); the other rows are unverifiable (kept, not judged)")
+
+
+def _unknown_ids(kw: dict[str, Any]) -> str:
+    """A --source-id-field value the index lacks is a row problem like a malformed line: an
+    error, or with --on-error skip an unverifiable row (counted, warned once)."""
+    return "unverifiable" if kw.get("on_error") == "skip" else "error"
 
 
 def _run_on_engine(pipeline: Any, data: Any, outdir: str, name: str | None, opts: dict[str, Any]) -> Any:
@@ -717,7 +685,7 @@ def verifier_train_cmd(ctx: click.Context, labelled: str, out: str, epochs: int,
 
 def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool, engine: str | None = None,
               engine_opts: dict[str, Any] | None = None, device: str | None = None,
-              backend: str | None = None, embed_workers: int | None = None) -> None:
+              backend: str | None = None, embed_workers: int | None = None, precision: str | None = None) -> None:
     from .config import load_pipeline
     from .embed import Embedder
     from .output import check_curator_field
@@ -734,16 +702,20 @@ def _run_toml(ctx: click.Context, path: str, outdir: str | None, no_report: bool
     # A grounding step's index is an explicit choice, like --index: a detected `context` field
     # must not win over it ([input] source_field still names one).
     index_ref = next((st.index for st in spec.steps if isinstance(st, GroundingStep) and st.index), None)
+    for st in spec.steps:  # [input] on_error = "skip" covers unknown source ids too, as --on-error skip does
+        if isinstance(st, GroundingStep) and st.unknown_source_id == "error":
+            st.unknown_source_id = _unknown_ids(spec.input)
     data = _read(spec.input["path"], spec.input, index_ref)
     for note in data.notes:
         _say(ctx, f"warning: {note}")
     check_curator_field(data.table)
     embedder = Embedder(**{"cache_dir": _cache_dir(), **spec.embedder, **({"device": device} if device else {}),
                            **({"backend": backend} if backend else {}),
-                           **({"workers": embed_workers} if embed_workers else {})})
+                           **({"workers": embed_workers} if embed_workers else {}),
+                           **({"precision": precision} if precision else {})})
     # options on the command line win over the file's
     opts = {**spec.ray, **{k: v for k, v in (engine_opts or {}).items() if v is not None}}
-    result = _run_on_engine(Pipeline(spec.steps, embedder=embedder), data, outdir, engine or spec.engine, opts)
+    result = _run_on_engine(Pipeline(spec.steps, embedder=embedder, notify=_notifier(ctx)), data, outdir, engine or spec.engine, opts)
     paths = result.write(outdir, report=spec.output.get("report", True) and not no_report)
     _report(ctx, result, paths)
 

@@ -60,7 +60,7 @@ INPUT_KEYS = {"path", "on_error", "instruction_field", "response_field", "input_
               "source_id_field", "id_field"}
 OUTPUT_KEYS = {"dir", "report"}
 RAY_KEYS = {"address", "workers", "num_cpus", "num_gpus"}
-EMBEDDER_KEYS = {"model", "batch_size", "device", "cache_dir", "backend", "workers"}
+EMBEDDER_KEYS = {"model", "batch_size", "device", "cache_dir", "backend", "workers", "precision"}
 
 
 @dataclass

@@ -18,6 +18,18 @@ from typing import Any
 
 import numpy as np
 
+from .devices import (  # noqa: F401  (re-exported: curator.embed.resolve_device, ...)
+    _BF16_CPU_FLAGS,
+    BACKENDS,
+    PRECISIONS,
+    _cpuinfo_has_bf16,
+    _onnx_export,
+    _onnx_run,
+    check_device,
+    cpu_has_native_bf16,
+    native_bf16,
+    resolve_device,
+)
 from .errors import ConfigError, ModelError, check_param
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -102,93 +114,6 @@ def _bucket(n_tokens: int, max_len: int) -> int:
     return min(max_len, -(-n_tokens // step) * step)
 
 
-def resolve_device(device: str | None) -> str:
-    """``"auto"``/``None`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``; anything else as given."""
-    if device in (None, "auto"):
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
-
-
-def check_device(device: str) -> None:
-    """A one-line ConfigError for a device torch cannot use here (say so before a model load
-    fails with an error that reads like a broken model)."""
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise ConfigError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N.") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} was asked, but torch sees no CUDA GPU here "
-                              f"(torch {torch.__version__}); pass --device auto or cpu.")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ConfigError(f"device {device!r} was asked, but torch sees {torch.cuda.device_count()} GPU(s).")
-
-
-#: Embedding backends: the sentence-transformers torch model, or its ONNX export under ONNX Runtime.
-BACKENDS = ("torch", "onnx", "torch-bf16")
-_ONNX_OPSET = 17
-
-
-def _onnx_export(st: Any, target: str, folder: Path, with_types: bool) -> Path:
-    """Export the whole sentence-transformers pipeline (transformer, pooling, dense layers, but
-    not the final normalisation, done in numpy) to ``folder``; reuse an earlier export of the
-    same weights. The file name hashes the model's weight files, the torch version and the opset."""
-    import torch
-
-    h = hashlib.sha256(f"{target}|{torch.__version__}|{_ONNX_OPSET}|{with_types}".encode())
-    tdir = Path(target)
-    if tdir.is_dir():
-        for f in sorted(tdir.rglob("*")):
-            if f.suffix in (".safetensors", ".bin", ".json") and f.is_file():
-                h.update(f.relative_to(tdir).as_posix().encode())
-                h.update(hashlib.sha256(f.read_bytes()).digest())
-    path = folder / f"{h.hexdigest()[:20]}.onnx"
-    if path.is_file():
-        return path
-    try:
-        import onnx  # noqa: F401 - torch's exporter needs it
-    except ImportError as exc:
-        raise ConfigError("Embedder backend 'onnx' needs the onnx package to export the model once: "
-                          "pip install 'curator[onnx]'.") from exc
-
-    class _Graph(torch.nn.Module):
-        def __init__(self, model: Any) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-            feats = {"input_ids": input_ids, "attention_mask": attention_mask}
-            if with_types:  # as the torch path passes them
-                feats["token_type_ids"] = torch.zeros_like(input_ids)
-            return self.model.forward(feats)["sentence_embedding"]
-
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-    ids = torch.ones((2, 8), dtype=torch.long)
-    import warnings
-
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_Graph(st).eval(), (ids, torch.ones_like(ids)), str(tmp),
-                          input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "length"},
-                                        "attention_mask": {0: "batch", 1: "length"}, "embedding": {0: "batch"}},
-                          opset_version=_ONNX_OPSET, dynamo=False)
-    os.replace(tmp, path)
-    return path
-
-
-def _onnx_run(sess: Any, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Unit vectors from one fixed-shape batch (normalised like torch's F.normalize, eps 1e-12)."""
-    v = sess.run(None, {"input_ids": input_ids.astype(np.int64), "attention_mask": mask.astype(np.int64)})[0]
-    v = np.asarray(v, dtype=np.float32)
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), np.float32(1e-12))
-
-
 def text_key(text: str) -> bytes:
     """Content hash used as the cache key of one text."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
@@ -217,9 +142,17 @@ class Embedder:
         (benchmarks/RESULTS.md "Scale"), vectors within ~2e-7 of
         torch's (not bit-identical, so not the default), the same fixed-shape batching. Needs
         ``pip install 'curator[onnx]'`` (onnx + onnxruntime). ``"torch-bf16"``: the torch model
-        under bfloat16 autocast: 1.45-1.6x the texts/s on this AVX-512-bf16 CPU, vectors within ~2e-3
-        of fp32's (cosine >= 0.9999, 99.6 % of top-10 neighbours shared), so opt-in; its vectors
-        are still a function of the text alone (fixed-shape batches).
+        with ``precision="bf16"`` (kept as a backend name for the commands that used it).
+    precision : ``"auto"`` (default): ``"bf16"`` where the device computes bfloat16 natively (a
+        CPU with AVX-512-bf16 or AMX, a CUDA GPU of compute capability >= 8.0; :func:`native_bf16`),
+        else ``"fp32"``. ``"bf16"``: the torch model's matrix products under bfloat16 autocast
+        (layer norms, softmax and the pooled vector stay fp32): 1.5-1.7x less CPU than fp32 end to end on an
+        AVX-512-bf16 CPU, vectors within ~2e-3 of fp32's (cosine >= 0.9999, 99.6 % of top-10
+        neighbours shared; benchmarks/RESULTS.md "Embedding precision"); still a function of the
+        text alone (fixed-shape batches). ``"fp32"``: the vectors of curator before bf16 became the
+        default, bit for bit. Byte-identical outputs hold between engines on the same kind of
+        machine at the same precision; the precision in use is :attr:`effective_precision`
+        (recorded in summary.json and index manifests). The ONNX backend computes in fp32.
     workers : torch backends on the CPU: batches run this many at a time, in threads, each
         forward pass on ``threads // workers`` of torch's ``threads`` (``torch.get_num_threads()``).
         ``None`` (auto) = one batch per torch thread, at most ``MAX_WORKERS``; ``1`` = one batch
@@ -240,6 +173,7 @@ class Embedder:
         cache_dir: str | Path | None = None,
         backend: str = "torch",
         workers: int | None = None,
+        precision: str = "auto",
     ) -> None:
         check_param("Embedder", "batch_size", batch_size, isinstance(batch_size, int) and batch_size > 0, "a positive int")
         check_param("Embedder", "workers", workers,
@@ -248,6 +182,15 @@ class Embedder:
         self.workers = workers
         check_param("Embedder", "backend", backend, backend in BACKENDS, f"one of {', '.join(BACKENDS)}")
         self.backend = backend
+        check_param("Embedder", "precision", precision, precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}")
+        if backend == "torch-bf16" and precision == "fp32":
+            raise ConfigError("Embedder backend 'torch-bf16' computes in bf16, but precision 'fp32' was asked: "
+                              "use backend 'torch' (the default) with --precision fp32.")
+        if backend == "onnx" and precision == "bf16":
+            raise ConfigError("Embedder backend 'onnx' computes in fp32 only, but precision 'bf16' was asked: "
+                              "use backend 'torch' (the default) for bf16.")
+        self.precision = precision
+        self._precision: str | None = None
         self._onnx: Any = None
         self.model = model
         self.batch_size = batch_size
@@ -285,9 +228,27 @@ class Embedder:
             dim = int(self.encode([PROBE_TEXT]).shape[1])
         return int(dim)
 
+    @property
+    def effective_precision(self) -> str:
+        """``"bf16"`` or ``"fp32"``: what the vectors are computed at (``precision`` resolved for
+        this backend and device; see the class docstring)."""
+        if self._precision is None:
+            if self.backend == "torch-bf16":
+                self._precision = "bf16"
+            elif self.backend == "onnx":
+                self._precision = "fp32"
+            elif self.precision != "auto":
+                self._precision = self.precision
+            else:
+                self._precision = "bf16" if native_bf16(resolve_device(self.device)) else "fp32"
+        return self._precision
+
     def probe(self) -> list[float]:
-        """Embedding of PROBE_TEXT, rounded: a fingerprint of the weights for manifests."""
-        if self.backend == "torch-bf16":  # a fingerprint of the weights: computed at full precision
+        """Embedding of PROBE_TEXT, rounded: a fingerprint of the weights for manifests. Always
+        computed in fp32, so an index built at one precision is recognised from a run at the
+        other (:meth:`PassageIndex.check_embedder <curator.index.PassageIndex.check_embedder>`
+        allows ``PROBE_TOLERANCE``, 2e-3; a bf16 probe would differ from fp32's by ~5e-4)."""
+        if self.effective_precision != "fp32":
             return [round(float(x), 5) for x in self._embed([PROBE_TEXT], fp32=True)[0]]
         return [round(float(x), 5) for x in self.encode([PROBE_TEXT])[0]]
 
@@ -469,7 +430,8 @@ class Embedder:
         b, pad = self.batch_size, int(tok.pad_token_id or 0)
         device = st.device
         sess = self._onnx_session() if self.backend == "onnx" else None
-        bf16 = self.backend == "torch-bf16" and not fp32
+        bf16 = sess is None and self.effective_precision == "bf16" and not fp32
+        bf_model: Any = self._bf16_model(st) if bf16 else st
         # Every batch: (its rows, the padded length), in a fixed order; the order does not matter
         # to any vector, only to the progress bar.
         specs = [(members[s:s + b], length) for length in sorted(groups)
@@ -490,10 +452,9 @@ class Embedder:
                 if with_types:
                     feats["token_type_ids"] = torch.zeros_like(feats["input_ids"])
                 if bf16:
-                    # opt-in: bfloat16 matmuls (1.45-1.6x the texts/s on an AVX-512-bf16 CPU;
-                    # vectors within ~2e-3 of fp32's, benchmarks/RESULTS.md "Scale")
+                    # bfloat16 matmuls (the default where native; see ``precision``)
                     with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
-                        vec = st.forward(feats)["sentence_embedding"]
+                        vec = bf_model.forward(feats)["sentence_embedding"]
                 else:
                     vec = st.forward(feats)["sentence_embedding"]
                 vec = torch.nn.functional.normalize(vec.float(), p=2, dim=1)
@@ -525,6 +486,29 @@ class Embedder:
                     finally:
                         torch.set_num_threads(before)
         return out
+
+    @staticmethod
+    def _bf16_model(st: Any) -> Any:
+        """``st`` with its linear layers' weights and biases held in bfloat16, shared by every
+        Embedder of the process; the other parameters (embeddings, layer norms) are ``st``'s own
+        tensors, not copies (+~21 MB for all-MiniLM-L6-v2). Run under bf16 autocast it computes
+        the same bits as ``st`` under autocast, which casts those weights again on every forward
+        pass (2-5 % of a bf16 batch's time, measured on 16 x 16-128 tokens)."""
+        key = (f"{id(st)}", "bf16-linear")
+        if key not in _MODELS:
+            import copy
+
+            import torch
+
+            linear = {id(p) for m in st.modules() if isinstance(m, torch.nn.Linear) for p in m.parameters()}
+            memo: dict[int, Any] = {id(p): p for p in st.parameters() if id(p) not in linear}
+            memo.update({id(b): b for b in st.buffers()})
+            twin = copy.deepcopy(st, memo)
+            for m in twin.modules():
+                if isinstance(m, torch.nn.Linear):
+                    m.to(torch.bfloat16)
+            _MODELS[key] = twin
+        return _MODELS[key]
 
     def _plan_workers(self, cpu_torch: bool, n_batches: int) -> tuple[int, int]:
         """(batches side by side, torch threads per forward pass) for a call of ``n_batches``."""
@@ -619,8 +603,11 @@ class Embedder:
         assert self.cache_dir is not None
         # "fixed-batch-<n>": vectors are bit-exact only for one batch size and batching scheme.
         tag = f"{self.model_name}|{resolve_model(self.model)}|fixed-shape-v2-{self.batch_size}"
-        if self.backend != "torch":  # another backend's vectors differ in the last bits: never mixed
-            tag += f"|{self.backend}"
+        # another backend's or precision's vectors differ in the last bits: never mixed (torch at
+        # bf16 keeps the folder of the torch-bf16 backend: the same vectors)
+        runtime = "onnx" if self.backend == "onnx" else "torch-bf16" if self.effective_precision == "bf16" else "torch"
+        if runtime != "torch":
+            tag += f"|{runtime}"
         slug = hashlib.sha256(tag.encode()).hexdigest()[:16]
         return Path(self.cache_dir) / "embeddings" / slug
 
@@ -651,6 +638,7 @@ class Embedder:
 
     def __repr__(self) -> str:
         extra = f", backend={self.backend!r}" if self.backend != "torch" else ""
+        extra += f", precision={self.precision!r}" if self.precision != "auto" else ""
         return f"Embedder(model={self.model_name!r}, batch_size={self.batch_size}, device={self.device!r}{extra})"
 
     # -- what the model reads (used by dedup; appended, the methods above are unchanged) -------

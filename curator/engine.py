@@ -175,8 +175,9 @@ class RayEngine:
         log.info("%s: %d batches on %d Ray workers (%g GPU each)", desc, len(batches), n, gpus)
         out: list[Any] = [None] * len(batches)
         try:
-            for row in ds.iter_rows():
+            for k, row in enumerate(ds.iter_rows()):
                 out[int(row["i"])] = pickle.loads(row["payload"])
+                ctx.note_progress(k + 1, len(batches), f"{desc} batches")
         except Exception as exc:  # noqa: BLE001 - a worker's CuratorError is the user's one-line error
             cause = _curator_cause(exc)
             if cause is not None:

@@ -45,6 +45,12 @@ INDEX_TYPES = ("auto", "flat", "hnsw")
 # Exact search scans every vector: at 200k passages x 384 dims that is ~77 MFLOP per query,
 # ~10-20 ms on 2 cores, still fine for scoring; above it HNSW answers in ~1 ms at recall > 0.95.
 AUTO_HNSW_ABOVE = 200_000
+#: Largest difference allowed between the manifest's model probe (16 values rounded to 5 decimals)
+#: and the run's. The probe is always computed in fp32 (Embedder.probe), so an index built at bf16
+#: loads in an fp32 run and the other way round. fp32 on another CPU, a GPU or ONNX Runtime moves
+#: it by < 1e-5; even a probe computed at bf16 would pass (it moved by 4.7e-4 on this CPU); other
+#: weights under the same name move it by far more.
+PROBE_TOLERANCE = 2e-3
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
 _HTML_SUFFIXES = (".html", ".htm")
@@ -311,6 +317,7 @@ class PassageIndex:
             "curator_version": __version__,
             "model": embedder.model_name,
             "model_probe": embedder.probe()[:16],
+            "precision": embedder.effective_precision,
             "dimension": embedder.dimension,
             "normalized": True,
             "metric": "inner_product",
@@ -372,6 +379,8 @@ class PassageIndex:
                 rows["end"].append(c.end)
                 next_id += 1
         new = pl.DataFrame(rows, schema=schema)
+        if self.passages.height and self.manifest.get("precision", "fp32") != self.embedder.effective_precision:
+            self.manifest["precision"] = "mixed"  # passages added at another precision than the rest
         vecs = self.embedder.encode(new["text"].to_list())
         self._add_sentence_vectors(new["text"].to_list())
         total = self.passages.height + new.height
@@ -571,8 +580,9 @@ class PassageIndex:
             )
         probe = manifest.get("model_probe")
         if probe:
+            # computed in fp32 whatever the run's or the index's precision (see PROBE_TOLERANCE)
             mine = np.array(embedder.probe()[: len(probe)])
-            if float(np.max(np.abs(mine - np.array(probe)))) > 2e-3:
+            if float(np.max(np.abs(mine - np.array(probe)))) > PROBE_TOLERANCE:
                 raise IndexMismatchError(
                     f"{path} was built with different weights under the name {manifest['model']!r} "
                     "(probe embedding differs); rebuild the index with this model."

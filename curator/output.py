@@ -202,6 +202,23 @@ class Schema:
     def dtypes(self) -> dict[str, Any]:
         return {k: _dtype(sig) for k, sig in self.kinds.items()}
 
+    def coerce(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """REC with its integers as floats wherever the unified type is a float (``[0, 0.0]``):
+        polars builds a column strictly from the values, not from the schema it is given."""
+        return {k: _coerce(v, self.kinds[k]) if k in self.kinds else v for k, v in rec.items()}
+
+
+def _coerce(value: Any, sig: tuple[Any, ...]) -> Any:
+    if value is None:
+        return None
+    if sig[0] == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if sig[0] == "list" and isinstance(value, list):
+        return [_coerce(v, sig[1]) for v in value]
+    if sig[0] == "struct" and isinstance(value, dict):
+        return {k: _coerce(v, sig[1][k]) if k in sig[1] else v for k, v in value.items()}
+    return value
+
 
 def _check_struct(sig: tuple[Any, ...], field: str) -> None:
     if sig[0] == "list":
@@ -275,7 +292,8 @@ def _write_parquet(path: str | Path, frame: Any, everything: Any) -> None:
             schema.add(rec, line)
     schema.check(str(path))
     dtypes = schema.dtypes()
-    pieces = [pl.DataFrame(list(iter_output_records(frame.slice(off, CHUNK), everything)), schema=dtypes)
+    pieces = [pl.DataFrame([schema.coerce(r) for r in iter_output_records(frame.slice(off, CHUNK), everything)],
+                           schema=dtypes)
               for off in range(0, frame.height, CHUNK)]
     out = pl.concat(pieces, how="vertical") if pieces else pl.DataFrame(schema=dtypes)
     write_parquet(path, out)

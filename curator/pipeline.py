@@ -15,18 +15,20 @@ the summary) and its outputs (:class:`CurationResult`, the output records). The 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from . import records as R
-from .context import RunContext
+from .context import Heartbeat, RunContext, folder_digest
 from .embed import Embedder
 from .errors import ConfigError
 from .records import PairsData
@@ -66,6 +68,7 @@ __all__ = [
     "SelectStep",
     "Step",
     "alive_mask",
+    "checkpoint_key",
     "column_or_field",
     "input_fingerprint",
     "iter_output_records",
@@ -74,6 +77,7 @@ __all__ = [
     "quality_details",
     "release_free_memory",
     "set_drops",
+    "table_digest",
     "token_counter",
     "worst_turn",
 ]
@@ -197,20 +201,66 @@ def _strip_timings(stats: Any) -> Any:
 
 
 def input_fingerprint(table: Any, steps: Sequence[Step], model: str) -> str:
-    """What a checkpoint depends on: the input rows, the steps' configuration and the model."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for col in (R.RECORD, R.DROP_REASON, R.SOURCE, R.SOURCE_ID):
-        series = table[col]
-        # in slices: a million records never exist as Python strings at once (same hash)
-        for off in range(0, max(series.len(), 1), 65536):
-            for value in series.slice(off, 65536).to_list():
-                h.update(b"\0" if value is None else value.encode("utf-8") + b"\1")
+    """A digest of the input rows (every column, as read: records and the fields taken from
+    them), the steps' configuration and the model name. :func:`checkpoint_key` is what a
+    checkpoint depends on; this is kept for callers of earlier versions."""
+    h = hashlib.sha256(table_digest(table).encode())
     h.update(repr([repr(s) for s in steps]).encode())
     h.update(model.encode())
     h.update(__version__.encode())
     return h.hexdigest()
+
+
+def table_digest(table: Any) -> str:
+    """sha256 of a table's every column (names, types, values), serialised slice by slice
+    (Arrow IPC): a million rows are never one buffer, and the same table gives the same digest
+    in every process."""
+    import io
+
+    h = hashlib.sha256(repr(list(table.schema.items())).encode())
+    for off in range(0, table.height, 65536):
+        buf = io.BytesIO()
+        table.slice(off, 65536).write_ipc(buf, compression="uncompressed")
+        h.update(buf.getvalue())
+    return h.hexdigest()
+
+
+def checkpoint_key(table: Any, steps: Sequence[Step], ctx: RunContext) -> dict[str, str]:
+    """Everything a run's results depend on, part by part: curator's version, the input rows
+    (:func:`table_digest`: the records and the fields read from them, so another
+    ``--response-field`` is another input), every step's settings, the embedding model (and the
+    contents of a model folder), the embedder's settings that change vectors, and the files each
+    step reads (:meth:`Step.depends_on`: the index manifest, a parameters file, a verifier
+    folder, a tokenizer). A checkpoint is resumed only when every part is the same."""
+    from .embed import resolve_device
+
+    e = ctx.embedder
+    model = e.model_name
+    if e.model is not None and Path(str(e.model)).is_dir():
+        model += " " + folder_digest(str(e.model))
+    key = {
+        "curator": __version__,
+        "input": table_digest(table),
+        "settings": hashlib.sha256(repr([repr(st) for st in steps]).encode()).hexdigest(),
+        "model": model,
+        # a checkpoint of a bf16 run is not resumed at fp32 (nor the other way round)
+        "embedder": json.dumps({"backend": getattr(e, "backend", "torch"), "batch_size": e.batch_size,
+                                "device": resolve_device(e.device).split(":")[0],
+                                "precision": getattr(e, "effective_precision", "fp32")}, sort_keys=True),
+    }
+    for st in steps:
+        for part, digest in st.depends_on(ctx).items():
+            key[f"{st.name} {part}"] = digest
+    return key
+
+
+def _key_id(key: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _changed(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    """The parts of a checkpoint key that differ, in words."""
+    return [k for k in dict.fromkeys([*new, *old]) if old.get(k) != new.get(k)]
 
 
 def release_free_memory() -> None:
@@ -235,14 +285,20 @@ class Pipeline:
     """Run steps in order over a pairs table and account for every row.
 
     With ``workdir`` the table is checkpointed (atomically) after every stage under
-    ``workdir/.curator/``; a re-run with the same input, steps and model resumes after the last
-    finished stage, so a killed run loses at most the stage it was in.
+    ``workdir/.curator/<key>/``; a re-run resumes after the last finished stage only when
+    everything the results depend on is the same (:func:`checkpoint_key`: input, settings,
+    model, index, parameter and verifier files), and says so; otherwise it recomputes, says
+    which part changed, and removes the stale checkpoint. A killed run loses at most the stage
+    it was in. ``notify`` receives one-line status messages (resumed, recomputed, a long stage
+    still running); ``None`` = the "curator" logger at INFO.
     """
 
-    def __init__(self, steps: Sequence[Step], embedder: Embedder | None = None, engine: Any = None) -> None:
+    def __init__(self, steps: Sequence[Step], embedder: Embedder | None = None, engine: Any = None,
+                 notify: Callable[[str], None] | None = None) -> None:
         self.steps = list(steps)
         self.embedder = embedder
         self.engine = engine  # curator.engine.LocalEngine (None) or RayEngine: where row-local work runs
+        self.notify = notify
 
     def run(self, data: PairsData | Any, workdir: str | Path | None = None) -> CurationResult:
         import polars as pl
@@ -252,16 +308,17 @@ class Pipeline:
         table = data.table if isinstance(data, PairsData) else data
         if table.height == 0:
             raise ConfigError("no rows to curate: the input is empty.")
-        ctx = RunContext(self.embedder or Embedder(), engine=self.engine)
+        ctx = RunContext(self.embedder or Embedder(), engine=self.engine, notify=self.notify)
         release_free_memory()  # what reading the input freed
         n_in = table.height
         stages: dict[str, Any] = {}
         timings: dict[str, float] = {}
         read_drops = Counter(r for r in table[R.DROP_REASON].to_list() if r)
         stages["read"] = {"in": n_in, "dropped": sum(read_drops.values()), "reasons": dict(read_drops)}
-        ckpt: Path | None = None
-        if workdir is not None:
-            ckpt = Path(workdir) / CHECKPOINT_DIR / input_fingerprint(table, self.steps, ctx.embedder.model_name)[:16]
+        ckpt = self._checkpoint(table, ctx, workdir) if workdir is not None else None
+        for i, step in enumerate(self.steps):
+            if ckpt is None or not (ckpt / f"{i:02d}-{step.name}.json").exists():
+                step.check(table, ctx)  # before any work: a refusal never costs a stage
         for i, step in enumerate(self.steps):
             table_file = ckpt / f"{i:02d}-{step.name}.parquet" if ckpt else None
             stats_file = ckpt / f"{i:02d}-{step.name}.json" if ckpt else None
@@ -274,7 +331,8 @@ class Pipeline:
             t0 = time.perf_counter()
             if alive_before:
                 ctx.later_steps = self.steps[i + 1:]
-                table, stats = step.apply(table, ctx)
+                with Heartbeat(ctx, step.name):
+                    table, stats = step.apply(table, ctx)
             else:
                 stats = {"skipped": "no rows left"}
             timings[step.name] = round(time.perf_counter() - t0, 3)
@@ -297,6 +355,7 @@ class Pipeline:
                                                                    table[R.DROP_REASON].to_list()) if s)),
             "model": ctx.embedder.model_name,
             "embed_backend": ctx.embedder.backend,
+            "embed_precision": ctx.embedder.effective_precision,
         }
         if isinstance(data, PairsData):
             summary["input"] = {"format": data.format, "fields": {k: v for k, v in vars(data.fields).items() if v}}
@@ -308,3 +367,32 @@ class Pipeline:
         if summary["kept"] + sum(s["dropped"] for s in stages.values()) != n_in:  # pragma: no cover
             raise RuntimeError("row accounting failed: kept + dropped != rows in")
         return CurationResult(table, summary, timings, ctx.embedder)
+
+    def _checkpoint(self, table: Any, ctx: RunContext, workdir: str | Path) -> Path:
+        """This run's checkpoint folder under ``workdir/.curator/``: resumed when its key is
+        this run's (said in one line), else made afresh; checkpoints under other keys are stale
+        (their results depend on something that changed) and are removed, saying what changed."""
+        from .io import write_json
+
+        root = Path(workdir) / CHECKPOINT_DIR
+        key = checkpoint_key(table, self.steps, ctx)
+        ckpt = root / _key_id(key)
+        done = [st.name for i, st in enumerate(self.steps) if (ckpt / f"{i:02d}-{st.name}.json").exists()
+                and (ckpt / f"{i:02d}-{st.name}.parquet").exists()]
+        if done:
+            ctx.say(f"resumed from {ckpt} (finished: {', '.join(done)})")
+        stale = sorted((d for d in root.iterdir() if d.is_dir() and d != ckpt), key=lambda d: d.stat().st_mtime) \
+            if root.is_dir() else []
+        if stale:
+            if not done:
+                try:
+                    old = json.loads((stale[-1] / "key.json").read_text("utf-8"))
+                    why = f"{', '.join(_changed(old, key))} changed since"
+                except (OSError, ValueError):
+                    why = "it was written by an earlier curator"
+                ctx.say(f"not resuming from {stale[-1]}: {why}; recomputing every stage")
+            for d in stale:
+                shutil.rmtree(d, ignore_errors=True)
+        if not (ckpt / "key.json").exists():
+            write_json(ckpt / "key.json", key)
+        return ckpt

@@ -15,6 +15,7 @@ unrelated to their instruction (when embeddings are supplied).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from .errors import check_param
-from .text import is_non_answer, words
+from .records import _SYSTEM_ROLES, _USER_ROLES, CONVERSATION_KEYS, content_text
+from .text import STOPWORDS, is_non_answer, stem, words
 
 #: Every reason :meth:`QualityScorer.score` can put in ``quality_reason``; when several apply,
 #: the first one in this order is reported.
@@ -184,6 +186,93 @@ def is_refusal(response: str) -> bool:
     if _REFUSAL_HINT_RE.search(head) is None:
         return False
     return _REFUSAL_RE.search(head) is not None
+
+
+# A refusal that names the limits of the tools it was given ("I don't have the capability to book
+# flights. My current function allows me to get exchange rates."): Glaive-style tool data teaches
+# exactly this answer when the offered tools cannot do what is asked.
+_TOOL_LIMIT_RE = re.compile(
+    r"\b(?:functions?|tools?|capabilit(?:y|ies)|(?:provided|available)\s+to\s+me|at\s+my\s+disposal"
+    r"|external\s+tasks?)\b", re.IGNORECASE)
+# Tool names in a system prompt that lists them as JSON ("... access to the following functions ... {"name": ...}").
+_TOOL_NAME_RE = re.compile(r'"name"\s*:\s*"([^"]{1,80})"')
+_TOOL_MENTION_RE = re.compile(r"\b(?:functions?|tools?)\b", re.IGNORECASE)
+# Words of a tool's name that say nothing about what it does ("get_weather" is about weather).
+_GENERIC_TOOL_WORDS = frozenset({"get", "fetch", "api", "tool", "function", "func", "do", "run", "call"})
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def offered_tools(record: dict[str, Any]) -> list[str]:
+    """The names of the tools a record offers its assistant: OpenAI/ShareGPT ``tools`` (a list,
+    or a JSON string of one, as LLaMA-Factory writes it), the legacy ``functions``, or tool
+    definitions listed as JSON in a system prompt (Glaive: "You are a helpful assistant with
+    access to the following functions ... {"name": "get_exchange_rate", ...}"). [] = none.
+
+    >>> offered_tools({"tools": '[{"name": "get_exchange_rate"}]'})
+    ['get_exchange_rate']
+    >>> offered_tools({"tools": [{"type": "function", "function": {"name": "book_flight"}}]})
+    ['book_flight']
+    """
+    names: list[str] = []
+    for key in ("tools", "functions"):
+        value = record.get(key)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = None
+        for item in value if isinstance(value, list) else []:
+            if isinstance(item, dict):
+                spec: dict[str, Any] = item["function"] if isinstance(item.get("function"), dict) else item
+                if isinstance(spec.get("name"), str):
+                    names.append(spec["name"])
+    system: list[str] = [record["system"]] if isinstance(record.get("system"), str) else []
+    for key in CONVERSATION_KEYS:
+        msgs = record.get(key)
+        for m in msgs if isinstance(msgs, list) else []:
+            if isinstance(m, dict) and str(m.get("role", m.get("from", ""))).casefold() in _SYSTEM_ROLES:
+                system.append(content_text(m.get("content", m.get("value"))))
+    for text in system:
+        if _TOOL_MENTION_RE.search(text):
+            names.extend(_TOOL_NAME_RE.findall(text))
+    return list(dict.fromkeys(names))
+
+
+def user_requests(record: dict[str, Any], fallback: str) -> str:
+    """What the user asked, without the system prompt (which lists the tools themselves): the
+    user turns of a conversation record, else ``fallback`` (an instruction and its input)."""
+    for key in CONVERSATION_KEYS:
+        msgs = record.get(key)
+        if isinstance(msgs, list):
+            return "\n\n".join(content_text(m.get("content", m.get("value"))) for m in msgs
+                               if isinstance(m, dict) and str(m.get("role", m.get("from", ""))).casefold() in _USER_ROLES)
+    return fallback
+
+
+def _tool_words(name: str) -> set[str]:
+    parts = re.split(r"[\W_]+", _CAMEL_RE.sub(" ", name))
+    return {stem(w.lower()) for w in parts if w and w.lower() not in STOPWORDS and w.lower() not in _GENERIC_TOOL_WORDS}
+
+
+def tool_limit_refusal(response: str, request: str, tools: Sequence[str]) -> bool:
+    """A refusal that the offered tools justify, so a correct answer, not a quality defect: the
+    row offers tools, the refusal names their limits (functions, tools, capabilities), and no
+    offered tool's name is about what was asked (every content word of the name in the request:
+    "book_flight" for "Book me a flight" makes the refusal wrong; "get_exchange_rate" does not).
+
+    >>> tool_limit_refusal("I'm sorry, but I don't have the capability to book flights. My current "
+    ...                    "function allows me to get exchange rates.", "Book a flight to London.",
+    ...                    ["get_exchange_rate"])
+    True
+    >>> tool_limit_refusal("I'm sorry, I can't do that with my tools.", "Book a flight to London.", ["book_flight"])
+    False
+    """
+    if not tools or not is_refusal(response):
+        return False
+    if _TOOL_LIMIT_RE.search(response.strip()[:2 * _HEAD_CHARS]) is None:
+        return False
+    asked = {stem(w) for w in words(request)}
+    return not any((tw := _tool_words(t)) and tw <= asked for t in tools)
 
 
 def has_template_leak(response: str) -> bool:
@@ -435,6 +524,8 @@ class QualityScorer:
         instruction_embeddings: np.ndarray | None = None,
         response_embeddings: np.ndarray | None = None,
         relevance: np.ndarray | None = None,
+        tools: Sequence[Sequence[str]] | None = None,
+        requests: Sequence[str] | None = None,
     ) -> dict[str, list[Any] | np.ndarray]:
         """Compute quality signals for each pair; every returned column has one entry per pair.
 
@@ -463,6 +554,11 @@ class QualityScorer:
               gentle because creative writing is legitimately far from its prompt;
             - 0.2 for a refusal, 0.2 for a leaked template.
         quality_reason : the first of :data:`QUALITY_REASONS` that applies, else None.
+
+        ``tools`` (per pair, the names of the tools its row offers) and ``requests`` (per pair,
+        what the user asked, default ``instructions``): a refusal the offered tools justify
+        (:func:`tool_limit_refusal`) is a correct answer, not a ``refusal``; with ``tools``
+        the result also has ``tool_limit_answer`` (bool per pair).
 
         >>> QualityScorer().score(["Say hi."], ["   "])["quality_reason"]
         ['empty_response']
@@ -501,6 +597,12 @@ class QualityScorer:
         rep = np.fromiter((_text_repetition(t, lt) for t, lt in zip(resp, line_tokens)),
                           dtype=np.float64, count=n)
         refusal = np.fromiter((is_refusal(t) for t in resp), dtype=bool, count=n)
+        tool_answer = np.zeros(n, dtype=bool)
+        if tools is not None:
+            asked = instr if requests is None else _as_texts(requests, "requests")
+            for k in map(int, np.flatnonzero(refusal)):
+                tool_answer[k] = tool_limit_refusal(resp[k], asked[k], tools[k])
+            refusal &= ~tool_answer
         leak = np.fromiter((has_template_leak(t) for t in resp), dtype=bool, count=n)
         # "I don't know.", "Sure!": states nothing, teaches nothing (not a grounding failure).
         non_answer = np.fromiter((is_non_answer(t) for t in resp), dtype=bool, count=n)
@@ -542,7 +644,7 @@ class QualityScorer:
         quality *= np.where(non_answer & ~refusal, _FLAG_FACTOR, 1.0)
         quality[empty_resp | empty_instr] = 0.0
 
-        return {
+        out: dict[str, list[Any] | np.ndarray] = {
             "response_words": resp_words,
             "instruction_words": instr_words,
             "repetition": rep,
@@ -552,3 +654,6 @@ class QualityScorer:
             "quality": quality,
             "quality_reason": reasons,
         }
+        if tools is not None:
+            out["tool_limit_answer"] = tool_answer
+        return out

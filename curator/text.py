@@ -415,13 +415,166 @@ _EXPANSIONS = [(re.compile(p), r) for p, r in (
     (r"\betc\.(?=\W|$)", "et cetera"),
     (r"(?<=\d)\s?%", " percent"),
     (r"\s&\s", " and "),
+    # Temperatures: "19 degrees Celsius" says what a tool's {"temp_c": 19} or "19 °C" says.
+    (r"\b[Dd]egrees?\s+(?:Celsius|centigrade|C\b)", "°C"),
+    (r"\b[Dd]egrees?\s+(?:Fahrenheit|F\b)", "°F"),
 )]
 
 
 def expand_abbreviations(text: str) -> str:
     """Expand common abbreviations ("U.S." -> "United States", "Dr." -> "Doctor", "e.g." ...)."""
-    if "." not in text and "%" not in text and "&" not in text and not re.search(r"\b(?:US|USA|UK|UN)\b", text):
+    if ("." not in text and "%" not in text and "&" not in text and "egree" not in text
+            and not re.search(r"\b(?:US|USA|UK|UN)\b", text)):
         return text
     for pat, rep in _EXPANSIONS:
         text = pat.sub(rep, text)
     return text
+
+
+# English number words, read as numbers (:func:`read_number_words`). A small table rather than a
+# library: none of curator's dependencies reads number words, and the grammar needed here
+# (cardinals up to the trillions, "and", hyphens, "a"/"half a" before a scale word, digits before
+# a scale word: "3.5 million") is a page of code that tests pin down.
+_UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+_TEENS = {w: i + 10 for i, w in enumerate(
+    "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: (i + 2) * 10 for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+_SCALES = {"thousand": 10 ** 3, "million": 10 ** 6, "billion": 10 ** 9, "trillion": 10 ** 12}
+_FRACTIONS = {"half": 0.5, "quarter": 0.25}
+_NUMBER_WORD_RE = re.compile(
+    r"\b(?:" + "|".join([*_UNITS, *_TEENS, *_TENS, *_SCALES, "hundred", "dozen"]) + r")\b", re.IGNORECASE)
+_NUM_TOKEN_RE = re.compile(r"[A-Za-z]+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+# A value under a key that names its scale, as tools return them: {"population_millions": 10}.
+_SCALED_KEY_RE = re.compile(r"(?<![A-Za-z])(thousand|million|billion|trillion)s?[\"']?\s*[:=]\s*(\d+(?:\.\d+)?)\b(?![.,]\d)",
+                            re.IGNORECASE)
+
+
+def read_number_words(text: str) -> str:
+    """``text`` with English cardinal number words written as digits, so a number compares with
+    the same number in digits: "three million" -> "3,000,000" (= "3,000,000" and "3000000",
+    != "800,000"), "twenty-one" -> "21", "one hundred and five" -> "105", "3.5 million" ->
+    "3,500,000", "half a million" -> "500,000", "two dozen" -> "24". Values from 10,000 up get
+    thousands separators (as prose writes them), smaller ones none ("two thousand" -> "2000").
+    A lone "one" ("one of the", "no one") and plurals ("millions of") stay words. A value under a
+    key that names its scale, as tools return them, is scaled too: ``{"population_millions": 10}``
+    reads 10,000,000, as "10 million" does.
+
+    >>> read_number_words("About three million people; twenty-one of them, not one.")
+    'About 3,000,000 people; 21 of them, not one.'
+    """
+    if "illion" in text or "housand" in text:
+        text = _SCALED_KEY_RE.sub(
+            lambda m: m.group(0)[:m.start(2) - m.start(0)]
+            + _format_number(float(m.group(2)) * _SCALES[m.group(1).lower()]), text)
+    if not _NUMBER_WORD_RE.search(text):
+        return text
+    toks = [(m.group(0), m.start(), m.end()) for m in _NUM_TOKEN_RE.finditer(text)]
+    out: list[str] = []
+    pos = i = 0
+    while i < len(toks):
+        j, value = _number_at(toks, i, text)
+        if value is None:
+            i += 1
+            continue
+        out.append(text[pos:toks[i][1]])
+        out.append(_format_number(value))
+        pos = toks[j - 1][2]
+        i = j
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _format_number(value: float) -> str:
+    if value != int(value):
+        return f"{value:g}"
+    return f"{int(value):,}" if value >= 10_000 else str(int(value))
+
+
+def _number_at(toks: list[tuple[str, int, int]], i: int, text: str) -> tuple[int, float | None]:
+    """The longest number in words starting at token ``i``: (index after it, value), or
+    (i, None). Tokens continue a number only across spaces or one hyphen."""
+    total = current = 0.0
+    last: str | None = None   # kind of the previous word
+    scale_used: int | None = None
+    best: tuple[int, float | None] = (i, None)
+    words_used = 0
+    k = i
+
+    def kind(n: int) -> str | None:
+        if n >= len(toks) or (n > i and not _joined(text, toks[n - 1][2], toks[n][1])):
+            return None
+        w = toks[n][0].lower()
+        if w in _SCALES:
+            return "scale"
+        if w in ("hundred", "dozen"):
+            return w
+        if w in _UNITS:
+            return "unit"
+        if w in _TEENS:
+            return "teen"
+        if w in _TENS:
+            return "tens"
+        return None
+
+    while k < len(toks):
+        if k > i and not _joined(text, toks[k - 1][2], toks[k][1]):
+            break
+        w = toks[k][0].lower()
+        nxt = kind(k + 1)
+        if w[0].isdigit():
+            if last is not None or nxt not in ("scale", "hundred", "dozen"):
+                break
+            current, last = float(w.replace(",", "")), "digit"
+        elif w == "a":
+            if last is not None or nxt not in ("scale", "hundred", "dozen"):
+                break
+            current, last = 1.0, "a"
+        elif w in _FRACTIONS:
+            if last is not None or k + 2 >= len(toks) or toks[k + 1][0].lower() != "a" or kind(k + 2) != "scale":
+                break
+            current, last = _FRACTIONS[w], "a"
+            k += 1  # the "a"
+        elif w == "and":
+            if last not in ("hundred", "scale") or nxt not in ("unit", "teen", "tens"):
+                break
+        elif w in _UNITS:
+            if last not in (None, "hundred", "scale", "tens"):
+                break
+            current, last = current + _UNITS[w], "unit"
+            words_used += 1
+        elif w in _TEENS or w in _TENS:
+            if last not in (None, "hundred", "scale"):
+                break
+            current += _TEENS.get(w, _TENS.get(w, 0))
+            last = "tens" if w in _TENS else "teen"
+            words_used += 2   # a word that is a number on its own
+        elif w == "hundred":
+            if last not in ("unit", "teen", "a", "digit"):
+                break
+            current, last = current * 100, "hundred"
+            words_used += 2
+        elif w == "dozen":
+            if last not in ("unit", "teen", "tens", "a", "digit"):
+                break
+            current, last = current * 12, "dozen"
+            words_used += 2
+        elif w in _SCALES:
+            s = _SCALES[w]
+            if last not in ("unit", "teen", "tens", "hundred", "a", "digit", "dozen") or (scale_used is not None and s >= scale_used):
+                break
+            total, current, scale_used, last = total + current * s, 0.0, s, "scale"
+            words_used += 2
+        else:
+            break
+        k += 1
+        if last in ("unit", "teen", "tens", "hundred", "dozen", "scale"):
+            # a lone "one" is a pronoun more often than a count
+            if not (words_used == 1 and toks[i][0].lower() == "one" and k == i + 1):
+                best = (k, total + current)
+    return best
+
+
+def _joined(text: str, end: int, start: int) -> bool:
+    """Whether two tokens of a number are joined (spaces, or one hyphen)."""
+    gap = text[end:start]
+    return gap.strip() in ("", "-") and "\n" not in gap and len(gap) <= 3

@@ -382,6 +382,10 @@ GUARD_TOKENS = [
     "7+3", "7-3", "7*3", "<", "<=", ">", "=", "+", "-", "$5", "€5", "%", "#", "😀", "😢",
     "中国", "美国", "ไทย", "ลาว", "not", "no", "never", "don't", "cannot", "without",
     "well-known", "and/or", "(e.g.", "“quoted”", "x^2", ".", "?", "!", "\n", "WHAT", "IS", "PARIS",
+    # issue 22: number words, digits inside words, days, primes, expression marks, code, questions
+    "four", "Four", "twenty-five", "third", "$15", "16th", "45/3", "today", "yesterday", "f'(2)",
+    "f''(2)", "(1,)", "(1)", '"5"+"5"', "a[1:2]", "a[1,2]", "print(i)", "x = 1", "\n    ", "How",
+    "many", "left?", "first?",
 ]
 
 

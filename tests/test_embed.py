@@ -105,7 +105,7 @@ def test_onnx_backend_gives_torchs_vectors_within_rounding_and_keeps_fixed_shape
     assert list(tmp_path.glob("onnx/*.onnx"))  # exported once, reused by the next Embedder
     sims = v[:3] @ v[:3].T
     assert sims[0, 1] == pytest.approx(0.6660, abs=1e-3) and sims[0, 2] == pytest.approx(0.1046, abs=1e-3)
-    assert np.abs(v - Embedder(cache=False, device="cpu").encode(texts)).max() < 1e-5
+    assert np.abs(v - Embedder(cache=False, device="cpu", precision="fp32").encode(texts)).max() < 1e-5
     again = Embedder(cache=False, backend="onnx", cache_dir=tmp_path, device="cpu")
     assert np.array_equal(again.encode(texts[::-1])[::-1], v)  # other batch neighbours, same bits
     threads = torch.get_num_threads()
@@ -144,7 +144,8 @@ def test_cli_run_with_the_onnx_backend_keeps_and_drops_the_same_rows(tmp_path, d
     for backend in ("torch", "onnx"):
         out = tmp_path / backend
         r = CliRunner().invoke(cli, ["--quiet", "run", str(pairs), "--index", str(demo_index_dir), "--budget", "15",
-                                     "-o", str(out), "--no-report", "--device", "cpu", "--embed-backend", backend])
+                                     "-o", str(out), "--no-report", "--device", "cpu", "--embed-backend", backend,
+                                     *(["--precision", "fp32"] if backend == "torch" else [])])
         assert r.exit_code == 0, r.output
         rows = {f: [json.loads(x) for x in (out / f).read_text().splitlines()] for f in ("kept.jsonl", "dropped.jsonl")}
         keep = ("drop_stage", "drop_reason", "grounding_verdict", "hallucinated", "duplicate_of", "cluster_id")
@@ -276,19 +277,19 @@ def test_a_device_torch_cannot_use_is_a_one_line_config_error(device, match):
 
 
 def test_bf16_backend_is_close_to_fp32_a_function_of_the_text_and_cached_apart(tmp_path):
-    """torch-bf16 (opt-in): vectors within a few 1e-3 of fp32's, still the same bits whatever the
+    """torch-bf16 (= precision bf16): vectors within a few 1e-3 of fp32's, still the same bits whatever the
     batch neighbours, never mixed with fp32 vectors in the disk cache, and the weights'
     fingerprint (manifest probe) is the fp32 one, so an index built with either loads with both."""
     texts = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium.",
              "Arthur's Magazine was an American literary periodical published in Philadelphia."]
-    fp32 = Embedder(cache=False).encode(texts)
+    fp32 = Embedder(cache=False, precision="fp32").encode(texts)
     bf = Embedder(cache=False, backend="torch-bf16")
     v = bf.encode(texts)
     assert np.abs(v - fp32).max() < 1e-2 and ((v * fp32).sum(1) > 0.999).all()
     assert not np.array_equal(v, fp32)  # it did run in bfloat16
     alone = np.stack([Embedder(cache=False, backend="torch-bf16").encode([t])[0] for t in texts])
     assert np.array_equal(alone, v)  # fixed-shape batches: independent of batch neighbours
-    assert bf.probe() == Embedder().probe()
-    a, b = Embedder(cache_dir=tmp_path), Embedder(cache_dir=tmp_path, backend="torch-bf16")
+    assert bf.probe() == Embedder(precision="fp32").probe()
+    a, b = Embedder(cache_dir=tmp_path, precision="fp32"), Embedder(cache_dir=tmp_path, backend="torch-bf16")
     a.encode(texts[:2])
     assert np.array_equal(b.encode(texts[:2]), v[:2])  # not served fp32 vectors from the shared cache dir

@@ -1,4 +1,5 @@
 import json
+import math
 
 import numpy as np
 import pytest
@@ -103,10 +104,12 @@ def test_empty_source_and_empty_response_are_unverifiable(scorer):
     assert empty_src.confidence == empty_resp.confidence == "low"
 
 
-def test_non_english_text_is_scored_with_low_confidence(scorer):
+def test_text_in_a_script_the_checks_do_not_read_is_unverifiable(scorer):
+    # Names are found by their capitals (A-Z): a Cyrillic claim's swapped name would pass, so the
+    # claim is unverifiable with low confidence, never supported (issue 22, item 10).
     src = "Эйфелева башня была построена в 1889 году. Её высота 330 метров."
     res = scorer.score([PairInput("Когда построили башню?", "Башня была построена в 1889 году.", src)])[0]
-    assert res.confidence == "low" and 0.0 <= res.hallucination_prob <= 1.0
+    assert res.confidence == "low" and res.verdict == "unverifiable" and math.isnan(res.hallucination_prob)
 
 
 REFERENCE = [

@@ -9,23 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from curator.cli import cli
 from curator.quality import is_blank
 
-
-def run(*args: Any) -> tuple[int, str]:
-    res = CliRunner().invoke(cli, [str(a) for a in args])
-    return res.exit_code, res.output
-
-
-def one_line_error(code: int, out: str) -> str:
-    assert code == 1, out
-    assert "Traceback" not in out
-    err = [x for x in out.splitlines() if x.startswith("Error:")]
-    assert len(err) == 1, out
-    return err[0]
+from .cli_helpers import one_line_error, run
 
 
 def lines(path: Path) -> list[dict]:

@@ -12,25 +12,12 @@ from typing import Any
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
 
 from curator import records as R
-from curator.cli import cli
 from curator.pipeline import CurationResult
 from curator.report import TEXT_LIMIT, render_report
 
-
-def run(*args: Any) -> tuple[int, str]:
-    res = CliRunner().invoke(cli, [str(a) for a in args])
-    return res.exit_code, res.output
-
-
-def one_line_error(code: int, out: str) -> str:
-    assert code == 1, out
-    assert "Traceback" not in out
-    err = [x for x in out.splitlines() if x.startswith("Error:")]
-    assert len(err) == 1, out
-    return err[0]
+from .cli_helpers import one_line_error, run
 
 
 def pairs(path: Path, n: int = 4) -> Path:

@@ -22,7 +22,13 @@ mates and relied on chaining).
 Near and semantic pairs also pass a value guard (:class:`_ValueGuard`): a pair whose texts
 differ by a *replaced* number, operator/symbol, capitalised name or caseless-script word is a
 different task ("... in 2019?" / "... in 2020?") and is not merged unless
-``allow_value_changes``.
+``allow_value_changes``; nor are texts whose numbers, days, code layout or (for problems) final
+question differ at all.
+
+What a row is besides its text (issue 22): its media and offered tools are part of its key
+(:func:`context_keys`: rows with other media or tools are never duplicates), and a preamble
+shared by many rows (a system prompt, a tool description: :func:`split_preambles`) does not
+decide a merge: near and semantic compare the text after it, among rows under the same preamble.
 
 >>> res = Deduplicator(semantic=False).run(
 ...     ["Hello, World!", "hello world", "Something else entirely."], scores=[0.1, 0.9, 0.5])
@@ -53,11 +59,17 @@ Design choices, measured with ``benchmarks/dedup.py`` (numbers in benchmarks/RES
 
 Layout (one module per method or concern, each importing only those listed before it):
 
+* :mod:`~curator.dedup.syntax`: code regions, primes and marks of expressions, which the
+  normalisation keeps and the guard compares.
 * :mod:`~curator.dedup.normalize`: meaning-keeping normalisation over code points (the exact
   key, the text the near stage shingles), batching.
 * :mod:`~curator.dedup.minhash`: shingle hashes, the 64-bit mixer, LSH bands x rows.
 * :mod:`~curator.dedup.checks`: argument checks and the edge-list form shared by the finders.
-* :mod:`~curator.dedup.guard`: the value guard (replaced numbers, symbols, names; negations).
+* :mod:`~curator.dedup.numbers`: a text's numbers (digits and number words) and final question.
+* :mod:`~curator.dedup.guard`: the value guard (replaced numbers, symbols, names; negations;
+  row-level numbers, days, code, questions).
+* :mod:`~curator.dedup.context`, :mod:`~curator.dedup.preamble`: a record's media and tools;
+  preambles shared by many rows.
 * :mod:`~curator.dedup.exact`, :mod:`~curator.dedup.near`, :mod:`~curator.dedup.semantic`:
   the three finders (semantic also says which texts the embedding model can read).
 * :mod:`~curator.dedup.cluster`: star clusters and connected components.
@@ -68,6 +80,7 @@ from __future__ import annotations
 
 from .cluster import _star_clusters as _star_clusters
 from .cluster import connected_components, star_clusters
+from .context import context_keys, record_context
 from .deduplicator import Deduplicator, DedupResult
 from .exact import ExactDuplicateFinder
 from .guard import _ValueGuard as _ValueGuard
@@ -75,6 +88,7 @@ from .minhash import optimal_lsh_params
 from .near import DEFAULT_NEAR_THRESHOLD, DEFAULT_NGRAM, NearDuplicateFinder
 from .normalize import _near_codepoints as _near_codepoints
 from .normalize import _normalize_codepoints as _normalize_codepoints
+from .preamble import PREAMBLE_MIN_ROWS, Preambles, split_preambles
 from .semantic import (
     DEFAULT_SEMANTIC_THRESHOLD,
     MAX_UNK_SHARE,
@@ -93,14 +107,19 @@ __all__ = [
     "DEFAULT_SEMANTIC_THRESHOLD",
     "MAX_UNK_SHARE",
     "MULTILINGUAL_MODEL",
+    "PREAMBLE_MIN_ROWS",
     "DedupResult",
     "Deduplicator",
     "ExactDuplicateFinder",
     "NearDuplicateFinder",
+    "Preambles",
     "SemanticDuplicateFinder",
     "connected_components",
+    "context_keys",
     "latin_letter_share",
     "optimal_lsh_params",
+    "record_context",
     "semantic_readable",
+    "split_preambles",
     "star_clusters",
 ]

@@ -15,6 +15,7 @@ from .cluster import _star_clusters
 from .exact import ExactDuplicateFinder
 from .guard import _ValueGuard
 from .near import DEFAULT_NEAR_THRESHOLD, DEFAULT_NGRAM, NearDuplicateFinder
+from .preamble import PREAMBLE_MIN_ROWS, Preambles, split_preambles
 from .semantic import DEFAULT_SEMANTIC_THRESHOLD, RowVectors, SemanticDuplicateFinder
 
 _METHODS = ("exact", "near", "semantic")
@@ -76,6 +77,10 @@ class Deduplicator:
     allow_value_changes : let the near and semantic stages merge rows whose numbers, operators,
         symbols or names differ ("... in 2019?" / "... in 2020?"); off by default, as such a
         difference usually makes a different task. Templated sets (GSM8K-style) may want it.
+    preambles : find preambles shared by many rows (a system prompt, a tool description: see
+        :mod:`~curator.dedup.preamble`) and compare the near and semantic stages on what follows
+        them, only among rows under the same preamble (``preamble_min_rows``: rows with
+        different rests that make a preamble). False: whole texts, as before.
 
     >>> dd = Deduplicator(semantic=False)
     >>> res = dd.run(["Is it raining?", "is it raining", "Paris is in France."])
@@ -96,6 +101,8 @@ class Deduplicator:
         k: int = 10,
         random_state: int = 0,
         allow_value_changes: bool = False,
+        preambles: bool = True,
+        preamble_min_rows: int = PREAMBLE_MIN_ROWS,
     ) -> None:
         self.exact = exact
         self.near = near
@@ -108,9 +115,11 @@ class Deduplicator:
         self.k = k
         self.random_state = random_state
         self.allow_value_changes = allow_value_changes
+        self.preambles = preambles
+        self.preamble_min_rows = preamble_min_rows
 
     def _validate(self) -> None:
-        for name in ("exact", "near", "semantic", "verify", "allow_value_changes"):
+        for name in ("exact", "near", "semantic", "verify", "allow_value_changes", "preambles"):
             value = getattr(self, name)
             check_param("Deduplicator", name, value, isinstance(value, bool), "a bool")
         check_param("Deduplicator", "near_threshold", self.near_threshold,
@@ -121,6 +130,8 @@ class Deduplicator:
                     "an int >= 2")
         check_param("Deduplicator", "ngram", self.ngram, _is_int(self.ngram, 1), "an int >= 1")
         check_param("Deduplicator", "k", self.k, _is_int(self.k, 1), "an int >= 1")
+        check_param("Deduplicator", "preamble_min_rows", self.preamble_min_rows,
+                    _is_int(self.preamble_min_rows, 2), "an int >= 2")
         check_param("Deduplicator", "random_state", self.random_state,
                     _is_int(self.random_state, 0), "an int >= 0")
 
@@ -131,10 +142,19 @@ class Deduplicator:
         scores: Sequence[float] | None = None,
         progress: Callable[[str], None] | None = None,
         semantic_mask: Sequence[bool] | np.ndarray | None = None,
+        context: Sequence[int] | np.ndarray | None = None,
+        preambles: Preambles | None = None,
     ) -> DedupResult:
         """Cluster duplicate rows and choose one row to keep per cluster.
 
-        ``embeddings`` (n, dim), an array or a :class:`RowVectors`, feed the semantic stage;
+        ``context`` (n,) int: a key of what each row holds besides its text (its media and
+        offered tools, :func:`~curator.dedup.context.context_keys`); rows with different keys
+        are never duplicates of any kind. ``preambles``: :func:`split_preambles` of ``texts``
+        if already found (the pipeline finds them first, to embed the bodies); by default
+        found here when the ``preambles`` option is on.
+        ``embeddings`` (n, dim), an array or a :class:`RowVectors`, feed the semantic stage:
+        vectors of the texts it compares, ``preambles.bodies`` (each text after its shared
+        preamble; the text itself when it has none);
         ``scores`` (n,) rank rows within a
         cluster (higher is kept; NaN ranks lowest). ``semantic_mask`` (n,) bool: rows the
         semantic stage may compare (default all; the pipeline leaves out texts the embedding
@@ -172,6 +192,20 @@ class Deduplicator:
             if len(score) != n:
                 raise InputError(f"scores has {len(score)} values for {n} texts.")
             score = np.where(np.isnan(score), -np.inf, score)
+        ctx = np.zeros(n, dtype=np.int64)
+        if context is not None:
+            ctx = np.asarray(context, dtype=np.int64).reshape(-1)
+            if len(ctx) != n:
+                raise InputError(f"context has {len(ctx)} values for {n} texts.")
+        if preambles is None:
+            preambles = (split_preambles(rows, self.preamble_min_rows) if self.preambles
+                         else Preambles(rows, np.zeros(n, dtype=np.int64)))
+        elif len(preambles.bodies) != n:
+            raise InputError(f"preambles has {len(preambles.bodies)} rows for {n} texts.")
+        bodies = preambles.bodies
+        # near and semantic compare rows of one partition only: same context, same preamble
+        _, part = np.unique(np.stack([ctx, preambles.preamble]), axis=1, return_inverse=True)
+        part = part.reshape(-1).astype(np.int64)
         sem_ok = np.ones(n, dtype=bool)
         if semantic_mask is not None:
             sem_ok = np.asarray(semantic_mask, dtype=bool).reshape(-1)
@@ -193,6 +227,12 @@ class Deduplicator:
         t0 = time.perf_counter()
         exact_finder = ExactDuplicateFinder()
         first, empty = exact_finder._groups(rows)
+        if ctx.any():  # the same text with other media or tools is another row
+            _, grp = np.unique(np.stack([first, ctx]), axis=1, return_inverse=True)
+            grp = grp.reshape(-1)
+            lowest = np.full(int(grp.max()) + 1, n, dtype=np.int64)
+            np.minimum.at(lowest, grp, np.arange(n))
+            first = lowest[grp]
         if self.exact:
             best = np.full(n, n, dtype=np.int64)
             np.minimum.at(best, first, rank)
@@ -203,9 +243,11 @@ class Deduplicator:
             skipped["exact"] = "disabled"
             rep = np.arange(n, dtype=np.int64)
         timings["exact"] = time.perf_counter() - t0
-        # Later stages see one row per exact group and never an empty row.
-        active = np.flatnonzero((rep == np.arange(n)) & ~empty)
-        guard = None if self.allow_value_changes else _ValueGuard(rows)
+        # Later stages see one row per exact group and never an empty row, and only rows that
+        # share their partition with another such row.
+        distinct = np.flatnonzero((rep == np.arange(n)) & ~empty)
+        active = distinct[np.bincount(part[distinct], minlength=n)[part[distinct]] > 1]
+        guard = None if self.allow_value_changes else _ValueGuard(bodies)
         blocked: dict[str, int] = {}  # "pairs": would-be absorptions the value guard refused
 
         if self.near:
@@ -215,7 +257,8 @@ class Deduplicator:
                 threshold=self.near_threshold, num_perm=self.num_perm, ngram=self.ngram,
                 verify=self.verify, random_state=self.random_state,
             )
-            i, j, s = finder._pair_arrays([rows[a] for a in active], rank=rank[active])
+            i, j, s = finder._pair_arrays([bodies[a] for a in active], rank=rank[active],
+                                          groups=None if not part.any() else part[active])
             edges["near"] = (active[i], active[j], s)
             lsh = {"bands": finder.bands_, "rows": finder.rows_,
                    "candidates": finder.n_candidates_}
@@ -231,7 +274,9 @@ class Deduplicator:
             sem_rows = active[sem_ok[active]]
             # the rows are read from ``emb`` in blocks (no copy of the subset)
             i, j, s = sem._pair_arrays(emb if len(sem_rows) == n else emb.subset(sem_rows))
-            edges["semantic"] = (sem_rows[i], sem_rows[j], s)
+            i, j = sem_rows[i], sem_rows[j]
+            same = part[i] == part[j]
+            edges["semantic"] = (i[same], j[same], s[same])
             timings["semantic"] = time.perf_counter() - t0
         elif self.semantic:
             skipped["semantic"] = "no embeddings given"
@@ -297,12 +342,17 @@ class Deduplicator:
             "dropped_by_method": {m: sum(1 for x in method if x == m) for m in _METHODS},
             "pairs_by_method": {m: int(len(edges[m][0])) for m in _METHODS if m in edges},
             "pairs_blocked_by_value_guard": blocked.get("pairs", 0),
-            "semantic_excluded": int((~sem_ok[active]).sum()) if self.semantic else 0,
+            "semantic_excluded": int((~sem_ok[distinct]).sum()) if self.semantic else 0,
             "cluster_size_histogram": hist,
             "skipped": skipped,
             "near_lsh": lsh,
             "timings_s": timings,
         }
+        # only when there are any: summaries of data without them stay as they were
+        if ctx.any():
+            stats["rows_with_context"] = int((ctx != 0).sum())
+        if preambles.stats["preambles"]:
+            stats.update(preambles.stats)
         return DedupResult(
             cluster_id=cluster, cluster_size=size.astype(np.int64), keep=keep,
             duplicate_of=duplicate_of.astype(np.int64), method=method,

@@ -2,7 +2,9 @@
 
 A number, operator or symbol, capitalised name or caseless-script word replaced by another of
 its kind ("... in 2019?" / "... in 2020?"), or a negation added or removed, makes a different
-task. :class:`_ValueGuard` decides per pair: cheap checks for many pairs at once
+task; so do, read over the whole row (:class:`_RowFacts`), other numbers (wherever they stand,
+digits or words), another day, code laid out or marked otherwise, and another question after
+the same givens. :class:`_ValueGuard` decides per pair: cheap checks for many pairs at once
 (:meth:`_ValueGuard.verdicts`: PASS / BLOCK / ASK), the word alignment only for the ASK ones.
 """
 
@@ -16,13 +18,20 @@ import numpy as np
 
 from ..text import STOPWORDS
 from .normalize import _normalize_codepoints
+from .numbers import (
+    NUMBER_RE,
+    NUMBER_WORD_PATTERN,
+    NUMBER_WORDS_RE,
+    canonical_number,
+    final_question,
+    number_multiset,
+    text_numbers,
+)
+from .syntax import SYNTAX_MARK_RE, code_signature, expression_marks
 
 # ---------------------------------------------------------------------------------------------
 # Task-changing differences: the value guard of the near and semantic stages
 # ---------------------------------------------------------------------------------------------
-# A number, with a sign when the minus is not between two operands ("-5", but "7-3" is 7, -, 3)
-# and thousands separators ("10,000" = "10000").
-_NUMBER_RE = re.compile(r"(?<![\w)])(-)?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)")
 # A word that may be a name: letters/digits, inner apostrophes, trailing + or # (C++, C#, F#).
 _WORD_RE = re.compile(r"[^\W_][\w'’]*[+#]*")
 # ASCII signs that are operators only between operands: "7-3", "7 / 3", "2 * 4" (not "well-known",
@@ -30,15 +39,8 @@ _WORD_RE = re.compile(r"[^\W_][\w'’]*[+#]*")
 _CONTEXT_OPS = frozenset("-/*")
 _SENTENCE_END = frozenset(".!?:;…\n。！？")
 _OPENERS = "\"'“‘«([{*_-#>•· \t\r"
-
-
-def _canonical_number(sign: str | None, digits: str) -> str:
-    """"10,000" -> "10000", "1.50" -> "1.5", "007" -> "7", Arabic-Indic digits -> ASCII."""
-    text = "".join(str(unicodedata.digit(c)) if c.isdigit() else c for c in digits.replace(",", ""))
-    whole, _, frac = text.partition(".")
-    whole, frac = whole.lstrip("0") or "0", frac.rstrip("0")
-    value = f"{whole}.{frac}" if frac else whole
-    return f"-{value}" if sign and value != "0" else value
+_NUMBER_RE = NUMBER_RE
+_canonical_number = canonical_number
 
 
 def _is_operand(ch: str) -> bool:
@@ -46,11 +48,13 @@ def _is_operand(ch: str) -> bool:
 
 
 _TOKEN_RE = re.compile(r"\S+")
-# a whole word that is a number, with sentence punctuation after it: "2019?", "10,000.", "-5"
-_WHOLE_NUMBER_RE = re.compile(r"(-)?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)[.,;:!?)]*")
 # Cheap per-kind tests of a chunk: a value of a kind can be replaced only if both sides hold one.
-_KIND_TESTS = (re.compile(r"\d"), re.compile(r"(?:^|\s)\W*[^\W\d_a-z]"),
-               re.compile(r"[^\w\s.,;:!?'\"()\[\]{}]"), re.compile(r"[^\x00-\x7f]"))
+# Numbers (digits or number words), capitals, symbols (and marks of syntax: "(1,)", "f'(2)",
+# '("5"+"5")'), non-ASCII letters.
+_KIND_TESTS = (re.compile(rf"\d|{NUMBER_WORDS_RE.pattern}", re.IGNORECASE),
+               re.compile(r"(?:^|\s)\W*[^\W\d_a-z]"),
+               re.compile(rf"[^\w\s.,;:!?'\"()\[\]{{}}]|{SYNTAX_MARK_RE.pattern}"),
+               re.compile(r"[^\x00-\x7f]"))
 
 
 def _may_replace_value(a: str, b: str) -> bool:
@@ -58,21 +62,28 @@ def _may_replace_value(a: str, b: str) -> bool:
     return any(t.search(a) and t.search(b) for t in _KIND_TESTS)
 
 
-def _symbol_runs(chunk: str, left: str = "", right: str = "") -> list[str]:
+def _symbol_runs(chunk: str, left: str = "", right: str = "",
+                 marks: frozenset[int] = frozenset()) -> list[str]:
     """Operators and symbols of a text chunk; adjacent ones form one token ("<=", "==", "++").
-    ``left``/``right``: the non-space characters around the chunk (is "-" between operands?)."""
+    ``left``/``right``: the non-space characters around the chunk (is "-" between operands?).
+    ``marks``: positions in ``chunk`` of marks of syntax (primes, a comma inside brackets, a
+    quote next to an operator: :data:`~curator.dedup.syntax.SYNTAX_MARK_RE`), symbols too."""
     out: list[str] = []
-    stripped = left + "".join(chunk.split()) + right
+    at = [q for q, c in enumerate(chunk) if not c.isspace()]
+    stripped = left + "".join(chunk[q] for q in at) + right
     last = -2
     for k in range(len(left), len(stripped) - len(right)):
         ch = stripped[k]
-        if ch in _CONTEXT_OPS:
+        if at[k - len(left)] in marks:
+            is_symbol = True
+        elif ch in _CONTEXT_OPS:
             is_symbol = (0 < k < len(stripped) - 1 and _is_operand(stripped[k - 1])
                          and _is_operand(stripped[k + 1]))
         else:  # accents and backticks (Markdown) are not values
             is_symbol = (ch in "%#@&" or unicodedata.category(ch) in ("Sm", "Sc", "So", "Sk")) \
                 and ch not in "`´¨¯¸˜"
         if is_symbol:
+            ch = "'" if ch in "’′" else ch  # one prime, however written
             if last == k - 1:
                 out[-1] += ch
             else:
@@ -136,7 +147,8 @@ class _Side:
         self.words = [m.group(0) for m in self.tokens]
         self._shouting: bool | None = None
         self._lower_words: set[str] | None = None
-        # per token, once: its numbers and its possible names (see _token_values)
+        self._marks: frozenset[int] | None = None
+        # per token, once: its possible names (see _values_of_token)
         self._token_values: list[tuple[list[str], list[str]] | None] = [None] * len(self.words)
 
     @property
@@ -160,6 +172,14 @@ class _Side:
             self._lower_words = {w for w in re.findall(r"\w+", self.text) if w.islower()}
         return self._lower_words
 
+    @property
+    def marks(self) -> frozenset[int]:
+        """Positions of the text's marks of syntax (primes, "(1,)", '("5"+"5")')."""
+        if self._marks is None:
+            self._marks = frozenset(p for m in SYNTAX_MARK_RE.finditer(self.text)
+                                    for p in range(m.start(), m.end()))
+        return self._marks
+
     def sentence_start(self, k: int) -> bool:
         if k == 0:
             return True
@@ -171,27 +191,29 @@ class _Side:
         """Numbers, symbols and names of tokens [lo, hi), as typed strings."""
         if lo >= hi:
             return []
-        chunk = self.text[self.tokens[lo].start():self.tokens[hi - 1].end()]
-        before = self.text[:self.tokens[lo].start()].rstrip()[-1:]
+        start = self.tokens[lo].start()
+        chunk = self.text[start:self.tokens[hi - 1].end()]
+        before = self.text[:start].rstrip()[-1:]
         after = self.text[self.tokens[hi - 1].end():].lstrip()[:1]
+        marks = frozenset(p - start for p in self.marks if start <= p < start + len(chunk)) \
+            if self.marks else frozenset()
         # symbols per chunk: adjacent ones form one run across spaces ("< =" is "<=")
-        out = ["s:" + s for s in _symbol_runs(chunk, before, after)]
+        out = ["s:" + s for s in _symbol_runs(chunk, before, after, marks)]
+        # numbers per chunk: digits, and number words ("twenty five" is one number)
+        out += ["n:" + v for v in text_numbers(chunk)] if _KIND_TESTS[0].search(chunk) else []
         for k in range(lo, hi):
-            numbers, names = self._values_of_token(k)
-            out += numbers
+            _, names = self._values_of_token(k)
             # a capitalised word the other text uses in lower case is a plain word there too
             out += ["w:" + low for low in names if low not in other.lower_words]
         return out
 
     def _values_of_token(self, k: int) -> tuple[list[str], list[str]]:
-        """Token k's numbers ("n:..."; a number never spans whitespace) and its possible names
-        (case-folded): everything about a token that does not depend on the other text."""
+        """Token k's possible names (case-folded; the numbers are read per chunk, see
+        :meth:`values`): everything about a token that does not depend on the other text."""
         got = self._token_values[k]
         if got is not None:
             return got
         word = self.words[k]
-        numbers = ["n:" + _canonical_number(m.group(1), m.group(2))
-                   for m in _NUMBER_RE.finditer(word)] if _KIND_TESTS[0].search(word) else []
         names: list[str] = []
         for m in _WORD_RE.finditer(word):
             w = m.group(0)
@@ -206,13 +228,54 @@ class _Side:
             if low == w or low in self.lower_words:
                 continue
             names.append(low)
-        got = self._token_values[k] = (numbers, names)
+        got = self._token_values[k] = ([], names)
         return got
 
 
+# Days named relative to now: "What was the weather yesterday?" is not "... today?".
+_DAY_RE = re.compile(r"\b(?:yesterday|today|tonight|tomorrow)\b", re.IGNORECASE)
 # Negations, whose presence or absence flips what a row asks: counted per text by the guard.
 _NEGATION_RE = re.compile(
     r"\b(?:not|no|never|none|nobody|nothing|neither|nor|cannot|without)\b|\w(?:n't|n’t)\b", re.IGNORECASE)
+
+
+class _RowFacts:
+    """What the guard reads of a whole row, once: its negation count, its numbers (a multiset:
+    digits wherever they stand and number words), the layout and marks of its code, and the
+    question it ends in."""
+
+    __slots__ = ("code", "days", "negations", "numbers", "question")
+
+    def __init__(self, text: str) -> None:
+        self.negations = len(_NEGATION_RE.findall(text))
+        self.days = tuple(sorted(d.casefold() for d in _DAY_RE.findall(text)))
+        self.numbers = number_multiset(text)
+        code = code_signature(text)
+        marks = expression_marks(text)
+        # code and the marks of expressions outside it ("f'(2)", "(1,)") in one signature
+        self.code = None if code is None and not marks else f"{code}\x00{' '.join(marks)}"
+        self.question = final_question(text) if self.numbers else None
+
+    def blocks(self, other: _RowFacts) -> bool:
+        """The row-level refusals (symmetric):
+
+        * a negation added or removed reverses the task ("Is Paris in France?" / "Is Paris not
+          in France?"), though it is only an insertion;
+        * code laid out or marked otherwise (indentation, quotes, commas, operators; or code in
+          one text only) is another program, and a prime, a tuple's comma or a quoted operand
+          added or removed is another expression ("f(2)" / "f'(2)", "(1)" / "(1,)");
+        * a number replaced, added or removed, wherever it stands ("Randy has $30 ..." / "...
+          If the cone cost $5, ..."; "... x^3 + 2x" / "... x^3 + 3x^2 - 2x"; "the 2021 Academy
+          Award" / "the most recent Academy Award"): numbers are a task's parameters;
+        * another day ("yesterday" / "today" / "tomorrow" / "tonight", added or replaced);
+        * two problems (numbers, then a final question) that ask another question ("How many
+          students are there altogether?" / "How many blind students are there?")."""
+        if self.negations != other.negations or self.code != other.code:
+            return True
+        if self.numbers != other.numbers or self.days != other.days:
+            return True
+        return (self.question is not None and other.question is not None
+                and self.question != other.question)
 
 
 class _ValueGuard:
@@ -221,7 +284,8 @@ class _ValueGuard:
     "5 <= 3", "😀" vs "😢", "$5" vs "€5"), a capitalised name not at a sentence start ("Lamar" vs
     "Leon"; a capitalised word the texts also use in lower case is a plain word), or a run of
     letters of a caseless script (CJK, Thai, Arabic...: any replaced run may be a name). A
-    negation added or removed ("not", "never", "n't") blocks too, although it is an insertion.
+    negation added or removed ("not", "never", "n't") blocks too, although it is an insertion,
+    as do the row-level differences of :meth:`_RowFacts.blocks` (numbers, days, code, question).
 
     The two texts are aligned word by word (rapidfuzz Levenshtein opcodes over whitespace
     tokens); only spans replaced by other words are examined, and a span blocks when each side
@@ -233,18 +297,9 @@ class _ValueGuard:
         # recently used rows (pairs come sorted by their first row): bounded, so memory stays
         # flat however many rows take part in pairs
         self._sides: dict[int, _Side] = {}
-        self._words: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
-        # numbers per row are small and decide most template pairs: a larger cache
-        self._numbers: dict[int, frozenset[str]] = {}
-        self._negation_counts: dict[int, int] = {}
-
-    def _row_numbers(self, r: int) -> frozenset[str]:
-        got = self._numbers.get(r)
-        if got is None:
-            if len(self._numbers) >= 1 << 18:
-                self._numbers.clear()
-            got = self._numbers[r] = self._word_sets(r)[1]
-        return got
+        self._words: dict[int, frozenset[str]] = {}
+        # what decides most template pairs, per row: a larger cache
+        self._facts: dict[int, _RowFacts] = {}
 
     def _side(self, r: int) -> _Side:
         side = self._sides.get(r)
@@ -254,24 +309,21 @@ class _ValueGuard:
             side = self._sides[r] = _Side(self.texts[r])
         return side
 
-    def _word_sets(self, r: int) -> tuple[frozenset[str], frozenset[str]]:
-        """(whitespace words, canonical numbers written as whole words) of row r."""
+    def _word_set(self, r: int) -> frozenset[str]:
+        """The whitespace words of row r."""
         got = self._words.get(r)
         if got is None:
             if len(self._words) >= 4096:
                 self._words.clear()
-            words = frozenset(self.texts[r].split())
-            numbers = frozenset(_canonical_number(m.group(1), m.group(2)) for w in words
-                                if (m := _WHOLE_NUMBER_RE.fullmatch(w)))
-            got = self._words[r] = (words, numbers)
+            got = self._words[r] = frozenset(self.texts[r].split())
         return got
 
-    def _negations(self, r: int) -> int:
-        got = self._negation_counts.get(r)
+    def _row(self, r: int) -> _RowFacts:
+        got = self._facts.get(r)
         if got is None:
-            if len(self._negation_counts) >= 1 << 18:
-                self._negation_counts.clear()
-            got = self._negation_counts[r] = len(_NEGATION_RE.findall(self.texts[r]))
+            if len(self._facts) >= 1 << 16:
+                self._facts.clear()
+            got = self._facts[r] = _RowFacts(self.texts[r])
         return got
 
     def blocked(self, a: int, b: int) -> bool:
@@ -292,16 +344,10 @@ class _ValueGuard:
         ta, tb = self.texts[a], self.texts[b]
         if ta == tb:
             return PASS
-        # a negation added or removed reverses the task ("Is Paris in France?" / "Is Paris not
-        # in France?", "Do delete ..." / "Do not delete ..."), though it is only an insertion
-        if self._negations(a) != self._negations(b):
+        if self._row(a).blocks(self._row(b)):
             return BLOCK
-        # fast paths: values can only change among the words one text has and the other lacks;
-        # and each text having a number (a whole word) the other lacks is a changed number
-        na, nb = self._row_numbers(a), self._row_numbers(b)
-        if na - nb and nb - na:
-            return BLOCK
-        (wa, _), (wb, _) = self._word_sets(a), self._word_sets(b)
+        # fast path: values can only change among the words one text has and the other lacks
+        wa, wb = self._word_set(a), self._word_set(b)
         if not _may_replace_value(" ".join(wa - wb), " ".join(wb - wa)):
             return PASS
         return ASK
@@ -374,17 +420,22 @@ class _ValueGuard:
             a, b = local[i[s:s + _GUARD_CHUNK]], local[j[s:s + _GUARD_CHUNK]]
             ver = np.full(len(a), ASK, dtype=np.int8)
             ver[sig.text_id[a] == sig.text_id[b]] = PASS
-            ver[(ver == ASK) & (sig.negations[a] != sig.negations[b])] = BLOCK
-            open_ = np.flatnonzero(ver == ASK)
-            ver[open_[sig.numbers.replaced(a[open_], b[open_])[:, 0]]] = BLOCK
+            ver[(ver == ASK) & ((sig.negations[a] != sig.negations[b])
+                                | (sig.code[a] != sig.code[b])
+                                | (sig.numbers[a] != sig.numbers[b])
+                                | (sig.days[a] != sig.days[b]))] = BLOCK
+            qa, qb = sig.question[a], sig.question[b]
+            ver[(ver == ASK) & (qa >= 0) & (qb >= 0) & (qa != qb)] = BLOCK
             open_ = np.flatnonzero(ver == ASK)
             ver[open_[~sig.values.replaced(a[open_], b[open_]).any(axis=1)]] = PASS
             out[s:s + len(a)] = ver
         return out
 
 
-# a whitespace token with a character other than a-z (str.split and \s agree on whitespace)
-_NOT_PLAIN_WORD_RE = re.compile(r"\S*[^a-z\s]\S*")
+# a whitespace token with a character other than a-z (str.split and \s agree on whitespace), or
+# a number word
+_NOT_PLAIN_WORD_RE = re.compile(
+    rf"\S*[^a-z\s]\S*|(?<!\S)(?:{NUMBER_WORD_PATTERN})(?!\S)")
 PASS, BLOCK, ASK = 1, 0, -1  # verdicts of the value guard (ASK: only the alignment can tell)
 _GUARD_CHUNK = 1 << 16  # pairs per vectorised guard chunk
 
@@ -435,47 +486,50 @@ class _SetColumn:
 
 
 class _RowSignatures:
-    """What :meth:`_ValueGuard.verdicts` needs of each row, read once: a text id, the negation
-    count, the canonical numbers written as whole words, and the words holding a value of each
-    kind of ``_KIND_TESTS`` (digit, capital / caseless letter, symbol, non-ASCII). Words get
-    integer ids shared by the rows of one chunk, so the sets compare exactly (no hashing)."""
+    """What :meth:`_ValueGuard.verdicts` needs of each row, read once: a text id, the facts of
+    :class:`_RowFacts` (negation count, numbers, code signature, final question; as ids), and
+    the words holding a value of each kind of ``_KIND_TESTS`` (number, capital / caseless
+    letter, symbol, non-ASCII). Words get integer ids shared by the rows of one chunk, so the
+    sets compare exactly (no hashing)."""
 
     def __init__(self, texts: list[str]) -> None:
         text_ids: dict[str, int] = {}
-        number_ids: dict[str, int] = {}
         word_ids: dict[str, int] = {}
         kinds = len(_KIND_TESTS)
-        # word -> (number id or -1, value elements word_id * kinds + kind)
-        seen: dict[str, tuple[int, tuple[int, ...]]] = {}
-        numbers: list[list[int]] = []
+        seen: dict[str, tuple[int, ...]] = {}  # word -> value elements word_id * kinds + kind
         values: list[list[int]] = []
+        facts = [_RowFacts(t) for t in texts]
         for t in texts:
-            row_numbers: set[int] = set()
             row_values: list[int] = []
-            # words of plain a-z letters hold no value of any kind: found in C, never looked at
+            # words of plain a-z letters (but number words) hold no value of any kind: found
+            # in C, never looked at
             for w in set(_NOT_PLAIN_WORD_RE.findall(t)):
                 got = seen.get(w)
                 if got is None:
-                    m = _WHOLE_NUMBER_RE.fullmatch(w)
-                    num = -1 if m is None else number_ids.setdefault(
-                        _canonical_number(m.group(1), m.group(2)), len(number_ids))
                     hit = [k for k, test in enumerate(_KIND_TESTS) if test.search(w)]
-                    elems: tuple[int, ...] = ()
+                    got = ()
                     if hit:
                         wid = word_ids.setdefault(w, len(word_ids))
-                        elems = tuple(wid * kinds + k for k in hit)
-                    got = (num, elems)
+                        got = tuple(wid * kinds + k for k in hit)
                     if len(seen) >= 1 << 20:  # a cache only (ids live in the dicts above)
                         seen.clear()
                     seen[w] = got
-                if got[0] >= 0:
-                    row_numbers.add(got[0])
-                row_values.extend(got[1])
-            numbers.append(list(row_numbers))
+                row_values.extend(got)
             values.append(row_values)
         self.text_id = np.fromiter((text_ids.setdefault(t, len(text_ids)) for t in texts),
                                    dtype=np.int64, count=len(texts))
-        self.negations = np.fromiter((len(_NEGATION_RE.findall(t)) for t in texts),
-                                     dtype=np.int64, count=len(texts))
-        self.numbers = _SetColumn(numbers, 1)
+        self.negations = np.fromiter((f.negations for f in facts), dtype=np.int64, count=len(texts))
+        code_ids: dict[str | None, int] = {None: 0}
+        self.code = np.fromiter((code_ids.setdefault(f.code, len(code_ids)) for f in facts),
+                                dtype=np.int64, count=len(texts))
+        question_ids: dict[frozenset[str] | None, int] = {None: -1}
+        self.question = np.fromiter(
+            (question_ids.setdefault(f.question, len(question_ids)) for f in facts),
+            dtype=np.int64, count=len(texts))
+        number_ids: dict[frozenset[str], int] = {}
+        self.numbers = np.fromiter((number_ids.setdefault(f.numbers, len(number_ids)) for f in facts),
+                                   dtype=np.int64, count=len(texts))
+        day_ids: dict[tuple[str, ...], int] = {}
+        self.days = np.fromiter((day_ids.setdefault(f.days, len(day_ids)) for f in facts),
+                                dtype=np.int64, count=len(texts))
         self.values = _SetColumn(values, kinds)

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from .syntax import protect
+
 # Characters of text and shingles processed per numpy batch: bounds the temporary arrays
 # (~50 bytes per character) whatever the corpus size.
 _BATCH_CHARS = 1 << 21
@@ -80,12 +82,16 @@ def _normalize_codepoints(
     * ``"neutral"`` (what dedup compares): invisible format characters are deleted and only
       meaning-neutral sentence punctuation (class 4 of :func:`_char_classes`, but not a ``.``,
       ``,`` or ``:`` between two digits) becomes a space; digits, operators, symbols, emoji and
-      letters of every script stay.
+      letters of every script stay. Syntax is kept first (:func:`~curator.dedup.syntax.protect`):
+      code keeps its indentation, line breaks and marks; primes (``f'(2)``), apostrophes
+      inside words and marks inside expressions (``(1,)``, ``a.b``) stay.
     * ``True``: every punctuation mark and symbol becomes a space, format characters stay
       (equals ``curator.text.normalize_text(t, lowercase, collapse_whitespace, True)``).
     * ``False``: no character is removed.
     """
     pre = [unicodedata.normalize("NFKC", t) for t in texts]
+    if strip_punctuation == "neutral":
+        pre = [protect(t) for t in pre]
     if lowercase:
         pre = [t.casefold() for t in pre]
     lens = np.fromiter(map(len, pre), dtype=np.int64, count=len(pre))

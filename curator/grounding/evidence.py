@@ -69,7 +69,8 @@ def gather_evidence(pairs: Sequence[PairInput], embedder: Embedder, index: Passa
     """Per pair: its evidence sentences and its evidence mode.
 
     The mode is ``source`` (the pair's own source, cut into passages of ``source_chunk_tokens``
-    tokens, cited ``s0``, ``s1`` ...), ``source_id`` (the passages of its document in ``index``),
+    tokens, cited ``s0``, ``s1`` ...), ``source_id`` (the passages of its document in ``index``;
+    ``none`` when the index has no document of that id),
     ``index`` (the top-``top_k`` passages retrieved for the pair and for each of its claims,
     cited ``p<passage id>``) or ``none``. ``pair_query``, ``pair_query_concat_words``: see
     :func:`pair_queries`."""
@@ -81,9 +82,12 @@ def gather_evidence(pairs: Sequence[PairInput], embedder: Embedder, index: Passa
             chunks = chunk_text(p.source, source_chunk_tokens, 1)
             passages.append([(f"s{j}", c.text) for j, c in enumerate(chunks)])
             modes.append("source")
-        elif p.source_id is not None and index is not None and index.passages_of(p.source_id):
-            passages.append([(f"p{q.passage_id}", q.text) for q in index.passages_of(p.source_id)])
-            modes.append("source_id")
+        elif p.source_id is not None and index is not None:
+            # A named document the index lacks is no evidence (mode "none": unverifiable), never a
+            # silent retrieval from the whole index, whose other documents could "support" it.
+            named = index.passages_of(p.source_id)
+            passages.append([(f"p{q.passage_id}", q.text) for q in named])
+            modes.append("source_id" if named else "none")
         elif index is not None and len(index):
             passages.append([])
             modes.append("index")

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..text import STOPWORDS, Segment, expand_abbreviations, number_spans, numbers, stem, words
+from ..text import (
+    STOPWORDS,
+    Segment,
+    expand_abbreviations,
+    number_spans,
+    numbers,
+    read_number_words,
+    stem,
+    words,
+)
 from .claims import SHORT_CLAIM_WORDS, SentenceVerdict, claim_words
 from .evidence import _EvidenceSentence
 
@@ -151,10 +160,11 @@ def _with_antecedents(ev: Sequence[_EvidenceSentence], elex: Sequence[_Lex]) -> 
 
 
 def _lexical(text: str) -> str:
-    """The text lexical features compare: abbreviations expanded, and identifiers cut at their
+    """The text lexical features compare: abbreviations expanded, English number words in
+    digits ("three million" compares with "3,000,000"), and identifiers cut at their
     underscores, so a tool result's JSON key ``"temp_c"`` or ``"wind_speed"`` holds the words
     "temp", "c", "wind", "speed" that a prose answer uses."""
-    x = expand_abbreviations(text)
+    x = read_number_words(expand_abbreviations(text))
     return _SNAKE_RE.sub(" ", x) if "_" in x else x
 
 

@@ -25,6 +25,7 @@ from .combiner import (
     PairGrounding,
     judge_pair,
 )
+from .coverage import set_aside_unreadable
 from .evidence import _EvidenceSentence, evidence_window, gather_evidence
 from .features import claim_features
 from .verifier import GroundingVerifier
@@ -198,6 +199,7 @@ class GroundingScorer:
         embedder, params, threshold = self._validate()
         self.threshold_ = threshold
         per_pair, modes, ev_texts = self._features(pairs, embedder)
+        set_aside_unreadable(per_pair)  # claims in a script or number words the checks cannot read
         flat = [v for vs in per_pair for v in vs if v.features]
         if flat:
             probs = params.predict([v.features for v in flat])

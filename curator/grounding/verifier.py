@@ -132,8 +132,10 @@ def check_model_dir(model: str | Path) -> Path:
             keys = list(fh.keys())
     except Exception as exc:  # noqa: BLE001 - any read failure is a model error to the user
         raise ModelError(f"{weights} is not a readable safetensors file: {str(exc)[:200]}.") from exc
-    if not any(k.endswith("classifier.weight") for k in keys):
-        raise ModelError(f"{path} has no trained classification head (classifier.weight).")
+    # BERT's head is classifier.weight; RoBERTa's and MPNet's classifier.dense + classifier.out_proj
+    if not any(k.endswith(("classifier.weight", "classifier.out_proj.weight")) for k in keys):
+        raise ModelError(f"{path} has no trained classification head (classifier.weight or "
+                         "classifier.out_proj.weight).")
     if not ((path / "tokenizer.json").is_file() or (path / "vocab.txt").is_file()):
         raise ModelError(f"{path} has no tokenizer (tokenizer.json or vocab.txt).")
     return path.resolve()

@@ -57,6 +57,16 @@ class Step:
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:  # pragma: no cover
         raise NotImplementedError
 
+    def check(self, table: Any, ctx: RunContext) -> None:
+        """Refuse, before any stage runs, what this step would refuse later (a setting, a row
+        problem it cannot go on with). Nothing by default."""
+
+    def depends_on(self, ctx: RunContext) -> dict[str, str]:
+        """Digests of the files this step's results depend on beyond its settings (an index, a
+        parameters file, a model folder): part of a checkpoint's key, so a change to one of them
+        is recomputed, never resumed. None by default."""
+        return {}
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({args})"

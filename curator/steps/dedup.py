@@ -80,12 +80,24 @@ class DedupStep(Step):
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
         import polars as pl
 
-        from ..dedup import MULTILINGUAL_MODEL, Deduplicator, semantic_readable
+        from ..dedup import (
+            MULTILINGUAL_MODEL,
+            Deduplicator,
+            context_keys,
+            semantic_readable,
+            split_preambles,
+        )
 
         check_param("DedupStep", "on", self.on, self.on in DEDUP_ON, f"one of {DEDUP_ON}")
         rows = np.flatnonzero(alive_mask(table))
         sub = table[rows]
         texts = _dedup_texts(sub, self.on)
+        # A row's media and offered tools are part of its key (read from the user's record), and
+        # a preamble shared by many rows does not decide a merge: near and semantic compare (and
+        # so embed) each text after its shared preamble (docs/dedup.md).
+        context = context_keys(sub[R.RECORD])
+        preambles = split_preambles(texts)
+        bodies = preambles.bodies
         if self.score_column is not None:
             if self.score_column not in table.columns:
                 raise ConfigError(f"dedup score column {self.score_column!r} does not exist; "
@@ -103,8 +115,8 @@ class DedupStep(Step):
         excluded: dict[str, int] = {}
         warnings: list[str] = []
         if self.semantic and len(texts):
-            readable, excluded = semantic_readable(texts, ctx.embedder.unk_share(texts), ctx.embedder.model_name)
-            blank = np.array([not t.strip() for t in texts])
+            readable, excluded = semantic_readable(bodies, ctx.embedder.unk_share(bodies), ctx.embedder.model_name)
+            blank = np.array([not t.strip() for t in bodies])
             n_lang = int((~readable & ~blank).sum())
             if n_lang * 2 > int((~blank).sum()):
                 msg = (f"{n_lang} of {int((~blank).sum())} texts are in a script or language the embedding model "
@@ -114,7 +126,7 @@ class DedupStep(Step):
                 warnings.append(msg)
             idx = np.flatnonzero(readable)
             if len(idx):  # long texts in windows: never compared on their first 256 word pieces only
-                emb = _cached_rows(ctx, texts, idx)
+                emb = _cached_rows(ctx, bodies, idx)
             else:
                 emb = np.zeros((len(texts), 1), dtype=np.float32)
         # the exact grouping always runs (later stages see one row per group)
@@ -127,10 +139,11 @@ class DedupStep(Step):
                     bar.update(1)          # the previous stage is done
                 started.append(name)
                 bar.set_postfix_str(name)
+                ctx.note_progress(len(started) - 1, n_stages, "stages", now=f"the {name} stage")
                 log.info("dedup: %s stage over %d rows", name, len(texts))
 
             res = Deduplicator(**kwargs).run(texts, embeddings=emb, scores=scores, progress=on_stage,
-                                             semantic_mask=readable)
+                                             semantic_mask=readable, context=context, preambles=preambles)
             bar.update(1)
         row_ids = sub[R.ROW_ID].to_numpy()
         cluster = [int(row_ids[c]) for c in res.cluster_id]

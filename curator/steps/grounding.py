@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -12,6 +13,7 @@ import numpy as np
 
 from .. import records as R
 from ..context import RunContext
+from ..dedup.context import has_media
 from ..errors import ConfigError
 from ..records import prompt_text
 from .base import Step, alive_mask, put_column, set_drops
@@ -24,6 +26,13 @@ class GroundingStep(Step):
     (no checkable claim, no source, or an index with nothing about it). Drops the
     ``hallucinated`` rows when ``drop=True`` (default); ``unverifiable`` rows are kept and counted.
     A row without a source while others have one is ``unverifiable``, never an error.
+
+    A row whose ``source_id`` names no document of the index (an id with a trailing space or
+    another case, a document ``index add`` skipped) is never graded against retrieved passages:
+    with ``unknown_source_id="error"`` (default; the CLI without ``--on-error skip``) the run
+    stops before any stage with one line naming the first such rows; with ``"unverifiable"``
+    (``--on-error skip``) they are ``unverifiable`` with the reason in ``unverifiable_reason``
+    and one warning with their count.
 
     ``batch_size``: pairs per batch (the unit a Ray worker takes). Each batch embeds its queries
     in one call, whose fixed-shape batches end in partial batches filled with copies: on 500
@@ -39,7 +48,7 @@ class GroundingStep(Step):
                  params: str | None = None, drop: bool = True, batch_size: int = 1024,
                  verifier: str | None = None, verifier_band: tuple[float, float] | list[float] = (0.2, 0.8),
                  verifier_weight: float = 0.5, retrieval_floor: float | None = None,
-                 retrieval_min_coverage: float | None = None) -> None:
+                 retrieval_min_coverage: float | None = None, unknown_source_id: str = "error") -> None:
         self.index = index
         self.top_k = top_k
         self.threshold = threshold
@@ -51,12 +60,32 @@ class GroundingStep(Step):
         self.verifier_weight = verifier_weight
         self.retrieval_floor = retrieval_floor
         self.retrieval_min_coverage = retrieval_min_coverage
+        self.unknown_source_id = unknown_source_id
+
+    def check(self, table: Any, ctx: RunContext) -> None:
+        """Before any stage runs: the settings, and (``unknown_source_id="error"``) every
+        ``source_id`` names a document of the index."""
+        from ..errors import InputError, check_param
+
+        check_param("GroundingStep", "unknown_source_id", self.unknown_source_id,
+                    self.unknown_source_id in UNKNOWN_SOURCE_ID, f"one of {', '.join(UNKNOWN_SOURCE_ID)}")
+        if self.index is None or self.unknown_source_id != "error":
+            return
+        rows = np.flatnonzero(alive_mask(table))
+        unknown = unknown_source_ids(table, rows, ctx.get_index(self.index))
+        if unknown:
+            where = [f"{_where(table, pos)}: {sid!r}{hint}" for pos, (sid, hint) in list(unknown.items())[:3]]
+            raise InputError(
+                f"{len(unknown)} rows name a source document that is not in index {self.index} "
+                f"({'; '.join(where)}{'; ...' if len(unknown) > 3 else ''}): fix the ids, add the documents with "
+                "`curator index add`, or pass --on-error skip to keep these rows as unverifiable.")
 
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
         import polars as pl
 
         from ..grounding import PairInput, verdicts_json
 
+        self.check(table, ctx)  # Pipeline.run checked before the first stage; a direct call checks here
         index = ctx.get_index(self.index)
         scorer = self._scorer(ctx)
         rows = np.flatnonzero(alive_mask(table))
@@ -65,9 +94,18 @@ class GroundingStep(Step):
         # `owner` maps each pair back to its row, and the row keeps its worst turn.
         pairs: list[PairInput] = []
         owner: list[int] = []
-        for j, (ins, inp, resp, src, sid, turns) in enumerate(zip(
-                sub[R.INSTRUCTION], sub[R.INPUT], sub[R.RESPONSE], sub[R.SOURCE], sub[R.SOURCE_ID], sub[R.TURNS])):
-            if turns:
+        media: set[int] = set()
+        for j, (ins, inp, resp, src, sid, turns, rec) in enumerate(zip(
+                sub[R.INSTRUCTION], sub[R.INPUT], sub[R.RESPONSE], sub[R.SOURCE], sub[R.SOURCE_ID], sub[R.TURNS],
+                sub[R.RECORD])):
+            if not (src or "").strip() and sid is None and has_media(rec):
+                # The answer may describe an image, a sound or a video that curator does not read:
+                # not judged (an empty response is unverifiable), unless the row brings its own
+                # source text or document, against which its claims are checked as usual.
+                media.add(j)
+                pairs.append(PairInput(prompt_text(ins, inp), "", None, None))
+                owner.append(j)
+            elif turns:
                 # A tool call is not a prose claim: not scored (a row of calls only scores an
                 # empty response: unverifiable). A tool result is the evidence of the turn that
                 # answers from it when the row has no source of its own.
@@ -79,6 +117,7 @@ class GroundingStep(Step):
             else:
                 pairs.append(PairInput(prompt_text(ins, inp), resp, src, sid))
                 owner.append(j)
+        unknown = unknown_source_ids(sub, np.arange(len(rows)), index) if index is not None else {}
         # A row of tool calls only has nothing to check (an empty response): it needs no source.
         checkable = [p for p in pairs if p.response.strip()]
         no_source = sum(not (p.source or "").strip() and p.source_id is None for p in checkable)
@@ -107,6 +146,20 @@ class GroundingStep(Step):
         table = put_column(table, R.EVIDENCE_MODE, rows, [g.evidence_mode for g in results], pl.String)
         table = put_column(table, "grounding_confidence", rows, [g.confidence for g in results], pl.String)
         table = put_column(table, R.SENTENCES, rows, [verdicts_json(g) for g in results], pl.String)
+        why: list[str | None] = [None] * len(rows)
+        unreadable = Counter[str]()
+        for j, g in enumerate(results):
+            found = unreadable_claims(g)
+            unreadable.update(found)
+            if found and g.verdict == "unverifiable":
+                why[j] = f"claims {', '.join(_phrase(r) for r in dict.fromkeys(found))}: curator's checks do not read them"
+        for j in media:
+            why[j] = "the row holds media (image, audio or video) that curator does not read: not judged"
+        for j, (sid, hint) in unknown.items():
+            if results[j].verdict == "unverifiable":
+                why[j] = f"source_id {sid!r} is not a document of the index{hint}"
+        if any(w is not None for w in why):
+            table = put_column(table, R.UNVERIFIABLE_REASON, rows, why, pl.String)
         verdicts = Counter(g.verdict for g in results)
         stats: dict[str, Any] = {
             "flagged": int(sum(g.hallucinated for g in results)),
@@ -115,8 +168,22 @@ class GroundingStep(Step):
             "evidence_modes": dict(Counter(g.evidence_mode for g in results)),
             "threshold": getattr(scorer, "threshold_", self.threshold)}
         warnings = []
+        if media:
+            stats["media_rows"] = len(media)
+            warnings.append(f"{len(media)} rows hold media (image, audio or video) that curator does not read "
+                            "and no source text: they are unverifiable (kept, not judged).")
         if index is None and no_source:
             warnings.append(f"{no_source} pairs have no source text: they are unverifiable (kept, not judged).")
+        if unreadable:
+            parts = ", ".join(f"{n} {_phrase(r)}" for r, n in unreadable.most_common())
+            warnings.append(f"{sum(unreadable.values())} claims are unverifiable (not supported): curator's checks "
+                            f"do not read them ({parts}); their names and numbers are never compared.")
+        if unknown:
+            examples = ", ".join(f"{sid!r}{hint}" for sid, hint in list(unknown.values())[:3])
+            warnings.append(f"{len(unknown)} rows name a source document that is not in the index ({examples}"
+                            f"{', ...' if len(unknown) > 3 else ''}): they are unverifiable (kept, not judged), "
+                            "never graded against other documents; fix the ids or add the documents with "
+                            "`curator index add`.")
         # Rows with a checkable claim and evidence, none of whose claims the evidence is about.
         with_claims = [g for g in results if g.evidence_mode != "none" and any(v.features for v in g.sentences)]
         off = sum(g.verdict == "unverifiable" and not g.doubtful for g in with_claims)
@@ -135,6 +202,33 @@ class GroundingStep(Step):
                        if g.hallucinated else None for g in results]
             table = set_drops(table, self.name, reasons, details, rows=rows)
         return table, stats
+
+    def depends_on(self, ctx: RunContext) -> dict[str, str]:
+        """The index's manifest (it holds the sha256 of every index file, so `index add` and
+        `index build --force` change it) and document list, the parameters file (the shipped one
+        when none is given) and a verifier folder: an edit to any of them changes verdicts."""
+        from importlib import resources
+        from pathlib import Path
+
+        from ..context import folder_digest
+        from ..index import DOCUMENTS_FILE, MANIFEST_FILE
+
+        out: dict[str, str] = {}
+        if self.index is not None:
+            folder = ctx.index_path(self.index)
+            h = hashlib.sha256()
+            for name in (MANIFEST_FILE, DOCUMENTS_FILE):
+                if (folder / name).exists():
+                    h.update(name.encode() + b"\0" + (folder / name).read_bytes())
+            out["index"] = h.hexdigest()
+        if self.params is not None:
+            out["params"] = folder_digest(self.params)
+        else:
+            shipped = resources.files("curator").joinpath("data/grounding_params.json").read_bytes()
+            out["params"] = hashlib.sha256(shipped).hexdigest()
+        if isinstance(self.verifier, (str, Path)) and Path(self.verifier).exists():
+            out["verifier"] = folder_digest(self.verifier)
+        return out
 
     def _scorer(self, ctx: RunContext) -> Any:
         from ..grounding import RETRIEVAL_FLOOR, RETRIEVAL_MIN_COVERAGE, GroundingScorer
@@ -181,3 +275,55 @@ def worst_turn(turns: list[Any]) -> Any:
 
 def _null(x: float) -> float | None:
     return None if x is None or math.isnan(x) else x
+
+
+#: What GroundingStep does with a ``source_id`` the index does not have.
+UNKNOWN_SOURCE_ID = ("error", "unverifiable")
+
+
+def unknown_source_ids(table: Any, rows: np.ndarray, index: Any) -> dict[int, tuple[str, str]]:
+    """Position (in ``rows``) -> (source id, hint) of the rows that name a document by
+    ``source_id``, have no source text of their own (which would win), and whose document the
+    index does not have. The hint names a document whose id differs only in case or surrounding
+    spaces (" (did you mean 'd1'?)"), else ""."""
+    if index is None or table[R.SOURCE_ID].null_count() == table.height:
+        return {}
+    known = set(index.passages["doc_id"].unique().to_list())
+    folded = {str(k).strip().casefold(): k for k in known}
+    out: dict[int, tuple[str, str]] = {}
+    sids = table[R.SOURCE_ID].to_list()
+    srcs = table[R.SOURCE].to_list()
+    for j, pos in enumerate(rows):
+        sid, src = sids[int(pos)], srcs[int(pos)]
+        if sid is None or (src is not None and src.strip()) or sid in known:
+            continue
+        near = folded.get(sid.strip().casefold())
+        out[j] = (sid, f" (did you mean {near!r}?)" if near is not None else "")
+    return out
+
+
+def _where(table: Any, pos: int) -> str:
+    """"line 3" (or "shard.jsonl:3" among several files) of a table row, for messages."""
+    line = table[R.LINE][int(pos)]
+    if R.FILE in table.columns and table[R.FILE][int(pos)] is not None:
+        return f"{table[R.FILE][int(pos)]}:{line}"
+    return f"line {line}"
+
+
+def unreadable_claims(g: Any) -> list[str]:
+    """Why each of a pair's unverifiable claims could not be read ("Arabic script", "a number in
+    French words"; see :mod:`curator.grounding.coverage`), one entry per such claim."""
+    from ..grounding.coverage import unreadable_reason
+
+    out = []
+    for v in g.sentences:
+        if v.verdict == "unverifiable":
+            reason = unreadable_reason(v.text)
+            if reason is not None:
+                out.append(reason)
+    return out
+
+
+def _phrase(reason: str) -> str:
+    """"in Arabic script", "with a number in French words"."""
+    return f"with {reason}" if reason.startswith("a number") else f"in {reason}"

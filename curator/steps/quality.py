@@ -70,7 +70,9 @@ class QualityStep(Step):
         # vectors and the scorer's per-row word lists (~4 KiB per row of 70-word responses,
         # measured at 100k rows) never exist for every row at once.
         parts = []
+        n_tool_answers = 0
         for s in range(0, max(len(rows), 1), chunk):
+            ctx.note_progress(s, len(rows), "rows")
             prompts, responses, ok = texts(s)
             relevance = np.full(len(prompts), np.nan)
             if ok:
@@ -78,7 +80,10 @@ class QualityStep(Step):
                                   keep=[True] * len(ok) + [keep_responses] * len(ok))
                 relevance[ok] = _row_cosine(both[:len(ok)], both[len(ok):])
                 del both
-            parts.append(scorer.score(prompts, responses, relevance=relevance))
+            tools, requests = _offered_tools(sub.slice(s, chunk), prompts)
+            part = scorer.score(prompts, responses, relevance=relevance, tools=tools, requests=requests)
+            n_tool_answers += int(np.sum(part.pop("tool_limit_answer", 0)))
+            parts.append(part)
         cols: dict[str, Any] = {
             k: ([x for p in parts for x in p[k]] if isinstance(v, list) else np.concatenate([p[k] for p in parts]))
             for k, v in parts[0].items()}
@@ -93,7 +98,12 @@ class QualityStep(Step):
         table = put_column(table, R.QUALITY_REASON, rows, reasons, pl.String)
         if self.drop:
             table = set_drops(table, self.name, reasons, quality_details(reasons, cols, scorer), rows=rows)
-        return table, {"reasons": dict(Counter(r for r in reasons if r))}
+        stats: dict[str, Any] = {"reasons": dict(Counter(r for r in reasons if r))}
+        if n_tool_answers:
+            stats["tool_limit_answers"] = n_tool_answers
+            stats["message"] = (f"{n_tool_answers} refusals kept as answers: they name the limits of the tools "
+                                "their rows offer, which cannot do what was asked")
+        return table, stats
 
     @staticmethod
     def _responses_read_later(ctx: RunContext) -> bool:
@@ -116,3 +126,27 @@ def quality_details(reasons: list[str | None], cols: dict[str, Any], scorer: Any
         else:
             out.append(None)
     return out
+
+
+def _offered_tools(part: Any, prompts: list[str]) -> tuple[list[list[str]] | None, list[str] | None]:
+    """Per row of ``part``: the tools its record offers and the user's request (for
+    :func:`curator.quality.tool_limit_refusal`); (None, None) when no row offers any. Only
+    records that mention tools or functions are parsed."""
+    import json
+
+    from ..quality import offered_tools, user_requests
+
+    maybe = (part[R.RECORD].str.contains("tool", literal=True) | part[R.RECORD].str.contains("function", literal=True))
+    if not maybe.any():
+        return None, None
+    tools: list[list[str]] = [[] for _ in range(part.height)]
+    requests = list(prompts)
+    for j in np.flatnonzero(maybe.to_numpy()):
+        rec = json.loads(part[R.RECORD][int(j)])
+        if isinstance(rec, dict):
+            tools[j] = offered_tools(rec)
+            if tools[j]:
+                requests[j] = user_requests(rec, prompts[j])
+    if not any(tools):
+        return None, None
+    return tools, requests

@@ -90,6 +90,16 @@ class SelectStep(Step):
         self.token_field = token_field
         self.tokenizer = tokenizer
 
+    def depends_on(self, ctx: RunContext) -> dict[str, str]:
+        """A local tokenizer folder counts tokens: its files are part of the results."""
+        from pathlib import Path
+
+        from ..context import folder_digest
+
+        if self.tokenizer not in (None, "whitespace") and Path(str(self.tokenizer)).exists():
+            return {"tokenizer": folder_digest(str(self.tokenizer))}
+        return {}
+
     def apply(self, table: Any, ctx: RunContext) -> tuple[Any, dict[str, Any]]:
         import polars as pl
 

@@ -1,0 +1,144 @@
+"""Where and how embeddings are computed: the device (``auto`` -> CUDA when torch sees a GPU),
+the precision a device computes natively (bf16 on AVX-512-bf16/AMX CPUs and CUDA >= 8.0), and the
+ONNX export the ``onnx`` backend runs. Below :mod:`curator.embed`, which re-exports these names."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+def resolve_device(device: str | None) -> str:
+    """``"auto"``/``None`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``; anything else as given."""
+    if device in (None, "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+def check_device(device: str) -> None:
+    """A one-line ConfigError for a device torch cannot use here (say so before a model load
+    fails with an error that reads like a broken model)."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N.") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} was asked, but torch sees no CUDA GPU here "
+                              f"(torch {torch.__version__}); pass --device auto or cpu.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {device!r} was asked, but torch sees {torch.cuda.device_count()} GPU(s).")
+
+
+#: Embedding backends: the sentence-transformers torch model, or its ONNX export under ONNX Runtime.
+BACKENDS = ("torch", "onnx", "torch-bf16")
+#: Embedder ``precision``: ``auto`` = bf16 where the hardware computes it natively
+#: (:func:`native_bf16`), else fp32.
+PRECISIONS = ("auto", "fp32", "bf16")
+# CPU flags of native bfloat16 matrix instructions (Linux /proc/cpuinfo names).
+_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has bfloat16 matrix instructions (AVX-512-bf16 or AMX-bf16), read from
+    ``/proc/cpuinfo``; False where that file is absent (macOS, Windows): fp32 there."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return _cpuinfo_has_bf16(text)
+
+
+def _cpuinfo_has_bf16(cpuinfo: str) -> bool:
+    """Whether the first ``flags`` line of a ``/proc/cpuinfo`` text names a bf16 matrix flag."""
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            return bool(_BF16_CPU_FLAGS & set(line.partition(":")[2].split()))
+    return False
+
+
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` computes bfloat16 matrix products natively: a CUDA GPU of compute
+    capability 8.0 or later (Ampere, Hopper, ...), or a CPU with :func:`cpu_has_native_bf16`.
+    Elsewhere bf16 would be emulated (slower than fp32), so ``precision="auto"`` picks fp32."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        return False
+    if dev.type == "cuda":
+        try:
+            return torch.cuda.is_available() and torch.cuda.get_device_capability(dev)[0] >= 8
+        except (RuntimeError, AssertionError):  # pragma: no cover - a GPU torch cannot query
+            return False
+    return dev.type == "cpu" and cpu_has_native_bf16()
+_ONNX_OPSET = 17
+
+
+def _onnx_export(st: Any, target: str, folder: Path, with_types: bool) -> Path:
+    """Export the whole sentence-transformers pipeline (transformer, pooling, dense layers, but
+    not the final normalisation, done in numpy) to ``folder``; reuse an earlier export of the
+    same weights. The file name hashes the model's weight files, the torch version and the opset."""
+    import torch
+
+    h = hashlib.sha256(f"{target}|{torch.__version__}|{_ONNX_OPSET}|{with_types}".encode())
+    tdir = Path(target)
+    if tdir.is_dir():
+        for f in sorted(tdir.rglob("*")):
+            if f.suffix in (".safetensors", ".bin", ".json") and f.is_file():
+                h.update(f.relative_to(tdir).as_posix().encode())
+                h.update(hashlib.sha256(f.read_bytes()).digest())
+    path = folder / f"{h.hexdigest()[:20]}.onnx"
+    if path.is_file():
+        return path
+    try:
+        import onnx  # noqa: F401 - torch's exporter needs it
+    except ImportError as exc:
+        raise ConfigError("Embedder backend 'onnx' needs the onnx package to export the model once: "
+                          "pip install 'curator[onnx]'.") from exc
+
+    class _Graph(torch.nn.Module):
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            feats = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if with_types:  # as the torch path passes them
+                feats["token_type_ids"] = torch.zeros_like(input_ids)
+            return self.model.forward(feats)["sentence_embedding"]
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+    ids = torch.ones((2, 8), dtype=torch.long)
+    import warnings
+
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Graph(st).eval(), (ids, torch.ones_like(ids)), str(tmp),
+                          input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                          dynamic_axes={"input_ids": {0: "batch", 1: "length"},
+                                        "attention_mask": {0: "batch", 1: "length"}, "embedding": {0: "batch"}},
+                          opset_version=_ONNX_OPSET, dynamo=False)
+    os.replace(tmp, path)
+    return path
+
+
+def _onnx_run(sess: Any, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Unit vectors from one fixed-shape batch (normalised like torch's F.normalize, eps 1e-12)."""
+    v = sess.run(None, {"input_ids": input_ids.astype(np.int64), "attention_mask": mask.astype(np.int64)})[0]
+    v = np.asarray(v, dtype=np.float32)
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), np.float32(1e-12))

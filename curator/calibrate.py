@@ -28,6 +28,8 @@ from .grounding import (
     GroundingParams,
     GroundingScorer,
     PairInput,
+    SentenceVerdict,
+    is_about,
 )
 
 # Features where a larger value means less support: a pair takes its worst sentence's maximum.
@@ -39,7 +41,32 @@ def pair_features(scorer: GroundingScorer, pairs: Sequence[PairInput],
     """Pair-level feature matrix: for each feature, its worst value over the response's checked
     claims. A pair with no checkable claim (code only, "I don't know.") is a row of NaN."""
     per_pair, _ = scorer.features(pairs)
-    out = np.full((len(pairs), len(features)), np.nan)
+    return _aggregate(per_pair, features)
+
+
+def _judged_probs(params: GroundingParams, per_pair: Sequence[Sequence[SentenceVerdict]]) -> np.ndarray:
+    """Per pair, the largest P(unsupported) among the claims its evidence is about (NaN: none)."""
+    out = np.full(len(per_pair), np.nan)
+    for i, verdicts in enumerate(per_pair):
+        about = [v.features for v in verdicts if v.features and is_about(v.features, params.about)]
+        if about:
+            out[i] = float(np.max(params.predict(about)))
+    return out
+
+
+def _balanced_weights(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Weights under which every dataset and class weighs the same (as in :func:`fit_params`)."""
+    w = np.ones(len(y))
+    for g in np.unique(groups):
+        for c in (0, 1):
+            m = (groups == g) & (y == c)
+            if m.any():
+                w[m] = 1.0 / m.sum()
+    return w * len(y) / w.sum()
+
+
+def _aggregate(per_pair: Sequence[Sequence[SentenceVerdict]], features: Sequence[str]) -> np.ndarray:
+    out = np.full((len(per_pair), len(features)), np.nan)
     for i, verdicts in enumerate(per_pair):
         checked = [v for v in verdicts if v.features]
         if not checked:
@@ -144,16 +171,29 @@ def calibrate(path: str | Path, out: str | Path | None = None, scorer: Grounding
     rows = load_labelled(path)
     scorer = scorer or GroundingScorer()
     # Start from the shipped parameters' features (a user's few hundred labels should not pick
-    # features on their own); the sign constraints may still drop some.
+    # features on their own); the sign constraints may still drop some. The contradiction rules,
+    # the about test and the doubt band come with them.
     shipped = GroundingParams.load()
     use = shipped.features
-    x = pair_features(scorer, [PairInput(r.get("prompt") or "", r["response"] or "", r["source"] or "") for r in rows])
+    per_pair, _ = scorer.features([PairInput(r.get("prompt") or "", r["response"] or "", r["source"] or "")
+                                   for r in rows])
+    x = _aggregate(per_pair, ALL_FEATURES)
     y = np.array([int(r["hallucinated"]) for r in rows])
     groups = np.array([str(r.get("dataset", "")) for r in rows])
     params = fit_params(x, y, groups, {
         "trained_on": sorted(set(groups.tolist())), "n": int(len(y)), "file": str(path),
-        "date": datetime.date.today().isoformat()}, target_precision, features=ALL_FEATURES, use=use,
+        "date": datetime.date.today().isoformat()}, None, features=ALL_FEATURES, use=use,
         floors=shipped.floors)
+    params.about = dict(shipped.about)
+    params.threshold, params.doubt = shipped.threshold, shipped.doubt
+    if target_precision is not None:
+        # The verdict's precision: a pair is flagged when a claim its evidence is about reaches
+        # the threshold (the about test; see combiner.judge_pair), weighted as in the fit.
+        judged = _judged_probs(params, per_pair)
+        w = _balanced_weights(y, groups)
+        params.threshold = threshold_for_precision(y, np.nan_to_num(judged, nan=0.0), target_precision, w)
+        params.doubt = None if shipped.doubt is None else min(shipped.doubt, params.threshold)
+        params.meta["target_precision"] = target_precision
     ok = ~np.isnan(x).any(1)
     if len(np.unique(y[ok])) == 2:
         from sklearn.metrics import roc_auc_score

@@ -194,8 +194,10 @@ def _grounding_lines(ctx: click.Context, g: Any) -> None:
     if not isinstance(g, dict) or "verdicts" not in g:
         return
     v = g["verdicts"]
+    doubtful = int(g.get("doubtful") or 0)
     _say(ctx, f"grounding: {v['supported']} supported, {v['hallucinated']} hallucinated, "
-              f"{v['unverifiable']} unverifiable (kept, not judged)")
+              f"{v['unverifiable']} unverifiable (kept, not judged"
+              + (f"; {doubtful} of them doubtful, listed in report.html" if doubtful else "") + ")")
     for w in g.get("warnings", []):
         _say(ctx, f"warning: {w}")
 

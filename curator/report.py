@@ -35,6 +35,7 @@ import numpy as np
 from . import records as R
 
 MAX_WORST = 6             # worst-grounded pairs shown
+MAX_DOUBTFUL = 12         # doubtful pairs shown
 MAX_SENTENCES = 10        # sentences shown per worst pair
 MAX_CLUSTERS = 5          # duplicate clusters shown
 MAX_CLUSTER_MEMBERS = 8   # members shown per cluster
@@ -87,6 +88,7 @@ figcaption,.cap{font-size:12.5px;color:var(--mute);margin:4px 0 8px}
 .claim.unsupported{background:#fde8e2;border-left:3px solid var(--bad)}
 .claim.supported{background:#eaf6f4;border-left:3px solid var(--ok)}
 .claim.unverifiable{background:#f3f4f6;border-left:3px solid #9ca3af}
+.claim.doubtful{background:#fef6e4;border-left:3px solid #d4a017}
 .claim.not_checked{background:#fafafa;border-left:3px dotted #d1d5db;color:#6b7280}
 .ev{background:var(--soft);border-left:3px solid #cbd5e1;font-size:13px}
 .ev .cite{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11.5px;color:#475569;margin-right:4px}
@@ -444,6 +446,10 @@ def _scores(table: Any, stages: dict[str, dict[str, Any]]) -> str:
                         f"<b>{int(counts.get('hallucinated', 0)):,} hallucinated</b>, "
                         f"<b>{int(counts.get('unverifiable', 0)):,} unverifiable</b> (no checkable claim "
                         "or no evidence about it: kept, not judged). ")
+                n_doubt = (stages.get(stage) or {}).get("doubtful")
+                if isinstance(n_doubt, int) and n_doubt:
+                    cap += f'Of the unverifiable, <a href="#doubtful">{n_doubt:,} are doubtful</a> (worth reading). '
+
                 for w in (stages.get(stage) or {}).get("warnings") or []:
                     cap += f"<b>Warning:</b> {_e(str(w))} "
         else:
@@ -489,6 +495,38 @@ def _worst(table: Any) -> str:
     if len(scored) == 0:
         return head + '<p class="none">No pair has a hallucination probability.</p>'
     top = scored[np.argsort(-hp[scored], kind="stable")[:MAX_WORST]]  # ties: input order
+    cards = _pair_cards(table, top)
+    cap = (f"The {len(top)} pairs (of {len(scored):,} scored) with the highest hallucination probability. "
+           "Each response sentence sits next to the evidence sentence it was aligned with (its citation); "
+           "unsupported sentences are red and the words the evidence does not contain are "
+           "<mark>marked</mark>.")
+    return head + f'<p class="cap">{cap}</p>' + cards
+
+
+def _doubtful(table: Any) -> str:
+    """Pairs left ``unverifiable`` because a judged claim sits between the doubt threshold and the
+    threshold (grounding_confidence "low"): kept, and worth reading."""
+    import polars as pl
+
+    head = '<h2 id="doubtful">Doubtful — worth reading</h2>'
+    need = (R.HALLUCINATION_PROB, R.GROUNDING_VERDICT, R.SENTENCES)
+    if any(c not in table.columns for c in need):
+        return head + '<p class="none">The grounding stage did not run.</p>'
+    mask = ((pl.col(R.GROUNDING_VERDICT) == "unverifiable")
+            & pl.col(R.SENTENCES).str.contains('"verdict": "doubtful"', literal=True)).fill_null(False)
+    idx = np.flatnonzero(table.select(mask.alias("_d"))["_d"].to_numpy())
+    if len(idx) == 0:
+        return head + '<p class="none">No doubtful pair: every judged pair is clearly supported or flagged.</p>'
+    hp = _floats(table, R.HALLUCINATION_PROB)[idx]
+    top = idx[np.argsort(-np.nan_to_num(hp, nan=-1.0), kind="stable")[:MAX_DOUBTFUL]]
+    cap = (f"{len(idx):,} pairs are <i>unverifiable</i> with low confidence: a claim the evidence is about lacks "
+           "support, but not clearly enough to drop the pair (its probability lies between the doubt "
+           f"threshold and the threshold). They are kept. The {len(top)} most doubtful:")
+    return head + f'<p class="cap">{cap}</p>' + _pair_cards(table, top)
+
+
+def _pair_cards(table: Any, top: np.ndarray) -> str:
+    """One card per row of ``top``: the prompt, each response sentence next to its evidence."""
     # only the columns shown, texts cut in polars: a 50 MB row is never read whole
     worst = _bounded(table[top.tolist()], [R.ROW_ID, R.ID, R.HALLUCINATION_PROB, R.EVIDENCE_MODE, R.DROP_STAGE,
                                            R.DROP_REASON, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.N_SENTENCES,
@@ -514,11 +552,7 @@ def _worst(table: Any) -> str:
                 f"<p><b>A:</b> {_e(_clip(r.get(R.RESPONSE), 600, r.get(f'_len_{R.RESPONSE}')))}</p>")
         cards.append(f'<div class="pair"><div class="meta">{" · ".join(meta)}</div>'
                      f'<div class="q"><b>Q:</b> {_e(_clip(_prompt(r), 500, _prompt_len(r)))}</div>{body}</div>')
-    cap = (f"The {worst.height} pairs (of {len(scored):,} scored) with the highest hallucination probability. "
-           "Each response sentence sits next to the evidence sentence it was aligned with (its citation); "
-           "unsupported sentences are red and the words the evidence does not contain are "
-           "<mark>marked</mark>.")
-    return head + f'<p class="cap">{cap}</p>' + "".join(cards)
+    return "".join(cards)
 
 
 def _clusters(table: Any, stages: dict[str, dict[str, Any]]) -> str:
@@ -723,13 +757,13 @@ def render_report(result: Any, embeddings: np.ndarray | None = None) -> str:
     dropped = int(s.get("dropped", n_in - kept))
     stages = _stages(s, t)
     sections = [("funnel", "Funnel"), ("scores", "Scores"), ("worst", "Worst-grounded"),
-                ("clusters", "Duplicate clusters"), ("map", "Selection map")]
+                ("doubtful", "Doubtful"), ("clusters", "Duplicate clusters"), ("map", "Selection map")]
     # wall-clock seconds per stage: CurationResult.timings (summary.json is kept free of timings so
     # re-runs are identical); older summaries carried them as "timings_s".
     timings = dict(getattr(result, "timings", None) or s.get("timings_s") or {})
     parts = [_header(s, timings, n_in, kept, dropped, sections), _funnel(timings, stages, n_in, kept),
              _reasons(t, n_in),
-             _scores(t, stages), _worst(t), _clusters(t, stages), _map(t, embeddings)]
+             _scores(t, stages), _worst(t), _doubtful(t), _clusters(t, stages), _map(t, embeddings)]
     from . import __version__
 
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"

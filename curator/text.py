@@ -103,12 +103,17 @@ def stem(word: str) -> str:
 def numbers(text: str) -> list[str]:
     """Numbers in the text, normalised: thousands separators removed ("1,000" -> "1000"),
     trailing decimal zeros dropped ("3.50" -> "3.5", "2.0" -> "2"); "July 10,1981" -> 10, 1981."""
+    return [n for n, _, _ in number_spans(text)]
+
+
+def number_spans(text: str) -> list[tuple[str, int, int]]:
+    """:func:`numbers` with each number's character span in ``text``."""
     out = []
     for m in _NUMBER_RE.finditer(text):
         n = m.group(0).replace(",", "")
         if "." in n:
             n = n.rstrip("0").rstrip(".")
-        out.append(n)
+        out.append((n, m.start(), m.end()))
     return out
 
 
@@ -290,6 +295,11 @@ _YES_NO_RE = re.compile(
 # "No, Paris is in France." / "Yes - it was built in 1889.": the interjection is not part of the claim
 # (its "no" would read as a negation).
 _YES_NO_LEAD_RE = re.compile(r"^\W*(?:yes|no|yeah|yep|yup|nope|nah)\s*[,;:!–—-]\s*(?=\S)", re.IGNORECASE)
+
+
+def is_list_item(text: str) -> bool:
+    """True for a response segment that is a list item ("1. ...", "- ...", "a) ...")."""
+    return bool(_MARKER_RE.match(text))
 
 
 def is_yes_no(text: str) -> bool:

@@ -176,4 +176,7 @@ def test_pair_query_reuses_the_prompt_and_response_vectors_of_a_long_response(de
     monkeypatch.setattr(GroundingScorer, "PAIR_QUERY", "concat")
     assert GroundingScorer(embedder=embedder, index=demo_index).score([short])[0].verdict == "supported"
     monkeypatch.setattr(GroundingScorer, "PAIR_QUERY", "mean")
-    assert GroundingScorer(embedder=embedder, index=demo_index).score([short])[0].verdict == "hallucinated"
+    # without its question the bare answer retrieves other passages: not supported (since issue 21
+    # unverifiable: those passages are not about it)
+    assert GroundingScorer(embedder=embedder, index=demo_index).score([short])[0].verdict in (
+        "hallucinated", "unverifiable")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curator.grounding import GroundingScorer, PairInput
+from curator.grounding import GroundingParams, GroundingScorer, PairInput
 
 CASES = Path(__file__).parent / "data" / "grounding_cases"
 SORTED_SRC = ("The Python function sorted() returns a new sorted list from the items in an iterable. It accepts "
@@ -129,14 +129,19 @@ def test_swap_variants_inside_the_source_are_flagged(scorer, source, good, bad):
 
 
 def test_repro_word_presence_is_not_support(scorer):
+    """A word of the claim in the evidence is not support. Since issue 21 a source that never
+    speaks of what the claim says ("I had a great day in Paris" for the capital of France, a
+    pizza in Rome for Italy's capital) is not *about* it: the claim is unverifiable (kept, not
+    judged), no longer hallucinated; never supported."""
     rs = {r["id"]: r for r in rows("18b_llamaindex_presence_not_entailment.jsonl")}
     res = scorer.score([PairInput(rs[i]["instruction"], rs[i]["response"], rs[i]["context"])
                         for i in ("li_paris_full", "li_berlin")])
-    assert [g.verdict for g in res] == ["hallucinated"] * 2
+    assert [g.verdict for g in res] == ["unverifiable"] * 2
     v = verdicts(scorer, [("What is the capital of Italy?", "The capital of Italy is Rome.", "We ate pizza in Rome."),
                           ("What is the capital of Italy?", "Rome.", "Rome is the capital of Italy."),
                           ("Where is the Louvre?", "The Louvre is in Berlin.", "We visited the Louvre last year.")])
-    assert v == ["hallucinated", "supported", "hallucinated"]
+    # The Louvre's visit names the Louvre: the claim is judged, and is flagged or at least doubtful.
+    assert v[:2] == ["unverifiable", "supported"] and v[2] != "supported"
 
 
 @pytest.mark.xfail(strict=True, reason="known limitation: a bare short answer whose only name is in the "
@@ -198,7 +203,7 @@ def test_no_checkable_claim_is_unverifiable(scorer):
     assert v == ["unverifiable"] * 5
 
 
-def test_evidence_not_about_the_claim_is_unverifiable_in_index_mode(demo_index, embedder):
+def test_evidence_not_about_the_claim_is_unverifiable_in_index_mode(demo_index, embedder, tmp_path):
     s = GroundingScorer(embedder=embedder, index=demo_index)
     res = s.score([PairInput("Write a haiku about autumn.", "Crimson leaves drift down\nwhispering to the cold earth\nsummer says goodbye"),
                    PairInput("Give me a pancake recipe.", "Whisk two eggs with a cup of milk and a cup of flour, then fry in butter."),
@@ -206,15 +211,26 @@ def test_evidence_not_about_the_claim_is_unverifiable_in_index_mode(demo_index, 
     assert [g.verdict for g in res[:2]] == ["unverifiable", "unverifiable"]
     assert all(not g.hallucinated and np.isnan(g.hallucination_prob) for g in res[:2])
     assert res[2].verdict == "supported"
-    # The floor and the overlap test are documented, settable parameters: 0 and 0 judge everything.
-    judged = GroundingScorer(embedder=embedder, index=demo_index, retrieval_floor=0.0, retrieval_min_coverage=0.0).score(
+    # The floor, the overlap test and the about test are documented, settable parameters: with all
+    # three at 0 everything is judged.
+    params = GroundingParams.load()
+    params.about = {"min_sim": -1.0, "min_coverage": 0.0, "min_coverage_index": 0.0}
+    params.save(tmp_path / "p.json")
+    judged = GroundingScorer(embedder=embedder, index=demo_index, retrieval_floor=0.0, retrieval_min_coverage=0.0,
+                             params=tmp_path / "p.json").score(
         [PairInput("Give me a pancake recipe.", "Whisk two eggs with a cup of milk and a cup of flour, then fry in butter.")])
     assert judged[0].verdict in ("supported", "hallucinated") and not np.isnan(judged[0].hallucination_prob)
 
 
-def test_own_source_mode_never_uses_the_retrieval_floor(scorer):
+def test_own_source_mode_uses_the_about_test_not_the_retrieval_floor(scorer):
+    """A pair's own source silent on the subject (a haiku against capitals) is not about the claim:
+    unverifiable, with a probability (the source lacks its words) but never flagged. The retrieval
+    floor is an index-mode test: a claim of an own source below it is judged when the source is
+    about it."""
     (g,) = scorer.score([PairInput("Write a haiku.", "Crimson leaves drift down to the cold earth.", GEO)])
-    assert g.verdict == "hallucinated"
+    assert g.verdict == "unverifiable" and not g.hallucinated and 0.0 <= g.hallucination_prob <= 1.0
+    (h,) = scorer.score([PairInput("What is the capital of Peru?", "Quito is the capital of Peru.", GEO)])
+    assert h.verdict == "hallucinated"
 
 
 # -- 5. the verdict does not depend on unrelated documents ----------------------------------------
@@ -367,12 +383,18 @@ def test_answers_read_from_a_tool_result_are_supported(scorer, prompt, response,
     ("Is the capital of Peru Lima or Quito?", "The capital of Peru is Quito.", '{"country": "Peru", "capital": "Lima"}'),
     ("Is the capital of Peru Lima or Quito?", "The capital of Peru is Quito.",
      "Peru is in South America. Its capital has 10 million people."),
-    # prose that never names the question's subject is about something else (no exemption)
-    ("What is the capital of France?", "The capital of France is Paris.", "I had a great day in Paris last week."),
 ])
 def test_names_offered_as_alternatives_or_absent_from_prose_are_still_checked(scorer, prompt, response, source):
     (g,) = scorer.score([PairInput(prompt, response, source)])
     assert g.verdict == "hallucinated", (g.hallucination_prob, g.sentences[0].features)
+
+
+def test_prose_that_never_names_the_subject_is_not_about_the_claim(scorer):
+    """No exemption for prose: a source that never names the question's subject is about
+    something else, so the claim is unverifiable (issue 21), never supported."""
+    (g,) = scorer.score([PairInput("What is the capital of France?", "The capital of France is Paris.",
+                                   "I had a great day in Paris last week.")])
+    assert g.verdict == "unverifiable" and not g.hallucinated
 
 
 def test_readme_tool_calling_examples_are_supported(tmp_path):
@@ -462,12 +484,17 @@ ON_TOPIC_WRONG = [("Which genus of moth in the world's seventh-largest country c
                   ("Cadmium Chloride is slightly soluble in this chemical, it is also called what?", "hydrogen peroxide")]
 
 
-def test_evidence_sharing_neither_the_prompts_nor_the_claims_words_is_not_about_it(demo_index, embedder):
+def test_evidence_sharing_neither_the_prompts_nor_the_claims_words_is_not_about_it(demo_index, embedder, tmp_path):
     pairs = [PairInput(*p) for p in OFF_TOPIC + ON_TOPIC_WRONG]
     res = GroundingScorer(embedder=embedder, index=demo_index).score(pairs)
     assert [g.verdict for g in res] == ["unverifiable"] * 2 + ["hallucinated"] * 2
     off = res[0].sentences[0]
     assert off.verdict == "unverifiable" and off.features["emb_max"] >= 0.35 and off.features["prompt_overlap"] == 0
-    # The criterion is a documented, settable parameter: 0 judges them (and flags them).
-    judged = GroundingScorer(embedder=embedder, index=demo_index, retrieval_min_coverage=0.0).score(pairs[:2])
+    # The criteria are documented, settable parameters: 0 (and an about test that accepts all)
+    # judges them (and flags them).
+    params = GroundingParams.load()
+    params.about = {"min_sim": -1.0, "min_coverage": 0.0, "min_coverage_index": 0.0}
+    params.save(tmp_path / "p.json")
+    judged = GroundingScorer(embedder=embedder, index=demo_index, retrieval_min_coverage=0.0,
+                             params=tmp_path / "p.json").score(pairs[:2])
     assert [g.verdict for g in judged] == ["hallucinated"] * 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -361,7 +362,11 @@ def test_tool_results_ground_the_answer_and_calls_are_not_claims(tmp_path, good,
     bad = json.loads(json.dumps(good))
     bad["id"] = "bad"
     key, text = ("messages", "content") if "messages" in good else ("conversations", "value")
-    bad[key][-1][text] = "The Louvre museum was founded by Napoleon in 1850."
+    # a wrong value read from the tool's result (an answer about something else, "The Louvre was
+    # founded by Napoleon in 1850.", is unverifiable since issue 21: the result is not about it)
+    answer = bad[key][-1][text]
+    answer = answer[0]["value"] if isinstance(answer, list) else answer
+    bad[key][-1][text] = re.sub(r"\d+", "35", answer)
     src = write_jsonl(tmp_path / "t.jsonl", [good, bad, call_only])
     code, out = run("score", src, "--source-field", "context", "-o", tmp_path / "s.jsonl")
     assert code == 0, out

@@ -13,9 +13,12 @@ aligned to its best evidence sentences and judged with cheap, transferable featu
 * rapidfuzz similarity of the claim to its best evidence sentence.
 
 A logistic model over these features (parameters in ``curator/data/grounding_params.json``, fitted
-by ``benchmarks/grounding.py --fit``) gives each sentence a probability of being unsupported; a
-pair's ``hallucination_prob`` is that of its worst sentence, ``grounding`` is 1 minus it, and
-``hallucinated`` is ``hallucination_prob >= threshold``.
+by ``benchmarks/grounding_logo.py --fit``) gives each sentence a probability of being unsupported.
+A sentence is judged only when its evidence is *about* it (:func:`is_about`); a pair is
+``hallucinated`` when a judged sentence reaches the threshold, doubtful (``unverifiable``,
+confidence "low") between the doubt threshold and it, ``supported`` when its judged sentences are
+below, else ``unverifiable``; ``hallucination_prob`` is its worst judged sentence's probability
+(docs/grounding.md, section 3), ``grounding`` is 1 minus it.
 
 >>> scorer = GroundingScorer()                                                  # doctest: +SKIP
 >>> res = scorer.score([PairInput("Capital of France?", "Lyon.", source="Paris is the capital of France.")])  # doctest: +SKIP
@@ -39,11 +42,15 @@ from __future__ import annotations
 from ..text import stem
 from .claims import SHORT_CLAIM_WORDS, PairInput, SentenceVerdict, claim_words, make_claim
 from .combiner import (
+    ABOUT_MIN_COVERAGE,
+    ABOUT_MIN_SIM,
     RETRIEVAL_FLOOR,
     RETRIEVAL_MIN_COVERAGE,
     VERDICTS,
     GroundingParams,
     PairGrounding,
+    about_mask,
+    is_about,
     judge_pair,
     verdicts_json,
 )
@@ -69,10 +76,10 @@ from .verifier import (
 )
 
 __all__ = [
-    "AGAINST_FEATURES", "ALL_FEATURES", "FEATURES", "MAX_UNIT_WORDS", "NEGATIONS", "RETRIEVAL_FLOOR",
+    "ABOUT_MIN_COVERAGE", "ABOUT_MIN_SIM", "AGAINST_FEATURES", "ALL_FEATURES", "FEATURES", "MAX_UNIT_WORDS", "NEGATIONS", "RETRIEVAL_FLOOR",
     "RETRIEVAL_MIN_COVERAGE", "SHIPPED_DIR", "SHORT_CLAIM_WORDS", "SUPPORT_FEATURES", "VERDICTS",
     "GroundingParams", "GroundingScorer", "GroundingVerifier", "PairGrounding", "PairInput",
-    "SentenceVerdict", "base_model_dir", "check_model_dir", "claim_features", "claim_words",
-    "evidence_window", "gather_evidence", "judge_pair", "label_spec", "labelled_examples",
+    "SentenceVerdict", "about_mask", "base_model_dir", "check_model_dir", "claim_features", "claim_words",
+    "evidence_window", "gather_evidence", "is_about", "judge_pair", "label_spec", "labelled_examples",
     "make_claim", "shipped_model_dir", "stem", "train_verifier", "verdicts_json",
 ]

@@ -7,6 +7,7 @@ between those segments and the rest of the package: the text a claim is embedded
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..text import STOPWORDS, stem, words
@@ -50,9 +51,14 @@ def claim_words(claim: str, prompt: str) -> list[str]:
     return novel if novel else cw
 
 
+#: A claim that opens with a pronoun refers back to its question's subject ("It was designed by ...").
+REFERS_BACK_RE = re.compile(r"^\W*(?:he|she|it|they|its|his|her|their|this|these)\b", re.IGNORECASE)
+
+
 def _claim_query(prompt: str, claim: str) -> str:
-    """What to embed for a claim: short answers ("Delhi") mean little without their question."""
-    if len(words(claim)) <= SHORT_CLAIM_WORDS and prompt.strip():
+    """What to embed for a claim: short answers ("Delhi") mean little without their question, nor
+    does one that opens with a pronoun ("It was designed by Gaudi.") without the subject it names."""
+    if prompt.strip() and (len(words(claim)) <= SHORT_CLAIM_WORDS or REFERS_BACK_RE.match(claim)):
         return f"{prompt.strip()} {claim.strip()}"
     return claim
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..text import is_list_item
 from .claims import SentenceVerdict
 from .features import ALL_FEATURES
 
@@ -31,6 +32,48 @@ RETRIEVAL_FLOOR = 0.35
 #: benchmarks/grounding.py --parts ood).
 RETRIEVAL_MIN_COVERAGE = 0.3
 VERDICTS = ("supported", "hallucinated", "unverifiable")
+#: The "about" test (:func:`is_about`); defaults of :attr:`GroundingParams.about`, measured in
+#: benchmarks/grounding_logo.py (part about). One evidence window must hold this share of the
+#: claim's content words ...
+ABOUT_MIN_COVERAGE = 0.3
+#: ... and the evidence be close to the claim: its best sentence's cosine similarity, ...
+ABOUT_MIN_SIM = 0.5
+#: ... or this share of its names and numbers in one window ("Roger Christian" for a multi-hop
+#: question), ...
+ABOUT_MIN_KEYS = 0.75
+#: ... or this many of the prompt's content words in its aligned sentences. In index mode the
+#: window must hold this share of the claim's content words.
+ABOUT_MIN_PROMPT_WORDS = 4
+ABOUT_MIN_COVERAGE_INDEX = 0.4
+
+
+def is_about(features: dict[str, float], about: dict[str, float] | None = None) -> bool:
+    """Whether the evidence is *about* a claim, so that it can judge it (docs/grounding.md).
+
+    One evidence window (a sentence with the names it refers back to, or two adjacent sentences)
+    must state a good part of the claim - ``about_cov``, the share of its content words (a short
+    answer's, or one opening with a pronoun: with its question's) in that window, at least
+    ``about["min_coverage"]`` - and the evidence must be close to it by one of: its best sentence's
+    embedding similarity (``emb_max`` >= ``min_sim``), the claim's names and numbers in one window
+    (``about_keys`` >= ``min_keys``), the prompt's content words in the aligned sentences
+    (``prompt_overlap`` >= ``min_prompt_words``), or a structured record (a tool's result,
+    which embeds unlike prose). Evidence that never says what the claim talks about (an off-topic
+    retrieved passage, a source silent on the subject, a role-play line, a word problem's answer)
+    cannot show it wrong, however novel its words: such a claim is ``unverifiable``."""
+    return bool(about_mask(features.get("emb_max", 0.0), features.get("about_cov", 0.0), about,
+                           features.get("ev_record", 0.0), features.get("about_keys", -1.0),
+                           features.get("prompt_overlap", -1.0)))
+
+
+def about_mask(emb_max: Any, about_cov: Any, about: dict[str, float] | None = None, record: Any = 0.0,
+               about_keys: Any = -1.0, prompt_overlap: Any = -1.0) -> Any:
+    """:func:`is_about` on arrays (or scalars) of the features it reads."""
+    a = about or {}
+    cov = np.asarray(about_cov)
+    similar = ((np.asarray(emb_max) >= a.get("min_sim", ABOUT_MIN_SIM)) | (np.asarray(record) >= 0.5)
+               | (np.asarray(about_keys) >= a.get("min_keys", ABOUT_MIN_KEYS))
+               | (np.asarray(prompt_overlap) >= a.get("min_prompt_words", ABOUT_MIN_PROMPT_WORDS)))
+    return similar & (cov >= a.get("min_coverage", ABOUT_MIN_COVERAGE))
 
 
 @dataclass
@@ -45,6 +88,12 @@ class PairGrounding:
     worst_sentence: str | None
     confidence: str = "normal"   # "low" when the text looks non-English or evidence is missing
     verdict: str = "supported"   # "supported" | "hallucinated" | "unverifiable" (see VERDICTS)
+
+    @property
+    def doubtful(self) -> bool:
+        """Unverifiable because a judged claim lies between the doubt threshold and the threshold:
+        kept, with confidence "low", and worth reading (report.html lists these pairs)."""
+        return self.verdict == "unverifiable" and any(s.verdict == "doubtful" for s in self.sentences)
 
     @property
     def n_unsupported(self) -> int:
@@ -77,6 +126,11 @@ class GroundingParams:
     #: ``floors[f]`` (e.g. ``{"swap": 0.95}``: a fact stated with one slot changed is a
     #: contradiction however much of the wording the evidence shares). Empty = combiner only.
     floors: dict[str, float] = field(default_factory=dict)
+    #: Pairs whose probability lies in [doubt, threshold) are ``unverifiable`` with confidence
+    #: "low" ("doubtful - worth reading"); ``None`` = no doubt band (doubt = threshold).
+    doubt: float | None = None
+    #: The thresholds of :func:`is_about` ({"min_sim": ..., "min_coverage": ...}); empty = defaults.
+    about: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> GroundingParams:
@@ -89,7 +143,9 @@ class GroundingParams:
             raw = json.loads(text)
             params = cls(**{k: raw[k] for k in ("features", "mean", "scale", "coef", "intercept")},
                          threshold=float(raw.get("threshold", 0.5)), meta=raw.get("meta", {}),
-                         floors={str(k): float(v) for k, v in (raw.get("floors") or {}).items()})
+                         floors={str(k): float(v) for k, v in (raw.get("floors") or {}).items()},
+                         doubt=None if raw.get("doubt") is None else float(raw["doubt"]),
+                         about={str(k): float(v) for k, v in (raw.get("about") or {}).items()})
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ConfigError(f"could not read grounding parameters from {path or 'package data'}: {exc}") from exc
         unknown = [f for f in [*params.features, *params.floors] if f not in ALL_FEATURES]
@@ -130,39 +186,91 @@ class GroundingParams:
 
 
 def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, threshold: float,
-               not_about: Callable[[dict[str, float]], bool]) -> PairGrounding:
+               not_about: Callable[[dict[str, float]], bool], doubt: float | None = None,
+               about: dict[str, float] | None = None, conflicts: Sequence[str] = ()) -> PairGrounding:
     """A pair's judgement from its sentence verdicts, their support already set by the combiner
     (and the verifier); decides each checked sentence's verdict in place.
 
-    A checked sentence is ``unverifiable`` when the pair has no evidence (``mode`` "none") or, in
-    index mode, when ``not_about(features)`` says the retrieved evidence is not about it; else
-    ``unsupported`` when its P(unsupported) reaches ``threshold``, else ``supported``. The pair is
-    ``unverifiable`` (probabilities NaN) when no sentence is judged, else its worst judged
-    sentence decides. ``confidence`` is "low" when the response is mostly non-Latin letters."""
+    A checked sentence is ``unverifiable`` when the pair has no evidence (``mode`` "none"), when
+    the evidence is not about it (:func:`is_about` with ``about``; in index mode also
+    ``not_about(features)``, the retrieval floor) - it keeps its support as a number, but nothing
+    is held against it; else ``unsupported`` when its P(unsupported) reaches ``threshold``,
+    ``doubtful`` when it reaches ``doubt``, else ``supported``. With the pair's own source (not in
+    index mode), a claim one of the ``conflicts`` rules fires on is about it.
+
+    The pair is ``hallucinated`` when a judged sentence is unsupported; ``unverifiable`` with
+    confidence "low" (doubtful, worth reading) when one is doubtful; ``supported`` when some
+    sentence was judged and all judged ones are supported; else ``unverifiable``.
+    ``hallucination_prob`` is the worst judged sentence's P(unsupported), or, when none is judged,
+    the worst scored one's (the pair's own source lacks its words but is not about it: a ranking
+    signal, not a verdict); NaN when no sentence could be scored (no checkable claim or no
+    evidence) or, in index mode, none is judged (passages retrieved by similarity, about other
+    things, say nothing of the response). ``confidence`` is also "low"
+    when the response is mostly non-Latin letters or nothing was judged."""
     low_conf = _non_ascii_letter_share(response) > 0.5
+    doubt = threshold if doubt is None else min(doubt, threshold)
     checked = [v for v in verdicts if v.features]
-    judged = []
+    judged, scored = [], []
+    # A contradiction rule that fires (``conflicts``: the parameters' floors) in a window that
+    # states enough of the claim shows the pair's own source is about it, however its embedding
+    # compares. Not in index mode, where passages are retrieved for their similarity and a
+    # look-alike number or name is likelier.
+    cover = (about or {}).get("min_coverage", ABOUT_MIN_COVERAGE)
+    # Retrieved passages are the index's most similar ones whatever it holds: in index mode the
+    # window must state more of the claim (``min_coverage_index``).
+    cover_index = (about or {}).get("min_coverage_index", ABOUT_MIN_COVERAGE_INDEX)
+    on = {id(v): mode != "none" and (
+        (mode == "index" and not not_about(v.features) and is_about(v.features, about)
+         and v.features.get("about_cov", 0.0) >= cover_index)
+        or (mode != "index" and (is_about(v.features, about) or (
+            v.features.get("about_cov", 0.0) >= cover and any(v.features.get(c, 0.0) >= 0.5 for c in conflicts)))))
+        for v in checked}
+    # A list answers one question: when the pair's own source is about one of its items and
+    # supports it, it is about the list, and an item it lacks is judged too ("3. Smoke 20 cigars"
+    # in a list of health tips the source gives). Not in index mode: passages retrieved for one
+    # item say nothing about the others.
+    if mode in ("source", "source_id") and any(
+            on[id(v)] and 1.0 - v.support < threshold and is_list_item(v.text) for v in checked):
+        on.update({id(v): True for v in checked if is_list_item(v.text)})
     for v in checked:
-        if mode == "none" or (mode == "index" and not_about(v.features)):
+        if mode == "none":
             v.verdict = "unverifiable"
-        else:
-            v.verdict = "supported" if (1.0 - v.support) < threshold else "unsupported"
-            judged.append(v)
-    if not judged:
-        for v in checked:
+            v.support = float("nan")
+            continue
+        scored.append(v)
+        if not on[id(v)]:
+            v.verdict = "unverifiable"
+            continue
+        p = 1.0 - v.support
+        v.verdict = "unsupported" if p >= threshold else "doubtful" if p >= doubt else "supported"
+        judged.append(v)
+    if not scored:
+        return PairGrounding(
+            grounding=float("nan"), hallucination_prob=float("nan"), hallucinated=False,
+            evidence_mode=mode, sentences=verdicts, worst_sentence=None,
+            confidence="low", verdict="unverifiable")
+    if not judged and mode == "index":
+        # Passages retrieved for their similarity and not about the response say nothing of it.
+        for v in scored:
             v.support = float("nan")
         return PairGrounding(
             grounding=float("nan"), hallucination_prob=float("nan"), hallucinated=False,
             evidence_mode=mode, sentences=verdicts, worst_sentence=None,
             confidence="low", verdict="unverifiable")
-    worst = min(judged, key=lambda v: v.support)
+    worst = min(judged or scored, key=lambda v: v.support)
     prob = 1.0 - worst.support
-    flagged = bool(prob >= threshold)
+    if not judged:
+        verdict, conf = "unverifiable", "low"
+    elif any(v.verdict == "unsupported" for v in judged):
+        verdict, conf = "hallucinated", "normal"
+    elif any(v.verdict == "doubtful" for v in judged):
+        verdict, conf = "unverifiable", "low"
+    else:
+        verdict, conf = "supported", "normal"
     return PairGrounding(
-        grounding=worst.support, hallucination_prob=prob, hallucinated=flagged,
+        grounding=worst.support, hallucination_prob=prob, hallucinated=verdict == "hallucinated",
         evidence_mode=mode, sentences=verdicts, worst_sentence=worst.text,
-        confidence="low" if low_conf else "normal",
-        verdict="hallucinated" if flagged else "supported")
+        confidence="low" if low_conf else conf, verdict=verdict)
 
 
 def verdicts_json(g: PairGrounding) -> str:

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..text import STOPWORDS, Segment, expand_abbreviations, numbers, read_number_words, stem, words
+from ..text import (
+    STOPWORDS,
+    Segment,
+    expand_abbreviations,
+    number_spans,
+    numbers,
+    read_number_words,
+    stem,
+    words,
+)
 from .claims import SHORT_CLAIM_WORDS, SentenceVerdict, claim_words
 from .evidence import _EvidenceSentence
 
@@ -26,7 +35,7 @@ from .evidence import _EvidenceSentence
 ALL_FEATURES = (
     "cov_local", "cov_global", "emb_max", "emb_top2", "fuzz", "num_novel", "ent_novel",
     "neg_mismatch", "short_claim", "cov_best", "rel_gap", "rel_gap2", "num_local", "num_mismatch",
-    "swap", "key_absent", "nov_pair", "own_key_absent", "neg_flip",
+    "swap", "key_absent", "nov_pair", "own_key_absent", "neg_flip", "choice_key_absent",
 )
 #: Alias of ALL_FEATURES (the columns of calibrate.pair_features); the shipped parameters use a subset.
 FEATURES = ALL_FEATURES
@@ -35,19 +44,20 @@ FEATURES = ALL_FEATURES
 SUPPORT_FEATURES = frozenset({"cov_local", "cov_global", "emb_max", "emb_top2", "fuzz", "cov_best"})
 #: Features where a larger value means less support: coefficient must not be negative.
 AGAINST_FEATURES = frozenset({"num_novel", "ent_novel", "rel_gap", "rel_gap2", "num_local", "num_mismatch",
-                              "swap", "key_absent", "nov_pair", "own_key_absent", "neg_flip"})
+                              "swap", "key_absent", "nov_pair", "own_key_absent", "neg_flip",
+                              "choice_key_absent"})
 NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot can't won't don't doesn't "
                       "didn't isn't aren't wasn't weren't hasn't haven't hadn't without".split())
 #: Negations that flip a statement ("not", "never", "no longer", "isn't", any "n't"), for the
 #: ``neg_flip`` rule; "without" negates a phrase, not the statement, so it is left out.
 _FLIP_EXTRA = frozenset({"longer", "anymore"})   # "no longer", "not anymore": part of the negation
-_CLAUSE_RE = re.compile(r"[,;:()—–]|\s-\s|\b(?:but|while|whereas|although|though|which|who|because|unlike)\b",
+_CLAUSE_RE = re.compile(r"[,;:()—–!?]|(?<!\d)\.|\.(?!\d)|\s-\s|\b(?:but|while|whereas|although|though|which|who|because|unlike)\b",
                         re.IGNORECASE)
 # A prompt that offers alternatives ("Is the capital Lima or Quito?", "Which is older, A and B?")
 # or asks a yes/no question ("Is Paris the capital of Peru?"): its names are the answer's
 # candidates, not facts the user gave, so the answer must find them in the evidence.
-_CHOICE_RE = re.compile(r"\b(?:or|vs|versus|either|neither|nor|between|whether)\b|\b(?:which|who|whom|whose)\b.*\band\b",
-                        re.IGNORECASE | re.DOTALL)
+_CHOICE_RE = re.compile(r"\b(?:or|vs|versus|either|neither|nor|between|whether)\b|\b(?:which|who|whom|whose)\b.*\band\b"
+                        r"|\b[A-Da-d]\)\s*\S.*\b[A-Da-d]\)\s*\S", re.IGNORECASE | re.DOTALL)
 _POLAR_RE = re.compile(r"(?:^|[.!?:\n]\s*)(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|should|"
                        r"shall|may|might|must|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|hasn't|haven't|"
                        r"can't|won't)\b[^.!?]*\?", re.IGNORECASE)
@@ -174,11 +184,13 @@ def _is_flip_neg(w: str) -> bool:
 
 
 def _negated(text: str, anchor: set[str]) -> bool:
-    """Whether a clause of ``text`` that holds one of the ``anchor`` stems is negated ("The tower,
-    which is not red, is 330 m tall." is not negated about its height)."""
+    """Whether a clause of ``text`` that holds at least half the ``anchor`` stems is negated ("The
+    tower, which is not red, is 330 m tall." is not negated about its height; nor is "The NFL has
+    no written rule against female players." about the NFL's game time)."""
+    need = max(1.0, 0.5 * len(anchor))
     for clause in _CLAUSE_RE.split(text):
         ws = words(clause)
-        if any(_is_flip_neg(w) for w in ws) and any(stem(w) in anchor for w in ws):
+        if any(_is_flip_neg(w) for w in ws) and sum(stem(w) in anchor for w in set(ws)) >= need:
             return True
     return False
 
@@ -205,13 +217,17 @@ def _neg_flip(claim: str, own_keys: set[str], ev: Sequence[_EvidenceSentence], e
     if len(set(core)) < 2:
         return -1
     cnums = set(numbers(claim))
+    # Its predicate (the content words that are not names or numbers) must be there whole: "had no
+    # relation to" is not the negation of "was against", nor "is dissociated from" of "has not hosted".
+    predicate = set(core) - own_keys - _names(claim) - cnums
     # The core's distinct words with their counts: the same sums as over the list, fewer lookups.
     counts = list(Counter(core).items())
     flipped = -1
     for j, x in enumerate(elex):
         strict = ctx_terms[j]  # holds x.stems (see _with_antecedents)
         lenient = lenient_terms[j]
-        if sum(c for w, c in counts if w in lenient) < 0.8 * len(core):
+        if sum(c for w, c in counts if w in lenient) < 0.8 * len(core) or not (
+                predicate <= lenient or {_lemma(w) for w in predicate} <= {_lemma(w) for w in lenient}):
             continue
         anchor = {w for w, _ in counts if w in lenient}
         same = _negated(claim, anchor) == _negated(ev[j].text, anchor)
@@ -224,6 +240,54 @@ def _neg_flip(claim: str, own_keys: set[str], ev: Sequence[_EvidenceSentence], e
     return flipped
 
 
+_UNIT_RE = re.compile(r"[$€£¥%]")
+
+
+def _number_slots(text: str) -> list[tuple[str, set[str]]]:
+    """Each number of ``text`` (normalised as :func:`~curator.text.numbers`) with its *slot*: the
+    stems of the content words right around it (two before, two after) and a currency or percent
+    sign next to it. "24 km" and "42 km" share the slot {"km"}; "the 14th Dalai Lama" and "in
+    1959" share none."""
+    out = []
+    for n, a, b in number_spans(text):
+        before = [w for w in words(text[max(0, a - 60):a]) if w not in STOPWORDS and not w[0].isdigit()][-2:]
+        after = [w for w in words(text[b:b + 60]) if w not in STOPWORDS and not w[0].isdigit()][:2]
+        slot = {stem(w) for w in before + after}
+        slot |= set(_UNIT_RE.findall(text[max(0, a - 2):a] + text[b:b + 2]))
+        out.append((n, slot))
+    return out
+
+
+def _num_mismatch(claim: str, ev_numbers: set[str], given: set[str], aligned: Sequence[str]) -> float:
+    """1.0 when a number of the claim is nowhere in the evidence and an aligned evidence sentence
+    has another number in the same slot ("24 km" vs "42 km", "$1.30 per share" vs "$1.87 per
+    share"): the claim states the sentence's quantity with another value."""
+    mine = [(n, slot) for n, slot in _number_slots(claim) if n not in given]
+    missing = [(n, slot) for n, slot in mine if n not in ev_numbers and slot]
+    if not missing:
+        return 0.0
+    own = {n for n, _ in mine}
+    for text in aligned:
+        for m, slot in _number_slots(text):
+            if m not in own and m not in given and any(slot & s for _, s in missing):
+                return 1.0
+    return 0.0
+
+
+#: Irregular past forms, for matching a negated claim's verb with the evidence's ("did not win"
+#: vs "won"); only the negation-flip rule uses them.
+_IRREGULAR = dict(pair.split(":") for pair in (
+    "won:win wrote:write made:make took:take gave:give began:begin became:become went:go came:come found:find "
+    "led:lead held:hold built:build sold:sell bought:buy told:tell said:say left:leave grew:grow ran:run met:meet "
+    "kept:keep brought:bring thought:think saw:see knew:know fell:fall rose:rise drove:drive chose:choose "
+    "spoke:speak taught:teach lost:lose paid:pay sent:send spent:spend stood:stand fought:fight flew:fly "
+    "drew:draw broke:break wore:wear sang:sing swam:swim hid:hide shot:shoot threw:throw ate:eat").split())
+
+
+def _lemma(w: str) -> str:
+    return _IRREGULAR.get(w, w)
+
+
 def _half_absent(keys: set[str], present: set[str]) -> float:
     """Share of ``keys`` absent from ``present`` when at least one is present and one absent."""
     if len(keys) < 2:
@@ -232,16 +296,53 @@ def _half_absent(keys: set[str], present: set[str]) -> float:
     return n_absent / len(keys) if 0 < n_absent < len(keys) else 0.0
 
 
-def _swap(keys: set[str], claim_numbers: set[str], claim_stems: Sequence[str], aligned: _Lex,
-          aligned_terms: set[str], given: set[str]) -> float:
+def _slots(text: str, term: str) -> list[set[str]]:
+    """The slots of ``term`` (a stem or a normalised number) in ``text``: per occurrence, the stems
+    of the two content words before and the two after it, and a currency or percent sign next to
+    it (see :func:`_number_slots`)."""
+    if term[:1].isdigit():
+        return [slot for n, slot in _number_slots(text) if n == term]
+    out = []
+    for m in _WORD_ITER_RE.finditer(text):
+        if stem(m.group(0)) != term:
+            continue
+        a, b = m.start(), m.end()
+        before = [w for w in words(text[max(0, a - 60):a]) if w not in STOPWORDS][-2:]
+        after = [w for w in words(text[b:b + 60]) if w not in STOPWORDS][:2]
+        out.append({stem(w) for w in before + after})
+    return out
+
+
+_WORD_ITER_RE = re.compile(r"\w+(?:[-'’.]\w+)*")
+
+
+def _name_partners(claim: str, missing: set[str], present: set[str]) -> set[str]:
+    """Missing name stems that sit in one capitalised name with a present one ("Penélope Cruz"
+    against "Cruz has modelled ...", "Alexei Popyrin" against "Popyrin"): the name is there."""
+    out = set()
+    for run in re.finditer(r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+", claim):
+        stems = {stem(w) for w in words(run.group(0))} - STOPWORDS
+        if stems & present:
+            out |= stems & missing
+    return out
+
+
+STRICT_SWAP = True
+
+
+def _swap(claim: str, keys: set[str], claim_numbers: set[str], claim_stems: Sequence[str], aligned_text: str,
+          aligned: _Lex, aligned_terms: set[str], given: set[str]) -> float:
     """1.0 when the aligned evidence sentence states the claim's relation with one slot changed.
 
     A key term of the claim (a number or a name) is missing from the sentence the claim aligns
-    with, that sentence holds another term of the same kind in its place ("Quito is the capital of
-    Peru." vs "Lima is the capital of Peru."; "24 km" vs "42 km"), and the rest of the claim is
-    there: at least half its key terms, or at least 60 % of its other content words. Terms the
-    prompt gives do not count as replacements."""
+    with, that sentence holds another term of the same kind *in its slot* - with a content word
+    next to it that is next to the missing term in the claim ("Quito is the capital of Peru." vs
+    "Lima is the capital of Peru."; "24 km" vs "42 km"; "moved to Paris in 1867" vs "She moved to
+    Paris in 1891") - and the rest of the claim is there: at least half its key terms, or at least
+    60 % of its other content words. Terms the prompt gives do not count as replacements; a given
+    name whose family name is there is not missing ("Penélope Cruz" vs "Cruz has modelled ...")."""
     missing = keys - aligned_terms
+    missing -= _name_partners(claim, missing, aligned_terms)
     if not missing:
         return 0.0
     kept = len(keys) - len(missing)
@@ -249,13 +350,45 @@ def _swap(keys: set[str], claim_numbers: set[str], claim_stems: Sequence[str], a
     rest_cov = (sum(w in aligned.stems for w in rest) / len(rest)) if rest else 0.0
     if not (kept * 2 >= len(keys) and kept > 0) and rest_cov < 0.6:
         return 0.0
+    if STRICT_SWAP and (len(missing) != 1 or len(words(claim)) > 20 or (rest and rest_cov < 0.6)):
+        return 0.0
     for k in missing:
-        if k in claim_numbers:
-            if aligned.numbers - keys - given:
+        if k in claim_numbers and k in _qualified_numbers(claim):
+            continue  # "less than $1 million" is not a value that "$181,674" replaces
+        mine = _slots(claim, k)
+        candidates = (aligned.numbers if k in claim_numbers else aligned.names) - keys - given
+        for c in candidates:
+            if len(c) >= 4 and len(k) >= 4 and (c.startswith(k) or k.startswith(c)):
+                continue  # one family of words ("Europe", "European"), not a replacement
+            if any(a & b for a in mine for b in _slots(aligned_text, c)):
                 return 1.0
-        elif aligned.names - keys - given:
-            return 1.0
     return 0.0
+
+
+_QUALIFIED_RE = re.compile(r"(?:\b(?:less|more|fewer|greater|lower|higher)\s+than|\b(?:over|under|nearly|almost|about|"
+                           r"around|approximately|roughly|at\s+least|at\s+most|up\s+to))\s*[$€£]?\s*$", re.IGNORECASE)
+
+
+def _qualified_numbers(text: str) -> set[str]:
+    """Numbers stated as a bound or an estimate ("less than 1 million", "about 40", "over $5")."""
+    out = set()
+    for n, a, _ in number_spans(text):
+        if _QUALIFIED_RE.search(text[max(0, a - 24):a]):
+            out.add(n)
+    return out
+
+
+def _about(claim_stems: Sequence[str], keys: set[str], question: set[str],
+           windows: Sequence[set[str]]) -> tuple[float, float]:
+    """How much of a claim one evidence window states: the largest share of its content stems
+    (``claim_stems``, plus the ``question``'s content stems not among them) in one window, and
+    the largest share of its key terms (-1.0 when it has fewer than two: one name found is weak)."""
+    want = list(claim_stems) + [w for w in question if w not in claim_stems]
+    if not windows:
+        return 0.0, (-1.0 if not keys else 0.0)
+    cov = max(_coverages(want, windows)) if want else 1.0
+    share = max(len(keys & w) for w in windows) / len(keys) if len(keys) >= 2 else -1.0
+    return float(cov), float(share)
 
 
 def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]],
@@ -285,6 +418,10 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
         win_terms = [elex[j].terms | elex[j + 1].terms for j in range(len(ev) - 1)
                      if ev[j].passage == ev[j + 1].passage]
         ctx_terms = _with_antecedents(ev, elex)
+        # The about test's windows: each sentence with its antecedents, and any two adjacent
+        # sentences of a passage joined (facts in neighbouring sentences count as stated together).
+        windows = ctx_terms + [ctx_terms[j] | ctx_terms[j + 1] for j in range(len(ev) - 1)
+                               if ev[j].passage == ev[j + 1].passage]
         lenient_terms = _lenient_terms(ev, elex, ctx_terms)
         prompt_x = _lexical(prompt)
         prompt_numbers = set(numbers(prompt_x))
@@ -296,13 +433,20 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
         # subject, while prose that never names the question's subject ("I had a great day
         # in Paris" for "What is the capital of France?") is about something else.
         given = _given_terms(prompt_x) if ev and all(e.record for e in ev) else set()
+        # Replacements in a swap: not the names the prompt gives, but those it offers count.
+        prompt_given = _given_terms(prompt_x)
         prompt_cw = {stem(w) for w in words(prompt_x) if w not in STOPWORDS and len(w) > 2}
+        # The question offers candidates (alternatives, or a yes/no question) and names some.
+        offered = bool((prompt_ents or prompt_numbers) and (_CHOICE_RE.search(prompt_x) or _POLAR_RE.search(prompt_x)))
         sims_all = cvec @ evec.T if len(ev) else np.zeros((len(claims), 0))
         # Pair-level lexical novelty: the share of the response's content words (checked
         # claims only) that the evidence never uses, as written.
         ev_words: set[str] = set().union(*(x.words for x in elex)) if elex else set()
         resp_cw = [w for c in claims for w in words(_lexical(c.check))
                    if w not in STOPWORDS and stem(w) not in given]
+        if given:  # a record: its keys are identifiers ("population_millions"), compared by stem
+            ev_words |= all_stems
+            resp_cw = [stem(w) for w in resp_cw]
         nov_pair = (sum(w not in ev_words for w in resp_cw) / len(resp_cw)) if resp_cw else 0.0
         verdicts: list[SentenceVerdict] = []
         ci = 0
@@ -316,6 +460,7 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
             cw = claim_words(claim, prompt_x)
             claim_nums = [n for n in numbers(claim) if n not in prompt_numbers]
             short = len(words(claim)) <= SHORT_CLAIM_WORDS
+            claim_stems = [stem(w) for w in words(claim) if w not in STOPWORDS]
             keys = _key_terms(claim, all_stems, ev, elex)
             # The relation the claim states, less what the prompt gave (see `given`).
             own_keys = set(keys) - given
@@ -336,7 +481,6 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                 local_text = " ".join(ev[j].text for j in top)
                 cov_best = float(lex[best])
                 local_nums: set[str] = set().union(*(elex[j].numbers for j in top))
-                best_nums = elex[best].numbers
                 # A swap needs a relation no evidence sentence states whole; checked on the
                 # claim's best two aligned sentences, so an unrelated look-alike sentence
                 # elsewhere in a big index cannot turn a stated fact into a "swap".
@@ -344,8 +488,11 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                 # often stated in another sentence of a multi-hop source (with them, the
                 # rule fired on 59 % of HaluEval-QA pairs, mostly faithful ones).
                 whole = any(own_keys <= t for t in ctx_terms)
-                swap = 0.0 if whole else max(_swap(own_keys, set(numbers(claim)), cw, elex[int(j)],
-                                                   ctx_terms[int(j)], prompt_stems | prompt_numbers)
+                # The rest of the claim: all its content words (those it shares with the question
+                # too: "The bridge is in Berlin." restates "Where is the bridge?").
+                swap = 0.0 if whole else max(_swap(claim, own_keys, set(numbers(claim)), claim_stems,
+                                                   _lexical(ev[int(j)].text),
+                                                   elex[int(j)], ctx_terms[int(j)], prompt_given)
                                              for j in top)
                 flip = _neg_flip(claim, own_keys, ev, elex, ctx_terms, lenient_terms)
                 if flip >= 0:  # cite the sentence the claim contradicts
@@ -358,18 +505,33 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                     rel_gap = rel_gap2 = 0.0
             else:
                 local, best, emb_max, emb_top2, fz, local_text = set(), -1, 0.0, 0.0, 0.0, ""
-                cov_best, local_nums, best_nums = 0.0, set(), set()
+                cov_best, local_nums, top = 0.0, set(), np.zeros(0, dtype=np.int64)
                 rel_gap = rel_gap2 = 1.0 if len(keys) >= 2 else 0.0
                 swap = 0.0
                 flip = -1
             ci += 1
+            own_absent = _half_absent(own_keys, all_stems | ev_numbers)
+            # All its content words (also those it shares with the question: "It was designed by
+            # Gaudi." restates "Who designed the tower?"), and the question's when it is a short
+            # answer or opens with a pronoun that refers back to the question's subject.
+            # Against a record, less the names and numbers the prompt gives: a tool's result
+            # answers the call without naming its subject ("Paris" in "It is 18 °C in Paris." vs
+            # {"temp_c": 18}).
+            given_keys = given & (prompt_ents | prompt_numbers)
+            about_cov, about_keys = _about(
+                [w for w in claim_stems if w not in given_keys], keys - given_keys,
+                set() if given else prompt_cw if short or _PRONOUN_START_RE.match(claim) else set(), windows)
             cov_local = _coverage(cw, local)
             cov_global = _coverage(cw, all_stems)
             num_novel = float(any(n not in ev_numbers for n in claim_nums))
             num_local = (sum(n not in local_nums for n in claim_nums) / len(claim_nums)) if claim_nums else 0.0
             # "24 km" where the aligned sentence says "42 km": a number the evidence lacks,
             # in place of one the aligned sentence has.
-            num_mismatch = float(bool(num_novel) and bool(best_nums - set(claim_nums) - prompt_numbers))
+            # The prompt's numbers are not replacements, unless the evidence states them too (a
+            # chat's prompt carries the tool result the answer misreads).
+            num_mismatch = (_num_mismatch(claim, ev_numbers, prompt_numbers - ev_numbers,
+                                          [_lexical(ev[int(j)].text) for j in top])
+                            if len(ev) and num_novel else 0.0)
             caps = [stem(w) for c in _capitalised(claim) for w in words(c)]
             caps = [c for c in caps if c not in prompt_stems and c not in STOPWORDS]
             ent_novel = (sum(c not in all_stems for c in caps) / len(caps)) if caps else 0.0
@@ -388,9 +550,23 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                 # Paris." vs "I had a great day in Paris"). Names the prompt gives (not
                 # offers as alternatives) need not be in the evidence: "It is 18 °C in
                 # Paris." answering "What's the weather in Paris?" from {"temp_c": 18}.
-                "own_key_absent": _half_absent(own_keys, all_stems | ev_numbers),
+                "own_key_absent": own_absent,
+                # The same where the question offers the candidates (a choice or a yes/no question
+                # naming them): the answer's pick is absent while the rest of its relation is
+                # there ("Is it 18 °C in Paris or in Lyon?" -> "It is 18 °C in Lyon." vs
+                # {"city": "Paris", ...}). Not for an open question: a ticker ("MSFT") or a
+                # name the tool's call carried is not in its result.
+                "choice_key_absent": own_absent if offered else 0.0,
                 # The claim stated by an evidence sentence with the opposite negation.
                 "neg_flip": float(flip >= 0),
+                # The "about" test's inputs (see combiner.is_about): the largest share of the
+                # claim's content words (a short answer's: with its question's) that one
+                # evidence window (a sentence, or two adjacent ones) holds, and of its key terms
+                # (-1: it has none).
+                "about_cov": about_cov, "about_keys": about_keys,
+                # 1.0 when all the evidence is structured records (a tool's JSON result): the
+                # about test reads them by their words only (a record embeds unlike prose).
+                "ev_record": float(bool(ev) and all(e.record for e in ev)),
                 # Prompt content words in the aligned evidence (-1: the prompt has none);
                 # not a combiner feature: index mode's off-topic test (retrieval_min_coverage).
                 "prompt_overlap": float(len(prompt_cw & local)) if prompt_cw else -1.0,

@@ -188,12 +188,14 @@ class GroundingScorer:
     def score(self, pairs: Sequence[PairInput]) -> list[PairGrounding]:
         """Judge every pair; the result list is aligned with ``pairs``.
 
-        A pair is ``unverifiable`` (``hallucinated`` False, probabilities NaN) when it makes no
-        checkable claim (only code, tables, non-answers...), has no evidence, or (index mode)
-        none of its claims retrieves evidence about it (``retrieval_floor``,
-        ``retrieval_min_coverage``); otherwise
-        ``hallucinated`` if its worst judged claim's probability reaches the threshold, else
-        ``supported``. Claims below the floor are ``unverifiable`` and do not count."""
+        A claim is judged only when its evidence is about it (:func:`~curator.grounding.is_about`;
+        in index mode also above ``retrieval_floor`` / ``retrieval_min_coverage``). A pair is
+        ``hallucinated`` when a judged claim's probability reaches the threshold; ``unverifiable``
+        with confidence "low" (doubtful) when one reaches the parameters' doubt threshold;
+        ``supported`` when some claim is judged and all are below it; else ``unverifiable`` (no
+        checkable claim, no evidence, or evidence about none of its claims). See
+        :func:`~curator.grounding.judge_pair` for ``hallucination_prob`` (a number, or NaN when
+        nothing could be scored or, in index mode, nothing was judged)."""
         embedder, params, threshold = self._validate()
         self.threshold_ = threshold
         per_pair, modes, ev_texts = self._features(pairs, embedder)
@@ -205,5 +207,6 @@ class GroundingScorer:
                 v.support = float(1.0 - pr)
             if self._verifier is not None:
                 self._verify(pairs, per_pair, ev_texts, modes)
-        return [judge_pair(p.response, verdicts, mode, threshold, self._not_about)
+        return [judge_pair(p.response, verdicts, mode, threshold, self._not_about, params.doubt, params.about,
+                           tuple(params.floors))
                 for p, verdicts, mode in zip(pairs, per_pair, modes)]

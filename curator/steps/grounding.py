@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -39,8 +40,9 @@ class GroundingStep(Step):
     outputs (benchmarks/RESULTS.md "Scale")."""
 
     name = "grounding"
-    #: Share of unverifiable rows above which the summary carries a warning.
-    UNVERIFIABLE_WARN_SHARE = 0.5
+    #: Share of the rows with a checkable claim whose evidence is about none of their claims at or
+    #: above which the summary and the CLI warn that the evidence does not cover the data.
+    UNVERIFIABLE_WARN_SHARE = 0.2
 
     def __init__(self, index: str | None = None, top_k: int = 5, threshold: float | None = None,
                  params: str | None = None, drop: bool = True, batch_size: int = 1024,
@@ -131,8 +133,10 @@ class GroundingStep(Step):
         for o, g in zip(owner, per_pair):
             by_row[o].append(g)
         results = [worst_turn(turns) for turns in by_row]
-        table = put_column(table, R.GROUNDING, rows, [g.grounding for g in results], pl.Float64)
-        table = put_column(table, R.HALLUCINATION_PROB, rows, [g.hallucination_prob for g in results], pl.Float64)
+        # A pair without a probability (nothing scored) gets a null, never NaN (docs/grounding.md).
+        table = put_column(table, R.GROUNDING, rows, [_null(g.grounding) for g in results], pl.Float64)
+        table = put_column(table, R.HALLUCINATION_PROB, rows, [_null(g.hallucination_prob) for g in results],
+                           pl.Float64)
         table = put_column(table, R.HALLUCINATED, rows, [g.hallucinated for g in results], pl.Boolean)
         table = put_column(table, R.GROUNDING_VERDICT, rows, [g.verdict for g in results], pl.String)
         table = put_column(table, R.N_SENTENCES, rows, [len(g.sentences) for g in results], pl.Int64)
@@ -160,6 +164,7 @@ class GroundingStep(Step):
         stats: dict[str, Any] = {
             "flagged": int(sum(g.hallucinated for g in results)),
             "verdicts": {v: int(verdicts.get(v, 0)) for v in ("supported", "hallucinated", "unverifiable")},
+            "doubtful": int(sum(g.doubtful for g in results)),
             "evidence_modes": dict(Counter(g.evidence_mode for g in results)),
             "threshold": getattr(scorer, "threshold_", self.threshold)}
         warnings = []
@@ -179,12 +184,16 @@ class GroundingStep(Step):
                             f"{', ...' if len(unknown) > 3 else ''}): they are unverifiable (kept, not judged), "
                             "never graded against other documents; fix the ids or add the documents with "
                             "`curator index add`.")
-        n_unver = verdicts.get("unverifiable", 0)
-        if results and n_unver > self.UNVERIFIABLE_WARN_SHARE * len(results):
+        # Rows with a checkable claim and evidence, none of whose claims the evidence is about.
+        with_claims = [g for g in results if g.evidence_mode != "none" and any(v.features for v in g.sentences)]
+        off = sum(g.verdict == "unverifiable" and not g.doubtful for g in with_claims)
+        stats["not_about"] = off
+        if with_claims and off >= self.UNVERIFIABLE_WARN_SHARE * len(with_claims):
             what = ("the index does not seem to cover this data" if index is not None
                     else "the sources do not seem to cover these responses")
-            warnings.append(f"{n_unver} of {len(results)} rows are unverifiable: {what} "
-                            "(or the responses make no checkable claim); they are kept, not judged.")
+            warnings.append(f"{off} of {len(with_claims)} rows with a checkable claim ({off / len(with_claims):.0%}) "
+                            f"are unverifiable: {what} (the evidence found is about something else); "
+                            "they are kept, not judged.")
         if warnings:
             stats["warnings"] = warnings
         if self.drop:
@@ -254,13 +263,18 @@ def worst_turn(turns: list[Any]) -> Any:
     scored = [g for g in turns if not np.isnan(g.hallucination_prob)]
     worst = max(scored, key=lambda g: g.hallucination_prob) if scored else turns[0]
     hallucinated = any(g.hallucinated for g in turns)
-    verdict = ("hallucinated" if hallucinated else
+    doubtful = not hallucinated and any(g.doubtful for g in turns)
+    verdict = ("hallucinated" if hallucinated else "unverifiable" if doubtful else
                "supported" if any(g.verdict == "supported" for g in turns) else "unverifiable")
     return PairGrounding(grounding=worst.grounding, hallucination_prob=worst.hallucination_prob,
                          hallucinated=hallucinated, evidence_mode=worst.evidence_mode,
                          sentences=[s for g in turns for s in g.sentences], worst_sentence=worst.worst_sentence,
                          confidence="low" if any(g.confidence == "low" for g in turns) else "normal",
                          verdict=verdict)
+
+
+def _null(x: float) -> float | None:
+    return None if x is None or math.isnan(x) else x
 
 
 #: What GroundingStep does with a ``source_id`` the index does not have.

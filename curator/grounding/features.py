@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -92,8 +93,32 @@ def _coverages(claim_stems: Sequence[str], evidence_stems: Sequence[set[str]]) -
     stems); each distinct stem is looked up once and counted with its multiplicity."""
     if not claim_stems:
         return [1.0] * len(evidence_stems)
-    counts, n = list(Counter(claim_stems).items()), len(claim_stems)
-    return [sum(c for w, c in counts if w in e) / n for e in evidence_stems]
+    held, n = _Held(claim_stems), len(claim_stems)
+    keys = held.keys
+    if held.single:
+        return [len(keys.intersection(e)) / n for e in evidence_stems]
+    counts = held.counts
+    return [sum(counts[w] for w in keys.intersection(e)) / n for e in evidence_stems]
+
+
+class _Held:
+    """A claim's stems with their multiplicity: :meth:`count` is how many of them a set of terms
+    holds, from one set intersection in C (not a Python lookup per stem, per evidence set: that
+    was the largest part of ``claim_features`` once every window is compared; issue 21)."""
+
+    __slots__ = ("counts", "keys", "single")
+
+    def __init__(self, stems: Sequence[str]) -> None:
+        self.counts = Counter(stems)
+        self.keys = set(self.counts)
+        self.single = len(self.keys) == len(stems)
+
+    def count(self, terms: set[str]) -> int:
+        common = self.keys.intersection(terms)
+        if self.single:
+            return len(common)
+        counts = self.counts
+        return sum(counts[w] for w in common)
 
 
 def _capitalised(text: str) -> set[str]:
@@ -159,6 +184,7 @@ def _with_antecedents(ev: Sequence[_EvidenceSentence], elex: Sequence[_Lex]) -> 
     return out
 
 
+@lru_cache(maxsize=1 << 16)
 def _lexical(text: str) -> str:
     """The text lexical features compare: abbreviations expanded, English number words in
     digits ("three million" compares with "3,000,000"), and identifiers cut at their
@@ -222,11 +248,12 @@ def _neg_flip(claim: str, own_keys: set[str], ev: Sequence[_EvidenceSentence], e
     predicate = set(core) - own_keys - _names(claim) - cnums
     # The core's distinct words with their counts: the same sums as over the list, fewer lookups.
     counts = list(Counter(core).items())
+    held = _Held(core)
     flipped = -1
     for j, x in enumerate(elex):
         strict = ctx_terms[j]  # holds x.stems (see _with_antecedents)
         lenient = lenient_terms[j]
-        if sum(c for w, c in counts if w in lenient) < 0.8 * len(core) or not (
+        if held.count(lenient) < 0.8 * len(core) or not (
                 predicate <= lenient or {_lemma(w) for w in predicate} <= {_lemma(w) for w in lenient}):
             continue
         anchor = {w for w, _ in counts if w in lenient}
@@ -234,7 +261,7 @@ def _neg_flip(claim: str, own_keys: set[str], ev: Sequence[_EvidenceSentence], e
         if same:
             return -1
         # Read with its antecedent, but at least half of the claim in the sentence itself.
-        if (flipped < 0 and sum(c for w, c in counts if w in strict) >= 0.5 * len(core) and cnums <= x.numbers
+        if (flipped < 0 and held.count(strict) >= 0.5 * len(core) and cnums <= x.numbers
                 and own_keys <= ctx_terms[j]):
             flipped = j
     return flipped
@@ -415,14 +442,15 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
         all_stems: set[str] = set().union(*ev_stems) if ev_stems else set()
         ev_numbers: set[str] = set().union(*(x.numbers for x in elex)) if elex else set()
         # Windows of two adjacent evidence sentences of the same passage.
+        # (Built only for a pair with a checked claim: they are read per claim.)
         win_terms = [elex[j].terms | elex[j + 1].terms for j in range(len(ev) - 1)
-                     if ev[j].passage == ev[j + 1].passage]
+                     if ev[j].passage == ev[j + 1].passage] if claims else []
         ctx_terms = _with_antecedents(ev, elex)
         # The about test's windows: each sentence with its antecedents, and any two adjacent
         # sentences of a passage joined (facts in neighbouring sentences count as stated together).
         windows = ctx_terms + [ctx_terms[j] | ctx_terms[j + 1] for j in range(len(ev) - 1)
-                               if ev[j].passage == ev[j + 1].passage]
-        lenient_terms = _lenient_terms(ev, elex, ctx_terms)
+                               if ev[j].passage == ev[j + 1].passage] if claims else []
+        lenient_terms = _lenient_terms(ev, elex, ctx_terms) if claims else []
         prompt_x = _lexical(prompt)
         prompt_numbers = set(numbers(prompt_x))
         prompt_stems = {stem(w) for w in words(prompt_x)}

@@ -92,3 +92,13 @@ def test_merge_unique_is_the_sorted_union():
         a = _sorted_unique(rng.integers(0, 500, size_a).astype(np.uint64))
         b = _sorted_unique(rng.integers(0, 500, size_b).astype(np.uint64))
         assert np.array_equal(near._merge_unique(a, b), np.union1d(a, b))
+
+
+def test_char_classes_read_only_where_classes_live():
+    """The normaliser's table, built from the planes that hold classed characters, equals the
+    one built from every code point (for this Python's Unicode version)."""
+    import sys
+
+    from curator.dedup.normalize import _char_classes, _classify
+
+    assert np.array_equal(_char_classes(), _classify((range(sys.maxunicode + 1),)))

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import curator.dedup.near as near
 from curator.dedup import NearDuplicateFinder
@@ -102,3 +104,21 @@ def test_char_classes_read_only_where_classes_live():
     from curator.dedup.normalize import _char_classes, _classify
 
     assert np.array_equal(_char_classes(), _classify((range(sys.maxunicode + 1),)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ09 \t\n.,;:!?'\"()[]{}_-/*+=<>%#@&$€’`^~|\\é\u00a0")),
+               max_size=30),
+       st.sampled_from(["", "1", "a", "("]), st.sampled_from(["", "2", "b", ")"]))
+def test_symbol_runs_fast_path_changes_nothing(chunk, left, right):
+    import re
+
+    import curator.dedup.guard as guard
+
+    fast = guard._symbol_runs(chunk, left, right)
+    real = guard._PLAIN_CHUNK_RE
+    try:
+        guard._PLAIN_CHUNK_RE = re.compile(r"(?!)")  # never matches: every chunk read in full
+        assert guard._symbol_runs(chunk, left, right) == fast
+    finally:
+        guard._PLAIN_CHUNK_RE = real

@@ -6,6 +6,7 @@
     python benchmarks/dedup.py --parts mix,pairs-combined
     python benchmarks/dedup.py --parts pairs-near
     python benchmarks/dedup.py --parts guard --rows 100000 --prev-ref b6fe1f5
+    python benchmarks/dedup.py --parts real --real-refs 15c4de6,16fd5c8,new --repeats 2
 
 Parts (``--parts``, comma-separated; default ``pairs,throughput``):
 
@@ -28,6 +29,12 @@ Parts (``--parts``, comma-separated; default ``pairs,throughput``):
   rows (GSM8K-like word problems whose numbers and names vary, toolformer-like tool queries,
   role-play prompts): drops per method, drops below the threshold, templated rows dropped.
 * ``templated``: the value guard's cost on 6,000 templated rows (with / without the guard).
+* ``real``: `curator dedup` on the real file (``--real``, default
+  shared/data/perf/real_mix_21k.jsonl.gz) with the code of each of ``--real-refs`` (git refs;
+  ``new`` = this tree), every embedding served from one precomputed table (``--vectors``, built
+  on the first run with the real model; see benchmarks/_dedup_real.py): process CPU seconds,
+  wall, the near stage's candidates, runs alternating, and whether the last two refs' kept and
+  dropped rows are byte-identical. ``--no-semantic`` leaves the semantic stage out.
 * ``guard``: the cluster + guard stage alone on fixed near edges (corpus of ``--rows`` and 8,000
   templated rows), CPU seconds without the guard, with today's and with ``--prev-ref``'s.
 
@@ -69,6 +76,7 @@ from curator.text import normalize_text, split_sentences  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import data_dir, load_pairs, read_jsonl  # noqa: E402
+from _dedup_real import part_real  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE_REF = "15c4de6"  # main before issue 10 (connected components, lossy normalisation, no guard)
@@ -772,6 +780,8 @@ PARTS = {
     "mix": lambda a: part_mix(a.baseline_ref, a.semantic, a.repeats, a.prev_ref),
     "templated": lambda a: part_templated(),
     "guard": lambda a: part_guard(a.rows, a.repeats, a.prev_ref),
+    "real": lambda a: part_real(a.real or data_dir() / "perf/real_mix_21k.jsonl.gz", a.real_refs.split(","), a.repeats, a.vectors, a.no_semantic,
+                                a.real_refs.split(",")[-2:]),
 }
 
 
@@ -790,6 +800,12 @@ def main() -> int:
                     help="corpus, mix, guard: also time curator/dedup.py of this git ref (e.g. before a speed-up)")
     ap.add_argument("--no-allow", action="store_true", help="corpus: leave out the allow_value_changes variant")
     ap.add_argument("--semantic", action="store_true", help="mix: semantic stage too (embeds ~21k rows)")
+    ap.add_argument("--real", type=Path, default=None, help="real: the input file (default: the 21,710-row mix)")
+    ap.add_argument("--real-refs", default=f"{BASELINE_REF},new",
+                    help="real: git refs whose code runs, in order ('new' = this tree)")
+    ap.add_argument("--vectors", type=Path, default=None,
+                    help="real: folder of the vector table (vectors.npy + texts.json; default under $TMPDIR)")
+    ap.add_argument("--no-semantic", action="store_true", help="real: curator dedup --no-semantic")
     ap.add_argument("--out", type=Path, default=None, help="also write the tables to this markdown file")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)

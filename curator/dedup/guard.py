@@ -62,12 +62,19 @@ def _may_replace_value(a: str, b: str) -> bool:
     return any(t.search(a) and t.search(b) for t in _KIND_TESTS)
 
 
+# Chunks of ASCII letters, digits, whitespace, sentence marks, quotes, brackets and "_": none of
+# these characters is an operator or symbol for _symbol_runs, whatever stands around them.
+_PLAIN_CHUNK_RE = re.compile(r"[A-Za-z0-9\s.,;:!?'\"()\[\]{}_]*")
+
+
 def _symbol_runs(chunk: str, left: str = "", right: str = "",
                  marks: frozenset[int] = frozenset()) -> list[str]:
     """Operators and symbols of a text chunk; adjacent ones form one token ("<=", "==", "++").
     ``left``/``right``: the non-space characters around the chunk (is "-" between operands?).
     ``marks``: positions in ``chunk`` of marks of syntax (primes, a comma inside brackets, a
     quote next to an operator: :data:`~curator.dedup.syntax.SYNTAX_MARK_RE`), symbols too."""
+    if not marks and _PLAIN_CHUNK_RE.fullmatch(chunk):
+        return []  # letters, digits, spaces and sentence marks only: no symbol (fast path)
     out: list[str] = []
     at = [q for q, c in enumerate(chunk) if not c.isspace()]
     stripped = left + "".join(chunk[q] for q in at) + right

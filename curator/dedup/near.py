@@ -31,6 +31,28 @@ DEFAULT_NEAR_THRESHOLD = 0.6
 DEFAULT_NGRAM = 5
 # Mixes a row's group into its band keys (odd, so distinct groups give distinct offsets).
 _GROUP_COEF = np.uint64(0x9E3779B97F4A7C15)
+# Text characters whose shingle sets the exact-Jaccard check holds at once (~12 bytes per
+# character: the hashes and their sorted (row, hash) keys). Rows of pairs beyond it are taken in
+# blocks, each row's set built once per block pair instead of once for the whole check.
+_SET_CHARS = 1 << 24
+
+
+def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The indices ``starts[k] .. starts[k] + lengths[k] - 1`` of every span, end to end."""
+    total = int(lengths.sum())
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(lengths) - lengths),
+                                                         lengths)
+
+
+def _merge_unique(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted unique union of two sorted unique arrays. A stable sort (timsort) of the two
+    runs end to end is one linear merge, where a plain sort would start over."""
+    if not len(a) or not len(b):
+        return b if not len(a) else a
+    both = np.sort(np.concatenate([a, b]), kind="stable")
+    first = np.ones(len(both), dtype=bool)
+    first[1:] = both[1:] != both[:-1]
+    return both[first]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,8 +204,9 @@ class NearDuplicateFinder:
         n = len(sigs)
         rows_idx = np.flatnonzero(active)
         prio = rows_idx if rank is None else np.asarray(rank)[rows_idx]
-        found: list[np.ndarray] = []
+        pairs = np.zeros(0, dtype=np.uint64)  # sorted, unique: the bands so far
         for band in range(self.bands_):
+            found: list[np.ndarray] = []
             cols = slice(band * self.rows_, (band + 1) * self.rows_)
             key = np.full(len(rows_idx), band_coefs[0], dtype=np.uint64)
             with np.errstate(over="ignore"):
@@ -221,42 +244,111 @@ class NearDuplicateFinder:
                 found.append(np.minimum(i, j).astype(np.uint64) * _U64(n)
                              + np.maximum(i, j).astype(np.uint64))
             if found:  # merge per band: a pair found in many bands is held once
-                found = [_sorted_unique(np.concatenate(found))]
-        if not found:
-            return np.zeros(0, dtype=np.uint64)
-        return found[0]
+                pairs = _merge_unique(pairs, _sorted_unique(np.concatenate(found)))
+        return pairs
 
     # -- verification -----------------------------------------------------------------------
-    def _exact_jaccard(self, texts: list[str], i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Exact Jaccard of the shingle sets of pairs (i, j), in batches of bounded size."""
-        shingle_coefs = self._coefficients()[0]
-        out = np.zeros(len(i), dtype=np.float64)
-        lens = np.fromiter((len(texts[a]) + len(texts[b]) for a, b in zip(i, j)),
-                           dtype=np.int64, count=len(i))
+    def _row_sets(self, texts: list[str], rows: np.ndarray, shingle_coefs: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Shingle sets of ``texts[rows]``, each row normalised and hashed once: CSR ``ptr``
+        (len(rows) + 1) and ``data`` (uint32, each row's hashes sorted and unique)."""
+        sizes: list[np.ndarray] = []
+        data: list[np.ndarray] = []
+        lens = np.fromiter((len(texts[r]) for r in rows.tolist()), dtype=np.int64, count=len(rows))
         for start, stop in _batches(lens, _BATCH_CHARS):
-            bi, bj = i[start:stop], j[start:stop]
-            docs = np.unique(np.concatenate([bi, bj]))
-            cps, offsets = _near_codepoints([texts[d] for d in docs])
+            cps, offsets = _near_codepoints([texts[r] for r in rows[start:stop].tolist()])
             hashes, counts = _shingle_hashes(cps, offsets, self.ngram, shingle_coefs)
-            # sort (local doc, hash) keys once; unique keys = each doc's shingle *set*
-            local = np.repeat(np.arange(len(docs), dtype=np.uint64), counts)
+            local = np.repeat(np.arange(stop - start, dtype=np.uint64), counts)
             keys = _sorted_unique((local << _U64(32)) | hashes.astype(np.uint64))
-            set_size = np.bincount((keys >> _U64(32)).astype(np.int64), minlength=len(docs))
-            set_start = np.zeros(len(docs) + 1, dtype=np.int64)
-            np.cumsum(set_size, out=set_start[1:])
-            li, lj = np.searchsorted(docs, bi), np.searchsorted(docs, bj)
-            # look up every shingle of the smaller set in the other set's sorted keys
-            swap = set_size[li] > set_size[lj]
-            small, big = np.where(swap, lj, li), np.where(swap, li, lj)
-            take = set_size[small]
-            pair_of = np.repeat(np.arange(len(bi)), take)
-            src = np.arange(int(take.sum())) - np.repeat(np.cumsum(take) - take, take)
-            src += np.repeat(set_start[small], take)
-            query = (big[pair_of].astype(np.uint64) << _U64(32)) | (keys[src] & _U64(0xFFFFFFFF))
+            sizes.append(np.bincount((keys >> _U64(32)).astype(np.int64), minlength=stop - start))
+            data.append((keys & _U64(0xFFFFFFFF)).astype(np.uint32))
+        ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        if sizes:
+            np.cumsum(np.concatenate(sizes), out=ptr[1:])
+        return ptr, np.concatenate(data) if data else np.zeros(0, dtype=np.uint32)
+
+    @staticmethod
+    def _intersections(ptr: np.ndarray, data: np.ndarray, li: np.ndarray, lj: np.ndarray
+                       ) -> np.ndarray:
+        """|A & B| of the CSR sets of local rows (li, lj), float64: every element of the smaller
+        set looked up among the bigger set's, in chunks of bounded size."""
+        size = np.diff(ptr)
+        out = np.zeros(len(li), dtype=np.float64)
+        swap = size[li] > size[lj]
+        small, big = np.where(swap, lj, li), np.where(swap, li, lj)
+        # pairs by their bigger set: a chunk then looks up in the sorted (row, hash) keys of
+        # its few bigger sets only, a small array that stays in cache
+        by_big = np.argsort(big, kind="stable")
+        small, big = small[by_big], big[by_big]
+        take_all = size[small]
+        for start, stop in _batches(take_all, _BATCH_CHARS):
+            sm, bg, take = small[start:stop], big[start:stop], take_all[start:stop]
+            first = np.ones(len(bg), dtype=bool)
+            first[1:] = bg[1:] != bg[:-1]
+            rows = bg[first]  # the chunk's bigger sets, ascending
+            local = np.cumsum(first) - 1
+            rsize = size[rows]
+            keys = (np.repeat(np.arange(len(rows), dtype=np.uint64), rsize) << _U64(32)) \
+                | data[_spans(ptr[rows], rsize)].astype(np.uint64)
+            pair_of = np.repeat(np.arange(stop - start), take)
+            query = (local[pair_of].astype(np.uint64) << _U64(32)) \
+                | data[_spans(ptr[sm], take)].astype(np.uint64)
+            if not len(keys):
+                continue
             pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-            inter = np.bincount(pair_of, weights=keys[pos] == query, minlength=len(bi))
-            union = set_size[li] + set_size[lj] - inter
-            out[start:stop] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+            out[by_big[start:stop]] = np.bincount(pair_of, weights=keys[pos] == query,
+                                                  minlength=stop - start)
+        return out
+
+    def _exact_jaccard(self, texts: list[str], i: np.ndarray, j: np.ndarray,
+                       at_least: float = 0.0) -> np.ndarray:
+        """Exact Jaccard of the shingle sets of pairs (i, j).
+
+        Each row's shingle set is built once (in blocks of rows of bounded size, see
+        :data:`_SET_CHARS`). ``at_least`` > 0: pairs whose set sizes alone put the Jaccard
+        below it (``|A & B| / |A | B| <= min / max``) are not compared and get 0.0."""
+        i = np.asarray(i, dtype=np.int64)
+        j = np.asarray(j, dtype=np.int64)
+        out = np.zeros(len(i), dtype=np.float64)
+        if not len(i):
+            return out
+        shingle_coefs = self._coefficients()[0]
+        rows = np.unique(np.concatenate([i, j]))
+        # rows in blocks of bounded text size; the pairs of blocks (a, b) are taken with the
+        # sets of both blocks at hand, block a's built once per a
+        lens = np.fromiter((len(texts[r]) for r in rows.tolist()), dtype=np.int64, count=len(rows))
+        bounds = [0] + [stop for _, stop in _batches(lens, _SET_CHARS)]
+        block = np.searchsorted(np.asarray(bounds[1:]), np.arange(len(rows)), side="right")
+        bi = block[np.searchsorted(rows, i)]
+        bj = block[np.searchsorted(rows, j)]
+        lo, hi = np.minimum(bi, bj), np.maximum(bi, bj)
+        for a in np.unique(lo).tolist():
+            ptr_a, data_a = self._row_sets(texts, rows[bounds[a]:bounds[a + 1]], shingle_coefs)
+            for b in np.unique(hi[lo == a]).tolist():
+                sel = np.flatnonzero((lo == a) & (hi == b))
+                # local row ids: block a's rows, then block b's (when another block)
+                li = np.searchsorted(rows, i[sel]) - bounds[a]
+                lj = np.searchsorted(rows, j[sel]) - bounds[a]
+                if b == a:
+                    ptr, data = ptr_a, data_a
+                else:
+                    ptr_b, data_b = self._row_sets(texts, rows[bounds[b]:bounds[b + 1]],
+                                                   shingle_coefs)
+                    ptr = np.concatenate([ptr_a, ptr_b[1:] + ptr_a[-1]])
+                    data = np.concatenate([data_a, data_b])
+                    n_a, gap = bounds[a + 1] - bounds[a], bounds[b] - bounds[a + 1]
+                    li = np.where(li >= n_a, li - gap, li)
+                    lj = np.where(lj >= n_a, lj - gap, lj)
+                size = np.diff(ptr)
+                si, sj = size[li], size[lj]
+                union_max = np.maximum(si, sj)
+                # J <= min / max: below ``at_least`` from the sizes alone (correctly rounded
+                # division is monotone, so no pair that could reach it is skipped)
+                go = (np.minimum(si, sj) / np.maximum(union_max, 1) >= at_least) & (union_max > 0)
+                sel, li, lj = sel[go], li[go], lj[go]
+                inter = self._intersections(ptr, data, li, lj)
+                union = size[li] + size[lj] - inter
+                out[sel] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
         return out
 
     def _pair_arrays(self, texts: list[str], rank: np.ndarray | None = None,
@@ -292,7 +384,7 @@ class NearDuplicateFinder:
             keep = est >= self.threshold - 4 * 0.5 / math.sqrt(self.num_perm)
             i, j = i[keep], j[keep]
             self.n_candidates_ = int(len(i))
-            sim = self._exact_jaccard(texts, i, j)
+            sim = self._exact_jaccard(texts, i, j, at_least=float(self.threshold))
         else:
             self.n_candidates_ = int(len(i))
             sim = est

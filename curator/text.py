@@ -376,13 +376,17 @@ def segment_claims(text: str) -> list[Segment]:
         marker = _MARKER_RE.match(line)
         body_at = marker.end() if marker else 0
         first = True
-        for _sent, a, b in sentence_spans(line[body_at:]):
+        spans = sentence_spans(line[body_at:])
+        for k, (_sent, a, b) in enumerate(spans):
             a, b = a + body_at, b + body_at
             if first and marker:
                 a = len(line) - len(line.lstrip())
             first = False
             check = claim_text(line[a:b])
-            if is_non_answer(check):
+            if k + 1 < len(spans) and _INLINE_MARKER_RE.match(line[a:b]):
+                # "... communication. 2. Utilize ...": an inline list's marker, not a number answer.
+                out.append(Segment(line[a:b], pos + a, pos + b, "punctuation", ""))
+            elif is_non_answer(check):
                 out.append(Segment(line[a:b], pos + a, pos + b, "non_answer", ""))
             elif is_yes_no(check) or is_yes_no(line[a:b]):
                 out.append(Segment(line[a:b], pos + a, pos + b, "yes_no", ""))
@@ -396,6 +400,10 @@ def segment_claims(text: str) -> list[Segment]:
             block("punctuation", pos, pos + len(line))
         i += 1
     return out
+
+
+#: A sentence that is only a list number ("2.", "3)") with another sentence after it on its line.
+_INLINE_MARKER_RE = re.compile(r"^\s*\(?\d{1,2}[.)]\s*$")
 
 
 # Abbreviations and their expansions, applied to claim and evidence alike before comparison so

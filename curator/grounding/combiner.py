@@ -187,7 +187,8 @@ class GroundingParams:
 
 def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, threshold: float,
                not_about: Callable[[dict[str, float]], bool], doubt: float | None = None,
-               about: dict[str, float] | None = None, conflicts: Sequence[str] = ()) -> PairGrounding:
+               about: dict[str, float] | None = None, conflicts: Sequence[str] = (),
+               open_task: bool = False) -> PairGrounding:
     """A pair's judgement from its sentence verdicts, their support already set by the combiner
     (and the verifier); decides each checked sentence's verdict in place.
 
@@ -196,7 +197,9 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
     ``not_about(features)``, the retrieval floor) - it keeps its support as a number, but nothing
     is held against it; else ``unsupported`` when its P(unsupported) reaches ``threshold``,
     ``doubtful`` when it reaches ``doubt``, else ``supported``. With the pair's own source (not in
-    index mode), a claim one of the ``conflicts`` rules fires on is about it.
+    index mode), a claim one of the ``conflicts`` rules fires on is about it. In an ``open_task``
+    (role play, creative writing, code: :mod:`curator.grounding.tasks`) a claim is judged only when
+    one of the ``conflicts`` rules fires on it: the source is a premise the answer may add to.
 
     The pair is ``hallucinated`` when a judged sentence is unsupported; ``unverifiable`` with
     confidence "low" (doubtful, worth reading) when one is doubtful; ``supported`` when some
@@ -225,11 +228,14 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
         or (mode != "index" and (is_about(v.features, about) or (
             v.features.get("about_cov", 0.0) >= cover and any(v.features.get(c, 0.0) >= 0.5 for c in conflicts)))))
         for v in checked}
+    if open_task:
+        for v in checked:
+            on[id(v)] = on[id(v)] and any(v.features.get(c, 0.0) >= 0.5 for c in conflicts)
     # A list answers one question: when the pair's own source is about one of its items and
     # supports it, it is about the list, and an item it lacks is judged too ("3. Smoke 20 cigars"
     # in a list of health tips the source gives). Not in index mode: passages retrieved for one
     # item say nothing about the others.
-    if mode in ("source", "source_id") and any(
+    if mode in ("source", "source_id") and not open_task and any(
             on[id(v)] and 1.0 - v.support < threshold and is_list_item(v.text) for v in checked):
         on.update({id(v): True for v in checked if is_list_item(v.text)})
     for v in checked:

@@ -28,6 +28,7 @@ from .combiner import (
 from .coverage import set_aside_unreadable
 from .evidence import _EvidenceSentence, evidence_window, gather_evidence
 from .features import claim_features
+from .tasks import open_ended
 from .verifier import GroundingVerifier
 
 if False:  # typing only; keeps faiss out of import time
@@ -208,5 +209,5 @@ class GroundingScorer:
             if self._verifier is not None:
                 self._verify(pairs, per_pair, ev_texts, modes)
         return [judge_pair(p.response, verdicts, mode, threshold, self._not_about, params.doubt, params.about,
-                           tuple(params.floors))
+                           tuple(params.floors), open_ended(p.prompt, p.source) is not None)
                 for p, verdicts, mode in zip(pairs, per_pair, modes)]

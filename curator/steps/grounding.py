@@ -15,6 +15,7 @@ from .. import records as R
 from ..context import RunContext
 from ..dedup.context import has_media
 from ..errors import ConfigError
+from ..grounding.tasks import open_ended
 from ..records import prompt_text
 from .base import Step, alive_mask, put_column, set_drops
 
@@ -133,6 +134,10 @@ class GroundingStep(Step):
         for o, g in zip(owner, per_pair):
             by_row[o].append(g)
         results = [worst_turn(turns) for turns in by_row]
+        # Open-ended tasks (role play, creative writing, code): only contradictions are judged.
+        open_kind: list[str | None] = [None] * len(rows)
+        for o, p in zip(owner, pairs):
+            open_kind[o] = open_kind[o] or open_ended(p.prompt, p.source)
         # A pair without a probability (nothing scored) gets a null, never NaN (docs/grounding.md).
         table = put_column(table, R.GROUNDING, rows, [_null(g.grounding) for g in results], pl.Float64)
         table = put_column(table, R.HALLUCINATION_PROB, rows, [_null(g.hallucination_prob) for g in results],
@@ -153,6 +158,10 @@ class GroundingStep(Step):
             unreadable.update(found)
             if found and g.verdict == "unverifiable":
                 why[j] = f"claims {', '.join(_phrase(r) for r in dict.fromkeys(found))}: curator's checks do not read them"
+        for j, kind in enumerate(open_kind):
+            if kind is not None and why[j] is None and results[j].verdict == "unverifiable":
+                why[j] = (f"an open-ended task ({kind}): the prompt's text is a premise the answer may add to; "
+                          "only contradictions with it are checked")
         for j in media:
             why[j] = "the row holds media (image, audio or video) that curator does not read: not judged"
         for j, (sid, hint) in unknown.items():
@@ -168,6 +177,12 @@ class GroundingStep(Step):
             "evidence_modes": dict(Counter(g.evidence_mode for g in results)),
             "threshold": getattr(scorer, "threshold_", self.threshold)}
         warnings = []
+        kinds = Counter(k for k in open_kind if k is not None)
+        if kinds:
+            stats["open_ended"] = dict(kinds)
+            warnings.append(f"{sum(kinds.values())} rows are open-ended tasks ("
+                            + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
+                            + "): only contradictions with their prompt's text are judged, never what it lacks.")
         if media:
             stats["media_rows"] = len(media)
             warnings.append(f"{len(media)} rows hold media (image, audio or video) that curator does not read "

@@ -103,3 +103,23 @@ def test_decomposed_unicode_in_the_source_supports_the_claim(scorer):
 def test_swaps_next_to_pronouns_are_still_caught(scorer, claim, source):
     g, _ = claim_features(scorer, "Tell me about it.", claim, source)
     assert g.verdict == "hallucinated"
+
+
+# -- an abbreviation introduced after a known name is that name ----------------------------------
+@pytest.mark.parametrize("prompt,claim,source", [
+    ("What is the current stock price of Microsoft?", "The current price of Microsoft's stock (MSFT) is $216.54.",
+     '{"stock_price": "216.54"}'),
+    ("When was it founded?", "The World Health Organization (WHO) was founded in 1948.",
+     "The World Health Organization was founded in 1948 in Geneva."),
+    ("Who makes it?", "It is made by International Business Machines (IBM).",
+     "The machine is made by International Business Machines."),
+])
+def test_an_abbreviation_of_a_known_name_is_not_a_new_name(scorer, prompt, claim, source):
+    g, f = claim_features(scorer, prompt, claim, source)
+    assert f["ent_novel"] == 0.0 and f["nov_pair"] == 0.0 and g.verdict == "supported"
+
+
+def test_an_abbreviation_that_does_not_abbreviate_the_name_is_still_new(scorer):
+    _, f = claim_features(scorer, "When was it founded?", "The World Health Organization (UNICEF) was founded in 1948.",
+                          "The World Health Organization was founded in 1948 in Geneva.")
+    assert f["ent_novel"] > 0.0 and f["nov_pair"] > 0.0

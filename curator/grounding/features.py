@@ -446,6 +446,37 @@ def _qualified_numbers(text: str) -> set[str]:
     return out
 
 
+_ALIAS_RE = re.compile(r"\(\s*([A-Z][A-Z0-9&.-]{1,9})\s*\)")
+
+
+def _aliases(text: str, known: set[str]) -> set[str]:
+    """Stems of the abbreviations a text introduces in parentheses after a name it shares with the
+    evidence or the prompt: "Microsoft (MSFT)", "Microsoft's stock (MSFT)", "the World Health
+    Organization (WHO)". The abbreviation is that name again, not a new fact: a tool's result
+    (``{"stock_price": "216.54"}``) or a source that names Microsoft need not spell out MSFT."""
+    out = set()
+    for m in _ALIAS_RE.finditer(text):
+        before = [t for t in text[max(0, m.start() - 48):m.start()].split()[-4:] if t[:1].isupper()]
+        names = {stem(w) for t in before for w in words(t)} - STOPWORDS
+        if names & known and _abbreviates(m.group(1), before):
+            out.add(stem(m.group(1).casefold()))
+    return out
+
+
+def _abbreviates(alias: str, names: Sequence[str]) -> bool:
+    """Whether ``alias``'s letters are, in order, letters of ``names`` starting with one's initial:
+    WHO of World Health Organization, MSFT of Microsoft, IBM of International Business Machines;
+    not UNICEF of World Health Organization."""
+    letters = [c for c in alias.casefold() if c.isalpha()]
+    for i in range(len(names)):
+        rest = "".join(names[i:]).casefold()
+        if letters and rest.startswith(letters[0]):
+            it = iter(rest)
+            if all(c in it for c in letters):
+                return True
+    return False
+
+
 def _about(claim_stems: Sequence[str], keys: set[str], question: set[str],
            windows: Sequence[set[str]]) -> tuple[float, float]:
     """How much of a claim one evidence window states: the largest share of its content stems
@@ -510,8 +541,11 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
         # Pair-level lexical novelty: the share of the response's content words (checked
         # claims only) that the evidence never uses, as written.
         ev_words: set[str] = set().union(*(x.words for x in elex)) if elex else set()
+        # Abbreviations the response introduces after a known name ("Microsoft (MSFT)") are that name.
+        known = all_stems | prompt_stems
+        aliases = set().union(*(_aliases(_lexical(c.check), known) for c in claims)) if claims else set()
         resp_cw = [w for c in claims for w in words(_lexical(c.check))
-                   if w not in STOPWORDS and stem(w) not in given]
+                   if w not in STOPWORDS and stem(w) not in given and stem(w) not in aliases]
         if given:  # a record: its keys are identifiers ("population_millions"), compared by stem
             ev_words |= all_stems
             resp_cw = [stem(w) for w in resp_cw]
@@ -529,7 +563,7 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
             claim_nums = [n for n in numbers(claim) if n not in prompt_numbers]
             short = len(words(claim)) <= SHORT_CLAIM_WORDS
             claim_stems = [stem(w) for w in words(claim) if w not in STOPWORDS]
-            keys = _key_terms(claim, all_stems, ev, elex)
+            keys = _key_terms(claim, all_stems, ev, elex) - aliases
             # The relation the claim states, less what the prompt gave (see `given`).
             own_keys = set(keys) - given
             if short:  # "Paris." answers "capital of France?": the relation includes the question's names
@@ -601,7 +635,7 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                                           [_lexical(ev[int(j)].text) for j in top])
                             if len(ev) and num_novel else 0.0)
             caps = [stem(w) for c in _capitalised(claim) for w in words(c)]
-            caps = [c for c in caps if c not in prompt_stems and c not in STOPWORDS]
+            caps = [c for c in caps if c not in prompt_stems and c not in STOPWORDS and c not in aliases]
             ent_novel = (sum(c not in all_stems for c in caps) / len(caps)) if caps else 0.0
             claim_neg = bool(NEGATIONS & set(words(claim)))
             ev_neg = bool(NEGATIONS & set(words(local_text)))

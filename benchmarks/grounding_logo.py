@@ -29,9 +29,10 @@ Parts (``--parts``, comma-separated; default ``logo,about``):
 
 ``--fit`` refits the shipped parameters (curator/data/grounding_params.json) on the shippable sets
 only (BEGIN, Q², SummEdits, HaluEval-QA, FEVER-Symmetric) with ``SHIPPED`` features,
-``SHIPPED_RULES`` and ``SHIPPED_ABOUT``; the threshold is the lowest whose leave-one-genre-out
-precision is >= ``--precision`` on every genre (all seven sets), else the lowest whose worst
-genre's precision is within 0.005 of the best reachable; the doubt threshold is the lowest whose
+``SHIPPED_RULES``, ``SHIPPED_ABOUT`` and ``SHIPPED_C``; the threshold is the lowest from which
+the leave-one-genre-out precision is >= ``--precision`` on every genre (all seven sets) at that
+threshold and every higher one of the grid, else the lowest whose worst genre's precision is
+within 0.005 of the best reachable; the doubt threshold is the lowest whose
 precision is >= 0.75 on every genre.
 
     python benchmarks/grounding_logo.py --limit 300          # fast iteration (cache in ~/.cache)
@@ -294,13 +295,23 @@ def genre_pr(sets: dict[str, SetFeatures], dec: dict[str, Decision], genre: str)
 
 
 def genre_threshold(sets: dict[str, SetFeatures], res: Logo, precision: float, about: dict[str, float] | None,
-                    grid: np.ndarray = GRID) -> float | None:
+                    grid: np.ndarray = GRID, stable: bool = False) -> float | None:
     """Lowest threshold at which every genre's pooled leave-one-genre-out precision reaches
-    ``precision`` (a genre that flags nothing passes), flagging something somewhere."""
+    ``precision`` (a genre that flags nothing passes), flagging something somewhere. ``stable``:
+    the lowest from which every higher threshold of the grid reaches it too - precision is not
+    monotone in the threshold, and a threshold that passes alone between two that fail (0.73
+    between 0.72 and 0.74 on 2026-12-07) sits on noise, not on a margin that transfers."""
+    ok = []
     for t in grid:
         dec = res.decide(sets, float(t), None, about)
         prs = [genre_pr(sets, dec, g) for g in GENRES if any(n in sets for n in GENRES[g])]
-        if any(k for _, _, k in prs) and all(k == 0 or p >= precision for p, _, k in prs):
+        ok.append(any(k for _, _, k in prs) and all(k == 0 or p >= precision for p, _, k in prs))
+        if ok[-1] and not stable:
+            return float(t)
+    if not stable:
+        return None
+    for i, t in enumerate(grid):
+        if all(ok[i:]):
             return float(t)
     return None
 
@@ -455,7 +466,7 @@ def main() -> None:
 
     if args.fit:
         res = logo(sets, SHIPPED, SHIPPED_RULES, SHIPPED_C)
-        t = genre_threshold(sets, res, args.precision, SHIPPED_ABOUT)
+        t = genre_threshold(sets, res, args.precision, SHIPPED_ABOUT, stable=True)
         reached = t is not None
         if t is None:  # unreachable: the threshold whose worst genre precision is highest
             t = best_threshold(sets, res, SHIPPED_ABOUT)
@@ -469,8 +480,8 @@ def main() -> None:
         params.doubt = params.threshold if d is None else min(d, params.threshold)
         params.about = dict(SHIPPED_ABOUT)
         params.meta["threshold_rule"] = (
-            (f"threshold: lowest at which the leave-one-genre-out precision of 'hallucinated' is >= {args.precision} "
-             "on every genre" if reached else
+            (f"threshold: lowest from which the leave-one-genre-out precision of 'hallucinated' is >= {args.precision} "
+             "on every genre at every higher threshold" if reached else
              f"threshold: no threshold reaches leave-one-genre-out precision {args.precision} on every genre; the "
              "lowest whose worst genre's precision is within 0.005 of the best reachable")
             + f"; doubt: lowest at which every genre reaches {DOUBT_PRECISION} (all seven sets held out by genre; "
@@ -514,7 +525,7 @@ SHIPPED_RULES = {"num_mismatch": 0.99, "swap": 0.99, "neg_flip": 0.99, "choice_k
 #: The combiner's inverse regularisation strength (scikit-learn's C). 0.01 (a strong L2 pull towards
 #: zero, so a few large coefficients) transfers better than 1.0: leave-one-genre-out mean AUROC 0.812
 #: vs 0.811, every set at or above lexical novelty (BEGIN 0.930 vs 0.929; at C=1.0 BEGIN was 0.0001
-#: below), and precision >= 0.85 on every genre from threshold 0.73 instead of 0.81 (more recall).
+#: below), and precision >= 0.85 on every genre from threshold 0.76 on instead of 0.81 (more recall).
 #: Anything from 0.005 to 0.02 gives the same picture (--parts compare).
 SHIPPED_C = 0.01
 SHIPPED_ABOUT = {"min_sim": 0.5, "min_coverage": 0.3, "min_keys": 0.75, "min_prompt_words": 4,

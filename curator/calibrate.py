@@ -172,7 +172,7 @@ def calibrate(path: str | Path, out: str | Path | None = None, scorer: Grounding
     scorer = scorer or GroundingScorer()
     # Start from the shipped parameters' features (a user's few hundred labels should not pick
     # features on their own); the sign constraints may still drop some. The contradiction rules,
-    # the about test and the doubt band come with them.
+    # the about test, the doubt band and the regularisation (meta "C") come with them.
     shipped = GroundingParams.load()
     use = shipped.features
     per_pair, _ = scorer.features([PairInput(r.get("prompt") or "", r["response"] or "", r["source"] or "")
@@ -183,7 +183,7 @@ def calibrate(path: str | Path, out: str | Path | None = None, scorer: Grounding
     params = fit_params(x, y, groups, {
         "trained_on": sorted(set(groups.tolist())), "n": int(len(y)), "file": str(path),
         "date": datetime.date.today().isoformat()}, None, features=ALL_FEATURES, use=use,
-        floors=shipped.floors)
+        floors=shipped.floors, C=float(shipped.meta.get("C", 1.0)))
     params.about = dict(shipped.about)
     params.threshold, params.doubt = shipped.threshold, shipped.doubt
     if target_precision is not None:

@@ -27,7 +27,8 @@ _PERSONA_RE = re.compile(
     r"|imagine (?:that )?(?:you(?:'re| are)?|yourself)\b"
     r"|pretend (?:that )?(?:you|to be)\b"
     r"|act as\b|acting as\b"
-    r"|(?:assume|take on|play|adopt) the (?:role|persona|character)\b"
+    r"|(?:assume|take on|take|play|adopt) the (?:role|persona|character)\b"
+    r"|(?-i:As [A-Z][\w.'-]+(?: [A-Z][\w.'-]+){0,3}),"
     r"|in the role of\b"
     r"|(?:as|you are playing|you have been (?:transformed|turned) into) (?:a|an|the) [\w' -]{2,60},"
     r"|you (?:are playing|have been (?:transformed|turned) into)\b"
@@ -55,6 +56,32 @@ _GENERATE_RE = re.compile(
     r"solve|fix|debug|refactor|optimi[sz]e|complete the (?:code|function|program)|"
     r"what (?:other )?(?:\w+ ){0,2}(?:products|items|books|movies|songs|gifts) (?:might|would|could|should))\b",
     re.IGNORECASE)
+
+#: Instruction verbs (the prompt's first word, after "Please", "Given the X," ...) that ask for
+#: something new: a program, a plan, a label, a rating, solutions, a title, a completion ...
+_OPEN_VERBS = frozenset("""
+write compose create craft draft generate produce design develop build implement code program invent imagine
+pretend brainstorm suggest propose recommend plan schedule estimate predict forecast translate convert transform
+fix debug refactor optimize optimise complete continue expand elaborate recreate adapt provide offer
+choose pick classify categorize categorise label tag assign rate rank detect decide solve calculate compute prove
+parse sort arrange organize organise format devise formulate construct compile outline
+""".split())
+#: Verbs that ask about something: judged against the source only when the prompt points at it
+#: ("Explain the given code", "Describe the person in the text"), else open ("Describe how
+#: Sherlock Holmes would approach ...").
+_ASK_VERBS = frozenset("explain describe list identify find state name discuss".split())
+_LEAD_RE = re.compile(r"^\W*(?:please\s+)?(?:(?:given|using|based on|with|from|in order to) [^,.?!\n]{1,80},\s*)?"
+                      r"(?:please\s+)?([A-Za-z]+)\b")
+_POINTS_AT_SOURCE_RE = re.compile(
+    r"\b(?:given|following|above|below|provided|this|these|the|attached)\s+(?:\w+\s+){0,2}(?:text|passage|paragraph|"
+    r"article|document|context|input|story|email|review|statement|sentence|data|table|information|description|"
+    r"facts?|conversation|dialogue|thread|report|excerpt|bio|biography|paper|page|transcript|post|code|snippet|"
+    r"tweet|message|letter|poem|essay|summary|list|passage)\b|\binput\b|\bbased on\b|\baccording to\b",
+    re.IGNORECASE)
+
+#: "Write a summary ...", "Provide a brief synopsis ...": restating the source, judged like "Summarize".
+_SUMMARY_RE = re.compile(r"^\W*(?:please\s+)?\w+ (?:a |an |the |me )?(?:\w+ ){0,2}(?:summary|synopsis|abstract|"
+                         r"tl;?dr|recap)\b", re.IGNORECASE)
 
 #: A translation asked for in the prompt's first sentence (its words are in another language).
 _TRANSLATE_RE = re.compile(r"^[^.?!\n]{0,120}?\btranslat(?:e|ing|ion)\b", re.IGNORECASE)
@@ -94,6 +121,13 @@ def open_ended(prompt: str, source: str | None = None) -> str | None:
     if _CREATIVE_RE.match(head) or _CREATIVE_LATER_RE.match(head):
         return "creative writing"
     if _GENERATE_RE.match(head) or _TRANSLATE_RE.match(head):
+        return "generation"
+    lead = _LEAD_RE.match(head)
+    verb = lead.group(1).casefold() if lead else ""
+    if verb in _OPEN_VERBS and not _SUMMARY_RE.match(head):
+        return "generation"
+    first = re.split(r"(?<=[.?!])\s|\n", head, maxsplit=1)[0]
+    if verb in _ASK_VERBS and not _POINTS_AT_SOURCE_RE.search(first):
         return "generation"
     if source and source.strip() and _code_share(source) >= 0.5:
         return "code"

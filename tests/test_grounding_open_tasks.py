@@ -42,14 +42,28 @@ def test_role_play_additions_are_not_hallucinations(scorer, instruction):
     assert g.verdict != "hallucinated", [(s.text, s.verdict, s.support) for s in g.sentences]
 
 
-@pytest.mark.parametrize("response", [
-    "The 5,000 square foot mansion makes the search easier.",
-    "Since Fluffy has been missing for 3 hours, he cannot be far.",
+@pytest.mark.parametrize("instruction", [
+    "You are a city guide. Tell the tourists about the bridge.",
+    "Imagine you are a city guide and describe the bridge.",
+    "Write a short story about the bridge.",
 ])
-def test_role_play_contradicting_its_scenario_is_still_flagged(scorer, response):
-    prompt = f"You are a pet detective. How do you plan to locate Fluffy?\n\n{SCENARIO}"
-    (g,) = scorer.score([PairInput(prompt, response, SCENARIO)])
+def test_an_open_task_stating_its_premise_negated_is_still_flagged(scorer, instruction):
+    src = "The bridge is used by cyclists every morning, when there is no traffic on the main road."
+    (g,) = scorer.score([PairInput(f"{instruction}\n\n{src}", "The bridge is not used by cyclists every morning.", src)])
     assert g.verdict == "hallucinated", [(s.text, s.verdict, s.features) for s in g.sentences]
+
+
+@pytest.mark.parametrize("response", [
+    "The 5,000 square foot mansion makes the search easier.",      # a number the answer brings
+    "Sincerely, Sherlock Holmes.",                                  # the persona's name
+    "Apple stock value = 1,000 shares * $200/share = $200,000.",    # a computed number
+])
+def test_open_tasks_do_not_judge_numbers_and_names_the_answer_brings(scorer, response):
+    """In generated text a new number or the persona's name is the task: the number and swap rules
+    misfired on such rows of the real file (e.g. "Aquarium pump x2 ($13)" for an estimate)."""
+    prompt = f"You are Sherlock Holmes, a pet detective. How do you plan to locate Fluffy?\n\n{SCENARIO}"
+    (g,) = scorer.score([PairInput(prompt, response, SCENARIO)])
+    assert g.verdict == "unverifiable"
 
 
 @pytest.mark.parametrize("instruction", [

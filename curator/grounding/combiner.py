@@ -32,6 +32,8 @@ RETRIEVAL_FLOOR = 0.35
 #: benchmarks/grounding.py --parts ood).
 RETRIEVAL_MIN_COVERAGE = 0.3
 VERDICTS = ("supported", "hallucinated", "unverifiable")
+#: The one contradiction rule judged in an open-ended task (:mod:`curator.grounding.tasks`).
+OPEN_TASK_CONFLICT = "neg_flip"
 #: The "about" test (:func:`is_about`); defaults of :attr:`GroundingParams.about`, measured in
 #: benchmarks/grounding_logo.py (part about). One evidence window must hold this share of the
 #: claim's content words ...
@@ -198,8 +200,9 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
     is held against it; else ``unsupported`` when its P(unsupported) reaches ``threshold``,
     ``doubtful`` when it reaches ``doubt``, else ``supported``. With the pair's own source (not in
     index mode), a claim one of the ``conflicts`` rules fires on is about it. In an ``open_task``
-    (role play, creative writing, code: :mod:`curator.grounding.tasks`) a claim is judged only when
-    one of the ``conflicts`` rules fires on it: the source is a premise the answer may add to.
+    (role play, creative writing, generation, code: :mod:`curator.grounding.tasks`) a claim is
+    judged only when the source states it with the opposite polarity (``OPEN_TASK_CONFLICT``): the
+    source is a premise the answer may add to.
 
     The pair is ``hallucinated`` when a judged sentence is unsupported; ``unverifiable`` with
     confidence "low" (doubtful, worth reading) when one is doubtful; ``supported`` when some
@@ -229,8 +232,11 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
             v.features.get("about_cov", 0.0) >= cover and any(v.features.get(c, 0.0) >= 0.5 for c in conflicts)))))
         for v in checked}
     if open_task:
+        # Only a claim the source states with the opposite polarity: in generated text a new
+        # number (a computed total, an estimate) or a name the instruction gives (the persona)
+        # is the task, so the number and swap rules misfire there (read: benchmarks/RESULTS.md).
         for v in checked:
-            on[id(v)] = on[id(v)] and any(v.features.get(c, 0.0) >= 0.5 for c in conflicts)
+            on[id(v)] = on[id(v)] and v.features.get(OPEN_TASK_CONFLICT, 0.0) >= 0.5
     # A list answers one question: when the pair's own source is about one of its items and
     # supports it, it is about the list, and an item it lacks is judged too ("3. Smoke 20 cigars"
     # in a list of health tips the source gives). Not in index mode: passages retrieved for one

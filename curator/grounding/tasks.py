@@ -5,9 +5,10 @@ creative writing ("Write a brief speech ...", "Turn this paragraph into a story.
 about code or a formal statement (the source is a program or a formula, the claims describe it in
 words): the prompt's text - a scenario, a letter, a snippet - is a premise, not evidence the answer
 restates. A claim that text lacks is the task, not a hallucination, so for such a pair curator
-judges a claim only when a contradiction rule fires (a swapped name, a changed number, a flipped
-negation: the parameters' floors); every other claim is ``unverifiable``, and the row's
-``unverifiable_reason`` says why. Measured in benchmarks/RESULTS.md ("Own-evidence rows").
+judges a claim only when the text states it with the opposite polarity (the ``neg_flip`` rule;
+a new number or a name in generated text is the task too: the number and swap rules misfired on
+the real rows); every other claim is ``unverifiable``, and the row's ``unverifiable_reason`` says
+why. Measured in benchmarks/RESULTS.md ("Own-evidence rows").
 
 The test reads the prompt's opening (a persona or a creative instruction) and the source's share
 of code; it is deliberately narrow: "You are a helpful assistant." (a chat's system prompt) and

@@ -134,7 +134,7 @@ class GroundingStep(Step):
         for o, g in zip(owner, per_pair):
             by_row[o].append(g)
         results = [worst_turn(turns) for turns in by_row]
-        # Open-ended tasks (role play, creative writing, code): only contradictions are judged.
+        # Open-ended tasks (role play, creative writing, code): only a claim the prompt's text states negated is judged.
         open_kind: list[str | None] = [None] * len(rows)
         for o, p in zip(owner, pairs):
             open_kind[o] = open_kind[o] or open_ended(p.prompt, p.source)
@@ -161,7 +161,7 @@ class GroundingStep(Step):
         for j, kind in enumerate(open_kind):
             if kind is not None and why[j] is None and results[j].verdict == "unverifiable":
                 why[j] = (f"an open-ended task ({kind}): the prompt's text is a premise the answer may add to; "
-                          "only contradictions with it are checked")
+                          "only a claim it states negated is judged")
         for j in media:
             why[j] = "the row holds media (image, audio or video) that curator does not read: not judged"
         for j, (sid, hint) in unknown.items():
@@ -182,7 +182,7 @@ class GroundingStep(Step):
             stats["open_ended"] = dict(kinds)
             warnings.append(f"{sum(kinds.values())} rows are open-ended tasks ("
                             + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
-                            + "): only contradictions with their prompt's text are judged, never what it lacks.")
+                            + "): only a claim their prompt's text states negated is judged, never what it lacks.")
         if media:
             stats["media_rows"] = len(media)
             warnings.append(f"{len(media)} rows hold media (image, audio or video) that curator does not read "

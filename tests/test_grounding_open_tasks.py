@@ -183,6 +183,11 @@ def test_the_run_says_why_and_counts_open_tasks(tmp_path):
     ("Take the role of a botanical expert who has just discovered a new plant.", "role play"),
     ("As Sherlock Holmes, summarize your findings.", "role play"),
     ("Parse the natural language query into a SQL query.", "generation"),
+    ("You are an AI in a post-apocalyptic world assisting a group of survivors.", "role play"),
+    ("You are an AI capable of experiencing emotions. Give advice.", "role play"),
+    ("Given a short story, adapt it in the form of a poem.", "generation"),
+    ("You should write a Product Description that will persuade the buyer.", "generation"),
+    ("You are an AI assistant that helps people find information.\nWhen was the tower built?", None),
     # extractive, or a dialogue line: still judged
     ("Describe the person in the text.", None),
     ("Explain the main argument of the following passage.", None),

@@ -22,9 +22,7 @@ import re
 #: A persona the prompt asks the answer to speak as (at the prompt's start).
 _PERSONA_RE = re.compile(
     r"^\W*(?:"
-    r"(?-i:You are|You're|You will be)\s+(?-i:(?=(?:a|an|the)\s|[A-Z]))(?!given|provided|asked|shown|told|presented|going\b|to\b|not\b|an? (?:ai\b|"
-    r"helpful|honest|harmless|friendly|smart|virtual|digital|personal|language|large|chat|knowledgeable assistant|"
-    r"assistant\b|bot\b|model\b))"
+    r"(?-i:You are|You're|You will be)\s+(?-i:(?=(?:a|an|the)\s|[A-Z]))(?!given|provided|asked|shown|told|presented|going\b|to\b|not\b)"
     r"|imagine (?:that )?(?:you(?:'re| are)?|yourself)\b"
     r"|pretend (?:that )?(?:you|to be)\b"
     r"|act as\b|acting as\b"
@@ -72,7 +70,8 @@ parse sort arrange organize organise format devise formulate construct compile o
 #: Sherlock Holmes would approach ...").
 _ASK_VERBS = frozenset("explain describe list identify find state name discuss".split())
 _LEAD_RE = re.compile(r"^\W*(?:please\s+)?(?:(?:given|using|based on|with|from|in order to) [^,.?!\n]{1,80},\s*)?"
-                      r"(?:please\s+)?([A-Za-z]+)\b")
+                      r"(?:please\s+)?(?:you (?:should|need to|will need to|must|have to|will|can)\s+)?([A-Za-z]+)\b",
+                      re.IGNORECASE)
 _POINTS_AT_SOURCE_RE = re.compile(
     r"\b(?:given|following|above|below|provided|this|these|the|attached)\s+(?:\w+\s+){0,2}(?:text|passage|paragraph|"
     r"article|document|context|input|story|email|review|statement|sentence|data|table|information|description|"
@@ -99,6 +98,13 @@ _CREATIVE_LATER_RE = re.compile(
     r"^[^.?!\n]{0,120}?\b(?:write|compose|craft)\b[^.?!\n]{0,40}\b(?:story|stories|poem|poetry|haiku|limerick|song|"
     r"lyrics|tale|fable|dialogue|script|speech|letter|monologue|narrative)\b", re.IGNORECASE)
 
+#: A first sentence that only sets up an assistant ("You are a helpful AI assistant.", "You are an
+#: AI assistant that helps people find information."), not a persona in a scene.
+_ASSISTANT_RE = re.compile(
+    r"^\W*(?:you are|you're) (?:a |an |the )?(?:[\w-]+ ){0,3}?(?:assistant|language model|chatbot)\b"
+    r"(?![^.!?\n]*\b(?:world|role|character|capable|emotion|office|planet|century|survivor|detective|game|story)\b)",
+    re.IGNORECASE)
+
 #: A chat's system turn that only sets up the assistant ("You are a helpful assistant."): skipped.
 _SYSTEM_LINE_RE = re.compile(r"^\W*(?:system\s*:\s*)?you are (?:a |an |the )?[^.\n]{0,40}\bassistant\b[.!]?[ \t]*\n+",
                              re.IGNORECASE)
@@ -115,7 +121,8 @@ def open_ended(prompt: str, source: str | None = None) -> str | None:
     characters are program code (:func:`_code_share`), so the claims
     describe it in words it does not use."""
     head = _SYSTEM_LINE_RE.sub("", prompt.lstrip(), count=1)
-    if _PERSONA_RE.match(head):
+    first = re.split(r"(?<=[.?!])\s|\n", head, maxsplit=1)[0]
+    if _PERSONA_RE.match(head) and not _ASSISTANT_RE.match(first):
         return "role play"
     if _PERSONA_LATER_RE.match(head):
         return "role play"
@@ -127,7 +134,6 @@ def open_ended(prompt: str, source: str | None = None) -> str | None:
     verb = lead.group(1).casefold() if lead else ""
     if verb in _OPEN_VERBS and not _SUMMARY_RE.match(head):
         return "generation"
-    first = re.split(r"(?<=[.?!])\s|\n", head, maxsplit=1)[0]
     if verb in _ASK_VERBS and not _POINTS_AT_SOURCE_RE.search(first):
         return "generation"
     if source and source.strip() and _code_share(source) >= 0.5:

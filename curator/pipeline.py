@@ -156,8 +156,7 @@ def iter_output_records(table: Any, everything: Any | None = None, chunk: int = 
     original_ids = _original_row_ids(table if everything is None else everything)
     for off in range(0, table.height, chunk):
         part = table.slice(off, chunk)
-        for rec_text, extra in zip(part[R.RECORD].to_list(), part.select(ours).iter_rows(named=True)):
-            rec = json.loads(rec_text)
+        for rec, extra in zip(R.record_dicts(part, chunk), part.select(ours).iter_rows(named=True)):
             if R.SENTENCES in extra and extra[R.SENTENCES]:
                 extra[R.SENTENCES] = json.loads(extra[R.SENTENCES])
             # Our NaNs become null; the user's own NaN/Infinity stay (written back as tokens).
@@ -180,11 +179,12 @@ def _original_row_ids(table: Any) -> dict[int, Any]:
     out: dict[int, Any] = {}
     # the records that may hold one first (a cheap substring test, in polars), then in slices:
     # a million records never exist as Python strings at once (~0.9 KiB per row)
-    marked = table.select(R.ROW_ID, R.RECORD).filter(table[R.RECORD].str.contains(f'"{CURATOR_KEY}"', literal=True))
+    # (the key is in RECORD's text also where the table holds some of the record's values as columns)
+    marked = table.filter(table[R.RECORD].str.contains(f'"{CURATOR_KEY}"', literal=True))
     for off in range(0, marked.height, 65536):
         part = marked.slice(off, 65536)
-        for rid, text in zip(part[R.ROW_ID].to_list(), part[R.RECORD].to_list()):
-            prev = json.loads(text).get(CURATOR_KEY)
+        for rid, rec in zip(part[R.ROW_ID].to_list(), R.record_dicts(part, 65536)):
+            prev = rec.get(CURATOR_KEY)
             if isinstance(prev, dict) and isinstance(prev.get(R.ROW_ID), int):
                 out[rid] = prev[R.ROW_ID]
     return out

@@ -84,6 +84,7 @@ class DedupStep(Step):
             MULTILINGUAL_MODEL,
             Deduplicator,
             context_keys,
+            maybe_context,
             semantic_readable,
             split_preambles,
         )
@@ -95,7 +96,7 @@ class DedupStep(Step):
         # A row's media and offered tools are part of its key (read from the user's record), and
         # a preamble shared by many rows does not decide a merge: near and semantic compare (and
         # so embed) each text after its shared preamble (docs/dedup.md).
-        context = context_keys(sub[R.RECORD])
+        context = context_keys(R.record_texts(sub, maybe=maybe_context))
         preambles = split_preambles(texts)
         bodies = preambles.bodies
         if self.score_column is not None:

@@ -132,17 +132,21 @@ def _offered_tools(part: Any, prompts: list[str]) -> tuple[list[list[str]] | Non
     """Per row of ``part``: the tools its record offers and the user's request (for
     :func:`curator.quality.tool_limit_refusal`); (None, None) when no row offers any. Only
     records that mention tools or functions are parsed."""
-    import json
-
     from ..quality import offered_tools, user_requests
 
-    maybe = (part[R.RECORD].str.contains("tool", literal=True) | part[R.RECORD].str.contains("function", literal=True))
-    if not maybe.any():
+    # "tool"/"function" in the record's text: in RECORD or in a value the table holds as a column
+    maybe = None
+    for c in (R.RECORD, *R.HELD_COLUMNS):
+        if c in part.columns:
+            col = part[c].fill_null("")
+            hit = col.str.contains("tool", literal=True) | col.str.contains("function", literal=True)
+            maybe = hit if maybe is None else (maybe | hit)
+    if maybe is None or not maybe.any():
         return None, None
     tools: list[list[str]] = [[] for _ in range(part.height)]
     requests = list(prompts)
-    for j in np.flatnonzero(maybe.to_numpy()):
-        rec = json.loads(part[R.RECORD][int(j)])
+    hits = np.flatnonzero(maybe.to_numpy())
+    for j, rec in zip(hits, R.record_dicts(part[hits])):
         if isinstance(rec, dict):
             tools[j] = offered_tools(rec)
             if tools[j]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,10 +18,8 @@ def column_or_field(table: Any, rows: np.ndarray, name: str) -> list[Any]:
     of the user's original record (missing -> None). ConfigError if no row has it."""
     if name in table.columns:
         return list(table[name].to_list()[i] for i in rows)
-    records = table[R.RECORD].to_list()
     out: list[Any] = []
-    for i in rows:
-        rec = json.loads(records[i]) if records[i] else {}
+    for rec in R.record_dicts(table[np.asarray(rows, dtype=np.int64)]):
         out.append(rec.get(name) if isinstance(rec, dict) else None)
     if out and all(v is None for v in out):
         raise ConfigError(f"no column or record field {name!r}; "

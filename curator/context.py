@@ -46,6 +46,17 @@ class RunContext:
     notify: Callable[[str], None] | None = None
     # Progress on the current stage's work as words ("1024 of 40000 pairs done"), for Heartbeat.
     progress: str | None = None
+    # One float16 vector per table row of its prompt, shared by quality, dedup, selection and
+    # the report (curator.vectors.SharedVectors; made by shared_prompts()).
+    prompt_vectors: Any = None
+
+    def shared_prompts(self, n_rows: int) -> Any:
+        """The run's shared prompt vectors for a table of ``n_rows`` rows (made when first asked)."""
+        from .vectors import SharedVectors
+
+        if self.prompt_vectors is None or len(self.prompt_vectors) != n_rows:
+            self.prompt_vectors = SharedVectors(n_rows, self.embedder.dimension)
+        return self.prompt_vectors
 
     def say(self, message: str) -> None:
         """One status line: to ``notify``, else to the log (INFO)."""

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
 from . import records as R
 from .context import Heartbeat, RunContext, folder_digest
@@ -91,6 +93,8 @@ class CurationResult:
     summary: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     embedder: Embedder | None = None
+    #: the run's shared float16 prompt vectors (curator.vectors.SharedVectors), for the report
+    vectors: Any = None
 
     @property
     def kept(self) -> Any:
@@ -118,9 +122,17 @@ class CurationResult:
 
             embeddings = None
             if self.embedder is not None:
-                # The prompts were embedded for dedup and selection: these come from the cache.
-                texts = _field_texts(self.table, "instruction")
-                embeddings = self.embedder.encode([t if t.strip() else " " for t in texts])
+                # The prompts were embedded for dedup and selection: the run's shared copy
+                # (float16), with the rows no step embedded (dropped before) added.
+                from .vectors import SharedVectors
+
+                shared = self.vectors
+                if shared is None or len(shared) != self.table.height:
+                    shared = SharedVectors(self.table.height, self.embedder.dimension)
+                embedder = self.embedder
+                shared.fill(np.arange(self.table.height), lambda part: _field_texts(self.table[part], "instruction"),
+                            lambda texts: embedder.encode(texts, keep=False))
+                embeddings = shared.vecs
             paths["report"] = write_report(self, outdir / "report.html", embeddings=embeddings)
         return paths
 
@@ -366,7 +378,7 @@ class Pipeline:
         # The accounting invariant: every input row is kept or dropped by exactly one stage.
         if summary["kept"] + sum(s["dropped"] for s in stages.values()) != n_in:  # pragma: no cover
             raise RuntimeError("row accounting failed: kept + dropped != rows in")
-        return CurationResult(table, summary, timings, ctx.embedder)
+        return CurationResult(table, summary, timings, ctx.embedder, ctx.prompt_vectors)
 
     def _checkpoint(self, table: Any, ctx: RunContext, workdir: str | Path) -> Path:
         """This run's checkpoint folder under ``workdir/.curator/``: resumed when its key is

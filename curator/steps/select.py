@@ -10,7 +10,16 @@ import numpy as np
 from .. import records as R
 from ..context import RunContext
 from ..errors import ConfigError, InputError, check_param
-from .base import DEDUP_FIELDS, Step, _field_texts, _utility, alive_mask, put_column, set_drops
+from .base import (
+    DEDUP_FIELDS,
+    Step,
+    _field_texts,
+    _utility,
+    alive_mask,
+    prompt_vectors,
+    put_column,
+    set_drops,
+)
 
 
 def column_or_field(table: Any, rows: np.ndarray, name: str) -> list[Any]:
@@ -111,8 +120,16 @@ class SelectStep(Step):
             util = _numbers(column_or_field(table, rows, self.utility_column), self.utility_column)
         else:
             util = _utility(table, rows)
-        texts = _field_texts(sub, self.on)
-        emb = ctx.encode([t if t.strip() else " " for t in texts]) if len(texts) else np.zeros((0, ctx.embedder.dimension), np.float32)
+        # float16 vectors (cosines in float32): the run's shared prompt vectors, or those of
+        # the texts selection compares
+        if self.on == "instruction":
+            emb = prompt_vectors(table, rows, ctx).vecs[rows]
+        else:
+            texts = _field_texts(sub, self.on)
+            emb = np.zeros((len(texts), ctx.embedder.dimension), np.float16)
+            for s in range(0, len(texts), 8192):
+                emb[s:s + 8192] = ctx.encode([t if t.strip() else " " for t in texts[s:s + 8192]])
+            del texts
         costs = None
         if self.budget_unit == "tokens":
             if self.token_field is not None:

@@ -53,7 +53,7 @@ def _dedup_vectors(ctx: RunContext, table: Any, rows: np.ndarray, bodies: list[s
         from_shared[idx] = [not long[k] and bodies[k] == prompts[k] for k in idx]
     shared = prompt_vectors(table, rows[from_shared], ctx)
     own_rows = idx[~from_shared[idx]]
-    own = np.zeros((len(own_rows), shared.dim), dtype=np.float16)
+    own = np.zeros((len(own_rows), shared.dim), dtype=shared.vecs.dtype)
     for s in range(0, len(own_rows), chunk):
         part = own_rows[s:s + chunk]
         own[s:s + chunk] = ctx.embedder.encode_windows([bodies[k] if bodies[k].strip() else " " for k in part],
@@ -69,7 +69,7 @@ def _dedup_vectors(ctx: RunContext, table: Any, rows: np.ndarray, bodies: list[s
         out[p >= 0] = own[p[p >= 0]]
         return out
 
-    return RowVectors(len(bodies), shared.dim, get, dtype=np.float16)
+    return RowVectors(len(bodies), shared.dim, get, dtype=shared.vecs.dtype)
 
 
 class DedupStep(Step):

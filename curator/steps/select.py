@@ -110,6 +110,7 @@ class SelectStep(Step):
         import polars as pl
 
         from ..select import DiverseSelector
+        from ..vectors import SharedVectors
 
         check_param("SelectStep", "on", self.on, self.on in DEDUP_FIELDS, f"one of {DEDUP_FIELDS}")
         rows = np.flatnonzero(alive_mask(table))
@@ -126,7 +127,7 @@ class SelectStep(Step):
             emb = prompt_vectors(table, rows, ctx).vecs[rows]
         else:
             texts = _field_texts(sub, self.on)
-            emb = np.zeros((len(texts), ctx.embedder.dimension), np.float16)
+            emb = np.zeros((len(texts), ctx.embedder.dimension), SharedVectors.dtype)
             for s in range(0, len(texts), 8192):
                 emb[s:s + 8192] = ctx.encode([t if t.strip() else " " for t in texts[s:s + 8192]])
             del texts

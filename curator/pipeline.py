@@ -120,7 +120,7 @@ class CurationResult:
         if report:
             from .report import write_report
 
-            embeddings = None
+            embeddings: Any = None
             if self.embedder is not None:
                 # The prompts were embedded for dedup and selection: the run's shared copy
                 # (float16), with the rows no step embedded (dropped before) added.
@@ -129,10 +129,13 @@ class CurationResult:
                 shared = self.vectors
                 if shared is None or len(shared) != self.table.height:
                     shared = SharedVectors(self.table.height, self.embedder.dimension)
-                embedder = self.embedder
-                shared.fill(np.arange(self.table.height), lambda part: _field_texts(self.table[part], "instruction"),
-                            lambda texts: embedder.encode(texts, keep=False))
-                embeddings = shared.vecs
+                embedder, table = self.embedder, self.table
+
+                def embeddings(rows: np.ndarray) -> np.ndarray:  # only the rows the map samples
+                    shared.fill(rows, lambda part: _field_texts(table[part], "instruction"),
+                                lambda texts: embedder.encode(texts, keep=False))
+                    return shared.get(rows)
+
             paths["report"] = write_report(self, outdir / "report.html", embeddings=embeddings)
         return paths
 

@@ -49,6 +49,22 @@ class SharedVectors:
         rows = np.asarray(rows, dtype=np.int64)
         return rows[~self.have[rows]]
 
+    #: release() frees only a copy at least this large (~87k rows of 384 dims): a smaller one
+    #: stays for the report, which would otherwise embed its sampled prompts again.
+    RELEASE_MIN_BYTES = 1 << 26
+
+    def release(self) -> bool:
+        """Forget every vector and give their memory back (when the copy is large: see
+        RELEASE_MIN_BYTES); a later :meth:`fill` embeds the rows it is asked for again. For the
+        last step that reads the copy: the report needs a few thousand rows, not every one.
+        True when released."""
+        if self.vecs.nbytes < self.RELEASE_MIN_BYTES:
+            return False
+        # a fresh np.zeros is mapped lazily: no memory until rows are written again
+        self.vecs = np.zeros(self.vecs.shape, dtype=self.vecs.dtype)
+        self.have[:] = False
+        return True
+
     def get(self, rows: np.ndarray) -> np.ndarray:
         """The vectors of ``rows`` as a new float32 array."""
         return self.vecs[np.asarray(rows, dtype=np.int64)].astype(np.float32)

@@ -116,3 +116,15 @@ def test_selection_keeps_float16_rows_without_a_float32_copy():
     for method in ("facility_location", "k_center", "score_first"):
         res = DiverseSelector(budget=10, method=method).select(x16)
         assert int(res.selected.sum()) == 10
+
+
+def test_selection_releases_a_large_shared_copy_and_the_report_embeds_its_sample(embedder, monkeypatch, tmp_path):
+    """The last reader (selection) gives the copy's memory back when it is large; the report
+    then embeds only the rows its map samples, and is written as before."""
+    monkeypatch.setattr(SharedVectors, "RELEASE_MIN_BYTES", 0)
+    data = read_pairs(DEMO / "pairs.jsonl")
+    res = Pipeline([QualityStep(), DedupStep(), SelectStep(budget=100)], embedder=embedder).run(data)
+    assert not res.vectors.have.any()
+    paths = res.write(tmp_path, report=True)
+    assert "PCA of the supplied embeddings" in paths["report"].read_text(encoding="utf-8")
+    assert res.vectors.have.sum() == res.table.height  # the demo is smaller than the map's sample

@@ -124,7 +124,12 @@ class SelectStep(Step):
         # float16 vectors (cosines in float32): the run's shared prompt vectors, or those of
         # the texts selection compares
         if self.on == "instruction":
-            emb = prompt_vectors(table, rows, ctx).vecs[rows]
+            shared = prompt_vectors(table, rows, ctx)
+            emb = shared.vecs[rows]
+            if ctx.later_steps is not None and not ctx.later_steps:
+                # the last reader: the selection graph needs the memory more than the report
+                # (which embeds its few thousand sampled rows again)
+                shared.release()
         else:
             texts = _field_texts(sub, self.on)
             emb = np.zeros((len(texts), ctx.embedder.dimension), SharedVectors.dtype)

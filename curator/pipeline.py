@@ -30,7 +30,7 @@ import numpy as np
 
 from . import __version__
 from . import records as R
-from .context import Heartbeat, RunContext, folder_digest
+from .context import Heartbeat, RunContext, folder_digest, release_free_memory
 from .embed import Embedder
 from .errors import ConfigError
 from .records import PairsData
@@ -276,24 +276,6 @@ def _key_id(key: dict[str, str]) -> str:
 def _changed(old: dict[str, str], new: dict[str, str]) -> list[str]:
     """The parts of a checkpoint key that differ, in words."""
     return [k for k in dict.fromkeys([*new, *old]) if old.get(k) != new.get(k)]
-
-
-def release_free_memory() -> None:
-    """Give the heap pages freed so far back to the OS (glibc ``malloc_trim``; nothing elsewhere).
-
-    Reading a million JSONL rows frees ~1.6 KiB per row of parsed records that glibc otherwise
-    keeps mapped; each later stage then starts that much lower (measured, benchmarks/RESULTS.md
-    "Scale"). Costs milliseconds."""
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to do
-        pass
 
 
 class Pipeline:

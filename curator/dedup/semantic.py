@@ -229,10 +229,38 @@ class SemanticDuplicateFinder:
             index.train(unit(vecs.rows(sample)))
             del sample
             index.nprobe = min(self.nprobe, nlist)
+            self._add_presized(index, quantizer, vecs, unit)
+            return index
         # added in blocks: the same vectors in the same order as one add, never all copied at once
         for s in range(0, n, self.BLOCK):
             index.add(np.ascontiguousarray(unit(vecs.block(s, s + self.BLOCK)), dtype=np.float32))
         return index
+
+    def _add_presized(self, index: Any, quantizer: Any, vecs: RowVectors,
+                      unit: Callable[[np.ndarray], np.ndarray]) -> None:
+        """``index.add`` of every row in blocks, with each inverted list allocated once at its
+        final size: FAISS appends vector by vector, so a list's buffer grows by doubling and
+        holds ~1.4x its vectors (measured: +209 MiB for 148 MiB of 200k float16 rows; +181 MiB
+        presized). The lists are assigned first (what ``add`` does itself), counted, sized,
+        then filled: the same index, entry for entry."""
+        import faiss
+
+        n = len(vecs)
+        assign = np.empty(n, dtype=np.int64)
+        for s in range(0, n, self.BLOCK):
+            block = np.ascontiguousarray(unit(vecs.block(s, s + self.BLOCK)), dtype=np.float32)
+            assign[s:s + len(block)] = quantizer.search(block, 1)[1][:, 0]
+        invlists = faiss.extract_index_ivf(index).invlists
+        assert invlists is not None  # an IVF index has its lists
+        lists = faiss.downcast_InvertedLists(invlists)
+        for lst, count in enumerate(np.bincount(assign[assign >= 0], minlength=index.nlist).tolist()):
+            if count:
+                lists.resize(lst, count)  # allocates exactly count entries ...
+                lists.resize(lst, 0)      # ... and keeps them while the list is empty
+        for s in range(0, n, self.BLOCK):
+            block = np.ascontiguousarray(unit(vecs.block(s, s + self.BLOCK)), dtype=np.float32)
+            idx = np.ascontiguousarray(assign[s:s + len(block)])
+            index.add_core(len(block), faiss.swig_ptr(block), None, faiss.swig_ptr(idx))
 
     def _pair_arrays(self, embeddings: np.ndarray | RowVectors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self._validate()

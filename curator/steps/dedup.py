@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import records as R
-from ..context import RunContext, _progress
+from ..context import RunContext, _progress, release_free_memory
 from ..errors import ConfigError, check_param
 from .base import (
     DEDUP_FIELDS,
@@ -161,6 +161,7 @@ class DedupStep(Step):
             started: list[str] = []
 
             def on_stage(name: str) -> None:
+                release_free_memory()  # what the previous stage freed: the next one starts lower
                 if started:
                     bar.update(1)          # the previous stage is done
                 started.append(name)

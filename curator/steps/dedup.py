@@ -111,7 +111,9 @@ class DedupStep(Step):
 
         check_param("DedupStep", "on", self.on, self.on in DEDUP_ON, f"one of {DEDUP_ON}")
         rows = np.flatnonzero(alive_mask(table))
-        sub = table[rows]
+        # the columns this step reads (texts, the record: its held values too), of the rows alive
+        wanted = dict.fromkeys((R.ROW_ID, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.FIRST_REQUEST, R.RECORD, *R.HELD_COLUMNS))
+        sub = table.select([c for c in wanted if c in table.columns])[rows]
         texts = _dedup_texts(sub, self.on)
         # A row's media and offered tools are part of its key (read from the user's record), and
         # a preamble shared by many rows does not decide a merge: near and semantic compare (and

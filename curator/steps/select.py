@@ -116,7 +116,9 @@ class SelectStep(Step):
         rows = np.flatnonzero(alive_mask(table))
         if self.budget is None:
             return table, {"skipped": "no budget given"}
-        sub = table[rows]
+        # the columns this step reads, of the rows alive (a gather of every column would copy
+        # ~0.3 KiB per row of views and numbers for nothing)
+        sub = table.select(R.ROW_ID, R.ID, R.INSTRUCTION, R.INPUT, R.RESPONSE)[rows]
         if self.utility_column is not None:
             util = _numbers(column_or_field(table, rows, self.utility_column), self.utility_column)
         else:

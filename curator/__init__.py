@@ -1,3 +1,3 @@
 """curator: clean and curate instruction-tuning data by grounding it in source documents."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

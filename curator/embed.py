@@ -656,20 +656,27 @@ class Embedder:
         becomes ``[UNK] [UNK] ...`` and any two such texts embed alike. Texts without word
         pieces get 0.0; a tokenizer without an unknown token gives 0.0 everywhere.
         """
+        return self.read_stats(texts, batch_size)[0]
+
+    def read_stats(self, texts: list[str], batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """Per text, the share of unknown word pieces (:meth:`unk_share`) and whether it is
+        longer than one window of the model (:meth:`encode_windows` embeds it in several),
+        from one tokenisation."""
         texts = list(texts)
         out = np.zeros(len(texts))
+        long = np.zeros(len(texts), dtype=bool)
         if not texts:
-            return out
-        tok, _ = self._tokenizer_and_window()
+            return out, long
+        tok, width = self._tokenizer_and_window()
+        width = max(8, width - 8)  # as _windows
         unk = getattr(tok, "unk_token_id", None)
-        if unk is None:
-            return out
         for s in range(0, len(texts), batch_size):
             ids = tok(texts[s:s + batch_size], add_special_tokens=False, truncation=False)["input_ids"]
             for k, seq in enumerate(ids):
-                if seq:
+                long[s + k] = len(seq) > width
+                if seq and unk is not None:
                     out[s + k] = sum(1 for t in seq if t == unk) / len(seq)
-        return out
+        return out, long
 
     def _windows(self, texts: list[str], batch_size: int) -> tuple[list[str], list[int]]:
         """The pieces :meth:`encode_windows` embeds and, per piece, the text it belongs to."""
@@ -700,7 +707,7 @@ class Embedder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.ascontiguousarray(out / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
-    def encode_windows(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
+    def encode_windows(self, texts: list[str], batch_size: int = 1024, keep: bool = True) -> np.ndarray:
         """Like :meth:`encode`, but a text longer than the model's window (256 word pieces for
         all-MiniLM-L6-v2) is cut into consecutive windows that cover all of it and embedded as
         the normalised mean of its window vectors, instead of being silently truncated to its
@@ -709,7 +716,7 @@ class Embedder:
         if not texts:
             return self.encode(texts)
         pieces, owner = self._windows(texts, batch_size)
-        vecs = self.encode(pieces)
+        vecs = self.encode(pieces, keep)
         if len(pieces) == len(texts):
             return vecs
         return self._window_means(vecs, np.asarray(owner), len(texts))

@@ -57,10 +57,7 @@ class OutputSource:
 # ---------------------------------------------------------------------------------------------
 def _records(table: Any, chunk: int = 65536) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line, the user's record) for every row of a pairs table, a slice at a time."""
-    for off in range(0, table.height, chunk):
-        part = table.slice(off, chunk)
-        for line, text in zip(part[R.LINE].to_list(), part[R.RECORD].to_list()):
-            yield line, json.loads(text)
+    yield from zip(table[R.LINE].to_list(), R.record_dicts(table, chunk))
 
 
 def check_curator_field(table: Any) -> None:

@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
 from . import records as R
-from .context import Heartbeat, RunContext, folder_digest
+from .context import Heartbeat, RunContext, folder_digest, release_free_memory
 from .embed import Embedder
 from .errors import ConfigError
 from .records import PairsData
@@ -91,6 +93,8 @@ class CurationResult:
     summary: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     embedder: Embedder | None = None
+    #: the run's shared float16 prompt vectors (curator.vectors.SharedVectors), for the report
+    vectors: Any = None
 
     @property
     def kept(self) -> Any:
@@ -116,11 +120,22 @@ class CurationResult:
         if report:
             from .report import write_report
 
-            embeddings = None
+            embeddings: Any = None
             if self.embedder is not None:
-                # The prompts were embedded for dedup and selection: these come from the cache.
-                texts = _field_texts(self.table, "instruction")
-                embeddings = self.embedder.encode([t if t.strip() else " " for t in texts])
+                # The prompts were embedded for dedup and selection: the run's shared copy
+                # (float16), with the rows no step embedded (dropped before) added.
+                from .vectors import SharedVectors
+
+                shared = self.vectors
+                if shared is None or len(shared) != self.table.height:
+                    shared = SharedVectors(self.table.height, self.embedder.dimension)
+                embedder, table = self.embedder, self.table
+
+                def embeddings(rows: np.ndarray) -> np.ndarray:  # only the rows the map samples
+                    shared.fill(rows, lambda part: _field_texts(table[part], "instruction"),
+                                lambda texts: embedder.encode(texts, keep=False))
+                    return shared.get(rows)
+
             paths["report"] = write_report(self, outdir / "report.html", embeddings=embeddings)
         return paths
 
@@ -156,8 +171,7 @@ def iter_output_records(table: Any, everything: Any | None = None, chunk: int = 
     original_ids = _original_row_ids(table if everything is None else everything)
     for off in range(0, table.height, chunk):
         part = table.slice(off, chunk)
-        for rec_text, extra in zip(part[R.RECORD].to_list(), part.select(ours).iter_rows(named=True)):
-            rec = json.loads(rec_text)
+        for rec, extra in zip(R.record_dicts(part, chunk), part.select(ours).iter_rows(named=True)):
             if R.SENTENCES in extra and extra[R.SENTENCES]:
                 extra[R.SENTENCES] = json.loads(extra[R.SENTENCES])
             # Our NaNs become null; the user's own NaN/Infinity stay (written back as tokens).
@@ -180,11 +194,12 @@ def _original_row_ids(table: Any) -> dict[int, Any]:
     out: dict[int, Any] = {}
     # the records that may hold one first (a cheap substring test, in polars), then in slices:
     # a million records never exist as Python strings at once (~0.9 KiB per row)
-    marked = table.select(R.ROW_ID, R.RECORD).filter(table[R.RECORD].str.contains(f'"{CURATOR_KEY}"', literal=True))
+    # (the key is in RECORD's text also where the table holds some of the record's values as columns)
+    marked = table.filter(table[R.RECORD].str.contains(f'"{CURATOR_KEY}"', literal=True))
     for off in range(0, marked.height, 65536):
         part = marked.slice(off, 65536)
-        for rid, text in zip(part[R.ROW_ID].to_list(), part[R.RECORD].to_list()):
-            prev = json.loads(text).get(CURATOR_KEY)
+        for rid, rec in zip(part[R.ROW_ID].to_list(), R.record_dicts(part, 65536)):
+            prev = rec.get(CURATOR_KEY)
             if isinstance(prev, dict) and isinstance(prev.get(R.ROW_ID), int):
                 out[rid] = prev[R.ROW_ID]
     return out
@@ -261,24 +276,6 @@ def _key_id(key: dict[str, str]) -> str:
 def _changed(old: dict[str, str], new: dict[str, str]) -> list[str]:
     """The parts of a checkpoint key that differ, in words."""
     return [k for k in dict.fromkeys([*new, *old]) if old.get(k) != new.get(k)]
-
-
-def release_free_memory() -> None:
-    """Give the heap pages freed so far back to the OS (glibc ``malloc_trim``; nothing elsewhere).
-
-    Reading a million JSONL rows frees ~1.6 KiB per row of parsed records that glibc otherwise
-    keeps mapped; each later stage then starts that much lower (measured, benchmarks/RESULTS.md
-    "Scale"). Costs milliseconds."""
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to do
-        pass
 
 
 class Pipeline:
@@ -366,7 +363,7 @@ class Pipeline:
         # The accounting invariant: every input row is kept or dropped by exactly one stage.
         if summary["kept"] + sum(s["dropped"] for s in stages.values()) != n_in:  # pragma: no cover
             raise RuntimeError("row accounting failed: kept + dropped != rows in")
-        return CurationResult(table, summary, timings, ctx.embedder)
+        return CurationResult(table, summary, timings, ctx.embedder, ctx.prompt_vectors)
 
     def _checkpoint(self, table: Any, ctx: RunContext, workdir: str | Path) -> Path:
         """This run's checkpoint folder under ``workdir/.curator/``: resumed when its key is

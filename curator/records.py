@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ INPUT = "input"            # Alpaca's optional input; part of the prompt
 RESPONSE = "response"
 SOURCE = "source"          # inline source text the response should be grounded in (optional)
 SOURCE_ID = "source_id"    # id of a document in the index the response should be grounded in
-RECORD = "_record"         # the user's original record as JSON text, written back untouched
+RECORD = "_record"         # the user's record as JSON text, less the fields held as columns (see record_texts)
 TURNS = "turns"            # multi-turn: JSON list of {"prompt", "response"}, one per assistant turn
 FIRST_REQUEST = "first_request"  # conversations: system prompt + first user turn only
 # -- accounting --------------------------------------------------------------------------------
@@ -488,7 +488,7 @@ def _add_record(cols: dict[str, list[Any]], row_id: int, item: dict[str, Any] | 
             # Several turns, tool calls or tool results: grounding reads the turns one by one.
             structured = len(turns) > 1 or any("context" in t or t.get("tool_call") for t in turns)
             turn_col = json.dumps(turns, ensure_ascii=False) if structured else None
-            _append_row(cols, row_id, values, line, record_text, stage, reason, detail, turn_col)
+            _append_row(cols, row_id, values, line, record_text, stage, reason, detail, turn_col, item, fmap)
             return stage is not None
         for role in ("instruction", "response"):
             key = getattr(fmap, role)
@@ -517,9 +517,10 @@ def _add_record(cols: dict[str, list[Any]], row_id: int, item: dict[str, Any] | 
                     turns = conversation_turns(messages)
                     values.update(_conversation_values(messages, turns), input=None)
                     turn_col = json.dumps(turns, ensure_ascii=False) if len(turns) > 1 else None
-                    _append_row(cols, row_id, values, line, record_text, stage, reason, detail, turn_col)
+                    _append_row(cols, row_id, values, line, record_text, stage, reason, detail, turn_col, item, fmap)
                     return False
-    _append_row(cols, row_id, values, line, record_text, stage, reason, detail, None)
+    _append_row(cols, row_id, values, line, record_text, stage, reason, detail, None,
+                item if isinstance(item, dict) else None, fmap)
     return stage is not None
 
 
@@ -592,7 +593,9 @@ def _surrogate_field(item: Any, where: str = "") -> str:
 
 def _append_row(cols: dict[str, list[Any]], row_id: int, values: dict[str, str | None], line: int,
                 record_text: str, stage: str | None, reason: str | None, detail: str | None,
-                turns: str | None) -> None:
+                turns: str | None, item: dict[str, Any] | None = None, fmap: FieldMap | None = None) -> None:
+    if item is not None and fmap is not None:
+        record_text = _held_once(item, record_text, values, fmap)
     cols[ROW_ID].append(row_id)
     cols[ID].append(values.get("id") or str(row_id))
     cols[LINE].append(line)
@@ -607,6 +610,102 @@ def _append_row(cols: dict[str, list[Any]], row_id: int, values: dict[str, str |
     cols[DROP_STAGE].append(stage)
     cols[DROP_REASON].append(reason)
     cols[DROP_DETAIL].append(detail)
+
+
+# -- the record, held once ----------------------------------------------------------------------
+# A field whose value the table holds as a column (instruction, input, response, source, source
+# id) is not kept a second time in the record's text: RECORD then holds the record with that
+# value replaced by a placeholder, behind a leading NUL (no JSON text starts with one), and
+# record_dicts / record_texts put the column's value back. Only string values of at least
+# HOLD_ONCE_MIN characters are replaced (a shorter one saves less than its placeholder costs).
+HELD = "\x00"
+HOLD_ONCE_MIN = 24
+_ROLE_COLUMNS = {"instruction": INSTRUCTION, "input": INPUT, "response": RESPONSE, "source": SOURCE,
+                 "source_id": SOURCE_ID}
+_PLACEHOLDERS = {HELD + role: column for role, column in _ROLE_COLUMNS.items()}
+#: The columns whose values RECORD may leave out.
+HELD_COLUMNS = tuple(_ROLE_COLUMNS.values())
+
+
+def _held_once(item: dict[str, Any], record_text: str, values: dict[str, str | None], fmap: FieldMap) -> str:
+    """The text RECORD keeps for ``item``: its JSON text, or (when a field's value is a column's
+    value) the record without that value, marked (see HELD)."""
+    rest: dict[str, Any] | None = None
+    for role in _ROLE_COLUMNS:
+        key = getattr(fmap, role)
+        value = item.get(key) if key is not None else None
+        if (isinstance(value, str) and len(value) >= HOLD_ONCE_MIN and key != "curator"
+                and value == values.get(role) and (rest is None or rest.get(key) == value)):
+            if rest is None:
+                if any(isinstance(v, str) and v.startswith(HELD) for v in item.values()):
+                    return record_text  # a value that looks like a placeholder: kept whole
+                rest = dict(item)
+            rest[key] = HELD + role
+    if rest is None:
+        return record_text
+    return HELD + json.dumps(rest, ensure_ascii=False, default=str)
+
+
+def _restore(text: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The user's record from RECORD's ``text`` and the row's columns (``row``: column -> value)."""
+    rec = json.loads(text[1:] if text.startswith(HELD) else text)
+    if text.startswith(HELD) and isinstance(rec, dict):
+        for k, v in rec.items():
+            column = _PLACEHOLDERS.get(v) if isinstance(v, str) else None
+            if column is not None:
+                rec[k] = row[column]
+    return rec
+
+
+def _parts(table: Any, chunk: int) -> Iterator[tuple[list[str], dict[str, list[Any]] | None]]:
+    """Slices of RECORD and, where a slice holds a marked record, the columns that restore it."""
+    for off in range(0, table.height, chunk):
+        part = table.slice(off, chunk)
+        texts = part[RECORD].to_list()
+        held = None
+        if any(t.startswith(HELD) for t in texts if t):
+            held = {c: part[c].to_list() for c in _ROLE_COLUMNS.values() if c in part.columns}
+        yield texts, held
+
+
+def record_dicts(table: Any, chunk: int = 4096) -> Iterator[dict[str, Any]]:
+    """The user's records of a pairs table (or a slice of one, with its RECORD column and the
+    columns of the fields it reads), parsed, as read: each row's RECORD restored with the
+    values the table holds as columns. A slice at a time: a million parsed records never exist
+    at once.
+
+    >>> t = pairs_from_records([{"instruction": "Name three primary colours, please.", "output": "Red."}]).table
+    >>> t[RECORD][0][:1] == HELD, next(record_dicts(t))["instruction"]
+    (True, 'Name three primary colours, please.')
+    """
+    for texts, held in _parts(table, chunk):
+        for i, text in enumerate(texts):
+            if held is not None and text.startswith(HELD):
+                yield _restore(text, {c: v[i] for c, v in held.items()})
+            else:
+                yield json.loads(text)
+
+
+def record_texts(table: Any, maybe: Callable[[str], Any] | None = None, chunk: int = 4096) -> list[str]:
+    """The user's records as JSON text, as read (``json.dumps(record, ensure_ascii=False)``),
+    one per row: RECORD itself where it holds the whole record, restored where it holds the
+    record without the values the table keeps as columns. ``maybe``: a test a reader applies to
+    the text first (e.g. a regular expression's ``search``) and that a row failing it on its
+    RECORD and on every one of its column values fails on its whole text too; such rows keep
+    RECORD as it is (nothing parsed)."""
+    out: list[str] = []
+    for texts, held in _parts(table, chunk):
+        for i, text in enumerate(texts):
+            if held is None or not text.startswith(HELD):
+                out.append(text)
+                continue
+            row = {c: v[i] for c, v in held.items()}
+            if maybe is not None and not maybe(text) and not any(
+                    isinstance(v, str) and maybe(json.dumps(v, ensure_ascii=False)) for v in row.values()):
+                out.append(text)
+                continue
+            out.append(json.dumps(_restore(text, row), ensure_ascii=False))
+    return out
 
 
 def prompt_text(instruction: str, input_text: str) -> str:

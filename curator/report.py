@@ -40,6 +40,8 @@ MAX_SENTENCES = 10        # sentences shown per worst pair
 MAX_CLUSTERS = 5          # duplicate clusters shown
 MAX_CLUSTER_MEMBERS = 8   # members shown per cluster
 MAX_MAP_POINTS = 3000     # points on the selection map
+#: The map's vectors: an array with one row per table row, or rows -> their vectors.
+Embeddings = np.ndarray | Callable[[np.ndarray], np.ndarray]
 MAX_REASON_ROWS = 30      # rows of the drop-reason table
 #: Characters of a text (prompt, response, id, sentences JSON) the report reads from a row: a
 #: 50 MB row costs no more than this; longer texts are shown cut, with their full length.
@@ -637,11 +639,12 @@ def _sample(groups: list[tuple[str, np.ndarray, str]], budget: int, rng: np.rand
     return out
 
 
-def _coords(table: Any, rows: np.ndarray, embeddings: np.ndarray | None) -> tuple[np.ndarray | None, str]:
+def _coords(table: Any, rows: np.ndarray, embeddings: Embeddings | None) -> tuple[np.ndarray | None, str]:
     """2-D coordinates of ``rows`` and a caption saying how they were made."""
     if embeddings is not None:
         # the sampled rows only, then float64 (a float64 copy of every row: 3 KiB per row)
-        x = np.asarray(np.asarray(embeddings)[rows], dtype=np.float64)
+        picked = embeddings(rows) if callable(embeddings) else np.asarray(embeddings)[rows]
+        x = np.asarray(picked, dtype=np.float64)
         x = np.nan_to_num(x - x.mean(axis=0))
         if x.shape[0] < 2:
             return np.zeros((x.shape[0], 2)), "PCA of the supplied embeddings"
@@ -667,7 +670,7 @@ def _coords(table: Any, rows: np.ndarray, embeddings: np.ndarray | None) -> tupl
     return xy, how
 
 
-def _map(table: Any, embeddings: np.ndarray | None) -> str:
+def _map(table: Any, embeddings: Embeddings | None) -> str:
     head = '<h2 id="map">Selection map</h2>'
     n = table.height
     alive = _alive(table)
@@ -742,12 +745,12 @@ def _normalise(table: Any) -> Any:
     return table.with_columns(fixes) if fixes else table
 
 
-def render_report(result: Any, embeddings: np.ndarray | None = None) -> str:
+def render_report(result: Any, embeddings: Embeddings | None = None) -> str:
     """The report of ``result`` (a CurationResult) as one HTML string."""
 
     t = _normalise(result.table)
     s = result.summary or {}
-    if embeddings is not None:
+    if embeddings is not None and not callable(embeddings):
         embeddings = np.asarray(embeddings)
         if embeddings.ndim != 2 or embeddings.shape[0] != t.height:
             raise ValueError(f"embeddings must be a 2-D array with one row per table row ({t.height}); "
@@ -775,11 +778,12 @@ def render_report(result: Any, embeddings: np.ndarray | None = None) -> str:
             "user text is escaped, nothing is loaded from the network.</footer></body></html>")
 
 
-def write_report(result: Any, path: str | Path, embeddings: np.ndarray | None = None) -> Path:
+def write_report(result: Any, path: str | Path, embeddings: Embeddings | None = None) -> Path:
     """Render ``result`` (a CurationResult) to one self-contained HTML file at ``path``.
 
-    ``embeddings``: optional array aligned with ``result.table`` rows, for the selection map
-    (PCA); without it the map comes from TF-IDF + TruncatedSVD of the prompts.
+    ``embeddings``: optional array aligned with ``result.table`` rows, or a function from row
+    positions to their vectors (only the rows the map samples are asked for), for the selection
+    map (PCA); without it the map comes from TF-IDF + TruncatedSVD of the prompts.
     """
     from .io import atomic_write
 

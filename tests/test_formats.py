@@ -36,7 +36,8 @@ def test_format_detection(tmp_path, rec, fmt, instruction, response, source):
     row = d.table.row(0, named=True)
     assert d.format == fmt
     assert (row[R.INSTRUCTION], row[R.RESPONSE], row[R.SOURCE]) == (instruction, response, source)
-    assert json.loads(row[R.RECORD]) == rec  # the original record, untouched
+    assert next(R.record_dicts(d.table)) == rec  # the original record, untouched
+    assert R.record_texts(d.table) == [json.dumps(rec, ensure_ascii=False)]
     if fmt == "sharegpt":  # every request identifies a conversation; the first one is kept too
         assert row[R.FIRST_REQUEST] == "Hi!"
 

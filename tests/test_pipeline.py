@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curator import records as R
-from curator.pipeline import DedupStep, GroundingStep, Pipeline, QualityStep, SelectStep
+from curator.pipeline import DedupStep, GroundingStep, Pipeline, QualityStep, RunContext, SelectStep
 from curator.records import FieldMap, pairs_from_records, read_pairs
 
 from .conftest import DEMO
@@ -40,7 +40,7 @@ def test_every_row_is_kept_or_dropped_exactly_once(demo_result):
 
 def test_grounding_removes_most_hallucinated_answers(demo_result):
     t = demo_result.table
-    labels = np.array([json.loads(r)["hallucinated"] for r in t[R.RECORD]])
+    labels = np.array([r["hallucinated"] for r in R.record_dicts(t)])
     kept = t[R.DROP_STAGE].is_null().to_numpy()
     # The input is 2/3 hallucinated; what survives must be mostly faithful.
     assert labels.mean() > 0.6
@@ -103,9 +103,10 @@ def test_conversation_is_as_grounded_as_its_worst_turn(embedder):
     assert t[R.WORST_SENTENCE][0] == "It is 9 kilometres long."
 
 
-def test_response_vectors_are_cached_only_when_a_later_step_reads_them():
+def test_vectors_are_cached_only_when_a_later_step_reads_them():
     # Memory at scale: without grounding and with dedup/selection on the instruction, the
-    # quality step's response vectors are used once and not kept; the outputs do not change.
+    # prompt vectors live once, in the run's shared float16 copy, and the quality step's
+    # response vectors are used once and not kept; the outputs do not change.
     from curator.embed import Embedder
 
     recs = [{"prompt": f"Explain topic {i % 7} in a few words.",
@@ -114,12 +115,16 @@ def test_response_vectors_are_cached_only_when_a_later_step_reads_them():
     steps = [QualityStep(), DedupStep(), SelectStep(budget=5)]
     lean, full = Embedder(), Embedder()
     a = Pipeline(steps, embedder=lean).run(data)
-    n_prompts = len({r["prompt"] for r in recs})
-    assert lean.cache_rows() == n_prompts
+    assert lean.cache_rows() == 0
+    assert a.vectors.vecs.dtype == np.float16 and a.vectors.have.all() and len(a.vectors) == len(recs)
+    want = lean.encode([r["prompt"] for r in recs], keep=False).astype(np.float16)
+    assert np.array_equal(a.vectors.vecs, want)
     b = Pipeline([QualityStep(), DedupStep(on="response"), SelectStep(budget=5)], embedder=full).run(data)
-    assert full.cache_rows() == n_prompts + len({r["response"] for r in recs})
+    assert full.cache_rows() == len({r["response"] for r in recs})
     assert a.table["relevance"].to_list() == b.table["relevance"].to_list()
-    assert lean.missing([r["prompt"] for r in recs]) == []
+    # with grounding after quality, the prompts stay cached too (grounding embeds them again)
+    assert QualityStep._prompts_read_later(RunContext(lean, later_steps=[GroundingStep(), DedupStep()]))
+    assert not QualityStep._prompts_read_later(RunContext(lean, later_steps=[DedupStep(), SelectStep()]))
 
 
 def test_quality_in_chunks_gives_the_same_table(embedder, monkeypatch):

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from curator.cli import cli
 from curator.errors import ConfigError
 from curator.pipeline import Pipeline, SelectStep, token_counter
-from curator.records import read_pairs
+from curator.records import read_pairs, record_dicts
 
 from .conftest import ROOT
 
@@ -32,7 +32,7 @@ def data(tmp_path):
 
 def run(path, embedder, **kw):
     res = Pipeline([SelectStep(**kw)], embedder=embedder).run(read_pairs(path))
-    kept = [json.loads(r) for r in res.kept["_record"].to_list()]
+    kept = list(record_dicts(res.kept))
     return res, kept
 
 

@@ -80,7 +80,7 @@ from __future__ import annotations
 
 from .cluster import _star_clusters as _star_clusters
 from .cluster import connected_components, star_clusters
-from .context import context_keys, record_context
+from .context import context_keys, maybe_context, record_context
 from .deduplicator import Deduplicator, DedupResult
 from .exact import ExactDuplicateFinder
 from .guard import _ValueGuard as _ValueGuard
@@ -116,6 +116,7 @@ __all__ = [
     "SemanticDuplicateFinder",
     "connected_components",
     "context_keys",
+    "maybe_context",
     "latin_letter_share",
     "optimal_lsh_params",
     "record_context",

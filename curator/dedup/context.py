@@ -130,6 +130,12 @@ def record_context(record: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def maybe_context(text: str) -> bool:
+    """Whether a record's JSON text (or a value of it, as JSON) may hold media or tools: the
+    cheap test :func:`context_keys` and :func:`has_media` apply before parsing a record."""
+    return _MAYBE_RE.search(text) is not None
+
+
 def has_media(record: str | dict[str, Any] | None) -> bool:
     """Whether a record (or its JSON text) holds media: an image/audio/video field, a media file
     name or ``data:`` URL, or a media content part.

@@ -106,15 +106,18 @@ class RowVectors:
     """
 
     def __init__(self, n: int, dim: int, get: Callable[[np.ndarray], np.ndarray],
-                 array: np.ndarray | None = None) -> None:
+                 array: np.ndarray | None = None, dtype: Any = np.float32) -> None:
         self.n = int(n)
         self.dim = int(dim)
         self.get = get
         self._array = array  # when the rows are an array: blocks are views of it
+        #: the precision the vectors are held in (float16: a search may store them so, exactly)
+        self.dtype = np.dtype(dtype)
 
     @classmethod
     def of(cls, array: np.ndarray) -> RowVectors:
-        return cls(array.shape[0], array.shape[1], lambda rows: array[rows], array)
+        return cls(array.shape[0], array.shape[1], lambda rows: array[rows], array,
+                   np.float16 if array.dtype == np.float16 else np.float32)
 
     def __len__(self) -> int:
         return self.n
@@ -134,7 +137,7 @@ class RowVectors:
     def subset(self, rows: np.ndarray) -> RowVectors:
         """The rows ``rows`` of this matrix, still read on demand."""
         rows = np.asarray(rows, dtype=np.int64)
-        return RowVectors(len(rows), self.dim, lambda r: self.rows(rows[r]))
+        return RowVectors(len(rows), self.dim, lambda r: self.rows(rows[r]), dtype=self.dtype)
 
 
 class SemanticDuplicateFinder:
@@ -194,6 +197,8 @@ class SemanticDuplicateFinder:
 
     #: Rows read at a time while checking, normalising and adding vectors.
     BLOCK = 16384
+    #: IVF training points per list (FAISS needs >= 39; it would subsample to 256).
+    IVF_TRAIN = 64
 
     def _build_index(self, vecs: RowVectors, unit: Callable[[np.ndarray], np.ndarray]) -> Any:
         import faiss  # heavy import: only when semantic dedup runs
@@ -209,16 +214,53 @@ class SemanticDuplicateFinder:
             # ~4 sqrt(n) lists, each trained on >= 39 points (FAISS's minimum per centroid)
             nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
             quantizer = faiss.IndexFlatIP(dim)
-            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            if vecs.dtype == np.float16:
+                # vectors held in float16: the lists store them so (exactly: no residuals), half
+                # the memory of IndexIVFFlat's float32 copy; inner products in float32
+                index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_fp16,
+                                                      faiss.METRIC_INNER_PRODUCT, False)
+            else:
+                index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
             index.cp.seed = int(self.random_state)
             rng = np.random.default_rng(self.random_state)
-            sample = np.sort(rng.choice(n, size=min(n, 256 * nlist), replace=False))
+            # IVF_TRAIN points per list: enough for k-means, and a float32 training copy of
+            # ~6% of the rows at a million (of every row up to ~60k before)
+            sample = np.sort(rng.choice(n, size=min(n, self.IVF_TRAIN * nlist), replace=False))
             index.train(unit(vecs.rows(sample)))
+            del sample
             index.nprobe = min(self.nprobe, nlist)
+            self._add_presized(index, quantizer, vecs, unit)
+            return index
         # added in blocks: the same vectors in the same order as one add, never all copied at once
         for s in range(0, n, self.BLOCK):
             index.add(np.ascontiguousarray(unit(vecs.block(s, s + self.BLOCK)), dtype=np.float32))
         return index
+
+    def _add_presized(self, index: Any, quantizer: Any, vecs: RowVectors,
+                      unit: Callable[[np.ndarray], np.ndarray]) -> None:
+        """``index.add`` of every row in blocks, with each inverted list allocated once at its
+        final size: FAISS appends vector by vector, so a list's buffer grows by doubling and
+        holds ~1.4x its vectors (measured: +209 MiB for 148 MiB of 200k float16 rows; +181 MiB
+        presized). The lists are assigned first (what ``add`` does itself), counted, sized,
+        then filled: the same index, entry for entry."""
+        import faiss
+
+        n = len(vecs)
+        assign = np.empty(n, dtype=np.int64)
+        for s in range(0, n, self.BLOCK):
+            block = np.ascontiguousarray(unit(vecs.block(s, s + self.BLOCK)), dtype=np.float32)
+            assign[s:s + len(block)] = quantizer.search(block, 1)[1][:, 0]
+        invlists = faiss.extract_index_ivf(index).invlists
+        assert invlists is not None  # an IVF index has its lists
+        lists = faiss.downcast_InvertedLists(invlists)
+        for lst, count in enumerate(np.bincount(assign[assign >= 0], minlength=index.nlist).tolist()):
+            if count:
+                lists.resize(lst, count)  # allocates exactly count entries ...
+                lists.resize(lst, 0)      # ... and keeps them while the list is empty
+        for s in range(0, n, self.BLOCK):
+            block = np.ascontiguousarray(unit(vecs.block(s, s + self.BLOCK)), dtype=np.float32)
+            idx = np.ascontiguousarray(assign[s:s + len(block)])
+            index.add_core(len(block), faiss.swig_ptr(block), None, faiss.swig_ptr(idx))
 
     def _pair_arrays(self, embeddings: np.ndarray | RowVectors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self._validate()

@@ -38,7 +38,9 @@ def _similarity_graph(x: np.ndarray, n_neighbors: int, knn: str, exact_knn_max: 
     floor = _similarity_floor(x, np.random.default_rng(0))
     k = min(n_neighbors + 1, m)  # +1: each row finds itself
     exact = knn == "exact" or (knn == "auto" and m <= exact_knn_max)
-    dist, nbr = _knn(x, k, exact=exact, n_probe=n_probe, seed=random_state)
+    dist, nbr64 = _knn(x, k, exact=exact, n_probe=n_probe, seed=random_state)
+    nbr = nbr64.astype(np.int32)  # half the memory of int64 while the graph is built (and kept)
+    del nbr64
     # CSR built directly from the fixed-width k-NN lists plus the diagonal as last column
     # (no COO detour: at 500k rows every temporary copy of the edge list is ~200 MB).
     sims = np.empty((m, k + 1), dtype=np.float32)
@@ -59,7 +61,6 @@ def _similarity_graph(x: np.ndarray, n_neighbors: int, knn: str, exact_knn_max: 
     # Union of both directions; duplicates (i in N(j) and j in N(i)) carry the same value.
     a = a.maximum(a.T.tocsr()).tocsr()
     a.sort_indices()
-    nbr = nbr.astype(np.int32)  # kept for _nearest_selected; half the memory of int64
     info = {
         "knn": "exact" if exact else "approx",
         "n_neighbors": k - 1,
@@ -96,8 +97,8 @@ def _knn(x: np.ndarray, k: int, *, exact: bool, n_probe: int, seed: int,
     nb = xb.shape[0]
     k = min(k, nb)
 
-    def queries(s: int, e: int) -> np.ndarray:
-        return x[s:e] if q_rows is None else x[q_rows[s:e]]
+    def queries(s: int, e: int) -> np.ndarray:  # float32 (rows held in float16 too)
+        return _f32(x[s:e] if q_rows is None else x[q_rows[s:e]])
 
     nlist = int(round(nb / _LIST_SIZE))
     block = 1 << 15
@@ -106,19 +107,20 @@ def _knn(x: np.ndarray, k: int, *, exact: bool, n_probe: int, seed: int,
         # numpy product + argpartition at 34k x 34k on 2 cores.
         dist = np.empty((nq, k), dtype=np.float32)
         nbr = np.empty((nq, k), dtype=np.int64)
+        xb32 = _f32(xb)  # exact search: a base of at most exact_knn_max rows (or selected ones)
         for s in range(0, nq, block):
             dist[s:s + block], nbr[s:s + block] = faiss.knn(
-                queries(s, s + block), xb, k, metric=faiss.METRIC_INNER_PRODUCT)
+                queries(s, s + block), xb32, k, metric=faiss.METRIC_INNER_PRODUCT)
         return dist, nbr
 
     km = faiss.Kmeans(xb.shape[1], nlist, niter=20, seed=seed, spherical=True,
                       max_points_per_centroid=64, verbose=False)
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(nb, min(nb, 64 * nlist), replace=False))
-    km.train(xb[sample])  # what faiss would subsample anyway, without handing it all of x
+    km.train(_f32(xb[sample]))  # what faiss would subsample anyway, without handing it all of x
     centroids = km.centroids
     assert centroids is not None  # set by train()
-    b_assign = km.index.search(xb, 1)[1][:, 0]
+    b_assign = np.concatenate([km.index.search(_f32(xb[s:s + block]), 1)[1][:, 0] for s in range(0, nb, block)])
     q_assign = np.concatenate([km.index.search(queries(s, s + block), 1)[1][:, 0]
                                for s in range(0, nq, block)])
     _, probe = km.index.search(centroids, n_probe)
@@ -136,8 +138,8 @@ def _knn(x: np.ndarray, k: int, *, exact: bool, n_probe: int, seed: int,
         cand = np.concatenate([b_order[b_start[p]:b_start[p + 1]] for p in probe[lst] if p >= 0])
         if cand.size == 0:
             return
-        xq = x[q] if q_rows is None else x[q_rows[q]]
-        d, i = _topk(xq, xb[cand], min(k, cand.size))
+        xq = _f32(x[q] if q_rows is None else x[q_rows[q]])
+        d, i = _topk(xq, _f32(xb[cand]), min(k, cand.size))
         dist[q, :d.shape[1]] = d  # lists own disjoint query rows: no write conflicts
         nbr[q, :d.shape[1]] = cand[i]
 
@@ -145,6 +147,11 @@ def _knn(x: np.ndarray, k: int, *, exact: bool, n_probe: int, seed: int,
     # so this keeps every core busy; measured 1.5x faster than threaded BLAS, one list at a time.
     _run_parallel(search_list, range(nlist))
     return dist, nbr
+
+
+def _f32(a: np.ndarray) -> np.ndarray:
+    """``a`` as float32: itself when it is, a converted copy of float16 rows."""
+    return np.asarray(a, dtype=np.float32)
 
 
 def _run_parallel(fn: Any, items: Any) -> None:
@@ -204,6 +211,6 @@ def _similarity_floor(x: np.ndarray, rng: np.random.Generator, n_pairs: int = 20
         return 0.0
     a = rng.integers(0, m, n_pairs)
     b = (a + rng.integers(1, m, n_pairs)) % m
-    cos = np.einsum("ij,ij->i", x[a], x[b])
+    cos = np.einsum("ij,ij->i", _f32(x[a]), _f32(x[b]))
     return float(min(max(np.median(cos), 0.0), 0.99))
 

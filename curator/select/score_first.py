@@ -48,7 +48,7 @@ def _score_first(
         if cap.remaining < suffix_min[s] or cap.groups_full():
             break
         blk = queue[s:s + block]
-        xb = x[blk]
+        xb = np.asarray(x[blk], dtype=np.float32)  # float16 rows: products in float32
         pre = (xb @ buf[:n_buf].T).max(axis=1) if n_buf else np.full(blk.size, -np.inf)
         intra = xb @ xb.T
         taken: list[int] = []

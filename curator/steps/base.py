@@ -93,3 +93,13 @@ def _field_texts(sub: Any, on: str) -> list[str]:
 
 
 DEDUP_FIELDS = ("instruction", "response", "both")
+
+
+def prompt_vectors(table: Any, rows: np.ndarray, ctx: RunContext) -> Any:
+    """The run's shared prompt vectors (:class:`curator.vectors.SharedVectors`, float16, one per
+    table row) with those of ``rows`` filled: the quality step computed most; the others are
+    embedded here, a chunk of rows at a time (not kept in the embedding cache: this is their copy)."""
+    store = ctx.shared_prompts(table.height)
+    store.fill(rows, lambda part: _field_texts(table[part], "instruction"),
+               lambda texts: ctx.encode(texts, keep=False))
+    return store

@@ -8,9 +8,18 @@ from typing import Any
 import numpy as np
 
 from .. import records as R
-from ..context import RunContext, _progress
+from ..context import RunContext, _progress, release_free_memory
 from ..errors import ConfigError, check_param
-from .base import DEDUP_FIELDS, Step, _field_texts, _utility, alive_mask, put_column, set_drops
+from .base import (
+    DEDUP_FIELDS,
+    Step,
+    _field_texts,
+    _utility,
+    alive_mask,
+    prompt_vectors,
+    put_column,
+    set_drops,
+)
 
 log = logging.getLogger("curator")
 
@@ -29,27 +38,38 @@ def _dedup_texts(sub: Any, on: str) -> list[str]:
     return [p if f is None else f for p, f in zip(prompts, sub[R.FIRST_REQUEST].to_list())]
 
 
-def _cached_rows(ctx: RunContext, texts: list[str], idx: np.ndarray) -> Any:
-    """The (len(texts), dim) vectors the semantic stage compares, read by rows on demand: rows
-    ``idx`` are ``encode_windows`` of their text (a blank one as " "), the others zero (never
-    compared). Served from the embedding cache block by block, so the stage never holds a
-    second copy of every vector (1.5 KiB per row) next to the cache and FAISS's index."""
+def _dedup_vectors(ctx: RunContext, table: Any, rows: np.ndarray, bodies: list[str], prompts: list[str] | None,
+                   idx: np.ndarray, long: np.ndarray, chunk: int = 8192) -> Any:
+    """The (len(bodies), dim) float16 vectors the semantic stage compares, read by rows on
+    demand (cosines in float32): rows ``idx`` are ``encode_windows`` of their text (a blank
+    one as " "), the others zero (never compared). A text that is its row's prompt and fits
+    one window is read from the run's shared prompt vectors (``prompts``: the rows' prompts,
+    None when dedup compares other texts); only the others are embedded here, into a float16
+    array of their own. No second copy of every vector exists next to FAISS's own."""
     from ..dedup import RowVectors
 
-    get = ctx.embedder.window_vectors([texts[k] if texts[k].strip() else " " for k in idx])
-    at = np.full(len(texts), -1, dtype=np.int64)
-    at[idx] = np.arange(len(idx))
-    dim = get(np.zeros(1, dtype=np.int64)).shape[1]
+    from_shared = np.zeros(len(bodies), dtype=bool)
+    if prompts is not None:
+        from_shared[idx] = [not long[k] and bodies[k] == prompts[k] for k in idx]
+    shared = prompt_vectors(table, rows[from_shared], ctx)
+    own_rows = idx[~from_shared[idx]]
+    own = np.zeros((len(own_rows), shared.dim), dtype=shared.vecs.dtype)
+    for s in range(0, len(own_rows), chunk):
+        part = own_rows[s:s + chunk]
+        own[s:s + chunk] = ctx.embedder.encode_windows([bodies[k] if bodies[k].strip() else " " for k in part],
+                                                       keep=False)
+    at = np.full(len(bodies), -1, dtype=np.int64)
+    at[own_rows] = np.arange(len(own_rows))
 
-    def rows(r: np.ndarray) -> np.ndarray:
+    def get(r: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(r), shared.dim), dtype=np.float32)
+        sh = from_shared[r]
+        out[sh] = shared.vecs[rows[r[sh]]]
         p = at[r]
-        if (p >= 0).all():
-            return get(p)
-        out = np.zeros((len(r), dim), dtype=np.float32)
-        out[p >= 0] = get(p[p >= 0])
+        out[p >= 0] = own[p[p >= 0]]
         return out
 
-    return RowVectors(len(texts), dim, rows)
+    return RowVectors(len(bodies), shared.dim, get, dtype=shared.vecs.dtype)
 
 
 class DedupStep(Step):
@@ -84,18 +104,21 @@ class DedupStep(Step):
             MULTILINGUAL_MODEL,
             Deduplicator,
             context_keys,
+            maybe_context,
             semantic_readable,
             split_preambles,
         )
 
         check_param("DedupStep", "on", self.on, self.on in DEDUP_ON, f"one of {DEDUP_ON}")
         rows = np.flatnonzero(alive_mask(table))
-        sub = table[rows]
+        # the columns this step reads (texts, the record: its held values too), of the rows alive
+        wanted = dict.fromkeys((R.ROW_ID, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.FIRST_REQUEST, R.RECORD, *R.HELD_COLUMNS))
+        sub = table.select([c for c in wanted if c in table.columns])[rows]
         texts = _dedup_texts(sub, self.on)
         # A row's media and offered tools are part of its key (read from the user's record), and
         # a preamble shared by many rows does not decide a merge: near and semantic compare (and
         # so embed) each text after its shared preamble (docs/dedup.md).
-        context = context_keys(sub[R.RECORD])
+        context = context_keys(R.record_texts(sub, maybe=maybe_context))
         preambles = split_preambles(texts)
         bodies = preambles.bodies
         if self.score_column is not None:
@@ -115,7 +138,9 @@ class DedupStep(Step):
         excluded: dict[str, int] = {}
         warnings: list[str] = []
         if self.semantic and len(texts):
-            readable, excluded = semantic_readable(bodies, ctx.embedder.unk_share(bodies), ctx.embedder.model_name)
+            unk, long = ctx.embedder.read_stats(bodies)
+            readable, excluded = semantic_readable(bodies, unk, ctx.embedder.model_name)
+            del unk
             blank = np.array([not t.strip() for t in bodies])
             n_lang = int((~readable & ~blank).sum())
             if n_lang * 2 > int((~blank).sum()):
@@ -126,7 +151,10 @@ class DedupStep(Step):
                 warnings.append(msg)
             idx = np.flatnonzero(readable)
             if len(idx):  # long texts in windows: never compared on their first 256 word pieces only
-                emb = _cached_rows(ctx, bodies, idx)
+                prompts = texts if self.on == "instruction" else (
+                    _field_texts(sub, "instruction") if self.on == "first_request" else None)
+                emb = _dedup_vectors(ctx, table, rows, bodies, prompts, idx, long)
+                del prompts
             else:
                 emb = np.zeros((len(texts), 1), dtype=np.float32)
         # the exact grouping always runs (later stages see one row per group)
@@ -135,6 +163,7 @@ class DedupStep(Step):
             started: list[str] = []
 
             def on_stage(name: str) -> None:
+                release_free_memory()  # what the previous stage freed: the next one starts lower
                 if started:
                     bar.update(1)          # the previous stage is done
                 started.append(name)

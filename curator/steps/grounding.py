@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import records as R
 from ..context import RunContext
-from ..dedup.context import has_media
+from ..dedup.context import has_media, maybe_context
 from ..errors import ConfigError
 from ..grounding.tasks import open_ended
 from ..records import prompt_text
@@ -98,7 +98,7 @@ class GroundingStep(Step):
         media: set[int] = set()
         for j, (ins, inp, resp, src, sid, turns, rec) in enumerate(zip(
                 sub[R.INSTRUCTION], sub[R.INPUT], sub[R.RESPONSE], sub[R.SOURCE], sub[R.SOURCE_ID], sub[R.TURNS],
-                sub[R.RECORD])):
+                R.record_texts(sub, maybe=maybe_context))):
             if not (src or "").strip() and sid is None and has_media(rec):
                 # The answer may describe an image, a sound or a video that curator does not read:
                 # not judged (an empty response is unverifiable), unless the row brings its own

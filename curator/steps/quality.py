@@ -58,9 +58,12 @@ class QualityStep(Step):
                     prompts, responses, ok = texts(s)
                     yield from ((prompts, responses)[which][j] for j in ok)
 
-        # The response vectors stay cached only when a later step may read them (the prompts
-        # serve dedup, selection and the report).
+        # The prompt vectors go to the run's shared float16 copy (dedup, selection and the
+        # report read them there); a vector also stays in the embedding cache only when a later
+        # step may embed its text again (grounding: the pair's own query).
         keep_responses = self._responses_read_later(ctx)
+        keep_prompts = self._prompts_read_later(ctx)
+        shared = ctx.shared_prompts(table.height)
         ctx.prefetch(both_texts())
         scorer = QualityScorer(
             max_response_words=self.max_response_words, max_repetition=self.max_repetition,
@@ -77,8 +80,9 @@ class QualityStep(Step):
             relevance = np.full(len(prompts), np.nan)
             if ok:
                 both = ctx.encode([prompts[j] for j in ok] + [responses[j] for j in ok],
-                                  keep=[True] * len(ok) + [keep_responses] * len(ok))
+                                  keep=[keep_prompts] * len(ok) + [keep_responses] * len(ok))
                 relevance[ok] = _row_cosine(both[:len(ok)], both[len(ok):])
+                shared.put(rows[s + np.asarray(ok, dtype=np.int64)], both[:len(ok)])
                 del both
             tools, requests = _offered_tools(sub.slice(s, chunk), prompts)
             part = scorer.score(prompts, responses, relevance=relevance, tools=tools, requests=requests)
@@ -104,6 +108,14 @@ class QualityStep(Step):
             stats["message"] = (f"{n_tool_answers} refusals kept as answers: they name the limits of the tools "
                                 "their rows offer, which cannot do what was asked")
         return table, stats
+
+    @staticmethod
+    def _prompts_read_later(ctx: RunContext) -> bool:
+        """Whether a later step other than dedup and selection (which read the shared copy)
+        may embed the prompts as they are (grounding does)."""
+        if ctx.later_steps is None:
+            return True
+        return any(not isinstance(s, (DedupStep, SelectStep)) for s in ctx.later_steps)
 
     @staticmethod
     def _responses_read_later(ctx: RunContext) -> bool:
@@ -132,17 +144,21 @@ def _offered_tools(part: Any, prompts: list[str]) -> tuple[list[list[str]] | Non
     """Per row of ``part``: the tools its record offers and the user's request (for
     :func:`curator.quality.tool_limit_refusal`); (None, None) when no row offers any. Only
     records that mention tools or functions are parsed."""
-    import json
-
     from ..quality import offered_tools, user_requests
 
-    maybe = (part[R.RECORD].str.contains("tool", literal=True) | part[R.RECORD].str.contains("function", literal=True))
-    if not maybe.any():
+    # "tool"/"function" in the record's text: in RECORD or in a value the table holds as a column
+    maybe = None
+    for c in (R.RECORD, *R.HELD_COLUMNS):
+        if c in part.columns:
+            col = part[c].fill_null("")
+            hit = col.str.contains("tool", literal=True) | col.str.contains("function", literal=True)
+            maybe = hit if maybe is None else (maybe | hit)
+    if maybe is None or not maybe.any():
         return None, None
     tools: list[list[str]] = [[] for _ in range(part.height)]
     requests = list(prompts)
-    for j in np.flatnonzero(maybe.to_numpy()):
-        rec = json.loads(part[R.RECORD][int(j)])
+    hits = np.flatnonzero(maybe.to_numpy())
+    for j, rec in zip(hits, R.record_dicts(part[hits])):
         if isinstance(rec, dict):
             tools[j] = offered_tools(rec)
             if tools[j]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +10,16 @@ import numpy as np
 from .. import records as R
 from ..context import RunContext
 from ..errors import ConfigError, InputError, check_param
-from .base import DEDUP_FIELDS, Step, _field_texts, _utility, alive_mask, put_column, set_drops
+from .base import (
+    DEDUP_FIELDS,
+    Step,
+    _field_texts,
+    _utility,
+    alive_mask,
+    prompt_vectors,
+    put_column,
+    set_drops,
+)
 
 
 def column_or_field(table: Any, rows: np.ndarray, name: str) -> list[Any]:
@@ -19,10 +27,8 @@ def column_or_field(table: Any, rows: np.ndarray, name: str) -> list[Any]:
     of the user's original record (missing -> None). ConfigError if no row has it."""
     if name in table.columns:
         return list(table[name].to_list()[i] for i in rows)
-    records = table[R.RECORD].to_list()
     out: list[Any] = []
-    for i in rows:
-        rec = json.loads(records[i]) if records[i] else {}
+    for rec in R.record_dicts(table[np.asarray(rows, dtype=np.int64)]):
         out.append(rec.get(name) if isinstance(rec, dict) else None)
     if out and all(v is None for v in out):
         raise ConfigError(f"no column or record field {name!r}; "
@@ -104,18 +110,34 @@ class SelectStep(Step):
         import polars as pl
 
         from ..select import DiverseSelector
+        from ..vectors import SharedVectors
 
         check_param("SelectStep", "on", self.on, self.on in DEDUP_FIELDS, f"one of {DEDUP_FIELDS}")
         rows = np.flatnonzero(alive_mask(table))
         if self.budget is None:
             return table, {"skipped": "no budget given"}
-        sub = table[rows]
+        # the columns this step reads, of the rows alive (a gather of every column would copy
+        # ~0.3 KiB per row of views and numbers for nothing)
+        sub = table.select(R.ROW_ID, R.ID, R.INSTRUCTION, R.INPUT, R.RESPONSE)[rows]
         if self.utility_column is not None:
             util = _numbers(column_or_field(table, rows, self.utility_column), self.utility_column)
         else:
             util = _utility(table, rows)
-        texts = _field_texts(sub, self.on)
-        emb = ctx.encode([t if t.strip() else " " for t in texts]) if len(texts) else np.zeros((0, ctx.embedder.dimension), np.float32)
+        # float16 vectors (cosines in float32): the run's shared prompt vectors, or those of
+        # the texts selection compares
+        if self.on == "instruction":
+            shared = prompt_vectors(table, rows, ctx)
+            emb = shared.vecs[rows]
+            if ctx.later_steps is not None and not ctx.later_steps:
+                # the last reader: the selection graph needs the memory more than the report
+                # (which embeds its few thousand sampled rows again)
+                shared.release()
+        else:
+            texts = _field_texts(sub, self.on)
+            emb = np.zeros((len(texts), ctx.embedder.dimension), SharedVectors.dtype)
+            for s in range(0, len(texts), 8192):
+                emb[s:s + 8192] = ctx.encode([t if t.strip() else " " for t in texts[s:s + 8192]])
+            del texts
         costs = None
         if self.budget_unit == "tokens":
             if self.token_field is not None:

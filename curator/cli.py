@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from . import __version__
 from .errors import CuratorError
 from .outpaths import (
     RUN_OUTPUTS,
@@ -57,7 +58,7 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
 
 @click.group(cls=CuratorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
              epilog=EPILOG_RUN)
-@click.version_option(package_name="curator")
+@click.version_option(__version__, package_name="curator")
 @click.option("-v", "--verbose", is_flag=True, help="Log each stage and its timing.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
 @click.pass_context
@@ -488,7 +489,7 @@ def select_cmd(ctx: click.Context, pairs: str, budget: int, budget_unit: str, me
 @click.option("--budget", type=int, default=None, help="Rows (or tokens) to select; omit to keep every clean row.")
 @click.option("--budget-unit", type=click.Choice(["rows", "tokens"]), default="rows", show_default=True)
 @click.option("-o", "--out", "outdir", default=None, help="Output folder (required unless the pipeline file sets [output] dir).")
-@click.option("--threshold", type=float, default=None, help="Hallucination probability that drops a pair (default: the parameters' own).")
+@click.option("--threshold", type=float, default=None, help="Hallucination probability that drops a pair (default: the parameters' own, 0.76 shipped; pairs from their doubt threshold, 0.57, up to it are kept as doubtful).")
 @click.option("--top-k", default=5, show_default=True, help="Passages retrieved per query.")
 @click.option("--params", default=None, help="Grounding parameters JSON (from `curator calibrate`).")
 @verifier_option

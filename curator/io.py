@@ -251,7 +251,7 @@ def _iter_jsonl(path: Path, on_error: str) -> Iterator[tuple[int, dict[str, Any]
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                msg = (f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno}). "
+                msg = (f"{path}:{lineno}: malformed JSON ({_json_where(exc)}). "
                        "Fix the line" + skip_advice(on_error, " or", " to drop it with a reason"))
                 bad = BadRecord(str(path), lineno, "malformed_json", msg, text)
             else:
@@ -273,7 +273,7 @@ def _read_json(path: Path) -> ReadResult:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"{path}:{exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno}). "
+            f"{path}:{exc.lineno}: malformed JSON ({_json_where(exc)}). "
             "A .json file must hold one list of records; use .jsonl for one record per line."
         ) from exc
     if isinstance(obj, dict):
@@ -448,3 +448,9 @@ def write_table(path: str | Path, df: Any) -> None:
         flat = df.select([c for c, t in df.schema.items() if not t.is_nested()])
         flat.write_csv(buf)
         atomic_write(path, buf.getvalue())
+
+
+def _json_where(exc: json.JSONDecodeError) -> str:
+    """"Expecting ',' delimiter at column 7"; Python's "Unterminated string starting at" already
+    ends in "at"."""
+    return f"{exc.msg}{'' if exc.msg.endswith(' at') else ' at'} column {exc.colno}"

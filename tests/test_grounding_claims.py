@@ -478,7 +478,7 @@ def test_glued_sentence_after_a_capital_is_split_for_grounding(scorer):
 
 # (e) an index that does not cover the data: a passage similar enough (above the retrieval floor)
 # that shares none of the prompt's words and little of the claim's is not about the claim.
-OFF_TOPIC = [("Find the angle between the vectors.", "So the angle ABC is arccos(-0.5) radians or 120 degrees."),
+OFF_TOPIC = [("What is the angle between the vectors?", "So the angle ABC is arccos(-0.5) radians or 120 degrees."),
              ("Define the word timid.", "A timid person is someone who is shy and not confident in social situations.")]
 ON_TOPIC_WRONG = [("Which genus of moth in the world's seventh-largest country contains only one species?", "Lepidoptera"),
                   ("Cadmium Chloride is slightly soluble in this chemical, it is also called what?", "hydrogen peroxide")]

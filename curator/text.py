@@ -250,7 +250,9 @@ class Segment:
     ``text`` is the piece as written (a list item keeps its marker); ``check`` is what grounding
     compares with the evidence (marker, inline code, URLs and citation markers removed);
     ``kind`` says why a piece is not checked: "code", "table", "heading", "url", "punctuation",
-    "non_answer", "yes_no" (a bare yes/no: nothing in it that evidence could be compared with).
+    "non_answer", "yes_no" (a bare yes/no: nothing in it that evidence could be compared with),
+    "calculation" (a computation written out: "4*2=8 crayons"), "code" also for a sentence with a
+    tool call ("search('...')").
     """
 
     text: str
@@ -394,6 +396,12 @@ def segment_claims(text: str) -> list[Segment]:
                     _URL_RE.search(line[a:b]) and not (set(content_words(check)) - _URL_VERBS)):
                 kind = "url" if _URL_RE.search(line[a:b]) else ("code" if "`" in line[a:b] else "punctuation")
                 out.append(Segment(line[a:b], pos + a, pos + b, kind, ""))
+            elif _CALC_RE.search(check):
+                # "Each box contains 4*2=8 crayons.": its numbers are computed, not read from a source.
+                out.append(Segment(line[a:b], pos + a, pos + b, "calculation", ""))
+            elif _CALL_RE.search(check):
+                # "The champion is search('2021 Wimbledon winner')": a tool call, code in a sentence.
+                out.append(Segment(line[a:b], pos + a, pos + b, "code", ""))
             else:
                 out.append(Segment(line[a:b], pos + a, pos + b, "claim", check))
         if marker and first:  # a bare marker line ("1.") is nothing to check
@@ -401,6 +409,12 @@ def segment_claims(text: str) -> list[Segment]:
         i += 1
     return out
 
+
+#: A calculation written out: numbers joined by an operator, then "= number" ("4*2=8",
+#: "3 hours * 60 minutes = 180 minutes", "$80 000 + $16 000 = $96 000").
+_CALC_RE = re.compile(r"\d[^=\n]{0,40}?(?:[-+*/×÷]|\sx\s)[^=\n]{0,40}?=\s*\$?-?\d")
+#: A function call with a quoted argument inside a sentence ("search('...')", "shell(\"ls\")").
+_CALL_RE = re.compile(r"\b[A-Za-z_]\w*\((?:'[^'\n]*'|\"[^\"\n]*\")\)")
 
 #: A sentence that is only a list number ("2.", "3)") with another sentence after it on its line.
 _INLINE_MARKER_RE = re.compile(r"^\s*\(?\d{1,2}[.)]\s*$")

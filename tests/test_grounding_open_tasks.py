@@ -204,3 +204,43 @@ def test_the_run_says_why_and_counts_open_tasks(tmp_path):
 ])
 def test_open_task_kinds(prompt, kind):
     assert open_ended(prompt) == kind
+
+
+# -- wrong-index run of the real file: 30 flags read, 0 right; the kinds fixed whole -----------------
+@pytest.mark.parametrize("text", [
+    "Each box contains 4*2=8 crayons.",
+    "So the selling price is $80 000+ $16 000 + $4 000 = $100 000.",
+    "There are 2 clarinets/flute x 5 flutes = 10 clarinet players",
+    "The entire radio show plays for 3 hours * 60 minutes = 180 minutes.",
+    "First find the total cost of the drink tickets: 5 tickets * $7/ticket = $35",
+    "California had 400 more cases than Texas, thus Texas had 1000-400 = 600 cases.",
+])
+def test_a_written_out_calculation_is_not_a_claim(text):
+    assert [s.kind for s in segment_claims(text)] == ["calculation"]
+
+
+@pytest.mark.parametrize("text", [
+    "The 2021 Wimbledon Men's singles champion is search('2021 Wimbledon Mens singles winner')",
+    "The GDP per capita of the United States is: wolfram('GDP per capita United States').",
+    'The result of the command is shell("echo Hello").',
+])
+def test_a_sentence_with_a_tool_call_is_code(text):
+    assert [s.kind for s in segment_claims(text)] == ["code"]
+
+
+@pytest.mark.parametrize("text", [
+    "The tower is 330 m tall.",
+    "In 2010-2012 the rate was 5%.",
+    "The score was 3-2 after extra time.",
+    "He called print() in his first program.",
+])
+def test_facts_with_numbers_and_dashes_are_still_claims(text):
+    assert [s.kind for s in segment_claims(text)] == ["claim"]
+
+
+def test_a_word_problem_against_an_unrelated_index_is_not_flagged(scorer):
+    src = ("The committee considered an eight-bit code, since eight bits would allow two four-bit "
+           "patterns to encode two digits.")
+    (g,) = scorer.score([PairInput("A crayon factory makes 4 colors of crayons. They put 2 of each color in each "
+                                   "box. How many crayons are in a box?", "Each box contains 4*2=8 crayons.", src)])
+    assert g.verdict == "unverifiable"

@@ -414,7 +414,7 @@ def segment_claims(text: str) -> list[Segment]:
 #: "3 hours * 60 minutes = 180 minutes", "$80 000 + $16 000 = $96 000").
 _CALC_RE = re.compile(r"\d[^=\n]{0,40}?(?:[-+*/×÷]|\sx\s)[^=\n]{0,40}?=\s*\$?-?\d")
 #: A function call with a quoted argument inside a sentence ("search('...')", "shell(\"ls\")").
-_CALL_RE = re.compile(r"\b[A-Za-z_]\w*\((?:'[^'\n]*'|\"[^\"\n]*\")\)")
+_CALL_RE = re.compile(r"\b[A-Za-z_]\w*\((?:'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\")\)")
 
 #: A sentence that is only a list number ("2.", "3)") with another sentence after it on its line.
 _INLINE_MARKER_RE = re.compile(r"^\s*\(?\d{1,2}[.)]\s*$")

@@ -223,6 +223,7 @@ def test_a_written_out_calculation_is_not_a_claim(text):
     "The 2021 Wimbledon Men's singles champion is search('2021 Wimbledon Mens singles winner')",
     "The GDP per capita of the United States is: wolfram('GDP per capita United States').",
     'The result of the command is shell("echo Hello").',
+    "The result of your shell command is shell('echo \\'Hello, World!\\'').",
 ])
 def test_a_sentence_with_a_tool_call_is_code(text):
     assert [s.kind for s in segment_claims(text)] == ["code"]

@@ -55,6 +55,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load, read_jsonl, require  # noqa: E402
+from grounding import novelty_baseline  # noqa: E402
 
 import curator.grounding as grounding_mod  # noqa: E402
 from curator.calibrate import fit_params  # noqa: E402
@@ -69,7 +70,6 @@ from curator.grounding import (  # noqa: E402
     about_mask,
     judge_pair,
 )
-from curator.text import STOPWORDS, words  # noqa: E402
 
 GENRES: dict[str, tuple[str, ...]] = {
     "dialogue": ("begin", "q2"),
@@ -91,16 +91,6 @@ GRID = np.round(np.arange(0.5, 0.951, 0.01), 2)
 # ---------------------------------------------------------------------------------------------
 # data and features
 # ---------------------------------------------------------------------------------------------
-def novelty(rows: Sequence[dict]) -> np.ndarray:
-    """Lexical-novelty baseline: share of the response's content words absent from the source."""
-    out = []
-    for r in rows:
-        src = set(words(r["source"]))
-        cw = [w for w in words(r["response"] or "") if w not in STOPWORDS]
-        out.append(sum(w not in src for w in cw) / len(cw) if cw else 0.0)
-    return np.array(out)
-
-
 def code_hash() -> str:
     """Hash of the code that computes the features: a change invalidates the cache."""
     import curator.text
@@ -185,7 +175,7 @@ def extract(name: str, limit: int | None, scorer: GroundingScorer, cache_dir: Pa
     names = sorted(feats[0]) if feats else list(ALL_FEATURES)
     x = np.array([[f[k] for k in names] for f in feats], dtype=np.float64).reshape(len(feats), len(names))
     y = np.array([int(r.get("hallucinated") or 0) for r in rows])
-    nov = novelty(rows) if all(r.get("source") for r in rows) else np.zeros(len(rows))
+    nov = novelty_baseline(list(rows)) if all(r.get("source") for r in rows) else np.zeros(len(rows))
     sf = SetFeatures(name, names, x, np.array(pair, dtype=np.int64), y, nov, ms,
                      np.array(claims, dtype=str), np.array(evidence, dtype=str))
     cache_dir.mkdir(parents=True, exist_ok=True)

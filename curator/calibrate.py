@@ -102,13 +102,7 @@ def fit_params(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None,
     if len(np.unique(y)) < 2:
         raise InputError("calibration needs both hallucinated (1) and faithful (0) examples.")
     cols = [names.index(f) for f in (use if use is not None else names)]
-    w = np.ones(len(y))
-    for g in np.unique(groups):
-        for c in (0, 1):
-            m = (groups == g) & (y == c)
-            if m.any():
-                w[m] = 1.0 / m.sum()
-    w *= len(y) / w.sum()
+    w = _balanced_weights(y, groups)
     while True:
         xs = x[:, cols]
         mean, scale = xs.mean(0), xs.std(0) + 1e-9

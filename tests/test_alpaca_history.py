@@ -14,6 +14,8 @@ from click.testing import CliRunner
 
 from curator.cli import cli
 
+from .cli_helpers import one_line_error
+
 
 def run(*args: Any) -> tuple[int, str]:
     res = CliRunner().invoke(cli, [str(a) for a in args])
@@ -22,14 +24,6 @@ def run(*args: Any) -> tuple[int, str]:
 
 def lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text("utf-8").split("\n") if x.strip()] if path.exists() else []
-
-
-def one_line_error(code: int, out: str) -> str:
-    assert code == 1, out
-    assert "Traceback" not in out
-    err = [x for x in out.splitlines() if x.startswith("Error:")]
-    assert len(err) == 1, out
-    return err[0]
 
 
 def alpaca(instruction: str, output: str, history: list[list[str]] | None = None, system: str | None = None,

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from curator.cli import cli
 
+from .cli_helpers import one_line_error
+
 
 def run(*args: str) -> tuple[int, str]:
     res = CliRunner().invoke(cli, [str(a) for a in args])
@@ -46,14 +48,6 @@ def pairs(n: int, start: int = 0) -> list[dict]:
     """Rows no dedup method merges (distinct topics, not just distinct numbers)."""
     return [{"id": f"r{i}", "instruction": f"Explain {_TOPICS[i % 10]} to a child, part {'ABCDEFGHIJKLMNOP'[i // 10 % 16]}{i}.",
              "output": f"Answer {i}."} for i in range(start, start + n)]
-
-
-def one_line_error(code: int, out: str) -> str:
-    assert code == 1, out
-    assert "Traceback" not in out
-    err = [x for x in out.splitlines() if x.startswith("Error:")]
-    assert len(err) == 1, out
-    return err[0]
 
 
 # -- 1, 2: compressed files ---------------------------------------------------------------------

@@ -90,13 +90,17 @@ def content_words(text: str) -> list[str]:
 @cache
 def stem(word: str) -> str:
     """A deliberately crude suffix stripper: enough to match 'wrote'/'write'? no, but
-    'countries'/'country', 'played'/'plays', 'running'/'runs' yes; cheap and language-light."""
+    'countries'/'country', 'played'/'plays', 'running'/'runs', 'analyzed'/'analyze',
+    'proposes'/'proposed' yes (a final "e" left after the suffix goes too); cheap and language-light."""
     w = word.casefold().replace("’", "'")
     if w.endswith("'s"):
         w = w[:-2]
     for suf, rep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
         if len(w) > len(suf) + 3 and w.endswith(suf):
-            return w[: len(w) - len(suf)] + rep
+            w = w[: len(w) - len(suf)] + rep
+            break
+    while len(w) > 4 and w.endswith("e") and w not in STOPWORDS:  # "there", "these" stay stopwords
+        w = w[:-1]
     return w
 
 
@@ -252,8 +256,8 @@ class Segment:
     ``kind`` says why a piece is not checked: "code", "table", "heading", "url", "punctuation",
     "non_answer", "yes_no" (a bare yes/no: nothing in it that evidence could be compared with),
     "calculation" (a computation written out: "4*2=8 crayons"), "code" also for a sentence with a
-    tool call ("search('...')").
-    """
+    tool call ("search('...')"); the grounding scorer adds "label" (a label the instruction offers,
+    :func:`curator.grounding.claims.is_label`)."""
 
     text: str
     start: int
@@ -292,7 +296,8 @@ _NON_ANSWER_RE = re.compile(
 # be checked are in the question, so no lexical feature can see whether it is right.
 _YES_NO_RE = re.compile(
     r"^\W*(?:yes|no|yeah|yep|yup|nope|nah)\b\W*(?:(?:it|he|she|they|that|this|there|i|we|you)\s+"
-    r"(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|am)(?:n['’]t|\s+not)?)?\W*$",
+    r"(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|am)(?:n['’]t|\s+not)?"
+    r"|(?:it|that|this)(?:['’]s|\s+is|\s+was)\s+(?:not\s+)?(?:right|wrong|correct|incorrect|true|false))?\W*$",
     re.IGNORECASE)
 # "No, Paris is in France." / "Yes - it was built in 1889.": the interjection is not part of the claim
 # (its "no" would read as a negation).
@@ -314,13 +319,31 @@ def is_non_answer(text: str) -> bool:
     return len(text) < 60 and bool(_NON_ANSWER_RE.match(text.strip()))
 
 
-def claim_text(text: str) -> str:
-    """The comparable text of a claim: no list marker, inline code, URL or citation marker."""
+# "Address: Grass Valley", "Date: Tomorrow" in a list of such lines: a field's label (up to four
+# words) names what was asked for (the instruction's words), the value after it is the claim. Not
+# in running text ("Puss in Boots: The Three Diablos is ..." is a title).
+_FIELD_LABEL_RE = re.compile(r"^\s*(?:[-*•]\s*)?[A-Z][\w'&/-]*(?: [\w'&/-]+){0,3}\s*:\s+(?=\S)")
+# "The document discusses ...", "It highlights how ...": words about the source (a summary's
+# frame), which the source never uses about itself; what follows is the claim.
+_META_LEAD_RE = re.compile(
+    r"^(?:(?:the|this) (?:document|text|article|passage|story|author|paragraph|report|paper|email|review|essay|"
+    r"excerpt|speech|letter|poem|post)|it) (?:discusses|describes|explains|highlights|mentions|notes|states|says|"
+    r"argues|emphasi[sz]es|stresses|suggests|talks about|is about|focuses on|presents|outlines|covers|reports|"
+    r"points out|concludes|claims)(?: (?:that|how))?\s+(?=\S)", re.IGNORECASE)
+
+
+def claim_text(text: str, fields: bool = False) -> str:
+    """The comparable text of a claim: no list marker, inline code, URL or citation marker, no
+    frame about the source ("The document discusses ..."); with ``fields`` (a response that lists
+    "Key: value" lines) no field label ("Address: ...")."""
     text = _MARKER_RE.sub("", text, count=1)
     text = _INLINE_CODE_RE.sub(" ", text)
     text = _URL_RE.sub(" ", text)
     text = _CITATION_RE.sub("", text)
     text = _YES_NO_LEAD_RE.sub("", text, count=1)
+    if fields:
+        text = _FIELD_LABEL_RE.sub("", text, count=1)
+    text = _META_LEAD_RE.sub("", text.lstrip(), count=1)
     return " ".join(text.split())
 
 
@@ -337,6 +360,7 @@ def segment_claims(text: str) -> list[Segment]:
     """
     out: list[Segment] = []
     lines = [(m.group(0).rstrip("\n"), m.start()) for m in re.finditer(r"[^\n]*\n?", text) if m.group(0)]
+    fields = sum(bool(_FIELD_LABEL_RE.match(_MARKER_RE.sub("", ln, count=1))) for ln, _ in lines) >= 2
     i = 0
 
     def block(kind: str, a: int, b: int) -> None:
@@ -378,13 +402,14 @@ def segment_claims(text: str) -> list[Segment]:
         marker = _MARKER_RE.match(line)
         body_at = marker.end() if marker else 0
         first = True
-        spans = sentence_spans(line[body_at:])
+        calls = _call_spans(line)
+        spans = sentence_spans(_mask(line, calls)[body_at:])
         for k, (_sent, a, b) in enumerate(spans):
             a, b = a + body_at, b + body_at
             if first and marker:
                 a = len(line) - len(line.lstrip())
             first = False
-            check = claim_text(line[a:b])
+            check = claim_text(line[a:b], fields and k == 0)
             if k + 1 < len(spans) and _INLINE_MARKER_RE.match(line[a:b]):
                 # "... communication. 2. Utilize ...": an inline list's marker, not a number answer.
                 out.append(Segment(line[a:b], pos + a, pos + b, "punctuation", ""))
@@ -399,7 +424,7 @@ def segment_claims(text: str) -> list[Segment]:
             elif _CALC_RE.search(check):
                 # "Each box contains 4*2=8 crayons.": its numbers are computed, not read from a source.
                 out.append(Segment(line[a:b], pos + a, pos + b, "calculation", ""))
-            elif _CALL_RE.search(check):
+            elif _CALL_RE.search(check) or any(a < ce and cs < b for cs, ce in calls):
                 # "The champion is search('2021 Wimbledon winner')": a tool call, code in a sentence.
                 out.append(Segment(line[a:b], pos + a, pos + b, "code", ""))
             else:
@@ -415,6 +440,46 @@ def segment_claims(text: str) -> list[Segment]:
 _CALC_RE = re.compile(r"\d[^=\n]{0,40}?(?:[-+*/×÷]|\sx\s)[^=\n]{0,40}?=\s*\$?-?\d")
 #: A function call with a quoted argument inside a sentence ("search('...')", "shell(\"ls\")").
 _CALL_RE = re.compile(r"\b[A-Za-z_]\w*\((?:'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\")\)")
+
+#: Where a call with a quoted argument opens ("python(\"from ...", "shell('echo ..."): its
+#: argument may hold sentences of its own, so the call is one piece of code wherever it ends.
+_CALL_OPEN_RE = re.compile(r"\b[A-Za-z_]\w*\(\s*['\"]")
+
+
+def _call_spans(line: str) -> list[tuple[int, int]]:
+    """Character spans of the tool calls in a line, from the name to the closing parenthesis
+    outside quotes (the line's end when it never closes)."""
+    out: list[tuple[int, int]] = []
+    for m in _CALL_OPEN_RE.finditer(line):
+        if out and m.start() < out[-1][1]:
+            continue
+        depth, quote, k = 0, "", m.end() - 1
+        while k < len(line):
+            c = line[k]
+            if quote:
+                if c == "\\":
+                    k += 1
+                elif c == quote:
+                    quote = ""
+            elif c in "'\"":
+                quote = c
+            elif c == "(":
+                depth += 1
+            elif c == ")":
+                if depth == 0:
+                    break
+                depth -= 1
+            k += 1
+        out.append((m.start(), min(k + 1, len(line))))
+    return out
+
+
+def _mask(line: str, spans: list[tuple[int, int]]) -> str:
+    """The line with the spans' characters replaced by letters (same length): no sentence ends there."""
+    for a, b in spans:
+        line = line[:a] + "x" * (b - a) + line[b:]
+    return line
+
 
 #: A sentence that is only a list number ("2.", "3)") with another sentence after it on its line.
 _INLINE_MARKER_RE = re.compile(r"^\s*\(?\d{1,2}[.)]\s*$")
@@ -440,13 +505,27 @@ _EXPANSIONS = [(re.compile(p), r) for p, r in (
     # Temperatures: "19 degrees Celsius" says what a tool's {"temp_c": 19} or "19 °C" says.
     (r"\b[Dd]egrees?\s+(?:Celsius|centigrade|C\b)", "°C"),
     (r"\b[Dd]egrees?\s+(?:Fahrenheit|F\b)", "°F"),
+    # "Grass Valley, CA": a US state's postal code after a place name and a comma (not OK, OR, IN:
+    # words as well).
+    *((rf"\b([A-Z][a-z]+), {code}\b(?![-'’]\w)", rf"\1, {name}") for code, name in (
+        ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"), ("CA", "California"),
+        ("CO", "Colorado"), ("CT", "Connecticut"), ("DE", "Delaware"), ("FL", "Florida"), ("GA", "Georgia"),
+        ("HI", "Hawaii"), ("ID", "Idaho"), ("IL", "Illinois"), ("IA", "Iowa"), ("KS", "Kansas"),
+        ("KY", "Kentucky"), ("LA", "Louisiana"), ("ME", "Maine"), ("MD", "Maryland"), ("MA", "Massachusetts"),
+        ("MI", "Michigan"), ("MN", "Minnesota"), ("MS", "Mississippi"), ("MO", "Missouri"), ("MT", "Montana"),
+        ("NE", "Nebraska"), ("NV", "Nevada"), ("NH", "New Hampshire"), ("NJ", "New Jersey"), ("NM", "New Mexico"),
+        ("NY", "New York"), ("NC", "North Carolina"), ("ND", "North Dakota"), ("OH", "Ohio"),
+        ("PA", "Pennsylvania"), ("RI", "Rhode Island"), ("SC", "South Carolina"),
+        ("SD", "South Dakota"), ("TN", "Tennessee"), ("TX", "Texas"), ("UT", "Utah"), ("VT", "Vermont"),
+        ("VA", "Virginia"), ("WA", "Washington"), ("WV", "West Virginia"), ("WI", "Wisconsin"), ("WY", "Wyoming"),
+        ("DC", "District of Columbia"))),
 )]
 
 
 def expand_abbreviations(text: str) -> str:
     """Expand common abbreviations ("U.S." -> "United States", "Dr." -> "Doctor", "e.g." ...)."""
     if ("." not in text and "%" not in text and "&" not in text and "egree" not in text
-            and not re.search(r"\b(?:US|USA|UK|UN)\b", text)):
+            and not re.search(r"\b(?:US|USA|UK|UN)\b|[a-z], [A-Z]{2}\b", text)):
         return text
     for pat, rep in _EXPANSIONS:
         text = pat.sub(rep, text)

@@ -489,7 +489,9 @@ def test_evidence_sharing_neither_the_prompts_nor_the_claims_words_is_not_about_
     res = GroundingScorer(embedder=embedder, index=demo_index).score(pairs)
     assert [g.verdict for g in res] == ["unverifiable"] * 2 + ["hallucinated"] * 2
     off = res[0].sentences[0]
-    assert off.verdict == "unverifiable" and off.features["emb_max"] >= 0.35 and off.features["prompt_overlap"] == 0
+    # Above the retrieval floor; its passage ("The Angles were a Germanic tribe ...") shares only a
+    # homonym's stem with the prompt ("angle"), and too little of the claim: not about it.
+    assert off.verdict == "unverifiable" and off.features["emb_max"] >= 0.35 and off.features["prompt_overlap"] <= 1
     # The criteria are documented, settable parameters: 0 (and an about test that accepts all)
     # judges them (and flags them).
     params = GroundingParams.load()

@@ -70,3 +70,27 @@ def make_claim(response: str, prompt: str | None = None) -> str:
     if prompt and prompt.strip() and len(words(response)) <= SHORT_CLAIM_WORDS:
         return f"{prompt.strip()} {response}"
     return response
+
+
+#: A label answer has at most this many content words ("Unsupport", "Sports, Politics, Soccer").
+LABEL_WORDS = 4
+
+
+def is_label(claim: str, prompt: str, source: str | None) -> bool:
+    """Is the claim only a label the instruction offers ("relevant", "Unsupport", "Yes, they are
+    duplicates.")? Its content words (at most :data:`LABEL_WORDS`) all stand in the prompt outside
+    its source text, and none of them in the source: the source is the thing labelled, it never
+    states the label, so what it lacks says nothing. Only for a prompt that holds its source (an
+    instruction with its input, as Alpaca rows are read): a chat reply echoing the last turn
+    (source: a knowledge snippet apart from the prompt) is still judged. A choice between things
+    the source names ("Which magazine was started first, A or B?" -> "A") is not a label: the
+    source can decide it."""
+    src = (source or "").strip()
+    if not src or src not in prompt:
+        return False
+    cw = {stem(w) for w in words(claim) if w not in STOPWORDS}
+    if not cw or len(cw) > LABEL_WORDS:
+        return False
+    instruction = prompt.replace(src, " ")
+    return cw <= {stem(w) for w in words(instruction)} and not cw & {stem(w) for w in words(src)}
+

@@ -187,6 +187,14 @@ class GroundingParams:
         return self.apply_floors(prob, {f: np.array([d[f] for d in feats]) for f in self.floors})
 
 
+def lacks_content(features: dict[str, float], conflicts: Sequence[str] = ()) -> bool:
+    """Does the evidence show something against the claim: a content word its evidence window
+    lacks (``cov_local`` < 1), or a contradiction rule (``conflicts``) that fires? A claim whose
+    every word its evidence states, with no conflict found, is never ``unsupported``: the issue's
+    "positive evidence" (a conflict, or the topic covered but its specific content missing)."""
+    return features.get("cov_local", 0.0) < 1.0 or any(features.get(c, 0.0) >= 0.5 for c in conflicts)
+
+
 def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, threshold: float,
                not_about: Callable[[dict[str, float]], bool], doubt: float | None = None,
                about: dict[str, float] | None = None, conflicts: Sequence[str] = (),
@@ -255,6 +263,10 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
             continue
         p = 1.0 - v.support
         v.verdict = "unsupported" if p >= threshold else "doubtful" if p >= doubt else "supported"
+        if v.verdict == "unsupported" and not lacks_content(v.features, conflicts):
+            # Nothing shown against it: its evidence window holds every content word and no
+            # contradiction rule fires. Worth reading, not a drop.
+            v.verdict = "doubtful"
         judged.append(v)
     if not scored:
         return PairGrounding(

@@ -8,6 +8,7 @@ claims and their features (:mod:`~curator.grounding.features`), the combiner
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 from ..embed import Embedder
 from ..errors import ConfigError, ModelError, check_param
 from ..text import Segment, segment_claims
-from .claims import PairInput, SentenceVerdict, _claim_query, make_claim
+from .claims import PairInput, SentenceVerdict, _claim_query, is_label, make_claim
 from .combiner import (
     RETRIEVAL_FLOOR,
     RETRIEVAL_MIN_COVERAGE,
@@ -154,7 +155,9 @@ class GroundingScorer:
         segs: list[list[Segment]] = []
         texts: list[str] = []
         for p, ev in zip(pairs, evidence):
-            ss = segment_claims(p.response)
+            ss = [dataclasses.replace(s, kind="label", check="")
+                  if s.checked and is_label(s.check, p.prompt, p.source) else s
+                  for s in segment_claims(p.response)]
             segs.append(ss)
             texts.extend(_claim_query(p.prompt, s.check) for s in ss if s.checked)
             texts.extend(e.text for e in ev)

@@ -32,11 +32,16 @@ _PERSONA_RE = re.compile(
     r"|(?:as|you are playing|you have been (?:transformed|turned) into) (?:a|an|the) [\w' -]{2,60},"
     r"|you (?:are playing|have been (?:transformed|turned) into)\b"
     r"|role[- ]?play(?:ing)?\b"
+    r"|(?:you are|you're) (?:now )?(?:role[- ]?playing|playing the (?:role|part)|acting as|pretending)\b"
+    r"|you (?:have|'ve) (?:taken|assumed|adopted|been given) the (?:role|persona|character|part)\b"
+    r"|you (?:have been|were|are being) (?:appointed|hired|elected|chosen|selected|named|cast) as\b"
+    r"|you (?:hear|wake up|find yourself|discover|stumble|arrive|walk into|wake|enter)\b"
     r")", re.IGNORECASE)
 
 #: A persona met later in the prompt's first sentence ("In a post-apocalyptic world, you're a
 #: resourceful survivor ..."), not a generic assistant ("You are a helpful AI assistant.").
-_PERSONA_LATER_RE = re.compile(r"^[^.?!\n]{0,80}?,\s*(?:you're|you are) (?:a|an|the) (?!helpful|honest|harmless|ai\b|"
+_PERSONA_LATER_RE = re.compile(r"^[^.?!\n]{0,80}?(?:,\s*|\b(?:discover|realize|realise|learn|find out) (?:that )?)"
+                               r"(?:you're|you are) (?:a|an|the) (?!helpful|honest|harmless|ai\b|"
                                r"assistant\b|language model)\w", re.IGNORECASE)
 
 #: An instruction to produce something the source does not hold: a plan, a program, a design, an
@@ -51,7 +56,8 @@ _GENERATE_RE = re.compile(
     r"message|reply|response|post|tweet|ad|advertisement|description|review|article|essay|blog|proposal|"
     r"cover letter|recipe|plan|list)|"
     r"find (?:the most suitable|a suitable|an? (?:appropriate|good) )|"
-    r"make (?:a|an|up)\b|come up with|show (?:an?|the) (?:sql|query|code|example|program|script|function)|"
+    r"give (?:\w+ ){0,3}(?:a|an|some) (?:\w+ )?(?:motto|name|names|title|slogan|tagline|nickname|headline|"
+    r"catchphrase)|make (?:a|an|up)\b|come up with|show (?:an?|the) (?:sql|query|code|example|program|script|function)|"
     r"solve|fix|debug|refactor|optimi[sz]e|complete the (?:code|function|program)|"
     r"what (?:other )?(?:\w+ ){0,2}(?:products|items|books|movies|songs|gifts) (?:might|would|could|should))\b",
     re.IGNORECASE)
@@ -63,13 +69,13 @@ write compose create craft draft generate produce design develop build implement
 pretend brainstorm suggest propose recommend plan schedule estimate predict forecast translate convert transform
 fix debug refactor optimize optimise complete continue expand elaborate recreate adapt provide offer
 choose pick classify categorize categorise label tag assign rate rank detect decide solve calculate compute prove
-parse sort arrange organize organise format devise formulate construct compile outline
+parse sort arrange organize organise format devise formulate construct compile outline demonstrate guide link
 """.split())
 #: Verbs that ask about something: judged against the source only when the prompt points at it
 #: ("Explain the given code", "Describe the person in the text"), else open ("Describe how
 #: Sherlock Holmes would approach ...").
 _ASK_VERBS = frozenset("explain describe list identify find state name discuss".split())
-_LEAD_RE = re.compile(r"^\W*(?:please\s+)?(?:(?:given|using|based on|with|from|in order to) [^,.?!\n]{1,80},\s*)?"
+_LEAD_RE = re.compile(r"^\W*(?:please\s+)?(?:(?:given|using|based on|with|from|in order to|in|for) [^,.?!\n]{1,80},\s*)?"
                       r"(?:please\s+)?(?:you (?:should|need to|will need to|must|have to|will|can)\s+)?([A-Za-z]+)\b",
                       re.IGNORECASE)
 _POINTS_AT_SOURCE_RE = re.compile(
@@ -110,6 +116,114 @@ _SYSTEM_LINE_RE = re.compile(r"^\W*(?:system\s*:\s*)?you are (?:a |an |the )?[^.
                              re.IGNORECASE)
 
 
+#: Instruction verbs that ask for an analysis, a judgement or an opinion on the prompt's text:
+#: the answer's reasoning is the task ("Analyze the family situation and give recommendations").
+_ANALYSIS_VERBS = frozenset("analyze analyse evaluate assess critique interpret argue justify reflect comment "
+                            "speculate hypothesize hypothesise infer deduce".split())
+#: The same asked as a question or a phrase anywhere in the instruction.
+_ANALYSIS_RE = re.compile(
+    r"\bwhat (?:are|might be|could be|would be|will be) (?:the |some )?(?:possible |likely |potential )?"
+    r"(?:implications|consequences|repercussions|effects|impacts?|benefits|risks|advantages|disadvantages|pros and cons)\b"
+    r"|\bsuggestions? (?:you (?:may|might) have )?(?:for|on) (?:making|improving)\b"
+    r"|\b(?:give|provide|offer|make|list) (?:\w+ ){0,3}(?:suggestions|recommendations|advice|feedback)\b"
+    r"|\bhow (?:would|should|could|might) (?:you|one) (?:design|create|write|implement|build|develop|approach|"
+    r"handle|solve|deal with|respond|react|improve|go about|plan|organi[sz]e|convince|persuade|explain)\b"
+    r"|\bwhat (?:strategies|steps|measures|actions) (?:would|could|should|might|can)\b"
+    r"|\bidentify (?:any |the |all )?(?:possible |potential )?(?:inaccuracies|errors|mistakes|issues|problems|flaws|"
+    r"weaknesses|strengths|fallac(?:y|ies)|bias(?:es)?)\b",
+    re.IGNORECASE)
+#: A choice among labels the instruction offers (a class, a category, yes/no, "duplicates"):
+#: the answer's words are the instruction's, the source holds no sentence stating them. Not when
+#: the question is whether a claim is supported: that is what grounding checks.
+_CLASSIFY_RE = re.compile(
+    r"\b(?:check|determine|decide|tell(?: me)?|judge|indicate|predict|say|detect|find out) (?:if|whether)\b"
+    r"|\bpossible (?:categories|labels|classes|answers|options|choices)\b"
+    r"|\b(?:categories|labels|classes|options) (?:include|are)\b"
+    r"|\bidentify (?:all |the |its |which )?(?:categories|category|labels?|class|sentiment|topic|tone|genre)\b"
+    r"|\b(?:yes or no|true or false|positive or negative|positive, negative,? or neutral)\b",
+    re.IGNORECASE)
+_SUPPORT_QUESTION_RE = re.compile(r"\b(?:support\w*|true|accurate|correct|consistent|factual\w*|faithful\w*|"
+                                  r"entail\w*|hallucinat\w*|evidence|claim|contradict\w*)\b", re.IGNORECASE)
+#: A math problem: the answer computes numbers the text does not state.
+_MATH_RE = re.compile(r"\b(?:(?:math(?:s|ematics|ematical)?|arithmetic) (?:word )?(?:problems?|questions?|exercises?)|"
+                      r"word problems?|(?:linear |algebra(?:ic)? |quadratic )?equations?|calculations?|solve for)\b",
+                      re.IGNORECASE)
+#: The lead of a later instruction sentence: "Then", "Please", "Based on X,", "You need to" ...
+_LATER_LEAD_RE = re.compile(
+    r"^\W*(?:(?:and|then|so|now|also|finally),?\s+)?(?:please\s+)?"
+    r"(?:(?:given|using|based on|with|from|for) [^,.?!\n]{1,80},\s*)?(?:please\s+)?"
+    r"(?:(?:you|we) (?:should|need to|will need to|must|have to|are (?:asked|required|supposed|expected) to|"
+    r"will|can)\s+|your (?:task|job|goal) is to\s+)?([A-Za-z]+)\b", re.IGNORECASE)
+#: The same inside a sentence (", and you need to create its description").
+_INNER_LEAD_RE = re.compile(
+    r"\b(?:you (?:need to|will need to|are (?:asked|required|supposed|expected) to)|"
+    r"your (?:task|job|goal) is to|it is up to you to)\s+(?:\w+ly\s+)?([A-Za-z]+)\b", re.IGNORECASE)
+#: A sentence about writing something in the passive ("A confirmation email should be written").
+_PASSIVE_WRITE_RE = re.compile(r"\bshould be (?:written|rewritten|changed|revised|composed|drafted|created|"
+                               r"generated|reworded|rephrased|checked|corrected|edited|proofread|improved)\b",
+                               re.IGNORECASE)
+#: First person: a sentence of a chat turn ("I think you should write a book"), not an instruction.
+_FIRST_PERSON_RE = re.compile(r"\b(?:I|I'm|I've|I'd|my|we're|our)\b")
+_ASKS_YOU_RE = re.compile(r"\bI (?:want|would like|need) you to\b", re.IGNORECASE)
+
+
+def _instruction_sentences(head: str, n: int = 4) -> list[str]:
+    """The first ``n`` sentences of the prompt's first paragraph: the instruction, not its input."""
+    para = re.split(r"\n\s*\n", head.strip(), maxsplit=1)[0]
+    return [x for x in re.split(r"(?<=[a-z0-9)\"'][.?!:])\s+(?=[A-Z\"'(])|\n", para) if x.strip()][:n]
+
+
+def _verb_kind(verb: str, sentence: str) -> str | None:
+    """The open kind an instruction sentence's leading verb asks for, or None."""
+    if verb in _ANALYSIS_VERBS:
+        return "analysis"
+    if verb in _OPEN_VERBS and not _SUMMARY_RE.match(sentence):
+        return "generation"
+    if verb in _ASK_VERBS and not _POINTS_AT_SOURCE_RE.search(sentence):
+        return "generation"
+    return None
+
+
+def _task_kind(head: str) -> str | None:
+    """Open kinds read from the whole instruction (not only its first words): a later sentence's
+    imperative ("You are given two questions. Check if they are duplicates."), an inner one
+    (", and you need to create its description"), an analysis or opinion, a choice among offered
+    labels, a math problem. An instruction in the first person ("I think you should write a
+    book") is a chat turn, not a task, unless it asks "I want you to ..." """
+    sentences = _instruction_sentences(head)
+    text = " ".join(sentences)
+    if not text or (_FIRST_PERSON_RE.search(text) and not _ASKS_YOU_RE.search(text)):
+        return None
+    if _CLASSIFY_RE.search(text) and not _SUPPORT_QUESTION_RE.search(text):
+        return "classification"
+    if _MATH_RE.search(text):
+        return "math"
+    for k, x in enumerate(sentences):
+        kinds = []
+        lead = _LATER_LEAD_RE.match(x)
+        if lead and k > 0:
+            if _CREATIVE_RE.match(x[lead.start(1):]) or _GENERATE_RE.match(x[lead.start(1):]):
+                return "generation"
+            kinds.append(_verb_kind(lead.group(1).casefold(), x[lead.start(1):]))
+        inner = _INNER_LEAD_RE.search(x)
+        if inner:
+            if _CREATIVE_RE.match(x[inner.start(1):]) or _GENERATE_RE.match(x[inner.start(1):]):
+                return "generation"
+            kinds.append(_verb_kind(inner.group(1).casefold(), x[inner.start(1):]))
+        if _PASSIVE_WRITE_RE.search(x):
+            kinds.append("generation")
+        if k == 0:
+            first = _LEAD_RE.match(x)
+            if first and first.group(1).casefold() in _ANALYSIS_VERBS:
+                kinds.append("analysis")
+        found = next((kd for kd in kinds if kd), None)
+        if found:
+            return found
+    if _ANALYSIS_RE.search(text):
+        return "analysis"
+    return None
+
+
 def open_ended(prompt: str, source: str | None = None) -> str | None:
     """Why a pair is an open-ended task ("role play", "creative writing", "generation", "code"),
     or None.
@@ -138,7 +252,7 @@ def open_ended(prompt: str, source: str | None = None) -> str | None:
         return "generation"
     if source and source.strip() and _code_share(source) >= 0.5:
         return "code"
-    return None
+    return _task_kind(head)
 
 
 #: Marks of program code prose does not use: statement ends, braces, operators, tags.

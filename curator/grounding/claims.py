@@ -43,10 +43,16 @@ class SentenceVerdict:
     verifier_prob: float | None = None   # P(unsupported) from the verifier, if it judged this sentence
 
 
+#: Discourse connectives ("Moreover, Jane was appointed ..."): they join a summary's sentences,
+#: no source states them, they are not content.
+CONNECTIVES = frozenset("moreover furthermore additionally besides overall hence thus therefore consequently "
+                        "meanwhile nevertheless nonetheless however finally firstly secondly thirdly lastly".split())
+
+
 def claim_words(claim: str, prompt: str) -> list[str]:
     """The claim's content words that the prompt does not already give (stems, in order)."""
     prompt_stems = {stem(w) for w in words(prompt)}
-    cw = [stem(w) for w in words(claim) if w not in STOPWORDS]
+    cw = [stem(w) for w in words(claim) if w not in STOPWORDS and w not in CONNECTIVES]
     novel = [w for w in cw if w not in prompt_stems]
     return novel if novel else cw
 

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from curator.grounding import GroundingScorer, PairInput
+from curator.grounding.claims import is_label
 from curator.grounding.tasks import open_ended
-from curator.text import segment_claims
+from curator.text import segment_claims, stem
 
 from .cli_helpers import run
 
@@ -245,3 +246,179 @@ def test_a_word_problem_against_an_unrelated_index_is_not_flagged(scorer):
     (g,) = scorer.score([PairInput("A crayon factory makes 4 colors of crayons. They put 2 of each color in each "
                                    "box. How many crayons are in a box?", "Each box contains 4*2=8 crayons.", src)])
     assert g.verdict == "unverifiable"
+
+
+# -- own-evidence rows, second reading (56 flags): instruction sentences after the first, analyses,
+# labels the instruction offers, math problems; variants written for each kind --------------------
+@pytest.mark.parametrize("prompt, kind", [
+    ("You are given two questions. Check if they are duplicates.", "classification"),
+    ("You are given a review. Determine whether its sentiment is positive or negative.", "classification"),
+    ("Read the tweet. Tell me if it is sarcastic.", "classification"),
+    ("You are provided with a news article. Identify all the categories it belongs to.", "classification"),
+    ("Here is an email. Is it spam? Possible labels are: spam, ham.", "classification"),
+    ("A job description is a document that lists duties. You need to write a job description.", "generation"),
+    ("Choosing a channel name matters. Based on the description, you should come up with some names.",
+     "generation"),
+    ("The last message in the chat is partial. You should complete and rewrite it.", "generation"),
+    ("A confirmation email should be written appropriately for the situation.", "generation"),
+    ("The tone of the email should be changed and rewritten in a more professional manner.", "generation"),
+    ("You are given a list of features of a product, and you need to create its description.", "generation"),
+    ("Someone tells you where they want to go. Describe a proper road trip for them.", "generation"),
+    ("We have described a scene from a movie. Find out what movie it is.", "generation"),
+    ("Give the provided brand a motto to use in its marketing.", "generation"),
+    ("Give the new cafe a catchy name.", "generation"),
+    ("In Python, create a code snippet that implements bubble sort.", "generation"),
+    ("Using Python, demonstrate how to count the words of a file.", "generation"),
+    ("You are given a description of facts. It is up to you to craft a story from them.", "generation"),
+    ("Analyze the following family situation and provide recommendations.", "analysis"),
+    ("Evaluate the argument made in the paragraph.", "analysis"),
+    ("What are the implications of this development?", "analysis"),
+    ("What might be the consequences of the new law?", "analysis"),
+    ("Given a financial statement, identify any inaccuracies in the reporting.", "analysis"),
+    ("How would you approach the negotiation described below?", "analysis"),
+    ("Read the situation carefully and give the best advice you can.", "analysis"),
+    ("Notify me of any suggestions you may have for making the text more grammatically correct.", "analysis"),
+    ("You are roleplaying as Sherlock Holmes. Deduce how the necklace was stolen.", "role play"),
+    ("You have taken the role of a negotiator in a post-apocalyptic world.", "role play"),
+    ("You have been appointed as the spokesperson for an alien species.", "role play"),
+    ("You hear a knock on your door and discover you are an alien ambassador.", "role play"),
+    ("You wake up in a world where electricity was never discovered.", "role play"),
+    ("Solving the math word problem with linear algebra equations.", "math"),
+    ("Read the paragraph and answer a math question about it. Write out the calculation.", "math"),
+    # still judged: extractive, a question, a chat turn, a claim to verify
+    ("Retrieve the meeting information from the conversation.", None),
+    ("Extract the address of the property from the text.", None),
+    ("Read the given story carefully, and then answer the question in the end.", None),
+    ("Determine whether the claim is supported by the passage.", None),
+    ("Is the statement true according to the article?", None),
+    ("do you have any suggestions on how to stay motivated?", None),
+    ("yeah that is true, they say you should write about what you know about.", None),
+    ("Yes I do like bowling, I am awful at it though. Can you give me some tips?", None),
+    ("What do you think of Maleficent ?", None),
+    ("i see you would categorize them as a hard rock band, are there any other genres?", None),
+    ("What suburban county on Long Island in the U.S. state of New York is the location of Lindenhurst?", None),
+    ("A song reached number two on the Hot 100 and spent how many weeks at No. 1 on the hot 100?", None),
+    ("Give three tips for designing e-learning.", None),
+])
+def test_open_task_kinds_read_from_the_whole_instruction(prompt, kind):
+    assert open_ended(prompt) == kind
+
+
+@pytest.mark.parametrize("instruction, source, response", [
+    ("Analyze the family situation and provide recommendations.",
+     "John is a single dad with two teenage daughters. Kim struggles with her grades.",
+     "John could seek advice from a counselor who specializes in parenting teenagers."),
+    ("What are the implications of this development?",
+     "Scientists have diagnosed a new virus which is highly contagious.",
+     "Hospitals may face a heavy burden and governments could impose travel restrictions."),
+    ("You are given a news article. Identify all the categories it belongs to.",
+     "FIFA's president launched a tirade against critics on the eve of the World Cup in Qatar.",
+     "Sports, Politics, Soccer."),
+])
+def test_analyses_and_labels_are_not_flagged_for_what_the_input_lacks(scorer, instruction, source, response):
+    (g,) = scorer.score([PairInput(f"{instruction}\n\n{source}", response, source)])
+    assert g.verdict != "hallucinated", [(s.text, s.verdict, s.support) for s in g.sentences]
+
+
+def test_an_analysis_stating_its_input_negated_is_still_flagged(scorer):
+    src = "The bridge is used by cyclists every morning, when there is no traffic on the main road."
+    (g,) = scorer.score([PairInput(f"Analyze the following situation.\n\n{src}",
+                                   "The bridge is not used by cyclists every morning.", src)])
+    assert g.verdict == "hallucinated"
+
+
+@pytest.mark.parametrize("instruction, response", [
+    ('Does the document support the claim? You can answer "Support" or "Unsupport".', "Unsupport"),
+    ("Classify whether the document is relevant to the query or not relevant.", "relevant"),
+    ("You are given two questions. Check if they are duplicates.", "Yes, they are duplicates."),
+    ("Label the review as positive, negative or neutral.", "Neutral."),
+])
+def test_a_label_the_instruction_offers_is_not_checked(instruction, response):
+    source = "The housing market is finally slowing after a record-breaking run, economists say."
+    prompt = f"{instruction}\n\n{source}"
+    claims = [s for s in segment_claims(response) if s.checked]
+    assert claims and all(is_label(s.check, prompt, source) for s in claims)
+
+
+@pytest.mark.parametrize("prompt, source, response", [
+    # a chat reply echoing the last turn: the knowledge snippet is not part of the prompt
+    ("I love dogs.", "Dogs are domesticated descendants of wolves.", "I love dogs too!"),
+    # a choice between things the source names: the source can decide it
+    ("Which magazine was started first, Arthur's Magazine or First for Women?\n\nArthur's Magazine was "
+     "founded in 1844. First for Women was started in 1989.",
+     "Arthur's Magazine was founded in 1844. First for Women was started in 1989.", "First for Women"),
+    # an answer with content of its own
+    ("Is the review positive?\n\nThe food was cold.", "The food was cold.", "No, the waiter forgot our order twice."),
+])
+def test_what_is_not_a_label(prompt, source, response):
+    claims = [s for s in segment_claims(response) if s.checked]
+    assert claims and not any(is_label(s.check, prompt, source) for s in claims)
+
+
+def test_a_label_answer_is_unverifiable_not_hallucinated(scorer):
+    source = "The housing market is finally slowing after a record-breaking run, economists say."
+    prompt = f'Does the document support the claim? You can answer "Support" or "Unsupport".\n\n{source}'
+    (g,) = scorer.score([PairInput(prompt, "Unsupport", source)])
+    assert g.verdict == "unverifiable" and [s.verdict for s in g.sentences] == ["not_checked"]
+
+
+@pytest.mark.parametrize("response, checks", [
+    ("Date: Tomorrow\nTime: 5 pm\nPlace: Coffee shop on Main Street", ["Tomorrow", "5 pm", "Coffee shop on Main Street"]),
+    ('-Address: "Capitola"\n-Type of home: Condo', ['"Capitola"', "Condo"]),
+    ("- Name: Ada Lovelace\n- Born: 1815", ["Ada Lovelace", "1815"]),
+    # running text keeps its colon: a title, a single line
+    ("Puss in Boots: The Three Diablos is not a sequel.", ["Puss in Boots: The Three Diablos is not a sequel."]),
+    ("Note: the museum is closed on Mondays.", ["Note: the museum is closed on Mondays."]),
+    # a frame about the source
+    ("The document discusses the popularity of soccer.", ["the popularity of soccer."]),
+    ("This article explains how vaccines work.", ["vaccines work."]),
+    ("It highlights that the sport brings people together.", ["the sport brings people together."]),
+    ("The author argues that taxes should rise.", ["taxes should rise."]),
+])
+def test_field_labels_and_source_frames_are_not_part_of_the_claim(response, checks):
+    assert [s.check for s in segment_claims(response) if s.checked] == checks
+
+
+@pytest.mark.parametrize("text", ["No, that's wrong.", "Yes, that is correct.", "No, it's not true.", "Yes it is right"])
+def test_a_yes_no_with_a_verdict_word_is_a_bare_yes_no(text):
+    assert [s.kind for s in segment_claims(text)] == ["yes_no"]
+
+
+@pytest.mark.parametrize("text", [
+    "There are shell('echo \"AI is a field. It is big.\" | wc -w') words in the text.",
+    'The count is: python("text = \'\'\'One. Two.\'\'\'.split(); print(len(text))").',
+    "The answer is calculator('2 + 2. Then 3')",
+])
+def test_a_tool_call_whose_argument_holds_sentences_is_one_piece_of_code(text):
+    assert [s.kind for s in segment_claims(text)] == ["code"]
+
+
+@pytest.mark.parametrize("a, b", [("analyzed", "Analyze"), ("proposed", "propose"), ("presents", "presented"),
+                                  ("created", "create"), ("employees", "employee"), ("agreed", "agree")])
+def test_verbs_ending_in_e_share_a_stem(a, b):
+    assert stem(a) == stem(b)
+
+
+@pytest.mark.parametrize("w", ["there", "these", "those", "where", "while", "before", "above"])
+def test_stopwords_keep_their_form(w):
+    assert stem(w) == w
+
+
+@pytest.mark.parametrize("claim, source", [
+    ("The chalet is in Grass Valley, California.", "Tucked in the historic mining town of Grass Valley, CA, this chalet is spacious."),
+    ("The office is in Austin, Texas.", "Our office is located in Austin, TX, near the river."),
+])
+def test_a_state_code_after_a_place_reads_as_the_state(scorer, claim, source):
+    (g,) = scorer.score([PairInput("Where is it?", claim, source)])
+    assert g.verdict != "hallucinated", [(s.text, s.unsupported_tokens) for s in g.sentences]
+
+
+@pytest.mark.parametrize("response", [
+    "Rose analyzed data and presented her findings. Then, John proposed a new idea.",
+    "Jane was appointed to head the project.",
+])
+def test_a_faithful_first_hand_account_is_not_flagged(scorer, response):
+    src = "Rose: Analyze data and presents findings\nJohn: propose new idea\nJane: appointed to head project"
+    prompt = f"Summarize a meeting from the given list of bullet points.\n\n{src}"
+    (g,) = scorer.score([PairInput(prompt, response, src)])
+    assert g.verdict != "hallucinated", [(s.text, s.verdict, s.unsupported_tokens) for s in g.sentences]

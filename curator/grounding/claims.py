@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..text import STOPWORDS, stem, words
 
@@ -43,16 +44,10 @@ class SentenceVerdict:
     verifier_prob: float | None = None   # P(unsupported) from the verifier, if it judged this sentence
 
 
-#: Discourse connectives ("Moreover, Jane was appointed ..."): they join a summary's sentences,
-#: no source states them, they are not content.
-CONNECTIVES = frozenset("moreover furthermore additionally besides overall hence thus therefore consequently "
-                        "meanwhile nevertheless nonetheless however finally firstly secondly thirdly lastly".split())
-
-
 def claim_words(claim: str, prompt: str) -> list[str]:
     """The claim's content words that the prompt does not already give (stems, in order)."""
     prompt_stems = {stem(w) for w in words(prompt)}
-    cw = [stem(w) for w in words(claim) if w not in STOPWORDS and w not in CONNECTIVES]
+    cw = [stem(w) for w in words(claim) if w not in STOPWORDS]
     novel = [w for w in cw if w not in prompt_stems]
     return novel if novel else cw
 
@@ -97,6 +92,11 @@ def is_label(claim: str, prompt: str, source: str | None) -> bool:
     cw = {stem(w) for w in words(claim) if w not in STOPWORDS}
     if not cw or len(cw) > LABEL_WORDS:
         return False
-    instruction = prompt.replace(src, " ")
-    return cw <= {stem(w) for w in words(instruction)} and not cw & {stem(w) for w in words(src)}
+    return cw <= _stems(prompt.replace(src, " ")) and not cw & _stems(src)
+
+
+@lru_cache(maxsize=64)
+def _stems(text: str) -> frozenset[str]:
+    """The stems of a text's words (a pair's prompt and source, read once for all its claims)."""
+    return frozenset(stem(w) for w in words(text))
 

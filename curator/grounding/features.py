@@ -29,7 +29,7 @@ from ..text import (
     stem,
     words,
 )
-from .claims import CONNECTIVES, SHORT_CLAIM_WORDS, SentenceVerdict, claim_words
+from .claims import SHORT_CLAIM_WORDS, SentenceVerdict, claim_words
 from .evidence import _EvidenceSentence
 
 #: Every feature the scorer computes per claim; a parameters file uses any subset of them (so a
@@ -590,7 +590,7 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
             cw = claim_words(claim, prompt_x)
             claim_nums = [n for n in numbers(claim) if n not in prompt_numbers]
             short = len(words(claim)) <= SHORT_CLAIM_WORDS
-            claim_stems = [stem(w) for w in words(claim) if w not in STOPWORDS and w not in CONNECTIVES]
+            claim_stems = [stem(w) for w in words(claim) if w not in STOPWORDS]
             keys = _key_terms(claim, all_stems, ev, elex) - aliases
             # The relation the claim states, less what the prompt gave (see `given`).
             own_keys = set(keys) - given

@@ -139,7 +139,7 @@ _CLASSIFY_RE = re.compile(
     r"\b(?:check|determine|decide|tell(?: me)?|judge|indicate|predict|say|detect|find out) (?:if|whether)\b"
     r"|\bpossible (?:categories|labels|classes|answers|options|choices)\b"
     r"|\b(?:categories|labels|classes|options) (?:include|are)\b"
-    r"|\bidentify (?:all |the |its |which )?(?:categories|category|labels?|class|sentiment|topic|tone|genre)\b"
+    r"|\bidentify (?:(?:all|the|its|which) ){0,2}(?:categories|category|labels?|class|sentiment|topic|tone|genre)\b"
     r"|\b(?:yes or no|true or false|positive or negative|positive, negative,? or neutral)\b",
     re.IGNORECASE)
 _SUPPORT_QUESTION_RE = re.compile(r"\b(?:support\w*|true|accurate|correct|consistent|factual\w*|faithful\w*|"

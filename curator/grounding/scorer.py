@@ -212,5 +212,5 @@ class GroundingScorer:
             if self._verifier is not None:
                 self._verify(pairs, per_pair, ev_texts, modes)
         return [judge_pair(p.response, verdicts, mode, threshold, self._not_about, params.doubt, params.about,
-                           tuple(params.floors), open_ended(p.prompt, p.source) is not None)
+                           tuple(params.floors), open_ended(p.prompt, p.source, p.response) is not None)
                 for p, verdicts, mode in zip(pairs, per_pair, modes)]

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from ..text import segment_claims
+
 #: A persona the prompt asks the answer to speak as (at the prompt's start).
 _PERSONA_RE = re.compile(
     r"^\W*(?:"
@@ -56,7 +58,7 @@ _GENERATE_RE = re.compile(
     r"message|reply|response|post|tweet|ad|advertisement|description|review|article|essay|blog|proposal|"
     r"cover letter|recipe|plan|list)|"
     r"find (?:the most suitable|a suitable|an? (?:appropriate|good) )|"
-    r"give (?:\w+ ){0,3}(?:a|an|some) (?:\w+ )?(?:motto|name|names|title|slogan|tagline|nickname|headline|"
+    r"give (?:\w+ ){0,2}examples? of|give (?:\w+ ){0,3}(?:a|an|some) (?:\w+ )?(?:motto|name|names|title|slogan|tagline|nickname|headline|"
     r"catchphrase)|make (?:a|an|up)\b|come up with|show (?:an?|the) (?:sql|query|code|example|program|script|function)|"
     r"solve|fix|debug|refactor|optimi[sz]e|complete the (?:code|function|program)|"
     r"what (?:other )?(?:\w+ ){0,2}(?:products|items|books|movies|songs|gifts) (?:might|would|could|should))\b",
@@ -224,16 +226,20 @@ def _task_kind(head: str) -> str | None:
     return None
 
 
-def open_ended(prompt: str, source: str | None = None) -> str | None:
-    """Why a pair is an open-ended task ("role play", "creative writing", "generation", "code"),
-    or None.
+def open_ended(prompt: str, source: str | None = None, response: str | None = None) -> str | None:
+    """Why a pair is an open-ended task ("role play", "creative writing", "generation", "code",
+    "analysis", "classification", "math", "tool use"), or None.
 
     "role play": the prompt opens with a persona; "creative writing": it opens with an
     instruction to write a story, poem, speech, letter ...; "generation": it opens with an
     instruction to produce something its text does not hold (a program, a plan, an estimate, a
     translation, a label, recommendations: :data:`_GENERATE_RE`); "code": most of the source's
     characters are program code (:func:`_code_share`), so the claims
-    describe it in words it does not use."""
+    describe it in words it does not use. Read from the whole instruction (:func:`_task_kind`):
+    "analysis" (analyze, evaluate, implications, advice ...), "classification" (a choice among
+    labels it offers), "math" (a math problem), "generation" also from a later sentence's
+    imperative. Read from the ``response`` (:func:`_response_kind`): "math" (a calculation
+    written out), "tool use" (an inline tool call)."""
     head = _SYSTEM_LINE_RE.sub("", prompt.lstrip(), count=1)
     first = re.split(r"(?<=[.?!])\s|\n", head, maxsplit=1)[0]
     if _PERSONA_RE.match(head) and not _ASSISTANT_RE.match(first):
@@ -252,7 +258,27 @@ def open_ended(prompt: str, source: str | None = None) -> str | None:
         return "generation"
     if source and source.strip() and _code_share(source) >= 0.5:
         return "code"
-    return _task_kind(head)
+    kind = _task_kind(head)
+    if kind is None and response:
+        kind = _response_kind(response)
+    return kind
+
+
+def _response_kind(response: str) -> str | None:
+    """What the response itself shows: a calculation written out ("Adults = 9 * 11 = 99") makes
+    it a math answer, whose other sentences restate computed numbers ("The adults' tickets cost
+    $50 more."); an inline tool call ("... wolfram('seconds in a day')") makes it a tool use, whose
+    facts come from a result the row does not hold."""
+    kinds = {s.kind for s in segment_claims(response)}
+    if "calculation" in kinds:
+        return "math"
+    if "code" in kinds and _TOOL_CALL_RE.search(response):
+        return "tool use"
+    return None
+
+
+#: An inline tool call with a quoted argument ("search('...')", "wikipedia(\"Abraham Lincoln\")").
+_TOOL_CALL_RE = re.compile(r"\b[A-Za-z_]\w*\(\s*['\"]")
 
 
 #: Marks of program code prose does not use: statement ends, braces, operators, tags.

@@ -137,7 +137,7 @@ class GroundingStep(Step):
         # Open-ended tasks (role play, creative writing, code): only a claim the prompt's text states negated is judged.
         open_kind: list[str | None] = [None] * len(rows)
         for o, p in zip(owner, pairs):
-            open_kind[o] = open_kind[o] or open_ended(p.prompt, p.source)
+            open_kind[o] = open_kind[o] or open_ended(p.prompt, p.source, p.response)
         # A pair without a probability (nothing scored) gets a null, never NaN (docs/grounding.md).
         table = put_column(table, R.GROUNDING, rows, [_null(g.grounding) for g in results], pl.Float64)
         table = put_column(table, R.HALLUCINATION_PROB, rows, [_null(g.hallucination_prob) for g in results],

@@ -422,3 +422,34 @@ def test_a_faithful_first_hand_account_is_not_flagged(scorer, response):
     prompt = f"Summarize a meeting from the given list of bullet points.\n\n{src}"
     (g,) = scorer.score([PairInput(prompt, response, src)])
     assert g.verdict != "hallucinated", [(s.text, s.verdict, s.unsupported_tokens) for s in g.sentences]
+
+
+# -- wrong-index run, second reading (10 flags, 0 right): answers that compute or call a tool ------
+@pytest.mark.parametrize("response, kind", [
+    ("Adults = 9 * 11 = 99\nChildren = 7 * 7 = 49\nThe adults' tickets cost $50 more than the children's.", "math"),
+    ("Quinn reads 2 books per week for 10 weeks so 2*10=20 books\nHe gets a free donut for every 5 books.", "math"),
+    ("There are 86,400 seconds in a day. This can be calculated as follows: wolfram('seconds in a day')", "tool use"),
+    ("Abraham Lincoln was the 16th President. Read more here: wikipedia('Abraham Lincoln').", "tool use"),
+    ('The weather in Paris is sunny: weather("Paris").', "tool use"),
+    # facts without a calculation or a call: judged
+    ("The tower was built in 1889. It is 330 m tall.", None),
+    ("He called print() in his first program.", None),
+    ("The score was 3-2 after extra time.", None),
+])
+def test_what_the_response_shows_makes_an_open_task(response, kind):
+    assert open_ended("Tell me about it.", None, response) == kind
+
+
+def test_a_computed_answer_against_an_unrelated_index_is_not_flagged(scorer):
+    src = "The cost of guest tickets for that night's ceremony was $5."
+    resp = "Adults = 9 * 11 = 99\nChildren = 7 * 7 = 49\nThe adults' tickets cost $50 more than the children's tickets."
+    (g,) = scorer.score([PairInput("Nine adults went to a play with seven children. Adult tickets are $11 each and "
+                                   "children's tickets are $7 each. How many dollars more did the adults' tickets "
+                                   "cost?", resp, src)])
+    assert g.verdict != "hallucinated", [(s.text, s.verdict) for s in g.sentences]
+
+
+@pytest.mark.parametrize("prompt", ["Give examples of data types.", "Give three examples of mammals.",
+                                    "Give me some examples of renewable energy."])
+def test_asking_for_examples_is_generation(prompt):
+    assert open_ended(prompt) == "generation"

@@ -18,6 +18,7 @@ of code; it is deliberately narrow: "You are a helpful assistant." (a chat's sys
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..text import segment_claims
 
@@ -186,6 +187,7 @@ def _verb_kind(verb: str, sentence: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _task_kind(head: str) -> str | None:
     """Open kinds read from the whole instruction (not only its first words): a later sentence's
     imperative ("You are given two questions. Check if they are duplicates."), an inner one
@@ -264,6 +266,7 @@ def open_ended(prompt: str, source: str | None = None, response: str | None = No
     return kind
 
 
+@lru_cache(maxsize=4096)  # the scorer and the grounding step ask for the same pairs
 def _response_kind(response: str) -> str | None:
     """What the response itself shows: a calculation written out ("Adults = 9 * 11 = 99") makes
     it a math answer, whose other sentences restate computed numbers ("The adults' tickets cost

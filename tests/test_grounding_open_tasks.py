@@ -453,3 +453,28 @@ def test_a_computed_answer_against_an_unrelated_index_is_not_flagged(scorer):
                                     "Give me some examples of renewable energy."])
 def test_asking_for_examples_is_generation(prompt):
     assert open_ended(prompt) == "generation"
+
+
+# -- a tool's record lacks only names and numbers: the answer's other words are its phrasing ------
+@pytest.mark.parametrize("question, record, answer", [
+    ("What's the weather like in Berlin?", '{"temperature": 18, "condition": "partly cloudy", "humidity": 60}',
+     "In Berlin it is currently 18 degrees and partly cloudy, with humidity at 60%."),
+    ("How far is it from London to Paris?", '{"distance": 344, "unit": "km"}',
+     "The distance between London and Paris is roughly 344 kilometres by road."),
+    ("What is the stock price of Apple?", '{"stock_price": "145.09"}',
+     "Right now, Apple's stock is trading at $145.09 per share."),
+])
+def test_an_answer_restating_a_record_in_its_own_words_is_not_flagged(scorer, question, record, answer):
+    (g,) = scorer.score([PairInput(question, answer, record)])
+    assert g.verdict != "hallucinated", [(s.text, s.verdict, s.unsupported_tokens) for s in g.sentences]
+
+
+@pytest.mark.parametrize("question, record, answer", [
+    ("What's the weather like in Berlin?", '{"temperature": 18, "condition": "partly cloudy"}',
+     "In Berlin it is currently 25 degrees and partly cloudy."),
+    ("What is the stock price of Microsoft?", '{"stock_price": "216.54"}',
+     "The current price of Microsoft's stock is $261.45."),
+])
+def test_an_answer_misreading_a_record_is_still_flagged(scorer, question, record, answer):
+    (g,) = scorer.score([PairInput(question, answer, record)])
+    assert g.verdict == "hallucinated", [(s.text, s.verdict, s.features.get("num_mismatch")) for s in g.sentences]

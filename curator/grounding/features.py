@@ -674,6 +674,10 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                 "cov_best": cov_best, "rel_gap": rel_gap, "rel_gap2": rel_gap2,
                 "num_local": num_local, "num_mismatch": num_mismatch, "swap": swap,
                 "key_absent": (sum(k not in all_stems and k not in ev_numbers for k in keys) / len(keys)) if keys else 0.0,
+                # A name or number of the claim's own (not the prompt's) that no evidence holds: what
+                # a tool's record can lack (its other words are the answer's phrasing). Not a
+                # combiner feature: combiner.lacks_content reads it for record evidence.
+                "own_key_missing": float(any(k not in all_stems and k not in ev_numbers for k in own_keys)),
                 "nov_pair": nov_pair,
                 # A relation half-grounded: of the claim's own names/numbers (two or more),
                 # some are in the evidence and some nowhere ("The capital of France is

@@ -68,3 +68,70 @@ def test_encoding_empty_and_missing_files(tmp_path):
         read_table(tmp_path / "nope.jsonl")
     with pytest.raises(InputError, match="unknown table format"):
         read_table(write(tmp_path / "x.txt", ["hi"]))
+
+
+# -- a CSV row with more or fewer fields than the header: the JSONL contract (file:line error,
+# or under skip a row dropped with a reason), never a row read with an empty response ----------
+RAGGED = [
+    # (the bad line as written, the file line the error names, what the message says)
+    ('"Name a planet.",Mars.,extra', 3, "3 fields where the header has 2"),       # a comma too many
+    ('"Name a planet.", Mars, or Venus.', 3, "3 fields where the header has 2"),  # an unquoted comma
+    ('"Name a planet."', 3, "1 field where the header has 2"),                    # a cut-off line
+    ('Name a planet. Mars.', 3, "1 field where the header has 2"),                # a lost comma
+    ('"Name a\nplanet.",Mars.,x', 3, "3 fields"),                                  # quoted line break
+]
+
+
+@pytest.mark.parametrize(("bad", "line", "says"), RAGGED)
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_ragged_csv_row_is_an_error_naming_the_line_or_a_dropped_row(tmp_path, bad, line, says, newline):
+    text = newline.join(["instruction,output", '"Name a colour.",Blue.', bad, '"Name a fruit.","Pear."', ""])
+    p = tmp_path / "r.csv"
+    p.write_bytes(text.encode())
+    with pytest.raises(InputError, match=rf"r.csv:{line}: {says}.*--on-error skip"):
+        read_table(p)
+    with pytest.raises(InputError, match=rf"r.csv:{line}: "):
+        read_pairs(str(p))
+    items = read_table(p, on_error="skip").items
+    assert [getattr(x, "reason", None) for x in items] == [None, "wrong_field_count", None]
+    assert items[1].raw == bad and "--on-error" not in items[1].message
+    d = read_pairs(str(p), on_error="skip")
+    assert d.n_bad == 1
+    assert d.table[R.RESPONSE].to_list()[::2] == ["Blue.", "Pear."]
+    assert d.table[R.DROP_REASON].to_list() == [None, "wrong_field_count", None]
+    assert d.table[R.DROP_STAGE].to_list() == [None, "read", None]
+
+
+def test_ragged_csv_rows_every_one_reported_first_one_raised(tmp_path):
+    p = tmp_path / "r.csv.gz"
+    import gzip
+
+    p.write_bytes(gzip.compress(b"a,b,c\n1,2,3\n1,2\n1,2,3\n1,2,3,4\n,,\n"))
+    with pytest.raises(InputError, match=r"r.csv.gz:3: 2 fields where the header has 3"):
+        read_table(p)
+    items = read_table(p, on_error="skip").items
+    bad = [(x.line, x.raw) for x in items if not isinstance(x, dict)]
+    assert bad == [(2, "1,2"), (4, "1,2,3,4")]
+    assert items[4] == {"a": None, "b": None, "c": None}  # empty cells are a full row of empty values
+
+
+def test_well_formed_csv_reads_as_before(tmp_path):
+    """Quoted commas, quoted line breaks, a long field and a blank line are not ragged rows."""
+    p = tmp_path / "ok.csv"
+    long = "word " * 40000  # over the csv module's default field size limit (131072)
+    p.write_text(f'q,r\n"a, b","c\nd"\n"{long}",x\n\n"e",""\n', "utf-8")
+    rows = read_table(p).items
+    assert rows == [{"q": "a, b", "r": "c\nd"}, {"q": long, "r": "x"}, {"q": None, "r": None},
+                    {"q": "e", "r": ""}]
+
+
+def test_a_lone_carriage_return_is_text_not_a_row_end(tmp_path):
+    """Polars ends rows at "\\n" only: a stray "\\r" inside a field must not split it into two
+    ragged rows."""
+    p = tmp_path / "cr.csv"
+    p.write_bytes(b"q,r\nline one\rstill one,x\ny,z\r\n")
+    assert read_table(p).items == [{"q": "line one\rstill one", "r": "x"}, {"q": "y", "r": "z"}]
+    p.write_bytes(b"q,r\nline one\rstill one\ny,z\r\n")
+    with pytest.raises(InputError, match=r"cr.csv:2: 1 field where"):
+        read_table(p)
+    assert read_table(p, on_error="skip").items[0].raw == "line one\rstill one"

@@ -135,3 +135,43 @@ def test_a_lone_carriage_return_is_text_not_a_row_end(tmp_path):
     with pytest.raises(InputError, match=r"cr.csv:2: 1 field where"):
         read_table(p)
     assert read_table(p, on_error="skip").items[0].raw == "line one\rstill one"
+
+
+# -- an Alpaca input that says "no input" is no source (--source-field input) ---------------------
+NO_INPUTS = ["<noinput>", "noinput", "No input.", "NO INPUT", "N/A", "n/a", "NA", "none", "None.", "null",
+             " <No Input> ", "[no input]", "", "  ", "-"]
+REAL_INPUTS = ["No.", "Nonetheless, Lima is in Peru.", "Input: 3, 4", "Nairobi", "0", "🙂", "ninput",
+               "no input field is given here, but Lima is the capital of Peru"]
+
+
+@pytest.mark.parametrize("text", NO_INPUTS)
+def test_no_input_placeholders(text):
+    assert R.is_no_input(text)
+
+
+@pytest.mark.parametrize("text", REAL_INPUTS)
+def test_real_inputs_are_not_placeholders(text):
+    assert not R.is_no_input(text)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_placeholder_source_is_read_as_no_source(tmp_path, suffix):
+    import polars as pl
+
+    recs = [{"instruction": "Where is Lima?", "input": x, "output": "In Peru."} for x in [*NO_INPUTS, "Lima is in Peru."]]
+    p = tmp_path / f"a{suffix}"
+    if suffix == ".csv":
+        pl.DataFrame(recs).write_csv(p)
+    else:
+        write(p, [json.dumps(r) for r in recs])
+    d = read_pairs(str(p), FieldMap(source="input"))
+    assert d.table[R.SOURCE].to_list() == [""] * len(NO_INPUTS) + ["Lima is in Peru."]
+    # the user's record is not changed: the input is written back as it was
+    assert [json.loads(x)["input"] for x in R.record_texts(d.table)][:3] == ["<noinput>", "noinput", "No input."]
+
+
+def test_a_placeholder_source_in_a_conversation_is_no_source(tmp_path):
+    recs = [{"messages": [{"role": "user", "content": "Where is Lima?"}, {"role": "assistant", "content": "In Peru."}],
+             "context": c} for c in ("N/A", "Lima is in Peru.")]
+    p = write(tmp_path / "m.jsonl", [json.dumps(r) for r in recs])
+    assert read_pairs(str(p)).table[R.SOURCE].to_list() == ["", "Lima is in Peru."]

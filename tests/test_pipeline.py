@@ -140,3 +140,43 @@ def test_quality_in_chunks_gives_the_same_table(embedder, monkeypatch):
     monkeypatch.setattr(QualityStep, "CHUNK", 3)
     chunked = Pipeline([QualityStep()], embedder=embedder).run(data).table
     assert chunked.equals(whole)
+
+
+# -- --source-field input: an Alpaca input that says "no input" is no source -----------------------
+_LIMA = "Lima is the capital of Peru, a country in South America."
+_PLACEHOLDERS = ["<noinput>", "noinput", "No input.", "N/A", "none", ""]
+
+
+def _alpaca_with_placeholders(tmp_path, question="Where is Lima?", answer="Lima is the capital of Peru."):
+    recs = [{"instruction": question, "input": _LIMA, "output": answer}]
+    recs += [{"instruction": question, "input": x, "output": answer} for x in _PLACEHOLDERS]
+    src = tmp_path / "alpaca.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs), "utf-8")
+    return src
+
+
+def test_a_placeholder_input_is_not_the_evidence(tmp_path, embedder, demo_index_dir):
+    src = _alpaca_with_placeholders(tmp_path)
+    data = read_pairs(str(src), FieldMap(source="input"))
+    t = Pipeline([GroundingStep(drop=False)], embedder=embedder).run(data).table
+    assert t[R.EVIDENCE_MODE].to_list() == ["source"] + ["none"] * len(_PLACEHOLDERS)
+    assert t[R.GROUNDING_VERDICT].to_list() == ["supported"] + ["unverifiable"] * len(_PLACEHOLDERS)
+    # with an index, a placeholder row is grounded in retrieved passages, as a row without a source is
+    src = _alpaca_with_placeholders(tmp_path, "Which magazine was started first, Arthur's Magazine or First for Women?",
+                                    "Arthur's Magazine was started first.")
+    data = read_pairs(str(src), FieldMap(source="input"))
+    t = Pipeline([GroundingStep(index=str(demo_index_dir), drop=False)], embedder=embedder).run(data).table
+    assert t[R.EVIDENCE_MODE].to_list() == ["source"] + ["index"] * len(_PLACEHOLDERS)
+    rows = t.select(R.GROUNDING_VERDICT, R.CITATIONS).rows()[1:]
+    assert len(set(rows)) == 1 and rows[0][0] == "supported"  # each placeholder row is judged as the "" one
+
+
+def test_a_placeholder_input_through_the_cli(tmp_path):
+    from .cli_helpers import run
+
+    src = _alpaca_with_placeholders(tmp_path)
+    code, out = run("score", src, "--source-field", "input", "-o", tmp_path / "s.jsonl")
+    assert code == 0, out
+    assert f"{len(_PLACEHOLDERS)} pairs have no source text" in out
+    rows = [json.loads(x)["curator"] for x in (tmp_path / "s.jsonl").read_text("utf-8").splitlines()]
+    assert [r["evidence_mode"] for r in rows] == ["source"] + ["none"] * len(_PLACEHOLDERS)

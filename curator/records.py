@@ -730,8 +730,13 @@ def is_no_input(text: str | None) -> bool:
 
 
 def prompt_text(instruction: str, input_text: str) -> str:
-    """The full prompt a response answers: the instruction plus Alpaca's input, if any."""
-    return f"{instruction}\n\n{input_text}" if input_text and input_text.strip() else instruction
+    """The full prompt a response answers: the instruction plus Alpaca's input, if any ("<noinput>",
+    "N/A" are none: :data:`NO_INPUT`), as quality, grounding, dedup and selection read it.
+
+    >>> prompt_text("Name a planet.", "<noinput>") == prompt_text("Name a planet.", "")
+    True
+    """
+    return instruction if is_no_input(input_text) else f"{instruction}\n\n{input_text}"
 
 
 def read_pairs(path: str | Path, fields: FieldMap | None = None, on_error: str = "raise") -> PairsData:

@@ -167,7 +167,7 @@ def test_a_placeholder_input_is_not_the_evidence(tmp_path, embedder, demo_index_
     data = read_pairs(str(src), FieldMap(source="input"))
     t = Pipeline([GroundingStep(index=str(demo_index_dir), drop=False)], embedder=embedder).run(data).table
     assert t[R.EVIDENCE_MODE].to_list() == ["source"] + ["index"] * len(_PLACEHOLDERS)
-    rows = t.select(R.GROUNDING_VERDICT, R.CITATIONS).rows()[1:]
+    rows = t.select(R.GROUNDING_VERDICT, R.CITATIONS, R.HALLUCINATION_PROB).rows()[1:]
     assert len(set(rows)) == 1 and rows[0][0] == "supported"  # each placeholder row is judged as the "" one
 
 
@@ -180,3 +180,17 @@ def test_a_placeholder_input_through_the_cli(tmp_path):
     assert f"{len(_PLACEHOLDERS)} pairs have no source text" in out
     rows = [json.loads(x)["curator"] for x in (tmp_path / "s.jsonl").read_text("utf-8").splitlines()]
     assert [r["evidence_mode"] for r in rows] == ["source"] + ["none"] * len(_PLACEHOLDERS)
+
+
+def test_a_placeholder_input_is_no_part_of_the_prompt(embedder):
+    """Quality, dedup (and grounding, above) read the prompt as instruction + input: "<noinput>"
+    adds nothing to it, so such rows are exact duplicates of the one with an empty input."""
+    ins, out = "Name three planets of the solar system.", "Mars, Venus and Earth are three planets."
+    recs = [{"instruction": ins, "input": x, "output": out} for x in ["", "<noinput>", "No input.", "N/A"]]
+    recs.append({"instruction": ins, "input": "Only gas giants, please.", "output": out})
+    assert R.prompt_text(ins, "<noinput>") == ins and R.prompt_text(ins, "none.") == ins
+    assert R.prompt_text(ins, "Only gas giants.") == f"{ins}\n\nOnly gas giants."
+    t = Pipeline([QualityStep(), DedupStep(near=False, semantic=False)], embedder=embedder).run(
+        pairs_from_records(recs)).table
+    assert len(set(t["relevance"].to_list()[:4])) == 1
+    assert t[R.DUPLICATE_OF].to_list() == [None, 0, 0, 0, None]

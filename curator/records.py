@@ -48,7 +48,7 @@ WORST_SENTENCE = "worst_sentence"
 CITATIONS = "citations"              # passage ids cited by the response's sentences
 SENTENCES = "sentences"              # JSON list: per-sentence verdict, score, citation
 EVIDENCE_MODE = "evidence_mode"      # "source" | "source_id" | "index" | "none"
-UNVERIFIABLE_REASON = "unverifiable_reason"  # why an unverifiable row could not be judged (when known)
+UNVERIFIABLE_REASON = "unverifiable_reason"  # why an unverifiable row could not be judged (every one says)
 # -- quality -----------------------------------------------------------------------------------
 QUALITY = "quality"
 QUALITY_REASON = "quality_reason"

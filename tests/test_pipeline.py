@@ -194,3 +194,67 @@ def test_a_placeholder_input_is_no_part_of_the_prompt(embedder):
         pairs_from_records(recs)).table
     assert len(set(t["relevance"].to_list()[:4])) == 1
     assert t[R.DUPLICATE_OF].to_list() == [None, 0, 0, 0, None]
+
+
+# -- every unverifiable row says why (unverifiable_reason), whatever kept it from being judged -----
+_EIFFEL = ("The Eiffel Tower was completed in 1889 for the World's Fair in Paris. It was designed by the "
+           "engineering company of Gustave Eiffel. The tower is 330 metres tall.")
+MIXED = [  # (instruction, response, context, the start of the reason; None: judged)
+    ("When was the Eiffel Tower completed?", "It was completed in 1889.", _EIFFEL, None),
+    ("When was the Eiffel Tower completed?", "It was completed in 1925.", _EIFFEL, None),
+    ("Who painted the Mona Lisa?", "Leonardo da Vinci painted the Mona Lisa in Florence.", _EIFFEL,
+     "not about the evidence"),
+    ("Who painted the Mona Lisa?", "Leonardo da Vinci painted it.", "", "no evidence"),
+    ("Who painted the Mona Lisa?", "Leonardo da Vinci painted it.", "<noinput>", "no evidence"),
+    ("Is the Eiffel Tower in Paris?", "Yes, it is.", _EIFFEL, "no checkable claim: only a bare yes or no"),
+    ("Print hello in Python.", "```python\nprint('hello')\n```", _EIFFEL, "no checkable claim: only code"),
+    ("How tall are 3 towers?", "Three towers are 3*330=990 metres tall.", _EIFFEL, "no checkable claim: only a calculation"),
+    ("When was it completed?", "I don't know.", _EIFFEL, "no checkable claim: only a non-answer"),
+    ("Name the tower's game.", "F.E.A.R.", _EIFFEL, "no checkable claim: only text without words"),
+    ("Describe the tower.", "", _EIFFEL, "no checkable claim: the response is empty"),
+    ("You are Gustave Eiffel. Greet the visitors.", "Welcome, friends, to my tower of iron and dreams!", _EIFFEL,
+     "an open-ended task"),
+    ("Where was it built?", "بُني البرج في باريس عام 1889.", _EIFFEL, "claims in Arabic script"),
+]
+
+
+def _check_reasons(t):
+    for verdict, reason in t.select(R.GROUNDING_VERDICT, R.UNVERIFIABLE_REASON).rows():
+        assert (verdict == "unverifiable") == bool(reason and reason.strip()), (verdict, reason)
+
+
+def test_every_unverifiable_row_has_a_reason(tmp_path, embedder):
+    src = tmp_path / "mixed.jsonl"
+    src.write_text("".join(json.dumps({"instruction": i, "output": o, "context": c}) + "\n" for i, o, c, _ in MIXED),
+                   "utf-8")
+    t = Pipeline([GroundingStep(drop=False)], embedder=embedder).run(read_pairs(str(src), FieldMap(source="context"))).table
+    _check_reasons(t)
+    assert t[R.GROUNDING_VERDICT].to_list()[:2] == ["supported", "hallucinated"]
+    for (*_, want), got in zip(MIXED, t[R.UNVERIFIABLE_REASON].to_list()):
+        assert (got is None) if want is None else got.startswith(want), (want, got)
+
+
+def test_every_unverifiable_conversation_and_index_row_has_a_reason(embedder, demo_index_dir):
+    weather = json.dumps({"name": "get_weather", "arguments": {"city": "Lima"}})
+    convs = [
+        {"conversations": [{"from": "human", "value": "Weather in Lima?"}, {"from": "function_call", "value": weather}]},
+        {"conversations": [{"from": "human", "value": "Is it in Paris?"}, {"from": "gpt", "value": "Yes."},
+                           {"from": "human", "value": "Show it in code."}, {"from": "gpt", "value": "`x = 1`"}]},
+        {"conversations": [{"from": "human", "value": "Is it in Paris?"}, {"from": "gpt", "value": "Yes."},
+                           {"from": "human", "value": "When was it built?"}, {"from": "gpt", "value": "In 1889."}],
+         "context": "The Mona Lisa hangs in the Louvre."},
+    ]
+    t = Pipeline([GroundingStep(index=str(demo_index_dir), drop=False)], embedder=embedder).run(
+        pairs_from_records(convs)).table
+    _check_reasons(t)
+    why = t[R.UNVERIFIABLE_REASON].to_list()
+    assert why[0].startswith("no checkable claim: the row holds only tool calls")
+    assert why[1].startswith("answer 1: no checkable claim: only a bare yes or no")
+    assert "; answer 2: no checkable claim: only code" in why[1]
+    assert why[2].startswith("answer 1: no checkable claim") and "answer 2: not about the evidence" in why[2]
+    # the demo with its index: retrieved passages about nothing it says, doubtful rows, yes/no answers
+    data = read_pairs(str(DEMO / "pairs.jsonl"))
+    t = Pipeline([GroundingStep(index=str(demo_index_dir), drop=False)], embedder=embedder).run(data).table
+    _check_reasons(t)
+    kinds = {r.split(":")[0] for r in t[R.UNVERIFIABLE_REASON].drop_nulls().to_list()}
+    assert kinds == {"doubtful", "not about the evidence", "no checkable claim"}

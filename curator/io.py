@@ -359,14 +359,13 @@ def _ragged_rows(path: Path, data: bytes, on_error: str) -> _Ragged:
     BadRecord (``on_error="skip"``), as a malformed JSONL line is. A blank line is not counted:
     it stays the empty record it always was (a one-column file's empty cell)."""
     import csv
-    import sys
 
     text = data.decode("utf-8", "replace").removeprefix("\ufeff")
     # Polars ends a line at "\n" only; a lone "\r" (a stray one, old Mac line ends) is text to it,
     # and must not end a record here either: it is counted as a space (the fields stay the same).
     scan = text.replace("\r\n", "\n").replace("\r", " ") if "\r" in text else text
     limit = csv.field_size_limit()
-    csv.field_size_limit(sys.maxsize)  # a long response is one field, not an error
+    csv.field_size_limit(2**31 - 1)  # a long response is one field, not an error (a C long everywhere)
     bad: list[BadRecord] = []
     lines: list[str] = []
     n_records, start = 0, 1

@@ -175,3 +175,16 @@ def test_a_placeholder_source_in_a_conversation_is_no_source(tmp_path):
              "context": c} for c in ("N/A", "Lima is in Peru.")]
     p = write(tmp_path / "m.jsonl", [json.dumps(r) for r in recs])
     assert read_pairs(str(p)).table[R.SOURCE].to_list() == ["", "Lima is in Peru."]
+
+
+def test_ragged_rows_polars_splits_otherwise_is_still_an_error(tmp_path, monkeypatch):
+    """Should polars and the csv module ever split a file into different rows, a ragged row is
+    an error even under skip: never a row dropped in another's place."""
+    from curator import io
+
+    p = tmp_path / "r.csv"
+    p.write_text("q,r\na,b\nc\n", "utf-8")
+    real = io._ragged_rows
+    monkeypatch.setattr(io, "_ragged_rows", lambda *a: io._Ragged(real(*a).bad, 5))
+    with pytest.raises(InputError, match=r"r.csv:3: 1 field where the header has 2 .*could not be told apart"):
+        read_table(p, on_error="skip")

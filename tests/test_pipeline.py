@@ -258,3 +258,14 @@ def test_every_unverifiable_conversation_and_index_row_has_a_reason(embedder, de
     _check_reasons(t)
     kinds = {r.split(":")[0] for r in t[R.UNVERIFIABLE_REASON].drop_nulls().to_list()}
     assert kinds == {"doubtful", "not about the evidence", "no checkable claim"}
+
+
+def test_an_open_ended_task_says_so_with_an_index_too(embedder, demo_index_dir):
+    """An open-ended task keeps its reason in index mode; one with nothing to check says that."""
+    recs = [{"instruction": "Write a short poem about a magazine.", "output": "Arthur's Magazine sang of 1844, of ink."},
+            {"instruction": "Write five multiplication problems.", "output": "1. 2 x 3 = ?\n2. 8 x 7 = ?"}]
+    t = Pipeline([GroundingStep(index=str(demo_index_dir), drop=False)], embedder=embedder).run(
+        pairs_from_records(recs)).table
+    _check_reasons(t)
+    why = t[R.UNVERIFIABLE_REASON].to_list()
+    assert why[0].startswith("an open-ended task (creative writing)") and why[1].startswith("no checkable claim")

@@ -282,7 +282,10 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
     elif any(v.verdict == "doubtful" for v in judged):
         verdict, conf = "unverifiable", "low"
         reason = (f"doubtful: a judged claim's probability of being unsupported (hallucination_prob) lies "
-                  f"between the doubt threshold {doubt:.2f} and the threshold {threshold:.2f} (worth reading)")
+                  f"between the doubt threshold {doubt:.2f} and the threshold {threshold:.2f} (worth reading)"
+                  if prob < threshold else  # a claim over it that nothing is shown against
+                  f"doubtful: a judged claim's probability of being unsupported reaches the threshold "
+                  f"{threshold:.2f}, but its evidence shows nothing against it (worth reading)")
     else:
         verdict, conf = "supported", "normal"
     return PairGrounding(

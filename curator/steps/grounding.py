@@ -15,7 +15,7 @@ from .. import records as R
 from ..context import RunContext
 from ..dedup.context import has_media, maybe_context
 from ..errors import ConfigError
-from ..grounding.combiner import NOT_ABOUT_OPEN_TASK, NOT_ABOUT_SOURCE
+from ..grounding.combiner import NOT_ABOUT_INDEX, NOT_ABOUT_OPEN_TASK, NOT_ABOUT_SOURCE
 from ..grounding.tasks import open_ended
 from ..records import prompt_text
 from .base import Step, alive_mask, put_column, set_drops
@@ -169,7 +169,7 @@ class GroundingStep(Step):
         for j, kind in enumerate(open_kind):
             # (not when nothing in it could be judged anyway: no claim, no evidence, a doubtful claim)
             if (kind is not None and why[j] is None and results[j].verdict == "unverifiable"
-                    and results[j].reason in (None, NOT_ABOUT_SOURCE, NOT_ABOUT_OPEN_TASK)):
+                    and results[j].reason in (None, NOT_ABOUT_INDEX, NOT_ABOUT_SOURCE, NOT_ABOUT_OPEN_TASK)):
                 why[j] = (f"an open-ended task ({kind}): the prompt's text is a premise the answer may add to; "
                           "only a claim it states negated is judged")
         for j in media:

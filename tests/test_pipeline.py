@@ -234,7 +234,7 @@ def test_every_unverifiable_row_has_a_reason(tmp_path, embedder):
         assert (got is None) if want is None else got.startswith(want), (want, got)
 
 
-def test_every_unverifiable_conversation_and_index_row_has_a_reason(embedder, demo_index_dir):
+def test_every_unverifiable_conversation_and_index_row_has_a_reason(embedder, demo_index_dir, demo_result):
     weather = json.dumps({"name": "get_weather", "arguments": {"city": "Lima"}})
     convs = [
         {"conversations": [{"from": "human", "value": "Weather in Lima?"}, {"from": "function_call", "value": weather}]},
@@ -253,8 +253,7 @@ def test_every_unverifiable_conversation_and_index_row_has_a_reason(embedder, de
     assert "; answer 2: no checkable claim: only code" in why[1]
     assert why[2].startswith("answer 1: no checkable claim") and "answer 2: not about the evidence" in why[2]
     # the demo with its index: retrieved passages about nothing it says, doubtful rows, yes/no answers
-    data = read_pairs(str(DEMO / "pairs.jsonl"))
-    t = Pipeline([GroundingStep(index=str(demo_index_dir), drop=False)], embedder=embedder).run(data).table
+    t = demo_result.table
     _check_reasons(t)
     kinds = {r.split(":")[0] for r in t[R.UNVERIFIABLE_REASON].drop_nulls().to_list()}
     assert kinds == {"doubtful", "not about the evidence", "no checkable claim"}

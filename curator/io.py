@@ -294,6 +294,7 @@ def _read_columnar(path: Path, fmt: str, on_error: str = "raise") -> ReadResult:
     import polars as pl
 
     bad_bytes: int | None = None  # offset of the first byte that is not UTF-8 (CSV under skip)
+    ragged = _Ragged([], 0)
     try:
         if fmt == "parquet":
             df = pl.read_parquet(path)
@@ -308,9 +309,10 @@ def _read_columnar(path: Path, fmt: str, on_error: str = "raise") -> ReadResult:
                 if on_error == "raise" or "\ufffd".encode() in data:
                     raise InputError(_encoding_message(path, data, exc.start, skip=on_error == "raise")) from exc
                 bad_bytes = exc.start
+            ragged = _ragged_rows(path, data, on_error)
             # Polars reads the decompressed bytes (it knows no zstd); every cell stays text: no
             # lossy casts. An empty cell is null, like a JSON null: both are an empty value.
-            df = pl.read_csv(_io.BytesIO(data), infer_schema=False,
+            df = pl.read_csv(_io.BytesIO(data), infer_schema=False, truncate_ragged_lines=bool(ragged),
                              encoding="utf8" if bad_bytes is None else "utf8-lossy")
     except InputError:
         raise
@@ -318,6 +320,12 @@ def _read_columnar(path: Path, fmt: str, on_error: str = "raise") -> ReadResult:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: could not read {fmt.upper()} ({first}).") from exc
     items: list[dict[str, Any] | BadRecord] = list(df.to_dicts())
+    if ragged:
+        if len(items) != ragged.n_records:  # polars and the csv module split the rows differently
+            raise InputError(f"{ragged.bad[0].message[:-1]} (--on-error skip cannot drop it alone: "
+                             "the rows of this file could not be told apart).")
+        for bad in ragged.bad:
+            items[bad.line - 1] = bad
     if bad_bytes is not None:
         surrogate = _is_surrogate(data, bad_bytes)
         for i, rec in enumerate(items):
@@ -329,6 +337,63 @@ def _read_columnar(path: Path, fmt: str, on_error: str = "raise") -> ReadResult:
                                      f"{path}: record {i + 1}: {what} (shown as U+FFFD). Re-encode the file as UTF-8.",
                                      json.dumps(rec, ensure_ascii=False))
     return ReadResult(items, list(range(1, len(items) + 1)), str(path))
+
+
+@dataclass
+class _Ragged:
+    """The CSV records whose number of fields is not the header's, as BadRecords (``line`` is the
+    record number, as :class:`ReadResult` counts them), and how many records the file holds."""
+
+    bad: list[BadRecord]
+    n_records: int
+
+    def __bool__(self) -> bool:
+        return bool(self.bad)
+
+
+def _ragged_rows(path: Path, data: bytes, on_error: str) -> _Ragged:
+    """Find the records with more or fewer fields than the header (a stray comma, a lost quote,
+    a cut-off line). Polars would fail on a longer one without saying where and silently pad a
+    shorter one with nulls (its response then read as empty): each is instead an
+    :class:`InputError` naming the file line (``on_error="raise"``) or a ``wrong_field_count``
+    BadRecord (``on_error="skip"``), as a malformed JSONL line is. A blank line is not counted:
+    it stays the empty record it always was (a one-column file's empty cell)."""
+    import csv
+
+    text = data.decode("utf-8", "replace").removeprefix("\ufeff")
+    # Polars ends a line at "\n" only; a lone "\r" (a stray one, old Mac line ends) is text to it,
+    # and must not end a record here either: it is counted as a space (the fields stay the same).
+    scan = text.replace("\r\n", "\n").replace("\r", " ") if "\r" in text else text
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # a long response is one field, not an error (a C long everywhere)
+    bad: list[BadRecord] = []
+    lines: list[str] = []
+    n_records, start = 0, 1
+    try:
+        reader = csv.reader(_io.StringIO(scan, newline=""))
+        header = next(reader, None)
+        if header is None:
+            return _Ragged([], 0)
+        start = reader.line_num + 1
+        for row in reader:
+            n_records += 1
+            if row and len(row) != len(header):
+                more = len(row) > len(header)
+                msg = (f"{path}:{start}: {len(row)} field{'s' * (len(row) != 1)} where the header has "
+                       f"{len(header)} ({'a comma too many or a quote missing' if more else 'a field missing or a line cut off'})"
+                       ". Fix the line" + skip_advice(on_error, " or", " to drop it with a reason"))
+                if on_error == "raise":
+                    raise InputError(msg)
+                if not lines:  # split as the reader splits (at "\n"), once
+                    lines = _io.StringIO(text, newline="\n").readlines()
+                raw = "".join(lines[start - 1:reader.line_num]).rstrip("\r\n")
+                bad.append(BadRecord(str(path), n_records, "wrong_field_count", msg, raw))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"{path}:{start}: malformed CSV ({exc}).") from exc
+    finally:
+        csv.field_size_limit(limit)
+    return _Ragged(bad, n_records)
 
 
 # ---------------------------------------------------------------------------------------------

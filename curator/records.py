@@ -48,7 +48,7 @@ WORST_SENTENCE = "worst_sentence"
 CITATIONS = "citations"              # passage ids cited by the response's sentences
 SENTENCES = "sentences"              # JSON list: per-sentence verdict, score, citation
 EVIDENCE_MODE = "evidence_mode"      # "source" | "source_id" | "index" | "none"
-UNVERIFIABLE_REASON = "unverifiable_reason"  # why an unverifiable row could not be judged (when known)
+UNVERIFIABLE_REASON = "unverifiable_reason"  # why an unverifiable row could not be judged (every one says)
 # -- quality -----------------------------------------------------------------------------------
 QUALITY = "quality"
 QUALITY_REASON = "quality_reason"
@@ -594,6 +594,9 @@ def _surrogate_field(item: Any, where: str = "") -> str:
 def _append_row(cols: dict[str, list[Any]], row_id: int, values: dict[str, str | None], line: int,
                 record_text: str, stage: str | None, reason: str | None, detail: str | None,
                 turns: str | None, item: dict[str, Any] | None = None, fmap: FieldMap | None = None) -> None:
+    if values.get("source") and is_no_input(values["source"]):
+        # "<noinput>", "N/A": no source, as an empty one is (read once here for every format)
+        values = {**values, "source": ""}
     if item is not None and fmap is not None:
         record_text = _held_once(item, record_text, values, fmap)
     cols[ROW_ID].append(row_id)
@@ -708,9 +711,32 @@ def record_texts(table: Any, maybe: Callable[[str], Any] | None = None, chunk: i
     return out
 
 
+#: What an Alpaca-style ``input`` holds when there is none: Alpaca's "", Self-Instruct's
+#: "<noinput>", "No input.", "N/A", "none", "null". Compared without case, spaces and ASCII
+#: punctuation (:func:`is_no_input`). Read as a source (``--source-field input``), such a value is
+#: no source: the row is grounded as a row without one (retrieved evidence with an index, else
+#: unverifiable), never checked against the placeholder.
+NO_INPUT = frozenset({"", "noinput", "na", "none", "null"})
+_NO_INPUT_STRIP = re.compile(r"[\s!-/:-@\[-`{-~]+")
+
+
+def is_no_input(text: str | None) -> bool:
+    """True for a value that says "no input" (:data:`NO_INPUT`): None, blank, "<noinput>", "N/A".
+
+    >>> [is_no_input(t) for t in ("<noinput>", "No input.", " n/a ", "None", "", "No.", "Paris")]
+    [True, True, True, True, True, False, False]
+    """
+    return text is None or (len(text) <= 32 and _NO_INPUT_STRIP.sub("", text).casefold() in NO_INPUT)
+
+
 def prompt_text(instruction: str, input_text: str) -> str:
-    """The full prompt a response answers: the instruction plus Alpaca's input, if any."""
-    return f"{instruction}\n\n{input_text}" if input_text and input_text.strip() else instruction
+    """The full prompt a response answers: the instruction plus Alpaca's input, if any ("<noinput>",
+    "N/A" are none: :data:`NO_INPUT`), as quality, grounding, dedup and selection read it.
+
+    >>> prompt_text("Name a planet.", "<noinput>") == prompt_text("Name a planet.", "")
+    True
+    """
+    return instruction if is_no_input(input_text) else f"{instruction}\n\n{input_text}"
 
 
 def read_pairs(path: str | Path, fields: FieldMap | None = None, on_error: str = "raise") -> PairsData:

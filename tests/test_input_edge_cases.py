@@ -133,3 +133,33 @@ def test_a_lone_surrogate_in_an_index_source_is_a_one_line_error(tmp_path, rec):
     err = one_line_error(*run("index", "build", src, "--out", tmp_path / "ix", "--id-field", "id"))
     assert "src.jsonl:2:" in err and "surrogate" in err
     assert not (tmp_path / "ix").exists()
+
+
+# -- a CSV row with more or fewer fields than the header (a stray comma, a cut-off line): a
+# one-line error naming the line, or with --on-error skip a row dropped with the reason -----------
+RAGGED_CSV = ('instruction,output,context\n'
+              '"Where is Lima?","In Peru.","Lima is the capital of Peru."\n'
+              '"When was Lima founded?",In 1535, by Pizarro.,"Lima was founded in 1535."\n'
+              '"Where is Quito?","In Ecuador."\n'
+              '"Where is Cusco?","In Peru.","Cusco is a city in Peru."\n')
+
+
+@pytest.mark.parametrize("command", ["run", "score"])
+def test_ragged_csv_rows_through_the_cli(tmp_path, command):
+    src = tmp_path / "p.csv"
+    src.write_text(RAGGED_CSV, "utf-8")
+    out = tmp_path / ("out" if command == "run" else "s.jsonl")
+    err = one_line_error(*run(command, src, "--source-field", "context", "-o", out))
+    assert "p.csv:3: 4 fields where the header has 3" in err and "--on-error skip" in err
+    code, text = run(command, src, "--source-field", "context", "--on-error", "skip", "-o", out)
+    assert code == 0, text
+    if command == "run":
+        kept, dropped = lines(out / "kept.jsonl"), lines(out / "dropped.jsonl")
+        assert [r["instruction"] for r in kept] == ["Where is Lima?", "Where is Cusco?"]
+        reasons = {d["curator"]["line"]: (d["curator"]["drop_reason"], d["curator"]["drop_detail"]) for d in dropped}
+    else:  # score writes every row, the dropped ones with their reason
+        reasons = {r["curator"]["line"]: (r["curator"]["drop_reason"], r["curator"]["drop_detail"])
+                   for r in lines(out) if r["curator"].get("drop_reason")}
+    assert sorted(reasons) == [2, 3]
+    assert reasons[2][0] == reasons[3][0] == "wrong_field_count"
+    assert "p.csv:3: 4 fields" in reasons[2][1] and "p.csv:4: 2 fields" in reasons[3][1]

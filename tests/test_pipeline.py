@@ -140,3 +140,131 @@ def test_quality_in_chunks_gives_the_same_table(embedder, monkeypatch):
     monkeypatch.setattr(QualityStep, "CHUNK", 3)
     chunked = Pipeline([QualityStep()], embedder=embedder).run(data).table
     assert chunked.equals(whole)
+
+
+# -- --source-field input: an Alpaca input that says "no input" is no source -----------------------
+_LIMA = "Lima is the capital of Peru, a country in South America."
+_PLACEHOLDERS = ["<noinput>", "noinput", "No input.", "N/A", "none", ""]
+
+
+def _alpaca_with_placeholders(tmp_path, question="Where is Lima?", answer="Lima is the capital of Peru."):
+    recs = [{"instruction": question, "input": _LIMA, "output": answer}]
+    recs += [{"instruction": question, "input": x, "output": answer} for x in _PLACEHOLDERS]
+    src = tmp_path / "alpaca.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs), "utf-8")
+    return src
+
+
+def test_a_placeholder_input_is_not_the_evidence(tmp_path, embedder, demo_index_dir):
+    src = _alpaca_with_placeholders(tmp_path)
+    data = read_pairs(str(src), FieldMap(source="input"))
+    t = Pipeline([GroundingStep(drop=False)], embedder=embedder).run(data).table
+    assert t[R.EVIDENCE_MODE].to_list() == ["source"] + ["none"] * len(_PLACEHOLDERS)
+    assert t[R.GROUNDING_VERDICT].to_list() == ["supported"] + ["unverifiable"] * len(_PLACEHOLDERS)
+    # with an index, a placeholder row is grounded in retrieved passages, as a row without a source is
+    src = _alpaca_with_placeholders(tmp_path, "Which magazine was started first, Arthur's Magazine or First for Women?",
+                                    "Arthur's Magazine was started first.")
+    data = read_pairs(str(src), FieldMap(source="input"))
+    t = Pipeline([GroundingStep(index=str(demo_index_dir), drop=False)], embedder=embedder).run(data).table
+    assert t[R.EVIDENCE_MODE].to_list() == ["source"] + ["index"] * len(_PLACEHOLDERS)
+    rows = t.select(R.GROUNDING_VERDICT, R.CITATIONS, R.HALLUCINATION_PROB).rows()[1:]
+    assert len(set(rows)) == 1 and rows[0][0] == "supported"  # each placeholder row is judged as the "" one
+
+
+def test_a_placeholder_input_through_the_cli(tmp_path):
+    from .cli_helpers import run
+
+    src = _alpaca_with_placeholders(tmp_path)
+    code, out = run("score", src, "--source-field", "input", "-o", tmp_path / "s.jsonl")
+    assert code == 0, out
+    assert f"{len(_PLACEHOLDERS)} pairs have no source text" in out
+    rows = [json.loads(x)["curator"] for x in (tmp_path / "s.jsonl").read_text("utf-8").splitlines()]
+    assert [r["evidence_mode"] for r in rows] == ["source"] + ["none"] * len(_PLACEHOLDERS)
+
+
+def test_a_placeholder_input_is_no_part_of_the_prompt(embedder):
+    """Quality, dedup (and grounding, above) read the prompt as instruction + input: "<noinput>"
+    adds nothing to it, so such rows are exact duplicates of the one with an empty input."""
+    ins, out = "Name three planets of the solar system.", "Mars, Venus and Earth are three planets."
+    recs = [{"instruction": ins, "input": x, "output": out} for x in ["", "<noinput>", "No input.", "N/A"]]
+    recs.append({"instruction": ins, "input": "Only gas giants, please.", "output": out})
+    assert R.prompt_text(ins, "<noinput>") == ins and R.prompt_text(ins, "none.") == ins
+    assert R.prompt_text(ins, "Only gas giants.") == f"{ins}\n\nOnly gas giants."
+    t = Pipeline([QualityStep(), DedupStep(near=False, semantic=False)], embedder=embedder).run(
+        pairs_from_records(recs)).table
+    assert len(set(t["relevance"].to_list()[:4])) == 1
+    assert t[R.DUPLICATE_OF].to_list() == [None, 0, 0, 0, None]
+
+
+# -- every unverifiable row says why (unverifiable_reason), whatever kept it from being judged -----
+_EIFFEL = ("The Eiffel Tower was completed in 1889 for the World's Fair in Paris. It was designed by the "
+           "engineering company of Gustave Eiffel. The tower is 330 metres tall.")
+MIXED = [  # (instruction, response, context, the start of the reason; None: judged)
+    ("When was the Eiffel Tower completed?", "It was completed in 1889.", _EIFFEL, None),
+    ("When was the Eiffel Tower completed?", "It was completed in 1925.", _EIFFEL, None),
+    ("Who painted the Mona Lisa?", "Leonardo da Vinci painted the Mona Lisa in Florence.", _EIFFEL,
+     "not about the evidence"),
+    ("Who painted the Mona Lisa?", "Leonardo da Vinci painted it.", "", "no evidence"),
+    ("Who painted the Mona Lisa?", "Leonardo da Vinci painted it.", "<noinput>", "no evidence"),
+    ("Is the Eiffel Tower in Paris?", "Yes, it is.", _EIFFEL, "no checkable claim: only a bare yes or no"),
+    ("Print hello in Python.", "```python\nprint('hello')\n```", _EIFFEL, "no checkable claim: only code"),
+    ("How tall are 3 towers?", "Three towers are 3*330=990 metres tall.", _EIFFEL, "no checkable claim: only a calculation"),
+    ("When was it completed?", "I don't know.", _EIFFEL, "no checkable claim: only a non-answer"),
+    ("Name the tower's game.", "F.E.A.R.", _EIFFEL, "no checkable claim: only text without words"),
+    ("Describe the tower.", "", _EIFFEL, "no checkable claim: the response is empty"),
+    ("You are Gustave Eiffel. Greet the visitors.", "Welcome, friends, to my tower of iron and dreams!", _EIFFEL,
+     "an open-ended task"),
+    ("Where was it built?", "بُني البرج في باريس عام 1889.", _EIFFEL, "claims in Arabic script"),
+]
+
+
+def _check_reasons(t):
+    for verdict, reason in t.select(R.GROUNDING_VERDICT, R.UNVERIFIABLE_REASON).rows():
+        assert (verdict == "unverifiable") == bool(reason and reason.strip()), (verdict, reason)
+
+
+def test_every_unverifiable_row_has_a_reason(tmp_path, embedder):
+    src = tmp_path / "mixed.jsonl"
+    src.write_text("".join(json.dumps({"instruction": i, "output": o, "context": c}) + "\n" for i, o, c, _ in MIXED),
+                   "utf-8")
+    t = Pipeline([GroundingStep(drop=False)], embedder=embedder).run(read_pairs(str(src), FieldMap(source="context"))).table
+    _check_reasons(t)
+    assert t[R.GROUNDING_VERDICT].to_list()[:2] == ["supported", "hallucinated"]
+    for (*_, want), got in zip(MIXED, t[R.UNVERIFIABLE_REASON].to_list()):
+        assert (got is None) if want is None else got.startswith(want), (want, got)
+
+
+def test_every_unverifiable_conversation_and_index_row_has_a_reason(embedder, demo_index_dir, demo_result):
+    weather = json.dumps({"name": "get_weather", "arguments": {"city": "Lima"}})
+    convs = [
+        {"conversations": [{"from": "human", "value": "Weather in Lima?"}, {"from": "function_call", "value": weather}]},
+        {"conversations": [{"from": "human", "value": "Is it in Paris?"}, {"from": "gpt", "value": "Yes."},
+                           {"from": "human", "value": "Show it in code."}, {"from": "gpt", "value": "`x = 1`"}]},
+        {"conversations": [{"from": "human", "value": "Is it in Paris?"}, {"from": "gpt", "value": "Yes."},
+                           {"from": "human", "value": "When was it built?"}, {"from": "gpt", "value": "In 1889."}],
+         "context": "The Mona Lisa hangs in the Louvre."},
+    ]
+    t = Pipeline([GroundingStep(index=str(demo_index_dir), drop=False)], embedder=embedder).run(
+        pairs_from_records(convs)).table
+    _check_reasons(t)
+    why = t[R.UNVERIFIABLE_REASON].to_list()
+    assert why[0].startswith("no checkable claim: the row holds only tool calls")
+    assert why[1].startswith("answer 1: no checkable claim: only a bare yes or no")
+    assert "; answer 2: no checkable claim: only code" in why[1]
+    assert why[2].startswith("answer 1: no checkable claim") and "answer 2: not about the evidence" in why[2]
+    # the demo with its index: retrieved passages about nothing it says, doubtful rows, yes/no answers
+    t = demo_result.table
+    _check_reasons(t)
+    kinds = {r.split(":")[0] for r in t[R.UNVERIFIABLE_REASON].drop_nulls().to_list()}
+    assert kinds == {"doubtful", "not about the evidence", "no checkable claim"}
+
+
+def test_an_open_ended_task_says_so_with_an_index_too(embedder, demo_index_dir):
+    """An open-ended task keeps its reason in index mode; one with nothing to check says that."""
+    recs = [{"instruction": "Write a short poem about a magazine.", "output": "Arthur's Magazine sang of 1844, of ink."},
+            {"instruction": "Write five multiplication problems.", "output": "1. 2 x 3 = ?\n2. 8 x 7 = ?"}]
+    t = Pipeline([GroundingStep(index=str(demo_index_dir), drop=False)], embedder=embedder).run(
+        pairs_from_records(recs)).table
+    _check_reasons(t)
+    why = t[R.UNVERIFIABLE_REASON].to_list()
+    assert why[0].startswith("an open-ended task (creative writing)") and why[1].startswith("no checkable claim")

@@ -90,6 +90,8 @@ class PairGrounding:
     worst_sentence: str | None
     confidence: str = "normal"   # "low" when the text looks non-English or evidence is missing
     verdict: str = "supported"   # "supported" | "hallucinated" | "unverifiable" (see VERDICTS)
+    #: Why an ``unverifiable`` pair was not judged (never None for one; None otherwise).
+    reason: str | None = None
 
     @property
     def doubtful(self) -> bool:
@@ -279,7 +281,7 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
         return PairGrounding(
             grounding=float("nan"), hallucination_prob=float("nan"), hallucinated=False,
             evidence_mode=mode, sentences=verdicts, worst_sentence=None,
-            confidence="low", verdict="unverifiable")
+            confidence="low", verdict="unverifiable", reason=_unscored_reason(response, verdicts, mode))
     if not judged and mode == "index":
         # Passages retrieved for their similarity and not about the response say nothing of it.
         for v in scored:
@@ -287,21 +289,56 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
         return PairGrounding(
             grounding=float("nan"), hallucination_prob=float("nan"), hallucinated=False,
             evidence_mode=mode, sentences=verdicts, worst_sentence=None,
-            confidence="low", verdict="unverifiable")
+            confidence="low", verdict="unverifiable", reason=NOT_ABOUT_INDEX)
     worst = min(judged or scored, key=lambda v: v.support)
     prob = 1.0 - worst.support
+    reason = None
     if not judged:
         verdict, conf = "unverifiable", "low"
+        reason = NOT_ABOUT_OPEN_TASK if open_task else NOT_ABOUT_SOURCE
     elif any(v.verdict == "unsupported" for v in judged):
         verdict, conf = "hallucinated", "normal"
     elif any(v.verdict == "doubtful" for v in judged):
         verdict, conf = "unverifiable", "low"
+        reason = (f"doubtful: a judged claim's probability of being unsupported (hallucination_prob) lies "
+                  f"between the doubt threshold {doubt:.2f} and the threshold {threshold:.2f} (worth reading)"
+                  if prob < threshold else  # a claim over it that nothing is shown against
+                  f"doubtful: a judged claim's probability of being unsupported reaches the threshold "
+                  f"{threshold:.2f}, but its evidence shows nothing against it (worth reading)")
     else:
         verdict, conf = "supported", "normal"
     return PairGrounding(
         grounding=worst.support, hallucination_prob=prob, hallucinated=verdict == "hallucinated",
         evidence_mode=mode, sentences=verdicts, worst_sentence=worst.text,
-        confidence="low" if low_conf else conf, verdict=verdict)
+        confidence="low" if low_conf else conf, verdict=verdict, reason=reason)
+
+
+#: Why a pair is ``unverifiable`` (:attr:`PairGrounding.reason`), where it has claims to check.
+NO_EVIDENCE = "no evidence: the row has no source text and there is no index to retrieve from"
+NOT_ABOUT_INDEX = ("not about the evidence: the passages retrieved from the index are not about its claims "
+                   "(the index does not seem to cover them)")
+NOT_ABOUT_SOURCE = "not about the evidence: its source does not speak of what its claims talk about"
+NOT_ABOUT_OPEN_TASK = ("an open-ended task: its source is a premise the answer may add to, and states none of "
+                       "its claims negated")
+UNREADABLE = "its claims are in a script or number words curator's checks do not read"
+EMPTY_RESPONSE = "no checkable claim: the response is empty"
+#: What each kind of not-checked piece of a response (:class:`curator.text.Segment`) is called.
+NOT_CHECKED_KINDS = {"code": "code", "table": "a table", "heading": "a heading", "url": "a URL",
+                     "punctuation": "text without words (punctuation, initials, symbols)", "non_answer": "a non-answer (\"I don't know\", \"Sure!\")",
+                     "yes_no": "a bare yes or no", "calculation": "a calculation"}
+
+
+def _unscored_reason(response: str, verdicts: list[SentenceVerdict], mode: str) -> str:
+    """Why nothing in a pair could be scored: no claim to check (which kinds of piece it holds
+    instead), claims set aside as unreadable, or no evidence."""
+    if any(v.verdict == "unverifiable" for v in verdicts):  # claims there, but none with features
+        return NO_EVIDENCE if mode == "none" and any(v.features for v in verdicts) else UNREADABLE
+    if not response.strip():
+        return EMPTY_RESPONSE
+    from ..text import segment_claims
+
+    kinds = dict.fromkeys(NOT_CHECKED_KINDS.get(s.kind, s.kind) for s in segment_claims(response) if not s.checked)
+    return f"no checkable claim: only {', '.join(kinds) or 'text that states nothing'} (curator does not check these)"
 
 
 def verdicts_json(g: PairGrounding) -> str:

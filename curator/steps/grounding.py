@@ -15,6 +15,7 @@ from .. import records as R
 from ..context import RunContext
 from ..dedup.context import has_media, maybe_context
 from ..errors import ConfigError
+from ..grounding.combiner import NOT_ABOUT_INDEX, NOT_ABOUT_OPEN_TASK, NOT_ABOUT_SOURCE
 from ..grounding.tasks import open_ended
 from ..records import prompt_text
 from .base import Step, alive_mask, put_column, set_drops
@@ -26,7 +27,10 @@ class GroundingStep(Step):
     Each row gets a ``grounding_verdict``: ``supported``, ``hallucinated`` or ``unverifiable``
     (no checkable claim, no source, or an index with nothing about it). Drops the
     ``hallucinated`` rows when ``drop=True`` (default); ``unverifiable`` rows are kept and counted.
-    A row without a source while others have one is ``unverifiable``, never an error.
+    A row without a source while others have one is ``unverifiable``, never an error. Every
+    ``unverifiable`` row says why in ``unverifiable_reason`` (no checkable claim and what it holds
+    instead, no evidence, evidence not about its claims, an open-ended task, unreadable claims,
+    media, a doubtful claim, an unknown ``source_id``); other rows have none.
 
     A row whose ``source_id`` names no document of the index (an id with a trailing space or
     another case, a document ``index add`` skipped) is never graded against retrieved passages:
@@ -96,6 +100,7 @@ class GroundingStep(Step):
         pairs: list[PairInput] = []
         owner: list[int] = []
         media: set[int] = set()
+        calls_only: set[int] = set()  # rows of tool calls only: nothing to check
         for j, (ins, inp, resp, src, sid, turns, rec) in enumerate(zip(
                 sub[R.INSTRUCTION], sub[R.INPUT], sub[R.RESPONSE], sub[R.SOURCE], sub[R.SOURCE_ID], sub[R.TURNS],
                 R.record_texts(sub, maybe=maybe_context))):
@@ -110,7 +115,10 @@ class GroundingStep(Step):
                 # A tool call is not a prose claim: not scored (a row of calls only scores an
                 # empty response: unverifiable). A tool result is the evidence of the turn that
                 # answers from it when the row has no source of its own.
-                prose = [t for t in json.loads(turns) if not t.get("tool_call")] or [{"prompt": ins, "response": ""}]
+                prose = [t for t in json.loads(turns) if not t.get("tool_call")]
+                if not prose:
+                    calls_only.add(j)
+                    prose = [{"prompt": ins, "response": ""}]
                 for t in prose:
                     own = src is not None or sid is not None
                     pairs.append(PairInput(t["prompt"], t["response"], src if own else t.get("context"), sid))
@@ -159,14 +167,21 @@ class GroundingStep(Step):
             if found and g.verdict == "unverifiable":
                 why[j] = f"claims {', '.join(_phrase(r) for r in dict.fromkeys(found))}: curator's checks do not read them"
         for j, kind in enumerate(open_kind):
-            if kind is not None and why[j] is None and results[j].verdict == "unverifiable":
+            # (not when nothing in it could be judged anyway: no claim, no evidence, a doubtful claim)
+            if (kind is not None and why[j] is None and results[j].verdict == "unverifiable"
+                    and results[j].reason in (None, NOT_ABOUT_INDEX, NOT_ABOUT_SOURCE, NOT_ABOUT_OPEN_TASK)):
                 why[j] = (f"an open-ended task ({kind}): the prompt's text is a premise the answer may add to; "
                           "only a claim it states negated is judged")
         for j in media:
             why[j] = "the row holds media (image, audio or video) that curator does not read: not judged"
+        for j in calls_only:
+            why[j] = "no checkable claim: the row holds only tool calls (a call is not a prose claim)"
         for j, (sid, hint) in unknown.items():
             if results[j].verdict == "unverifiable":
                 why[j] = f"source_id {sid!r} is not a document of the index{hint}"
+        for j, g in enumerate(results):  # every unverifiable row says why (the judgement's reason)
+            if g.verdict == "unverifiable" and why[j] is None:
+                why[j] = g.reason or "not judged"
         if any(w is not None for w in why):
             table = put_column(table, R.UNVERIFIABLE_REASON, rows, why, pl.String)
         verdicts = Counter(g.verdict for g in results)
@@ -281,11 +296,15 @@ def worst_turn(turns: list[Any]) -> Any:
     doubtful = not hallucinated and any(g.doubtful for g in turns)
     verdict = ("hallucinated" if hallucinated else "unverifiable" if doubtful else
                "supported" if any(g.verdict == "supported" for g in turns) else "unverifiable")
+    # an unverifiable conversation: why its doubtful turns are doubtful, or why no turn was judged
+    why = [(i, g.reason) for i, g in enumerate(turns) if g.verdict == "unverifiable" and (g.doubtful or not doubtful)]
+    reason = (why[0][1] if len({r for _, r in why}) == 1 else
+              "; ".join(f"answer {i + 1}: {r}" for i, r in why)) if verdict == "unverifiable" and why else None
     return PairGrounding(grounding=worst.grounding, hallucination_prob=worst.hallucination_prob,
                          hallucinated=hallucinated, evidence_mode=worst.evidence_mode,
                          sentences=[s for g in turns for s in g.sentences], worst_sentence=worst.worst_sentence,
                          confidence="low" if any(g.confidence == "low" for g in turns) else "normal",
-                         verdict=verdict)
+                         verdict=verdict, reason=reason)
 
 
 def _null(x: float) -> float | None:

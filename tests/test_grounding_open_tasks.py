@@ -360,6 +360,7 @@ def test_a_label_answer_is_unverifiable_not_hallucinated(scorer):
     prompt = f'Does the document support the claim? You can answer "Support" or "Unsupport".\n\n{source}'
     (g,) = scorer.score([PairInput(prompt, "Unsupport", source)])
     assert g.verdict == "unverifiable" and [s.verdict for s in g.sentences] == ["not_checked"]
+    assert "a label the instruction offers" in g.reason
 
 
 @pytest.mark.parametrize("response, checks", [

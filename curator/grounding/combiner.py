@@ -325,7 +325,8 @@ EMPTY_RESPONSE = "no checkable claim: the response is empty"
 #: What each kind of not-checked piece of a response (:class:`curator.text.Segment`) is called.
 NOT_CHECKED_KINDS = {"code": "code", "table": "a table", "heading": "a heading", "url": "a URL",
                      "punctuation": "text without words (punctuation, initials, symbols)", "non_answer": "a non-answer (\"I don't know\", \"Sure!\")",
-                     "yes_no": "a bare yes or no", "calculation": "a calculation"}
+                     "yes_no": "a bare yes or no", "calculation": "a calculation",
+                     "label": "a label the instruction offers"}
 
 
 def _unscored_reason(response: str, verdicts: list[SentenceVerdict], mode: str) -> str:
@@ -337,7 +338,9 @@ def _unscored_reason(response: str, verdicts: list[SentenceVerdict], mode: str) 
         return EMPTY_RESPONSE
     from ..text import segment_claims
 
-    kinds = dict.fromkeys(NOT_CHECKED_KINDS.get(s.kind, s.kind) for s in segment_claims(response) if not s.checked)
+    # A claim the scorer set aside as a label (claims.is_label) reads as a claim here.
+    kinds = dict.fromkeys(NOT_CHECKED_KINDS.get(s.kind if not s.checked else "label", s.kind)
+                          for s in segment_claims(response))
     return f"no checkable claim: only {', '.join(kinds) or 'text that states nothing'} (curator does not check these)"
 
 

@@ -272,6 +272,13 @@ class Segment:
 
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _TABLE_RE = re.compile(r"^\s*\|.*\|\s*$|^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$")
+# A table row without its outer pipes ("Product | Price | Rating"): two " | " at least; a table
+# when two such rows follow each other.
+_BARE_ROW_RE = re.compile(r"^[^|\n]*\S\s\|\s[^|\n]*\S\s\|\s\S[^\n]*$")
+
+
+def _table_row(line: str) -> bool:
+    return bool(_TABLE_RE.match(line) and line.count("|") >= 2) or bool(_BARE_ROW_RE.match(line))
 _HEADING_RE = re.compile(r"^\s{0,3}(#{1,6}\s+\S.*|\*\*[^*]+\*\*:?|__[^_]+__:?)\s*$")
 _MARKER_RE = re.compile(r"^\s*(?:[-*+•‣◦]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|\[[ xX]\])\s+")
 _INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
@@ -384,9 +391,10 @@ def segment_claims(text: str) -> list[Segment]:
             block("code", pos, lines[last][1] + len(lines[last][0]))
             i = last + 1
             continue
-        if _TABLE_RE.match(line) and line.count("|") >= 2:
+        if _table_row(line) and (not _BARE_ROW_RE.match(line) or (
+                i + 1 < len(lines) and _table_row(lines[i + 1][0]))):
             j = i
-            while j + 1 < len(lines) and _TABLE_RE.match(lines[j + 1][0]) and lines[j + 1][0].count("|") >= 2:
+            while j + 1 < len(lines) and _table_row(lines[j + 1][0]):
                 j += 1
             block("table", pos, lines[j][1] + len(lines[j][0]))
             i = j + 1

@@ -479,3 +479,44 @@ def test_an_answer_restating_a_record_in_its_own_words_is_not_flagged(scorer, qu
 def test_an_answer_misreading_a_record_is_still_flagged(scorer, question, record, answer):
     (g,) = scorer.score([PairInput(question, answer, record)])
     assert g.verdict == "hallucinated", [(s.text, s.verdict, s.features.get("num_mismatch")) for s in g.sentences]
+
+
+@pytest.mark.parametrize("text", [
+    "Product | this item | Other pens\nPoint Type | Fine | Extra Fine\nPrice | $10 | $12",
+    "Name | Age | City\n---|---|---\nAda | 36 | London",
+])
+def test_a_table_without_outer_pipes_is_a_table(text):
+    assert [s.kind for s in segment_claims(text)] == ["table"]
+
+
+def test_one_line_with_pipes_is_still_a_claim():
+    assert [s.kind for s in segment_claims("He said a | b | c once.\nThen he left.")] == ["claim", "claim"]
+
+
+@pytest.mark.parametrize("prompt, kind", [
+    ("Does the text contradict itself?", "classification"),
+    ("Is the email formal or informal?", "classification"),
+    ("Does the passage use the passive voice?", "classification"),
+    ("Is this review positive?", "classification"),
+    ("Is the text accurate?", "classification"),
+    # about a claim, a statement, a summary: what grounding checks
+    ("Does the information in the document support the claim?", None),
+    ("Is this claim supported?", None),
+    ("Does the passage support the statement below?", None),
+    ("Is the summary consistent with the article?", None),
+])
+def test_a_yes_no_question_about_the_given_text_is_a_judgement(prompt, kind):
+    assert open_ended(prompt) == kind
+
+
+def test_a_prompt_holding_its_source_is_read_without_it(scorer):
+    # An Alpaca row: the input is both in the prompt and the source. The source's words are
+    # evidence, not words the user gave: a faithful first-hand account is supported.
+    src = "Rose: Analyze data and presents findings\nJohn: propose new idea\nJane: appointed to head project"
+    prompt = f"Summarize a meeting from the given list of bullet points.\n\n{src}"
+    (g,) = scorer.score([PairInput(prompt, "At the meeting, Rose analyzed data and presented her findings. "
+                                           "Then, John proposed a new idea.", src)])
+    assert g.verdict == "supported", [(s.text, s.verdict, s.unsupported_tokens) for s in g.sentences]
+    (g,) = scorer.score([PairInput(prompt, "At the meeting, Rose analyzed data and presented her findings. "
+                                           "Then, John proposed to cut the budget by 40 percent.", src)])
+    assert g.verdict == "hallucinated", [(s.text, s.verdict, s.unsupported_tokens) for s in g.sentences]

@@ -44,6 +44,18 @@ class SentenceVerdict:
     verifier_prob: float | None = None   # P(unsupported) from the verifier, if it judged this sentence
 
 
+def asked(pair: PairInput) -> str:
+    """What the prompt asks, without the pair's own source when the prompt holds it (an Alpaca
+    instruction with its ``input`` read as the source): the source is evidence, not something the
+    user gave the answer. Otherwise every word the source states would count as given by the
+    prompt, so a claim's coverage would be read on the few words the source lacks, a short claim
+    would be embedded with the whole source, and any window would hold four of the prompt's words."""
+    src = (pair.source or "").strip()
+    if src and src in pair.prompt:
+        return " ".join(pair.prompt.replace(src, " ").split()) or pair.prompt
+    return pair.prompt
+
+
 def claim_words(claim: str, prompt: str) -> list[str]:
     """The claim's content words that the prompt does not already give (stems, in order)."""
     prompt_stems = {stem(w) for w in words(prompt)}

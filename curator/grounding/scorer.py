@@ -18,7 +18,7 @@ import numpy as np
 from ..embed import Embedder
 from ..errors import ConfigError, ModelError, check_param
 from ..text import Segment, segment_claims
-from .claims import PairInput, SentenceVerdict, _claim_query, is_label, make_claim
+from .claims import PairInput, SentenceVerdict, _claim_query, asked, is_label, make_claim
 from .combiner import (
     RETRIEVAL_FLOOR,
     RETRIEVAL_MIN_COVERAGE,
@@ -154,15 +154,16 @@ class GroundingScorer:
         evidence, modes = self._evidence(pairs, embedder)
         segs: list[list[Segment]] = []
         texts: list[str] = []
-        for p, ev in zip(pairs, evidence):
+        asks = [asked(p) for p in pairs]
+        for p, ask, ev in zip(pairs, asks, evidence):
             ss = [dataclasses.replace(s, kind="label", check="")
                   if s.checked and is_label(s.check, p.prompt, p.source) else s
                   for s in segment_claims(p.response)]
             segs.append(ss)
-            texts.extend(_claim_query(p.prompt, s.check) for s in ss if s.checked)
+            texts.extend(_claim_query(ask, s.check) for s in ss if s.checked)
             texts.extend(e.text for e in ev)
         vecs = embedder.encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
-        out = claim_features([p.prompt for p in pairs], segs, evidence, vecs)
+        out = claim_features(asks, segs, evidence, vecs)
         return out, modes, [" ".join(e.text for e in ev) for ev in evidence]
 
     def _verify(self, pairs: Sequence[PairInput], per_pair: list[list[SentenceVerdict]],
@@ -173,7 +174,7 @@ class GroundingScorer:
                 for v in vs if v.features and low <= 1.0 - v.support <= high]
         if not todo:
             return
-        claims = [make_claim(v.text, pairs[i].prompt) for i, v in todo]
+        claims = [make_claim(v.text, asked(pairs[i])) for i, v in todo]
         evidences = [evidence_window(c, ev_texts[i]) for c, (i, _) in zip(claims, todo)]
         probs = np.asarray(self._verifier.predict(claims, evidences), dtype=np.float64)
         if probs.shape != (len(todo),):

@@ -145,6 +145,12 @@ _CLASSIFY_RE = re.compile(
     r"|\bidentify (?:(?:all|the|its|which) ){0,2}(?:categories|category|labels?|class|sentiment|topic|tone|genre)\b"
     r"|\b(?:yes or no|true or false|positive or negative|positive, negative,? or neutral)\b",
     re.IGNORECASE)
+#: A yes/no question about the given text itself (not about a claim): a judgement, even when its
+#: word is "contradict" or "accurate" ("Does the text contradict itself?").
+_TEXT_QUESTION_RE = re.compile(r"^\W*(?:does|do|is|are|was|can|did) (?:the|this) (?:given |following |above )?"
+                               r"(?:text|passage|document|article|paragraph|sentence|review|tweet|email|story|poem|"
+                               r"essay|letter|speech|post|message)\b(?![^?]*\b(?:claim|statement|summary|answer)\b)",
+                               re.IGNORECASE)
 _SUPPORT_QUESTION_RE = re.compile(r"\b(?:support\w*|true|accurate|correct|consistent|factual\w*|faithful\w*|"
                                   r"entail\w*|hallucinat\w*|evidence|claim|contradict\w*)\b", re.IGNORECASE)
 #: A math problem: the answer computes numbers the text does not state.
@@ -198,7 +204,7 @@ def _task_kind(head: str) -> str | None:
     text = " ".join(sentences)
     if not text or (_FIRST_PERSON_RE.search(text) and not _ASKS_YOU_RE.search(text)):
         return None
-    if _CLASSIFY_RE.search(text) and not _SUPPORT_QUESTION_RE.search(text):
+    if _TEXT_QUESTION_RE.match(text) or (_CLASSIFY_RE.search(text) and not _SUPPORT_QUESTION_RE.search(text)):
         return "classification"
     if _MATH_RE.search(text):
         return "math"

@@ -274,7 +274,7 @@ _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _TABLE_RE = re.compile(r"^\s*\|.*\|\s*$|^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$")
 # A table row without its outer pipes ("Product | Price | Rating"): two " | " at least; a table
 # when two such rows follow each other.
-_BARE_ROW_RE = re.compile(r"^[^|\n]*\S\s\|\s[^|\n]*\S\s\|\s\S[^\n]*$")
+_BARE_ROW_RE = re.compile(r"^[^|\n]*[^|\s][^|\n]*\|[^|\n]*[^|\s][^|\n]*\|[^\n]*[^|\s][^\n]*$")
 
 
 def _table_row(line: str) -> bool:

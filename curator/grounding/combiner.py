@@ -194,12 +194,13 @@ def lacks_content(features: dict[str, float], conflicts: Sequence[str] = ()) -> 
     lacks (``cov_local`` < 1), or a contradiction rule (``conflicts``) that fires? A claim whose
     every word its evidence states, with no conflict found, is never ``unsupported``: the issue's
     "positive evidence" (a conflict, or the topic covered but its specific content missing).
-    Against a tool's record (``ev_record``) only a name or number of the claim's own can be
+    Against a tool's JSON result (``ev_json``) only a name or number of the claim's own can be
     missing ("In Berlin it is currently 18 degrees" against ``{"temperature": 18}``: "currently"
-    and "degrees" are the answer's phrasing)."""
+    and "degrees" are the answer's phrasing); "key: value" lines (a transcript's "Person 1: …") are
+    read as prose here."""
     if any(features.get(c, 0.0) >= 0.5 for c in conflicts):
         return True
-    if features.get("ev_record", 0.0) >= 0.5:
+    if features.get("ev_json", 0.0) >= 0.5:
         return features.get("own_key_missing", 1.0) >= 0.5
     return features.get("cov_local", 0.0) < 1.0
 

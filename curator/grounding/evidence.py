@@ -39,11 +39,13 @@ class _EvidenceSentence:
     start: int            # span within the passage
     end: int
     record: bool = False  # the passage is a structured record (a JSON tool result, "key: value" lines)
+    json: bool = False    # ... and a JSON one (a tool's result as it returned it)
 
 
 def _split_passage(pid: str, text: str) -> list[_EvidenceSentence]:
     rec = _is_record(text)
-    return [_EvidenceSentence(s, pid, a, b, rec) for s, a, b in sentence_spans(text)]
+    js = rec and text.lstrip()[:1] in "{["
+    return [_EvidenceSentence(s, pid, a, b, rec, js) for s, a, b in sentence_spans(text)]
 
 
 _KV_LINE_RE = re.compile(r"^\s*[\"']?[\w .-]{1,40}[\"']?\s*[:=]\s*\S")

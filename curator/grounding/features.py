@@ -701,6 +701,8 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                 # 1.0 when all the evidence is structured records (a tool's JSON result): the
                 # about test reads them by their words only (a record embeds unlike prose).
                 "ev_record": float(bool(ev) and all(e.record for e in ev)),
+                # ... all of it JSON (a tool's result as returned; not "Speaker: line" transcripts).
+                "ev_json": float(bool(ev) and all(e.json for e in ev)),
                 # Prompt content words in the aligned evidence (-1: the prompt has none);
                 # not a combiner feature: index mode's off-topic test (retrieval_min_coverage).
                 "prompt_overlap": float(len(prompt_cw & local)) if prompt_cw else -1.0,

@@ -142,3 +142,44 @@ def _onnx_run(sess: Any, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     v = sess.run(None, {"input_ids": input_ids.astype(np.int64), "attention_mask": mask.astype(np.int64)})[0]
     v = np.asarray(v, dtype=np.float32)
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), np.float32(1e-12))
+
+
+# Per process: (model, backend, precision, device, threads) -> whether a batch's row count and
+# its other texts leave every vector's bits unchanged (see rows_free).
+_ROWS_FREE: dict[tuple[Any, ...], bool] = {}
+
+
+def rows_free(key: tuple[Any, ...], forward: Any, probes: dict[int, list[np.ndarray]], batch_size: int,
+              min_rows: Any = lambda length: 1) -> bool:
+    """Whether ``forward(rows, length)`` (token id arrays of one length -> one unit vector per
+    row) gives a text the same bits whatever the number of rows of its batch (1 to
+    ``batch_size``; at least ``min_rows(length)``), its row in the batch and the other texts in
+    it; checked once per ``key`` on ``probes`` (length -> at least ``batch_size`` distinct id
+    arrays of that length).
+
+    Every text is embedded in a batch of texts of exactly its token length (no padding), so
+    only the row count and the neighbours can move its bits. A matrix product's rounding may
+    depend on its row count where a library picks its kernel by shape; where it does not (the
+    CPUs measured, fp32 and bf16, benchmarks/RESULTS.md "Scale"), batches need not be filled to
+    a fixed row count. The check compares, per probe length, a full batch of distinct texts
+    with batches of the fewest rows allowed, 3 and ``batch_size - 1`` of them, with the last text
+    moved to the front, and with the first text alone among copies of itself (a filled batch)."""
+    if key in _ROWS_FREE:
+        return _ROWS_FREE[key]
+    ok = True
+    b = batch_size
+    for length, texts in sorted(probes.items()):
+        full = forward(texts[:b], length)
+        least = max(1, min(b, int(min_rows(length))))
+        trials = [(texts[:r], full[:r]) for r in sorted({least, max(least, min(3, b)), max(least, b - 1)})]
+        r = max(least, min(3, b)) - 1  # the last text first, then r others
+        trials.append(([texts[b - 1]] + texts[:r], np.concatenate([full[b - 1:], full[:r]])))
+        trials.append(([texts[0]] * b, np.repeat(full[:1], b, axis=0)))
+        for rows, want in trials:
+            if not np.array_equal(forward(rows, length), want):
+                ok = False
+                break
+        if not ok:
+            break
+    _ROWS_FREE[key] = ok
+    return ok

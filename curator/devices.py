@@ -144,7 +144,7 @@ def _onnx_run(sess: Any, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), np.float32(1e-12))
 
 
-# Per process: (model, backend, precision, device, threads) -> whether a batch's row count and
+# Per process: (model, backend, precision, device, batch size) -> whether a batch's row count and
 # its other texts leave every vector's bits unchanged (see rows_free).
 _ROWS_FREE: dict[tuple[Any, ...], bool] = {}
 
@@ -162,8 +162,8 @@ def rows_free(key: tuple[Any, ...], forward: Any, probes: dict[int, list[np.ndar
     depend on its row count where a library picks its kernel by shape; where it does not (the
     CPUs measured, fp32 and bf16, benchmarks/RESULTS.md "Scale"), batches need not be filled to
     a fixed row count. The check compares, per probe length, a full batch of distinct texts
-    with batches of the fewest rows allowed, 3 and ``batch_size - 1`` of them, with the last text
-    moved to the front, and with the first text alone among copies of itself (a filled batch)."""
+    with a batch of the fewest rows allowed, one of ``batch_size - 1`` rows led by the last text,
+    and the first text among copies of itself (a filled batch): 4 forward passes per length."""
     if key in _ROWS_FREE:
         return _ROWS_FREE[key]
     ok = True
@@ -171,10 +171,10 @@ def rows_free(key: tuple[Any, ...], forward: Any, probes: dict[int, list[np.ndar
     for length, texts in sorted(probes.items()):
         full = forward(texts[:b], length)
         least = max(1, min(b, int(min_rows(length))))
-        trials = [(texts[:r], full[:r]) for r in sorted({least, max(least, min(3, b)), max(least, b - 1)})]
-        r = max(least, min(3, b)) - 1  # the last text first, then r others
-        trials.append(([texts[b - 1]] + texts[:r], np.concatenate([full[b - 1:], full[:r]])))
-        trials.append(([texts[0]] * b, np.repeat(full[:1], b, axis=0)))
+        r = max(least, b - 1) - 1  # the last text first, then r others
+        trials = [(texts[:least], full[:least]),
+                  ([texts[b - 1]] + texts[:r], np.concatenate([full[b - 1:], full[:r]])),
+                  ([texts[0]] * b, np.repeat(full[:1], b, axis=0))]
         for rows, want in trials:
             if not np.array_equal(forward(rows, length), want):
                 ok = False

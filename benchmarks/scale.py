@@ -29,7 +29,7 @@ Parts
 - forward: GFLOP/s of the model's forward pass alone on full batches of random token ids
   (--lengths), one batch at a time on all threads vs one batch per thread side by side.
 - padding: word pieces computed vs real, per caller, in `curator run` of --rows rows in this
-  process (the filler copies of short batches).
+  process (bucket padding and the filler copies of short batches).
 - pairquery: word pieces grounding embeds on --rows rows against the demo index, with the pair
   query as one joined text (before) and GroundingScorer.PAIR_QUERY="auto" (now); verdict counts.
 - oldnew: `curator run` of the base commit (15c4de6, extracted with `git archive`) and of this
@@ -248,9 +248,10 @@ def forward_bench(lengths: list[int], batch: int = 16) -> list[dict[str, float |
 
 def padding_work(n: int, work: Path) -> list[dict[str, float | str]]:
     """Word pieces the model computes vs real ones, per caller, in `curator run` of make_rows(n)
-    against the demo index (in this process, cache off): what batching costs in filler copies
-    (batches of one exact length, the last filled to MIN_TOKENS word pieces; where the kernels
-    fail Embedder's row check, every batch is filled). A measure of work that does not depend on the load."""
+    against the demo index (in this process, cache off): what batching costs in bucket padding
+    and filler copies (the last batch of a bucket filled to MIN_TOKENS word pieces; where the
+    kernels fail Embedder's row check, every batch is filled to batch_size rows). A measure of
+    work that does not depend on the load."""
     from collections import Counter, defaultdict
 
     import curator.embed as E
@@ -266,7 +267,7 @@ def padding_work(n: int, work: Path) -> list[dict[str, float | str]]:
         tok = self._load().tokenizer
         maxlen = int(self._load().max_seq_length or 512)
         lens = [len(x) for x in tok([t.strip() for t in texts], truncation=True, max_length=maxlen)["input_ids"]]
-        groups = Counter(lens)  # texts per exact length (batches are never padded)
+        groups = Counter(E._bucket(L, maxlen) for L in lens)
         f, names = sys._getframe(1), []
         while f is not None and len(names) < 2:
             if "curator" in f.f_code.co_filename and f.f_code.co_name not in ("encode", "_vectors_of", "_embed"):

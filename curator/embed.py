@@ -99,7 +99,7 @@ DEFAULT_BATCH_SIZE = 16
 # so chunking does not change a single bit of any vector (it only adds a few partial batches).
 TOKENIZE_CHUNK = 16384
 # Word pieces a batch holds at least (filled with copies of its first text when fewer texts of
-# its length are left): on one thread and on two, a matrix product of a few rows may take
+# its bucket are left): on one thread and on two, a matrix product of a few rows may take
 # another kernel (fp32 at <= 11 rows on the 2-core box, benchmarks/RESULTS.md "Scale").
 MIN_TOKENS = 64
 # Held while batches run side by side: torch's thread count is process-wide.
@@ -110,6 +110,13 @@ MAX_WORKERS = 8
 # Rows per block of the in-memory cache: vectors live in a few large float32 blocks (no array
 # object per text), and a new block is added when one fills, so growing never copies.
 CACHE_BLOCK = 16384
+
+
+def _bucket(n_tokens: int, max_len: int) -> int:
+    """The padded length a text of ``n_tokens`` is computed at: fine steps for short texts
+    (padding is most of their cost), coarse for long ones; ~20 shapes in all, so batches fill."""
+    step = 4 if n_tokens <= 32 else 8 if n_tokens <= 64 else 16 if n_tokens <= 128 else 32
+    return min(max_len, -(-n_tokens // step) * step)
 
 
 def text_key(text: str) -> bytes:
@@ -393,14 +400,17 @@ class Embedder:
         return self._n_cached
 
     def _embed(self, texts: list[str], fp32: bool = False) -> np.ndarray:
-        """Vectors of ``texts`` from batches of texts of exactly one token length (no padding).
-        A vector is what a batch of ``batch_size`` texts of its length gives it; where the
-        kernels give a text the same bits whatever its batch's row count, row and neighbours
+        """Vectors of ``texts`` from batches of one padded shape per length bucket: texts whose
+        token counts fall in one bucket are padded (masked) to the bucket's length. A vector is
+        what a batch of ``batch_size`` rows of its bucket gives it: where the kernels give a text
+        the same bits whatever its batch's row count, row and neighbours
         (:func:`curator.devices.rows_free`, checked once per process), a batch holds up to
         ``batch_size`` texts and is only filled to ``MIN_TOKENS`` word pieces; elsewhere each
-        batch is filled to ``batch_size`` rows, always with copies of its first text. Either way a vector is a function of its text alone,
-        independent of its batch neighbours and of the number of threads (bit-identical,
-        tests/test_embed.py)."""
+        batch is filled to ``batch_size`` rows; always with copies of its first text. A matrix
+        product's rounding depends on its shape, so this makes a vector a function of its text
+        alone, independent of its batch neighbours and of the number of threads (bit-identical,
+        tests/test_embed.py).
+        """
         if len(texts) > TOKENIZE_CHUNK:
             return np.concatenate([self._embed(texts[s:s + TOKENIZE_CHUNK], fp32)
                                    for s in range(0, len(texts), TOKENIZE_CHUNK)])
@@ -421,27 +431,30 @@ class Embedder:
         with_types = "token_type_ids" in getattr(tok, "model_input_names", ())
         groups: dict[int, list[int]] = {}
         for i, x in enumerate(ids):
-            groups.setdefault(len(x), []).append(i)
+            groups.setdefault(_bucket(len(x), maxlen), []).append(i)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         show = self.show_progress
         if show is None:
             show = len(texts) > 256 and sys.stderr.isatty()
         from tqdm import tqdm
 
-        b = self.batch_size
+        b, pad = self.batch_size, int(tok.pad_token_id or 0)
         device = st.device
         sess = self._onnx_session() if self.backend == "onnx" else None
         bf16 = sess is None and self.effective_precision == "bf16" and not fp32
         bf_model: Any = self._bf16_model(st) if bf16 else st
-        # Every batch: (its rows, the length), in a fixed order; the order does not matter to
-        # any vector, only to the progress bar.
+        # Every batch: (its rows, the padded length), in a fixed order; the order does not
+        # matter to any vector, only to the progress bar.
         specs = [(members[s:s + b], length) for length in sorted(groups)
                  for members in [groups[length]] for s in range(0, len(members), b)]
 
         def forward(rows: list[np.ndarray], length: int) -> np.ndarray:
-            """One unit vector per row of one batch of token id arrays of ``length`` ids."""
-            input_ids = torch.from_numpy(np.stack(rows))
-            mask = torch.ones((len(rows), length), dtype=torch.long)
+            """One unit vector per row of one batch of token id arrays padded to ``length``."""
+            input_ids = torch.full((len(rows), length), pad, dtype=torch.long)
+            mask = torch.zeros((len(rows), length), dtype=torch.long)
+            for r, x in enumerate(rows):
+                input_ids[r, :len(x)] = torch.from_numpy(x)
+                mask[r, :len(x)] = 1
             if sess is not None:
                 return _onnx_run(sess, input_ids.numpy(), mask.numpy())
             with torch.inference_mode():
@@ -476,7 +489,7 @@ class Embedder:
             if fp32 and self.effective_precision != "fp32":
                 return  # the fp32 model probe of a bf16 run: one text, filled (no check needed)
             free[0] = True  # the row counts the check tries are those of unfilled batches
-            free[0] = rows_free(key, forward, self._probe_ids(tok, min(maxlen, 48), b), b, fill)
+            free[0] = rows_free(key, forward, self._probe_ids(tok, maxlen, b), b, fill)
 
         workers, threads = self._plan_workers(sess is None and torch.device(device).type == "cpu", len(specs))
         with tqdm(total=len(texts), desc="embedding", unit="text", disable=not show, leave=False) as bar:
@@ -508,18 +521,24 @@ class Embedder:
         return out
 
     @staticmethod
-    def _probe_ids(tok: Any, longest: int, n: int) -> dict[int, list[np.ndarray]]:
-        """For :func:`curator.devices.rows_free`: per probe length, ``n`` distinct token id
-        arrays of that length (windows of a fixed text's word pieces between [CLS] and [SEP])."""
+    def _probe_ids(tok: Any, maxlen: int, n: int) -> dict[int, list[np.ndarray]]:
+        """For :func:`curator.devices.rows_free`: per probe bucket length, ``n`` distinct token
+        id arrays that pad to it (windows of a fixed text's word pieces between [CLS] and [SEP],
+        of lengths spread over the bucket)."""
         words = tok(" ".join(f"{PROBE_TEXT} Item {i} of the list." for i in range(n + 12)),
                     add_special_tokens=False)["input_ids"]
         cls = [tok.cls_token_id] if tok.cls_token_id is not None else []
         sep = [tok.sep_token_id] if tok.sep_token_id is not None else []
         out: dict[int, list[np.ndarray]] = {}
-        for length in sorted({min(5, longest), min(23, longest), longest}):
-            inner = max(1, length - len(cls) - len(sep))
-            out[length] = [np.asarray(cls + words[7 * i:7 * i + inner] + sep, dtype=np.int64)[:length]
-                           for i in range(n)]
+        for top in sorted({_bucket(n_ids, maxlen) for n_ids in (5, 23, 45)}):
+            low = max(len(cls) + len(sep) + 1, max([_bucket(k, maxlen) for k in range(1, top) if _bucket(k, maxlen) < top],
+                                                   default=0) + 1)
+            arrays = []
+            for i in range(n):
+                length = low + i % (top - low + 1)
+                inner = words[7 * i:7 * i + length - len(cls) - len(sep)]
+                arrays.append(np.asarray(cls + inner + sep, dtype=np.int64))
+            out[top] = arrays
         return out
 
     @staticmethod
@@ -636,9 +655,9 @@ class Embedder:
     # -- disk cache ---------------------------------------------------------------------------
     def _disk_dir(self) -> Path:
         assert self.cache_dir is not None
-        # "exact-length-v3-<n>": vectors are bit-exact only for one batch size and batching
-        # scheme (v2: padded to length buckets, before 2026-12-07).
-        tag = f"{self.model_name}|{resolve_model(self.model)}|exact-length-v3-{self.batch_size}"
+        # "fixed-shape-v2-<n>": vectors are bit-exact only for one batch size and batching scheme
+        # (unfilled batches give the same bits: see _embed).
+        tag = f"{self.model_name}|{resolve_model(self.model)}|fixed-shape-v2-{self.batch_size}"
         # another backend's or precision's vectors differ in the last bits: never mixed (torch at
         # bf16 keeps the folder of the torch-bf16 backend: the same vectors)
         runtime = "onnx" if self.backend == "onnx" else "torch-bf16" if self.effective_precision == "bf16" else "torch"

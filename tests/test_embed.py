@@ -296,12 +296,12 @@ def test_bf16_backend_is_close_to_fp32_a_function_of_the_text_and_cached_apart(t
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_exact_length_batches_a_vector_is_itself_alone_and_among_any_texts(precision):
-    """The batching contract (issue 24, decision 3): a text is embedded in a batch of texts of
-    exactly its token length, unpadded; the batch holds 1 to batch_size of them (at least
-    MIN_TOKENS word pieces, filled with copies) where the row check passes. A vector is then the
-    same bits alone, among texts of other lengths, among more texts of its own length than one
-    batch holds, on one thread per batch or on two."""
+def test_unfilled_batches_a_vector_is_itself_alone_and_among_any_texts(precision):
+    """The batching contract (issue 24, decision 3): a text is embedded padded to its length
+    bucket in a batch that holds 1 to batch_size texts of that bucket (at least MIN_TOKENS word
+    pieces, filled with copies) where the row check passes, else batch_size rows. A vector is
+    then the same bits alone, among texts of other lengths, among more texts of its bucket than
+    one batch holds, on one thread per batch or on two, and filled or not."""
     import curator.devices as D
     from curator.embed import MIN_TOKENS
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import curator.devices as E
+import curator.embed as EMB
 from curator.embed import Embedder
 from curator.errors import ConfigError
 
@@ -18,8 +19,8 @@ TEXTS = ["The weather is lovely today.", "It's so sunny outside!", "He drove to 
 
 
 def _forward_fp32(texts: list[str]) -> np.ndarray:
-    """The fp32 vectors by their definition: each text in a batch of 16 copies of itself at its
-    exact token length (no padding), no autocast, normalised."""
+    """What curator computed before bf16 became the default: each text alone in a fixed-shape
+    batch (batch 16, its length bucket), no autocast, normalised."""
     import torch
 
     st = Embedder(precision="fp32")._load()
@@ -27,15 +28,18 @@ def _forward_fp32(texts: list[str]) -> np.ndarray:
     out = []
     for t in texts:
         ids = tok([t.strip()], truncation=True, max_length=int(st.max_seq_length))["input_ids"][0]
-        x = torch.tensor([ids] * 16, dtype=torch.long)
-        m = torch.ones_like(x)
+        length = EMB._bucket(len(ids), int(st.max_seq_length))
+        x = torch.full((16, length), int(tok.pad_token_id or 0), dtype=torch.long)
+        m = torch.zeros((16, length), dtype=torch.long)
+        x[:, :len(ids)] = torch.tensor(ids)
+        m[:, :len(ids)] = 1
         with torch.inference_mode():
             v = st.forward({"input_ids": x, "attention_mask": m, "token_type_ids": torch.zeros_like(x)})
         out.append(torch.nn.functional.normalize(v["sentence_embedding"].float(), p=2, dim=1)[0].numpy())
     return np.stack(out)
 
 
-def test_fp32_is_the_defined_fp32_computation_and_bf16_is_close():
+def test_fp32_keeps_the_old_bits_and_bf16_is_close():
     fp32 = Embedder(cache=False, precision="fp32")
     assert fp32.effective_precision == "fp32"
     v = fp32.encode(TEXTS)

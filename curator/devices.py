@@ -144,6 +144,35 @@ def _onnx_run(sess: Any, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), np.float32(1e-12))
 
 
+def _bucket(n_tokens: int, max_len: int) -> int:
+    """The padded length a text of ``n_tokens`` is computed at: fine steps for short texts
+    (padding is most of their cost), coarse for long ones; ~20 shapes in all, so batches fill."""
+    step = 4 if n_tokens <= 32 else 8 if n_tokens <= 64 else 16 if n_tokens <= 128 else 32
+    return min(max_len, -(-n_tokens // step) * step)
+
+
+
+def probe_ids(tok: Any, maxlen: int, n: int, text: str) -> dict[int, list[np.ndarray]]:
+    """For :func:`rows_free`: per probe bucket length, ``n`` distinct token id arrays that pad
+    to it (windows of ``text``'s word pieces, repeated, between [CLS] and [SEP], of lengths
+    spread over the bucket)."""
+    words = tok(" ".join(f"{text} Item {i} of the list." for i in range(n + 12)),
+                add_special_tokens=False)["input_ids"]
+    cls = [tok.cls_token_id] if tok.cls_token_id is not None else []
+    sep = [tok.sep_token_id] if tok.sep_token_id is not None else []
+    out: dict[int, list[np.ndarray]] = {}
+    for top in sorted({_bucket(n_ids, maxlen) for n_ids in (5, 23, 45)}):
+        below = [_bucket(k, maxlen) for k in range(1, top) if _bucket(k, maxlen) < top]
+        low = max(len(cls) + len(sep) + 1, max(below, default=0) + 1)
+        arrays = []
+        for i in range(n):
+            length = low + i % (top - low + 1)
+            inner = words[7 * i:7 * i + length - len(cls) - len(sep)]
+            arrays.append(np.asarray(cls + inner + sep, dtype=np.int64))
+        out[top] = arrays
+    return out
+
+
 # Per process: (model, backend, precision, device, batch size) -> whether a batch's row count and
 # its other texts leave every vector's bits unchanged (see rows_free).
 _ROWS_FREE: dict[tuple[Any, ...], bool] = {}

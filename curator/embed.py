@@ -22,12 +22,14 @@ from .devices import (  # noqa: F401  (re-exported: curator.embed.resolve_device
     _BF16_CPU_FLAGS,
     BACKENDS,
     PRECISIONS,
+    _bucket,
     _cpuinfo_has_bf16,
     _onnx_export,
     _onnx_run,
     check_device,
     cpu_has_native_bf16,
     native_bf16,
+    probe_ids,
     resolve_device,
     rows_free,
 )
@@ -112,13 +114,6 @@ MAX_WORKERS = 8
 CACHE_BLOCK = 16384
 
 
-def _bucket(n_tokens: int, max_len: int) -> int:
-    """The padded length a text of ``n_tokens`` is computed at: fine steps for short texts
-    (padding is most of their cost), coarse for long ones; ~20 shapes in all, so batches fill."""
-    step = 4 if n_tokens <= 32 else 8 if n_tokens <= 64 else 16 if n_tokens <= 128 else 32
-    return min(max_len, -(-n_tokens // step) * step)
-
-
 def text_key(text: str) -> bytes:
     """Content hash used as the cache key of one text."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
@@ -132,10 +127,13 @@ class Embedder:
     model : name or local path of any sentence-transformers model; ``None`` = packaged
         all-MiniLM-L6-v2. Remote code is never trusted. The Hugging Face hub is not contacted
         unless the user sets ``HF_HUB_OFFLINE=0``.
-    batch_size : texts per forward pass. Texts are batched with others of the same token length
-        and every batch is filled up to exactly ``batch_size`` rows, so a text's vector is a
-        function of the text alone (bit for bit), never of the texts it happened to share a batch
-        with: a run split over Ray workers gives the same bytes as one run on one machine.
+    batch_size : texts per forward pass (at most). Texts are batched with others of the same
+        length bucket and padded to it; a batch is filled to ``batch_size`` rows with copies,
+        except where a check once per process finds that the kernels give a text the same bits
+        in a batch of any row count (then only to ``MIN_TOKENS`` word pieces; the same vectors,
+        less work: :meth:`_embed`). So a text's vector is a function of the text alone (bit for
+        bit), never of the texts it happened to share a batch with: a run split over Ray
+        workers gives the same bytes as one run on one machine.
     device : torch device; ``"auto"`` (default) = CUDA when torch sees a GPU, else CPU.
     show_progress : progress bar for long inputs; ``None`` = only on a TTY and > 256 texts.
     cache : keep vectors of texts already embedded (by content hash) so no text is embedded twice.
@@ -489,7 +487,7 @@ class Embedder:
             if fp32 and self.effective_precision != "fp32":
                 return  # the fp32 model probe of a bf16 run: one text, filled (no check needed)
             free[0] = True  # the row counts the check tries are those of unfilled batches
-            free[0] = rows_free(key, forward, self._probe_ids(tok, maxlen, b), b, fill)
+            free[0] = rows_free(key, forward, probe_ids(tok, maxlen, b, PROBE_TEXT), b, fill)
 
         workers, threads = self._plan_workers(sess is None and torch.device(device).type == "cpu", len(specs))
         with tqdm(total=len(texts), desc="embedding", unit="text", disable=not show, leave=False) as bar:
@@ -518,27 +516,6 @@ class Embedder:
                                 bar.update(len(chunk))
                     finally:
                         torch.set_num_threads(before)
-        return out
-
-    @staticmethod
-    def _probe_ids(tok: Any, maxlen: int, n: int) -> dict[int, list[np.ndarray]]:
-        """For :func:`curator.devices.rows_free`: per probe bucket length, ``n`` distinct token
-        id arrays that pad to it (windows of a fixed text's word pieces between [CLS] and [SEP],
-        of lengths spread over the bucket)."""
-        words = tok(" ".join(f"{PROBE_TEXT} Item {i} of the list." for i in range(n + 12)),
-                    add_special_tokens=False)["input_ids"]
-        cls = [tok.cls_token_id] if tok.cls_token_id is not None else []
-        sep = [tok.sep_token_id] if tok.sep_token_id is not None else []
-        out: dict[int, list[np.ndarray]] = {}
-        for top in sorted({_bucket(n_ids, maxlen) for n_ids in (5, 23, 45)}):
-            low = max(len(cls) + len(sep) + 1, max([_bucket(k, maxlen) for k in range(1, top) if _bucket(k, maxlen) < top],
-                                                   default=0) + 1)
-            arrays = []
-            for i in range(n):
-                length = low + i % (top - low + 1)
-                inner = words[7 * i:7 * i + length - len(cls) - len(sep)]
-                arrays.append(np.asarray(cls + inner + sep, dtype=np.int64))
-            out[top] = arrays
         return out
 
     @staticmethod

@@ -29,7 +29,7 @@ Parts
 - forward: GFLOP/s of the model's forward pass alone on full batches of random token ids
   (--lengths), one batch at a time on all threads vs one batch per thread side by side.
 - padding: word pieces computed vs real, per caller, in `curator run` of --rows rows in this
-  process (bucket padding and the filler copies of fixed-shape batches).
+  process (bucket padding and the filler copies of short batches).
 - pairquery: word pieces grounding embeds on --rows rows against the demo index, with the pair
   query as one joined text (before) and GroundingScorer.PAIR_QUERY="auto" (now); verdict counts.
 - oldnew: `curator run` of the base commit (15c4de6, extracted with `git archive`) and of this
@@ -248,8 +248,10 @@ def forward_bench(lengths: list[int], batch: int = 16) -> list[dict[str, float |
 
 def padding_work(n: int, work: Path) -> list[dict[str, float | str]]:
     """Word pieces the model computes vs real ones, per caller, in `curator run` of make_rows(n)
-    against the demo index (in this process, cache off): what the fixed-shape batches cost in
-    bucket padding and filler copies. A measure of work that does not depend on the load."""
+    against the demo index (in this process, cache off): what batching costs in bucket padding
+    and filler copies (the last batch of a bucket filled to MIN_TOKENS word pieces; where the
+    kernels fail Embedder's row check, every batch is filled to batch_size rows). A measure of
+    work that does not depend on the load."""
     from collections import Counter, defaultdict
 
     import curator.embed as E
@@ -275,7 +277,9 @@ def padding_work(n: int, work: Path) -> list[dict[str, float | str]]:
         st[0] += 1
         st[1] += len(texts)
         st[2] += sum(lens)
-        st[3] += sum(-(-k // self.batch_size) * self.batch_size * L for L, k in groups.items())
+        b = self.batch_size  # full batches, then one of the rest filled to MIN_TOKENS word pieces
+        st[3] += sum((k // b * b + (max(k % b, min(b, -(-E.MIN_TOKENS // L))) if k % b else 0)) * L
+                     for L, k in groups.items())
         return real(self, texts, fp32)
 
     out = work / "padding-out"

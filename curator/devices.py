@@ -142,3 +142,73 @@ def _onnx_run(sess: Any, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     v = sess.run(None, {"input_ids": input_ids.astype(np.int64), "attention_mask": mask.astype(np.int64)})[0]
     v = np.asarray(v, dtype=np.float32)
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), np.float32(1e-12))
+
+
+def _bucket(n_tokens: int, max_len: int) -> int:
+    """The padded length a text of ``n_tokens`` is computed at: fine steps for short texts
+    (padding is most of their cost), coarse for long ones; ~20 shapes in all, so batches fill."""
+    step = 4 if n_tokens <= 32 else 8 if n_tokens <= 64 else 16 if n_tokens <= 128 else 32
+    return min(max_len, -(-n_tokens // step) * step)
+
+
+
+def probe_ids(tok: Any, maxlen: int, n: int, text: str) -> dict[int, list[np.ndarray]]:
+    """For :func:`rows_free`: per probe bucket length, ``n`` distinct token id arrays that pad
+    to it (windows of ``text``'s word pieces, repeated, between [CLS] and [SEP], of lengths
+    spread over the bucket)."""
+    words = tok(" ".join(f"{text} Item {i} of the list." for i in range(n + 12)),
+                add_special_tokens=False)["input_ids"]
+    cls = [tok.cls_token_id] if tok.cls_token_id is not None else []
+    sep = [tok.sep_token_id] if tok.sep_token_id is not None else []
+    out: dict[int, list[np.ndarray]] = {}
+    for top in sorted({_bucket(n_ids, maxlen) for n_ids in (5, 23, 45)}):
+        below = [_bucket(k, maxlen) for k in range(1, top) if _bucket(k, maxlen) < top]
+        low = max(len(cls) + len(sep) + 1, max(below, default=0) + 1)
+        arrays = []
+        for i in range(n):
+            length = low + i % (top - low + 1)
+            inner = words[7 * i:7 * i + length - len(cls) - len(sep)]
+            arrays.append(np.asarray(cls + inner + sep, dtype=np.int64))
+        out[top] = arrays
+    return out
+
+
+# Per process: (model, backend, precision, device, batch size) -> whether a batch's row count and
+# its other texts leave every vector's bits unchanged (see rows_free).
+_ROWS_FREE: dict[tuple[Any, ...], bool] = {}
+
+
+def rows_free(key: tuple[Any, ...], forward: Any, probes: dict[int, list[np.ndarray]], batch_size: int,
+              min_rows: Any = lambda length: 1) -> bool:
+    """Whether ``forward(rows, length)`` (token id arrays of one length -> one unit vector per
+    row) gives a text the same bits whatever the number of rows of its batch (1 to
+    ``batch_size``; at least ``min_rows(length)``), its row in the batch and the other texts in
+    it; checked once per ``key`` on ``probes`` (length -> at least ``batch_size`` distinct id
+    arrays of that length).
+
+    Every text is embedded in a batch of texts of exactly its token length (no padding), so
+    only the row count and the neighbours can move its bits. A matrix product's rounding may
+    depend on its row count where a library picks its kernel by shape; where it does not (the
+    CPUs measured, fp32 and bf16, benchmarks/RESULTS.md "Scale"), batches need not be filled to
+    a fixed row count. The check compares, per probe length, a full batch of distinct texts
+    with a batch of the fewest rows allowed, one of ``batch_size - 1`` rows led by the last text,
+    and the first text among copies of itself (a filled batch): 4 forward passes per length."""
+    if key in _ROWS_FREE:
+        return _ROWS_FREE[key]
+    ok = True
+    b = batch_size
+    for length, texts in sorted(probes.items()):
+        full = forward(texts[:b], length)
+        least = max(1, min(b, int(min_rows(length))))
+        r = max(least, b - 1) - 1  # the last text first, then r others
+        trials = [(texts[:least], full[:least]),
+                  ([texts[b - 1]] + texts[:r], np.concatenate([full[b - 1:], full[:r]])),
+                  ([texts[0]] * b, np.repeat(full[:1], b, axis=0))]
+        for rows, want in trials:
+            if not np.array_equal(forward(rows, length), want):
+                ok = False
+                break
+        if not ok:
+            break
+    _ROWS_FREE[key] = ok
+    return ok

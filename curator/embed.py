@@ -22,13 +22,16 @@ from .devices import (  # noqa: F401  (re-exported: curator.embed.resolve_device
     _BF16_CPU_FLAGS,
     BACKENDS,
     PRECISIONS,
+    _bucket,
     _cpuinfo_has_bf16,
     _onnx_export,
     _onnx_run,
     check_device,
     cpu_has_native_bf16,
     native_bf16,
+    probe_ids,
     resolve_device,
+    rows_free,
 )
 from .errors import ConfigError, ModelError, check_param
 
@@ -97,6 +100,10 @@ DEFAULT_BATCH_SIZE = 16
 # per token), which for a million texts is gigabytes; chunks bound it. Batches are fixed-shape,
 # so chunking does not change a single bit of any vector (it only adds a few partial batches).
 TOKENIZE_CHUNK = 16384
+# Word pieces a batch holds at least (filled with copies of its first text when fewer texts of
+# its bucket are left): on one thread and on two, a matrix product of a few rows may take
+# another kernel (fp32 at <= 11 rows on the 2-core box, benchmarks/RESULTS.md "Scale").
+MIN_TOKENS = 64
 # Held while batches run side by side: torch's thread count is process-wide.
 _THREADS_LOCK = threading.Lock()
 # Auto workers (Embedder ``workers=None``): at most this many batches side by side. Measured at 2
@@ -105,13 +112,6 @@ MAX_WORKERS = 8
 # Rows per block of the in-memory cache: vectors live in a few large float32 blocks (no array
 # object per text), and a new block is added when one fills, so growing never copies.
 CACHE_BLOCK = 16384
-
-
-def _bucket(n_tokens: int, max_len: int) -> int:
-    """The padded length a text of ``n_tokens`` is computed at: fine steps for short texts
-    (padding is most of their cost), coarse for long ones; ~20 shapes in all, so batches fill."""
-    step = 4 if n_tokens <= 32 else 8 if n_tokens <= 64 else 16 if n_tokens <= 128 else 32
-    return min(max_len, -(-n_tokens // step) * step)
 
 
 def text_key(text: str) -> bytes:
@@ -127,10 +127,13 @@ class Embedder:
     model : name or local path of any sentence-transformers model; ``None`` = packaged
         all-MiniLM-L6-v2. Remote code is never trusted. The Hugging Face hub is not contacted
         unless the user sets ``HF_HUB_OFFLINE=0``.
-    batch_size : texts per forward pass. Texts are batched with others of the same token length
-        and every batch is filled up to exactly ``batch_size`` rows, so a text's vector is a
-        function of the text alone (bit for bit), never of the texts it happened to share a batch
-        with: a run split over Ray workers gives the same bytes as one run on one machine.
+    batch_size : texts per forward pass (at most). Texts are batched with others of the same
+        length bucket and padded to it; a batch is filled to ``batch_size`` rows with copies,
+        except where a check once per process finds that the kernels give a text the same bits
+        in a batch of any row count (then only to ``MIN_TOKENS`` word pieces; the same vectors,
+        less work: :meth:`_embed`). So a text's vector is a function of the text alone (bit for
+        bit), never of the texts it happened to share a batch with: a run split over Ray
+        workers gives the same bytes as one run on one machine.
     device : torch device; ``"auto"`` (default) = CUDA when torch sees a GPU, else CPU.
     show_progress : progress bar for long inputs; ``None`` = only on a TTY and > 256 texts.
     cache : keep vectors of texts already embedded (by content hash) so no text is embedded twice.
@@ -395,11 +398,17 @@ class Embedder:
         return self._n_cached
 
     def _embed(self, texts: list[str], fp32: bool = False) -> np.ndarray:
-        """Vectors of ``texts`` from fixed-shape batches: texts whose token counts fall in one
-        length bucket are padded (masked) to the bucket's length, and each batch is filled to
-        ``batch_size`` rows with copies of its first text. A matrix product's rounding depends on
-        its shape, so this makes a vector a function of its text alone, independent of its batch
-        neighbours and of the number of threads (bit-identical, tests/test_embed.py)."""
+        """Vectors of ``texts`` from batches of one padded shape per length bucket: texts whose
+        token counts fall in one bucket are padded (masked) to the bucket's length. A vector is
+        what a batch of ``batch_size`` rows of its bucket gives it: where the kernels give a text
+        the same bits whatever its batch's row count, row and neighbours
+        (:func:`curator.devices.rows_free`, checked once per process), a batch holds up to
+        ``batch_size`` texts and is only filled to ``MIN_TOKENS`` word pieces; elsewhere each
+        batch is filled to ``batch_size`` rows; always with copies of its first text. A matrix
+        product's rounding depends on its shape, so this makes a vector a function of its text
+        alone, independent of its batch neighbours and of the number of threads (bit-identical,
+        tests/test_embed.py).
+        """
         if len(texts) > TOKENIZE_CHUNK:
             return np.concatenate([self._embed(texts[s:s + TOKENIZE_CHUNK], fp32)
                                    for s in range(0, len(texts), TOKENIZE_CHUNK)])
@@ -432,21 +441,20 @@ class Embedder:
         sess = self._onnx_session() if self.backend == "onnx" else None
         bf16 = sess is None and self.effective_precision == "bf16" and not fp32
         bf_model: Any = self._bf16_model(st) if bf16 else st
-        # Every batch: (its rows, the padded length), in a fixed order; the order does not matter
-        # to any vector, only to the progress bar.
+        # Every batch: (its rows, the padded length), in a fixed order; the order does not
+        # matter to any vector, only to the progress bar.
         specs = [(members[s:s + b], length) for length in sorted(groups)
                  for members in [groups[length]] for s in range(0, len(members), b)]
 
-        def run(spec: tuple[list[int], int]) -> tuple[list[int], np.ndarray]:
-            chunk, length = spec
-            rows = [ids[i] for i in chunk] + [ids[chunk[0]]] * (b - len(chunk))
-            input_ids = torch.full((b, length), pad, dtype=torch.long)
-            mask = torch.zeros((b, length), dtype=torch.long)
+        def forward(rows: list[np.ndarray], length: int) -> np.ndarray:
+            """One unit vector per row of one batch of token id arrays padded to ``length``."""
+            input_ids = torch.full((len(rows), length), pad, dtype=torch.long)
+            mask = torch.zeros((len(rows), length), dtype=torch.long)
             for r, x in enumerate(rows):
                 input_ids[r, :len(x)] = torch.from_numpy(x)
                 mask[r, :len(x)] = 1
             if sess is not None:
-                return chunk, _onnx_run(sess, input_ids.numpy(), mask.numpy())[:len(chunk)]
+                return _onnx_run(sess, input_ids.numpy(), mask.numpy())
             with torch.inference_mode():
                 feats = {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
                 if with_types:
@@ -457,12 +465,34 @@ class Embedder:
                         vec = bf_model.forward(feats)["sentence_embedding"]
                 else:
                     vec = st.forward(feats)["sentence_embedding"]
-                vec = torch.nn.functional.normalize(vec.float(), p=2, dim=1)
-                return chunk, vec[:len(chunk)].cpu().numpy()
+                return torch.nn.functional.normalize(vec.float(), p=2, dim=1).cpu().numpy()
+
+        free = [False]
+
+        def fill(length: int) -> int:
+            """Rows a batch of texts of ``length`` ids is filled to (with copies of its first)."""
+            return min(b, -(-MIN_TOKENS // length)) if free[0] else b
+
+        def run(spec: tuple[list[int], int]) -> tuple[list[int], np.ndarray]:
+            chunk, length = spec
+            rows = [ids[i] for i in chunk]
+            rows += [rows[0]] * (fill(length) - len(rows))
+            return chunk, forward(rows, length)[:len(chunk)]
+
+        def check() -> None:
+            """Whether batches may go unfilled: checked once per model, precision, device and
+            batch size, at the thread count of that first call (a forward pass gives the same
+            bits on any number of threads: tests/test_embed.py)."""
+            key = (id(bf_model if sess is None else sess), self.backend, bf16, str(device), b)
+            if fp32 and self.effective_precision != "fp32":
+                return  # the fp32 model probe of a bf16 run: one text, filled (no check needed)
+            free[0] = True  # the row counts the check tries are those of unfilled batches
+            free[0] = rows_free(key, forward, probe_ids(tok, maxlen, b, PROBE_TEXT), b, fill)
 
         workers, threads = self._plan_workers(sess is None and torch.device(device).type == "cpu", len(specs))
         with tqdm(total=len(texts), desc="embedding", unit="text", disable=not show, leave=False) as bar:
             if workers <= 1:
+                check()
                 for spec in specs:
                     chunk, vec = run(spec)
                     out[chunk] = vec
@@ -479,6 +509,7 @@ class Embedder:
                     before = torch.get_num_threads()
                     torch.set_num_threads(threads)
                     try:
+                        check()
                         with ThreadPoolExecutor(workers, thread_name_prefix="curator-embed") as ex:
                             for chunk, vec in ex.map(run, specs):
                                 out[chunk] = vec
@@ -601,7 +632,8 @@ class Embedder:
     # -- disk cache ---------------------------------------------------------------------------
     def _disk_dir(self) -> Path:
         assert self.cache_dir is not None
-        # "fixed-batch-<n>": vectors are bit-exact only for one batch size and batching scheme.
+        # "fixed-shape-v2-<n>": vectors are bit-exact only for one batch size and batching scheme
+        # (unfilled batches give the same bits: see _embed).
         tag = f"{self.model_name}|{resolve_model(self.model)}|fixed-shape-v2-{self.batch_size}"
         # another backend's or precision's vectors differ in the last bits: never mixed (torch at
         # bf16 keeps the folder of the torch-bf16 backend: the same vectors)

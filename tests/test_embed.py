@@ -293,3 +293,56 @@ def test_bf16_backend_is_close_to_fp32_a_function_of_the_text_and_cached_apart(t
     a, b = Embedder(cache_dir=tmp_path, precision="fp32"), Embedder(cache_dir=tmp_path, backend="torch-bf16")
     a.encode(texts[:2])
     assert np.array_equal(b.encode(texts[:2]), v[:2])  # not served fp32 vectors from the shared cache dir
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_unfilled_batches_a_vector_is_itself_alone_and_among_any_texts(precision):
+    """The batching contract (issue 24, decision 3): a text is embedded padded to its length
+    bucket in a batch that holds 1 to batch_size texts of that bucket (at least MIN_TOKENS word
+    pieces, filled with copies) where the row check passes, else batch_size rows. A vector is
+    then the same bits alone, among texts of other lengths, among more texts of its bucket than
+    one batch holds, on one thread per batch or on two, and filled or not."""
+    import curator.devices as D
+    from curator.embed import MIN_TOKENS
+
+    words = "the river runs past an old mill where children play every summer afternoon".split()
+    texts = ["", "a", "Yes.", "x " * 400]  # 2, 3, 4 and 256 (truncated) word pieces
+    texts += [" ".join(words[: 1 + i % 12]) + f" {i}" for i in range(60)]  # many of some lengths
+    texts += [" ".join(words * (1 + i)) for i in range(5)]
+    together = Embedder(cache=False, precision=precision).encode(texts)
+    assert D._ROWS_FREE and all(D._ROWS_FREE.values())  # this CPU's kernels pass the row check
+    alone = np.stack([Embedder(cache=False, precision=precision).encode([t])[0] for t in texts[::4]])
+    assert np.array_equal(together[::4], alone)
+    mixed = Embedder(cache=False, precision=precision, batch_size=16, workers=1).encode(texts[::-1] + texts[:9])
+    assert np.array_equal(mixed[:len(texts)][::-1], together) and np.array_equal(mixed[len(texts):], together[:9])
+    # filled to batch_size rows (what a device failing the row check computes): the same bits here
+    e = Embedder(cache=False, precision=precision)
+    import unittest.mock as mock
+
+    with mock.patch("curator.embed.rows_free", lambda *a, **k: False):
+        assert np.array_equal(e.encode(texts), together)
+    assert MIN_TOKENS >= 16
+
+
+def test_the_row_check_catches_a_forward_that_depends_on_its_batch():
+    import curator.devices as D
+
+    probes = {5: [np.arange(5) + i for i in range(8)], 40: [np.arange(40) + i for i in range(8)]}
+
+    def honest(rows, length):
+        return np.stack([np.full(3, float(r.sum())) for r in rows])
+
+    def by_rows(rows, length):  # rounding that moves with the row count
+        return honest(rows, length) + (len(rows) % 2) * 1e-7
+
+    def by_neighbour(rows, length):  # a row that sees the one before it
+        return np.stack([np.full(3, float(r.sum() + 1e-3 * rows[i - 1].sum())) for i, r in enumerate(rows)])
+
+    assert D.rows_free(("test", "honest"), honest, probes, 8)
+    assert not D.rows_free(("test", "rows"), by_rows, probes, 8)
+    assert not D.rows_free(("test", "neighbour"), by_neighbour, probes, 8)
+    calls = []
+    assert D.rows_free(("test", "honest"), lambda rows, n: calls.append(1), probes, 8)  # once per key
+    assert not calls
+    for k in [k for k in D._ROWS_FREE if k[0] == "test"]:
+        del D._ROWS_FREE[k]

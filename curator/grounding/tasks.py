@@ -122,12 +122,13 @@ _SYSTEM_LINE_RE = re.compile(r"^\W*(?:system\s*:\s*)?you are (?:a |an |the )?[^.
 #: Instruction verbs that ask for an analysis, a judgement or an opinion on the prompt's text:
 #: the answer's reasoning is the task ("Analyze the family situation and give recommendations").
 _ANALYSIS_VERBS = frozenset("analyze analyse evaluate assess critique interpret argue justify reflect comment "
-                            "speculate hypothesize hypothesise infer deduce".split())
+                            "speculate hypothesize hypothesise infer deduce validate".split())
 #: The same asked as a question or a phrase anywhere in the instruction.
 _ANALYSIS_RE = re.compile(
     r"\bwhat (?:are|might be|could be|would be|will be) (?:the |some )?(?:possible |likely |potential )?"
     r"(?:implications|consequences|repercussions|effects|impacts?|benefits|risks|advantages|disadvantages|pros and cons)\b"
     r"|\bsuggestions? (?:you (?:may|might) have )?(?:for|on) (?:making|improving)\b"
+    r"|\bdetermine (?:how|why)\b|\bopen[- ]ended\b"
     r"|\b(?:give|provide|offer|make|list) (?:\w+ ){0,3}(?:suggestions|recommendations|advice|feedback)\b"
     r"|\bhow (?:would|should|could|might) (?:you|one) (?:design|create|write|implement|build|develop|approach|"
     r"handle|solve|deal with|respond|react|improve|go about|plan|organi[sz]e|convince|persuade|explain)\b"
@@ -167,6 +168,10 @@ _LATER_LEAD_RE = re.compile(
 _INNER_LEAD_RE = re.compile(
     r"\b(?:you (?:need to|will need to|are (?:asked|required|supposed|expected) to)|"
     r"your (?:task|job|goal) is to|it is up to you to)\s+(?:\w+ly\s+)?([A-Za-z]+)\b", re.IGNORECASE)
+#: A sentence opening with a clause that holds commas itself ("Given three points A, B and C,
+#: calculate ..."): the verb after its last comma.
+_GIVEN_CLAUSE_RE = re.compile(r"^\W*(?:given|using|based on|with|for)\b[^.?!\n]*,\s*([A-Za-z]+)\b(?![^.?!\n]*,)",
+                              re.IGNORECASE)
 #: A sentence about writing something in the passive ("A confirmation email should be written").
 _PASSIVE_WRITE_RE = re.compile(r"\bshould be (?:written|rewritten|changed|revised|composed|drafted|created|"
                                r"generated|reworded|rephrased|checked|corrected|edited|proofread|improved)\b",
@@ -182,13 +187,15 @@ def _instruction_sentences(head: str, n: int = 4) -> list[str]:
     return [x for x in re.split(r"(?<=[a-z0-9)\"'][.?!:])\s+(?=[A-Z\"'(])|\n", para) if x.strip()][:n]
 
 
-def _verb_kind(verb: str, sentence: str) -> str | None:
-    """The open kind an instruction sentence's leading verb asks for, or None."""
+def _verb_kind(verb: str, sentence: str, whole: str | None = None) -> str | None:
+    """The open kind an instruction sentence's leading verb asks for, or None (``sentence``
+    from the verb on; ``whole``: the sentence with its lead clause, where it may point at the
+    source: "Given the input, explain ...")."""
     if verb in _ANALYSIS_VERBS:
         return "analysis"
     if verb in _OPEN_VERBS and not _SUMMARY_RE.match(sentence):
         return "generation"
-    if verb in _ASK_VERBS and not _POINTS_AT_SOURCE_RE.search(sentence):
+    if verb in _ASK_VERBS and not _POINTS_AT_SOURCE_RE.search(whole or sentence):
         return "generation"
     return None
 
@@ -226,6 +233,9 @@ def _task_kind(head: str) -> str | None:
             first = _LEAD_RE.match(x)
             if first and first.group(1).casefold() in _ANALYSIS_VERBS:
                 kinds.append("analysis")
+            clause = _GIVEN_CLAUSE_RE.match(x)
+            if clause:  # "Given three points A, B and C, calculate the angle ABC."
+                kinds.append(_verb_kind(clause.group(1).casefold(), x[clause.start(1):], x))
         found = next((kd for kd in kinds if kd), None)
         if found:
             return found
@@ -248,6 +258,8 @@ def open_ended(prompt: str, source: str | None = None, response: str | None = No
     labels it offers), "math" (a math problem), "generation" also from a later sentence's
     imperative. Read from the ``response`` (:func:`_response_kind`): "math" (a calculation
     written out), "tool use" (an inline tool call)."""
+    if response and _response_is_code(response):
+        return "code"
     head = _SYSTEM_LINE_RE.sub("", prompt.lstrip(), count=1)
     first = re.split(r"(?<=[.?!])\s|\n", head, maxsplit=1)[0]
     if _PERSONA_RE.match(head) and not _ASSISTANT_RE.match(first):
@@ -266,6 +278,8 @@ def open_ended(prompt: str, source: str | None = None, response: str | None = No
         return "generation"
     if source and source.strip() and _code_share(source) >= 0.5:
         return "code"
+    if source and source.strip() and _states_nothing(source):
+        return "topic"
     kind = _task_kind(head)
     if kind is None and response:
         kind = _response_kind(response)
@@ -273,6 +287,26 @@ def open_ended(prompt: str, source: str | None = None, response: str | None = No
 
 
 @lru_cache(maxsize=4096)  # the scorer and the grounding step ask for the same pairs
+@lru_cache(maxsize=4096)
+def _response_is_code(response: str) -> bool:
+    """A response that is mostly program code, fenced or not (a shell script, a PHP page): its
+    lines are statements, not claims."""
+    return _code_share(response) >= 0.5
+
+
+def _states_nothing(source: str) -> bool:
+    """A source that states nothing to check an answer against: only questions ("What is the
+    average temperature in Los Angeles in September?"), or a short list or question without a
+    sentence ("Video Games and Board Games", "Fossil fuels, Global warming", "How to prepare for
+    a job interview"); not a short answer-bearing source ("Satya Nadella")."""
+    text = source.strip()
+    sentences = [x for x in re.split(r"(?<=[.?!])\s+|\n", text) if x.strip()]
+    if sentences and all(x.rstrip().endswith("?") for x in sentences):
+        return True
+    return (len(text.split()) <= 8 and not re.search(r"[.!?;:]\s*$|[.!?;]\s|\d", text)
+            and bool(re.search(r",| and |^\W*(?:how|what|why|when|where|who|which)\b", text, re.IGNORECASE)))
+
+
 def _response_kind(response: str) -> str | None:
     """What the response itself shows: a calculation written out ("Adults = 9 * 11 = 99") makes
     it a math answer, whose other sentences restate computed numbers ("The adults' tickets cost

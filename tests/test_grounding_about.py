@@ -228,7 +228,8 @@ def test_the_wrong_index_warning_fires_on_a_fifth_and_counts_the_rows(tmp_path, 
     assert g["verdicts"]["hallucinated"] == 0
     (warning,) = [w for w in g["warnings"] if "does not seem to cover" in w]
     n = g["not_about"]
-    assert n >= 3 and warning.startswith(f"{n} of ") and "rows with a checkable claim" in warning
+    # (open-ended tasks - the haiku, the pirate - are not counted: their evidence is never asked to be about them)
+    assert n >= 2 and warning.startswith(f"{n} of ") and "rows with a checkable claim" in warning
     assert warning in res.output
 
 

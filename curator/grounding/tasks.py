@@ -289,9 +289,12 @@ def open_ended(prompt: str, source: str | None = None, response: str | None = No
 @lru_cache(maxsize=4096)  # the scorer and the grounding step ask for the same pairs
 @lru_cache(maxsize=4096)
 def _response_is_code(response: str) -> bool:
-    """A response that is mostly program code, fenced or not (a shell script, a PHP page): its
-    lines are statements, not claims."""
-    return _code_share(response) >= 0.5
+    """A response that is mostly unfenced program code (a shell script, a PHP page): its lines are
+    statements, not claims. Fenced code is a not-checked segment already, so the prose around it is
+    judged as usual; a written-out calculation is math (:func:`_response_kind`)."""
+    if "```" in response or "~~~" in response or _code_share(response) < 0.5:
+        return False
+    return not any(s.kind == "calculation" for s in segment_claims(response))
 
 
 def _states_nothing(source: str) -> bool:
@@ -303,7 +306,7 @@ def _states_nothing(source: str) -> bool:
     sentences = [x for x in re.split(r"(?<=[.?!])\s+|\n", text) if x.strip()]
     if sentences and all(x.rstrip().endswith("?") for x in sentences):
         return True
-    return (len(text.split()) <= 8 and not re.search(r"[.!?;:]\s*$|[.!?;]\s|\d", text)
+    return (len(text.split()) <= 8 and not re.search(r"[.!?;:]\s*$|[.!?;]\s|\d|[{}\[\]:=]", text)
             and bool(re.search(r",| and |^\W*(?:how|what|why|when|where|who|which)\b", text, re.IGNORECASE)))
 
 

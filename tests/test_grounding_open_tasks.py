@@ -520,3 +520,39 @@ def test_a_prompt_holding_its_source_is_read_without_it(scorer):
     (g,) = scorer.score([PairInput(prompt, "At the meeting, Rose analyzed data and presented her findings. "
                                            "Then, John proposed to cut the budget by 40 percent.", src)])
     assert g.verdict == "hallucinated", [(s.text, s.verdict, s.unsupported_tokens) for s in g.sentences]
+
+
+# -- new-user trial (2026-12-07): sources that state nothing, unfenced code, lead clauses ----------
+@pytest.mark.parametrize("instruction, source, kind", [
+    ("Compare and contrast the two topics.", "Video Games and Board Games", "topic"),
+    ("Connect the following items with a logical argument.", "Fossil fuels, Global warming", "topic"),
+    ("Answer this query using an appropriate search engine.",
+     "What is the average temperature in Los Angeles in September?", "topic"),
+    ("Tell me about it.", "How to prepare for a job interview", "topic"),
+    ("Write an essay on the subject.", "How to prepare for a job interview", "generation"),
+    ("Given three points A, B and C, calculate the angle ABC.", "A=(1,2), B=(3,4), C=(5,6)", "generation"),
+    ("Validate the given statement with appropriate facts.", "Technology does not always improve life.", "analysis"),
+    ("Determine how this example sentence illustrates parallel structure.", "She likes to run, swim and bike.",
+     "analysis"),
+    ("This is an open-ended generation task. Generate an appropriate output.", "A letter to a friend", "generation"),
+    ("This is an open-ended task.", "Travel tips", "analysis"),
+    # sources that state something: judged
+    ("Who is the CEO?", "Satya Nadella", None),
+    ("Is the capital of Peru Lima or Quito?", '{"country": "Peru", "capital": "Lima"}', None),
+    ("When was he born?", "Komorida was born on July 10, 1981.", None),
+    ("Given the input, explain what the global goals are.", "The SDGs are 17 goals set by the United Nations.", None),
+])
+def test_what_the_source_holds_and_lead_clauses(instruction, source, kind):
+    assert open_ended(f"{instruction}\n\n{source}", source) == kind
+
+
+@pytest.mark.parametrize("response, kind", [
+    ("#!/bin/bash\n\ndirectory_path='/home/user/documents'\nls -l \"$directory_path\"", "code"),
+    ("def count_words(filename):\n    count = 0\n    with open(filename) as f:\n        for line in f:\n"
+     "            count += len(line.split())\n    return count", "code"),
+    # prose around a fenced block is judged; a written-out calculation is math
+    ("The sort is stable.\n\n```python\nx = sorted(y)\nprint(x)\n```", None),
+    ("Adults = 9 * 11 = 99\nChildren = 7 * 7 = 49\nThe adults' tickets cost $50 more.", "math"),
+])
+def test_a_response_of_unfenced_code_is_a_code_task(response, kind):
+    assert open_ended("Show me how to do it.", None, response) == kind

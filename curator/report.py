@@ -506,8 +506,9 @@ def _worst(table: Any) -> str:
 
 
 def _doubtful(table: Any) -> str:
-    """Pairs left ``unverifiable`` because a judged claim sits between the doubt threshold and the
-    threshold (grounding_confidence "low"): kept, and worth reading."""
+    """Pairs left ``unverifiable`` with a ``doubtful`` claim (grounding_confidence "low"): between the
+    doubt threshold and the threshold, over it with nothing shown against it, or flagged against an
+    index that covers almost none of the data. Kept, and worth reading."""
     import polars as pl
 
     head = '<h2 id="doubtful">Doubtful — worth reading</h2>'
@@ -522,8 +523,11 @@ def _doubtful(table: Any) -> str:
     hp = _floats(table, R.HALLUCINATION_PROB)[idx]
     top = idx[np.argsort(-np.nan_to_num(hp, nan=-1.0), kind="stable")[:MAX_DOUBTFUL]]
     cap = (f"{len(idx):,} pairs are <i>unverifiable</i> with low confidence: a claim the evidence is about lacks "
-           "support, but not clearly enough to drop the pair (its probability lies between the doubt "
-           f"threshold and the threshold). They are kept. The {len(top)} most doubtful:")
+           "support, but not clearly enough to drop the pair: its probability lies between the doubt "
+           "threshold and the threshold, or reaches the threshold while its evidence shows nothing against "
+           "it (every word of it is there, no contradiction), or it was flagged against an index that covers "
+           "almost none of the data. Each pair's <code>unverifiable_reason</code> says which. They are kept. "
+           f"The {len(top)} most doubtful:")
     return head + f'<p class="cap">{cap}</p>' + _pair_cards(table, top)
 
 

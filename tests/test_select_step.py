@@ -74,3 +74,21 @@ def test_select_cli_group_by(data, tmp_path):
     res = CliRunner().invoke(cli, ["select", str(data), "--budget", "3", "--budget-unit", "tokens",
                                    "--tokenizer", "/nonexistent", "-o", str(out)])
     assert res.exit_code == 1 and "could not load tokenizer" in res.output
+
+
+def test_a_group_by_typo_is_refused_before_any_stage_runs(tmp_path):
+    # New-user trial (2026-12-07): the typo failed only at the select stage, after quality,
+    # grounding and dedup had run. Now refused first, naming the records' fields.
+    import json
+
+    from .cli_helpers import one_line_error, run
+
+    rows = [{"instruction": f"Question {i}?", "output": f"Answer number {i} is here.", "src": "ab"[i % 2]}
+            for i in range(6)]
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out = run("select", src, "--budget", "3", "--group-by", "srcx", "-o", tmp_path / "sel.jsonl")
+    line = one_line_error(code, out)
+    assert "'srcx'" in line and "src" in line and "instruction" in line
+    code, out = run("select", src, "--budget", "3", "--group-by", "src", "-o", tmp_path / "sel.jsonl")
+    assert code == 0, out

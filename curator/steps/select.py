@@ -36,6 +36,21 @@ def column_or_field(table: Any, rows: np.ndarray, name: str) -> list[Any]:
     return out
 
 
+#: Columns the steps add (a group_by or utility_column may name one before it exists).
+_CURATOR_COLUMNS = frozenset({v for k, v in vars(R).items() if k.isupper() and isinstance(v, str)} | {
+    "response_words", "instruction_words", "repetition", "refusal", "template_leak", "relevance",
+    "tool_limit_answer", "grounding_confidence"})
+
+
+def _first(it: Any, n: int) -> list[Any]:
+    out = []
+    for x in it:
+        out.append(x)
+        if len(out) >= n:
+            break
+    return out
+
+
 def _numbers(values: list[Any], name: str) -> np.ndarray:
     try:
         return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
@@ -95,6 +110,17 @@ class SelectStep(Step):
         self.must_include = must_include
         self.token_field = token_field
         self.tokenizer = tokenizer
+
+    def check(self, table: Any, ctx: RunContext) -> None:
+        """A ``group_by`` / ``token_field`` / ``utility_column`` that is neither a column curator
+        makes nor a field of any record is refused before the first stage runs (not after the
+        quality, grounding and dedup stages)."""
+        for name in (self.group_by, self.token_field, self.utility_column):
+            if name is None or name in table.columns or name in _CURATOR_COLUMNS:
+                continue
+            if not any(isinstance(rec, dict) and rec.get(name) is not None for rec in R.record_dicts(table)):
+                fields = sorted({k for rec in _first(R.record_dicts(table), 100) if isinstance(rec, dict) for k in rec})
+                raise ConfigError(f"no column or record field {name!r}; the records' fields: {', '.join(fields)}.")
 
     def depends_on(self, ctx: RunContext) -> dict[str, str]:
         """A local tokenizer folder counts tokens: its files are part of the results."""

@@ -174,6 +174,20 @@ def is_blank(text: str) -> bool:
                             for c in s)
 
 
+def refusal_phrase(response: str) -> str | None:
+    """The words of the opening that read as a refusal or an AI disclaimer (what
+    :func:`is_refusal` matched), for a drop's detail; None when there are none.
+
+    >>> refusal_phrase("As an AI, I don't have personal preferences, but here are some sights.")
+    "As an AI, I don't"
+    """
+    head = response.strip()[:_HEAD_CHARS]
+    if _REFUSAL_HINT_RE.search(head) is None:
+        return None
+    m = _REFUSAL_RE.search(head.translate(_APOSTROPHES))
+    return head[m.start():m.end()] if m else None
+
+
 def is_refusal(response: str) -> bool:
     """True when the opening of a response declines the task or disclaims ability as an AI.
 

@@ -360,3 +360,19 @@ def test_self_instruct_slice_drops_only_the_two_privacy_refusals():
     # The lowest kept row is an IPv4 regex whose repeated octet pattern reads as repetition 0.37.
     kept = np.array([why is None for why in cols["quality_reason"]])
     assert (cols["quality"][kept] >= 0.75).all()
+
+
+def test_a_refusal_drop_names_the_words_that_read_as_one(tmp_path, embedder):
+    # New-user trial (2026-12-07): refusal drops had an empty drop_detail.
+    from curator.pipeline import Pipeline
+    from curator.records import read_pairs
+    from curator.steps import QualityStep
+
+    rows = [{"instruction": "What is your favourite sight in Rome?",
+             "output": "As an AI, I don't have personal preferences, but the Colosseum and the Pantheon are popular."},
+            {"instruction": "Name a sight in Rome.", "output": "The Pantheon is a former Roman temple in Rome."}]
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    t = Pipeline([QualityStep()], embedder=embedder).run(read_pairs(str(src))).table
+    assert t["drop_reason"].to_list() == ["refusal", None]
+    assert "As an AI, I don't" in t["drop_detail"][0]

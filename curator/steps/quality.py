@@ -101,7 +101,18 @@ class QualityStep(Step):
         reasons = list(cols[R.QUALITY_REASON])
         table = put_column(table, R.QUALITY_REASON, rows, reasons, pl.String)
         if self.drop:
-            table = set_drops(table, self.name, reasons, quality_details(reasons, cols, scorer), rows=rows)
+            details = quality_details(reasons, cols, scorer)
+            refused = [i for i, r in enumerate(reasons) if r == "refusal"]
+            if refused:
+                from ..quality import refusal_phrase
+
+                texts_ = table[R.RESPONSE].gather(rows[np.asarray(refused, dtype=np.int64)]).to_list()
+                for i, text in zip(refused, texts_):
+                    phrase = refusal_phrase(text or "")
+                    if phrase:
+                        details[i] = (f"the response opens with a refusal or an AI disclaimer: {phrase!r} "
+                                      "(drop_refusals = false in the quality step keeps them)")
+            table = set_drops(table, self.name, reasons, details, rows=rows)
         stats: dict[str, Any] = {"reasons": dict(Counter(r for r in reasons if r))}
         if n_tool_answers:
             stats["tool_limit_answers"] = n_tool_answers

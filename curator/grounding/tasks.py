@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ..text import segment_claims
+from ..text import _CALL_OPEN_RE, segment_claims
 
 #: A persona the prompt asks the answer to speak as (at the prompt's start).
 _PERSONA_RE = re.compile(
@@ -318,13 +318,10 @@ def _response_kind(response: str) -> str | None:
     kinds = {s.kind for s in segment_claims(response)}
     if "calculation" in kinds:
         return "math"
-    if "code" in kinds and _TOOL_CALL_RE.search(response):
+    if "code" in kinds and _CALL_OPEN_RE.search(response):  # an inline call with a quoted argument
         return "tool use"
     return None
 
-
-#: An inline tool call with a quoted argument ("search('...')", "wikipedia(\"Abraham Lincoln\")").
-_TOOL_CALL_RE = re.compile(r"\b[A-Za-z_]\w*\(\s*['\"]")
 
 
 #: Marks of program code prose does not use: statement ends, braces, operators, tags.

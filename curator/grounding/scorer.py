@@ -122,9 +122,10 @@ class GroundingScorer:
         return embedder, params, threshold
 
     # -- evidence gathering -------------------------------------------------------------------
-    def _evidence(self, pairs: Sequence[PairInput], embedder: Embedder) -> tuple[list[list[_EvidenceSentence]], list[str]]:
+    def _evidence(self, pairs: Sequence[PairInput], embedder: Embedder, open_tasks: Sequence[bool]
+                  ) -> tuple[list[list[_EvidenceSentence]], list[str]]:
         return gather_evidence(pairs, embedder, self.index, self.top_k, self.source_chunk_tokens,
-                               self.PAIR_QUERY, self.PAIR_QUERY_CONCAT_WORDS)
+                               self.PAIR_QUERY, self.PAIR_QUERY_CONCAT_WORDS, open_tasks)
 
     #: How a pair's own retrieval query is made. "concat": prompt and response embedded as one
     #: text. "mean": the normalised sum of the prompt's and the response's own vectors, which the
@@ -142,29 +143,31 @@ class GroundingScorer:
     def features(self, pairs: Sequence[PairInput]) -> tuple[list[list[SentenceVerdict]], list[str]]:
         """Per pair, per sentence: the feature dict and alignment (verdicts not yet decided)."""
         embedder = self.embedder or (self.index.embedder if self.index is not None else Embedder())
-        per_pair, modes, _ = self._features(pairs, embedder)
+        per_pair, modes, _, _ = self._features(pairs, embedder)
         return per_pair, modes
 
     def _features(self, pairs: Sequence[PairInput], embedder: Embedder
-                  ) -> tuple[list[list[SentenceVerdict]], list[str], list[str]]:
-        """Per pair: sentence verdicts with features, evidence mode, and all evidence as one text.
+                  ) -> tuple[list[list[SentenceVerdict]], list[str], list[str], list[bool]]:
+        """Per pair: sentence verdicts with features, evidence mode, all evidence as one text, and
+        whether it is an open-ended task (:func:`~curator.grounding.tasks.open_ended`).
 
         Not-checked segments (code, tables, headings, URLs, list markers alone, non-answers) get
         verdict ``not_checked`` and no features; they never change a pair's probability."""
-        evidence, modes = self._evidence(pairs, embedder)
+        opens = [open_ended(p.prompt, p.source, p.response) is not None for p in pairs]
+        evidence, modes = self._evidence(pairs, embedder, opens)
         segs: list[list[Segment]] = []
         texts: list[str] = []
         asks = [asked(p) for p in pairs]
-        for p, ask, ev in zip(pairs, asks, evidence):
+        for p, ask, ev, op in zip(pairs, asks, evidence, opens):
             ss = [dataclasses.replace(s, kind="label", check="")
                   if s.checked and is_label(s.check, p.prompt, p.source) else s
                   for s in segment_claims(p.response)]
             segs.append(ss)
-            texts.extend(_claim_query(ask, s.check) for s in ss if s.checked)
+            texts.extend(_claim_query(ask, s.check, op) for s in ss if s.checked)
             texts.extend(e.text for e in ev)
         vecs = embedder.encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
         out = claim_features(asks, segs, evidence, vecs)
-        return out, modes, [" ".join(e.text for e in ev) for ev in evidence]
+        return out, modes, [" ".join(e.text for e in ev) for ev in evidence], opens
 
     def _verify(self, pairs: Sequence[PairInput], per_pair: list[list[SentenceVerdict]],
                 ev_texts: list[str], modes: list[str]) -> None:
@@ -203,7 +206,7 @@ class GroundingScorer:
         nothing could be scored or, in index mode, nothing was judged)."""
         embedder, params, threshold = self._validate()
         self.threshold_ = threshold
-        per_pair, modes, ev_texts = self._features(pairs, embedder)
+        per_pair, modes, ev_texts, opens = self._features(pairs, embedder)
         set_aside_unreadable(per_pair)  # claims in a script or number words the checks cannot read
         flat = [v for vs in per_pair for v in vs if v.features]
         if flat:
@@ -213,5 +216,5 @@ class GroundingScorer:
             if self._verifier is not None:
                 self._verify(pairs, per_pair, ev_texts, modes)
         return [judge_pair(p.response, verdicts, mode, threshold, self._not_about, params.doubt, params.about,
-                           tuple(params.floors), open_ended(p.prompt, p.source, p.response) is not None)
-                for p, verdicts, mode in zip(pairs, per_pair, modes)]
+                           tuple(params.floors), op)
+                for p, verdicts, mode, op in zip(pairs, per_pair, modes, opens)]

@@ -120,7 +120,8 @@ def gather_evidence(pairs: Sequence[PairInput], embedder: Embedder, index: Passa
                     owner.append(i)
         # one call for both kinds of query: fuller fixed-shape batches (fewer filler copies)
         pair_vecs, claim_vecs = pair_queries([pairs[i] for i in need_retrieval], embedder, n_claims,
-                                             pair_query, pair_query_concat_words, also=queries)
+                                             pair_query, pair_query_concat_words, also=queries,
+                                             open_tasks=[bool(open_tasks and open_tasks[i]) for i in need_retrieval])
         qvecs = np.stack([pair_vecs[k] if k >= 0 else claim_vecs[-1 - k] for k in slot]).astype(np.float32)
         hits = index.search(qvecs, k=top_k)
         for i, hs in zip(owner, hits):
@@ -144,20 +145,23 @@ def gather_evidence(pairs: Sequence[PairInput], embedder: Embedder, index: Passa
 
 def pair_queries(pairs: Sequence[PairInput], embedder: Embedder, n_claims: Sequence[int],
                  pair_query: str = "auto", pair_query_concat_words: int = 64,
-                 also: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+                 also: Sequence[str] = (), open_tasks: Sequence[bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One unit query vector per pair, for retrieving the passages of its topic; and the
     vectors of the texts ``also``, embedded in the same call.
 
     ``pair_query`` is :attr:`GroundingScorer.PAIR_QUERY <curator.grounding.GroundingScorer.PAIR_QUERY>`
     (``concat``, ``mean`` or ``auto``), ``pair_query_concat_words`` its
-    ``PAIR_QUERY_CONCAT_WORDS``; ``n_claims`` = each pair's number of checked claims."""
-    def concat(p: PairInput, n: int) -> bool:
+    ``PAIR_QUERY_CONCAT_WORDS``; ``n_claims`` = each pair's number of checked claims;
+    ``open_tasks``: per pair, whether it is an open-ended task, whose query under "auto" is the
+    mean (its prompt asks for a piece of work: no short answer finds its passage through it)."""
+    def concat(p: PairInput, n: int, open_task: bool) -> bool:
         if pair_query == "concat" or not (p.prompt.strip() and p.response.strip()):
             return True
-        return pair_query == "auto" and (
+        return pair_query == "auto" and not open_task and (
             n <= 1 or len(p.prompt.split()) + len(p.response.split()) <= pair_query_concat_words)
 
-    joined = [concat(p, n) for p, n in zip(pairs, n_claims)]
+    opens = list(open_tasks) if open_tasks is not None else [False] * len(pairs)
+    joined = [concat(p, n, o) for p, n, o in zip(pairs, n_claims, opens)]
     texts: list[str] = []
     for p, j in zip(pairs, joined):
         texts += [f"{p.prompt} {p.response}".strip()] if j else [p.prompt, p.response]

@@ -135,7 +135,9 @@ class GroundingScorer:
     #: Christian" finds its passage through its question), mean for a long multi-sentence response,
     #: whose every sentence also gets its own query and whose concatenation would be a third
     #: embedding of up to 256 word pieces (~45 % of grounding's embedding work on Alpaca/LIMA
-    #: rows). Measured in benchmarks/RESULTS.md ("Scale", pair query).
+    #: rows). An open-ended task's pair query is always the mean under "auto" (no short answer
+    #: finds its passage through a prompt that asks for a piece of work). Measured in
+    #: benchmarks/RESULTS.md ("Scale", pair query).
     PAIR_QUERY = "auto"
     PAIR_QUERY_CONCAT_WORDS = 64
 

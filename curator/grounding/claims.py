@@ -68,17 +68,11 @@ def claim_words(claim: str, prompt: str) -> list[str]:
 REFERS_BACK_RE = re.compile(r"^\W*(?:he|she|it|they|its|his|her|their|this|these)\b", re.IGNORECASE)
 
 
-def _claim_query(prompt: str, claim: str, open_task: bool = False) -> str:
+def _claim_query(prompt: str, claim: str) -> str:
     """What to embed for a claim: short answers ("Delhi") mean little without their question, nor
     does one that opens with a pronoun ("It was designed by Gaudi.") without the subject it names.
-
-    In an ``open_task`` (:func:`curator.grounding.tasks.open_ended`: a program, a story, a
-    calculation to produce) the claim stands alone: its prompt asks for a piece of work, it is no
-    question the claim completes, and the pair's own query already carries its topic. Repeating
-    it in front of every short claim was ~17 % of the word pieces embedded on a real instruction
-    file (benchmarks/RESULTS.md, "Scale")."""
-    if open_task:
-        return claim
+    In an open-ended task too: "It was not a gift from France." in a paragraph asked about the
+    Statue of Liberty is about nothing without its prompt (tests/test_grounding_queries.py)."""
     if prompt.strip() and (len(words(claim)) <= SHORT_CLAIM_WORDS or REFERS_BACK_RE.match(claim)):
         return f"{prompt.strip()} {claim.strip()}"
     return claim

@@ -76,8 +76,8 @@ def gather_evidence(pairs: Sequence[PairInput], embedder: Embedder, index: Passa
     ``none`` when the index has no document of that id),
     ``index`` (the top-``top_k`` passages retrieved for the pair and for each of its claims,
     cited ``p<passage id>``) or ``none``. ``pair_query``, ``pair_query_concat_words``: see
-    :func:`pair_queries`. ``open_tasks``: per pair, whether it is an open-ended task (its
-    claims' queries go without the prompt: :func:`~curator.grounding.claims._claim_query`)."""
+    :func:`pair_queries`. ``open_tasks``: per pair, whether it is an open-ended task (its pair
+    query is the mean: :func:`pair_queries`)."""
     modes: list[str] = []
     passages: list[list[tuple[str, str]]] = []   # per pair: (citation id, passage text)
     need_retrieval: list[int] = []
@@ -116,7 +116,7 @@ def gather_evidence(pairs: Sequence[PairInput], embedder: Embedder, index: Passa
             if len(sents) > 1:
                 for s in sents:
                     slot.append(-1 - len(queries))
-                    queries.append(_claim_query(p.prompt, s, bool(open_tasks and open_tasks[i])))
+                    queries.append(_claim_query(p.prompt, s))
                     owner.append(i)
         # one call for both kinds of query: fuller fixed-shape batches (fewer filler copies)
         pair_vecs, claim_vecs = pair_queries([pairs[i] for i in need_retrieval], embedder, n_claims,

@@ -160,12 +160,12 @@ class GroundingScorer:
         segs: list[list[Segment]] = []
         texts: list[str] = []
         asks = [asked(p) for p in pairs]
-        for p, ask, ev, op in zip(pairs, asks, evidence, opens):
+        for p, ask, ev in zip(pairs, asks, evidence):
             ss = [dataclasses.replace(s, kind="label", check="")
                   if s.checked and is_label(s.check, p.prompt, p.source) else s
                   for s in segment_claims(p.response)]
             segs.append(ss)
-            texts.extend(_claim_query(ask, s.check, op) for s in ss if s.checked)
+            texts.extend(_claim_query(ask, s.check) for s in ss if s.checked)
             texts.extend(e.text for e in ev)
         vecs = embedder.encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
         out = claim_features(asks, segs, evidence, vecs)

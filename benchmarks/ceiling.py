@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import statistics
@@ -32,17 +31,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-D, FFN, LAYERS = 384, 1536, 6
-SHAPES = {"ffn_512tok": (512, D, FFN), "qkv_512tok": (512, D, D), "ffn_2048tok": (2048, D, FFN),
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale import flops_per_token, real_slice, uptime  # noqa: E402
+
+SHAPES = {"ffn_512tok": (512, 384, 1536), "qkv_512tok": (512, 384, 384), "ffn_2048tok": (2048, 384, 1536),
           "square_1024": (1024, 1024, 1024)}
-
-
-def uptime() -> str:
-    return Path("/proc/loadavg").read_text().split()[0]
-
-
-def flops_per_token(length: int) -> float:
-    return 2 * LAYERS * (4 * D * D + 2 * D * FFN + 2 * length * D)
 
 
 def record_texts(real: Path, rows: int, index: str, work: Path) -> list[tuple[str, str]]:
@@ -50,13 +43,7 @@ def record_texts(real: Path, rows: int, index: str, work: Path) -> list[tuple[st
     import curator.embed as E
     from curator.cli import main as cli_main
 
-    opener = gzip.open if real.suffix == ".gz" else open
-    with opener(real, "rt", encoding="utf-8") as fh:
-        lines = [x for x in fh if x.strip()]
-    if rows and rows < len(lines):
-        lines = [lines[int(i * len(lines) / rows)] for i in range(rows)]
-    path = work / "slice.jsonl"
-    path.write_text("".join(lines), encoding="utf-8")
+    path = real_slice(real, rows, work / "slice.jsonl")
     seen: list[tuple[str, str]] = []
     orig = E.Embedder._embed
 

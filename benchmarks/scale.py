@@ -568,6 +568,21 @@ def oldnew(n: int, work: Path, backends: tuple[str, ...] = ("torch",)) -> list[d
     return rows
 
 
+def real_slice(real: Path, rows: int | None, out: Path) -> Path:
+    """Write to ``out`` the non-empty lines of ``real`` (.jsonl or .jsonl.gz), or with ``rows`` a
+    stratified slice of that many: evenly spaced over the file, so every part of a file
+    concatenated from several sources is in it."""
+    import gzip
+
+    opener = gzip.open if real.suffix == ".gz" else open
+    with opener(real, "rt", encoding="utf-8") as fh:
+        lines = [x for x in fh if x.strip()]
+    if rows and rows < len(lines):
+        lines = [lines[int(i * len(lines) / rows)] for i in range(rows)]
+    out.write_text("".join(lines), encoding="utf-8")
+    return out
+
+
 def real_oldnew(real: Path, ref: str, index: str, work: Path, precisions: list[str], repeats: int,
                 rows: int | None) -> dict[str, Any]:
     """`curator run FILE --index INDEX` with the code of ``ref`` (git archive of its curator/) and
@@ -575,16 +590,10 @@ def real_oldnew(real: Path, ref: str, index: str, work: Path, precisions: list[s
     ``repeats`` times; per stage the median wall and process-CPU seconds and the ratio old/new.
     ``rows``: a stratified slice of that many rows (evenly spaced over the file, so every part of
     a file concatenated from several sources is in it)."""
-    import gzip
     import statistics
 
-    opener = gzip.open if real.suffix == ".gz" else open
-    with opener(real, "rt", encoding="utf-8") as fh:
-        lines = [x for x in fh if x.strip()]
-    if rows and rows < len(lines):
-        lines = [lines[int(i * len(lines) / rows)] for i in range(rows)]
-    pairs = work / "real.jsonl"
-    pairs.write_text("".join(lines), encoding="utf-8")
+    pairs = real_slice(real, rows, work / "real.jsonl")
+    n_rows = len(pairs.read_text(encoding="utf-8").splitlines())
     base = base_tree(work, ref)
     runs: list[tuple[str, Path | None, list[str]]] = [(f"old {ref}", base, [])]
     for prec in precisions:
@@ -611,7 +620,7 @@ def real_oldnew(real: Path, ref: str, index: str, work: Path, precisions: list[s
         return statistics.median([sum(v[key] for v in r["stages_cpu"].values()) for r in results[name]])
 
     old = runs[0][0]
-    print(f"\n{len(lines)} rows of {real.name}, index {index}, {repeats} interleaved repeat(s), "
+    print(f"\n{n_rows} rows of {real.name}, index {index}, {repeats} interleaved repeat(s), "
           f"medians; ratio = old / new (> 1: new is faster); load {uptime()}")
     print("| stage | " + " | ".join(f"{n} wall s | {n} CPU s" for n, _, _ in runs) + " | "
           + " | ".join(f"ratio wall / CPU, {n}" for n, _, _ in runs[1:]) + " |")
@@ -632,7 +641,7 @@ def real_oldnew(real: Path, ref: str, index: str, work: Path, precisions: list[s
     whole = {name: statistics.median([r["seconds"] for r in results[name]]) for name, _, _ in runs}
     print("| whole process (wall) | " + " | ".join(f"{whole[n]:.1f} | -" for n, _, _ in runs) + " | "
           + " | ".join(f"{whole[old] / whole[n]:.2f}x / -" for n, _, _ in runs[1:]) + " |", flush=True)
-    return {"rows": len(lines), "ref": ref, "index": index, "runs": results, "table": table, "whole_wall_s": whole}
+    return {"rows": n_rows, "ref": ref, "index": index, "runs": results, "table": table, "whole_wall_s": whole}
 
 
 def ray_bench(n: int, work: Path) -> list[dict[str, float | str | bool]]:

@@ -39,6 +39,15 @@ def claim_features(scorer, prompt, response, source):
      "He was a member of the Not Ready for Prime Time Players, the cast of Saturday Night Live."),
     ("The band toured with Hey Monday.",
      "The band toured with Never Shout Never and Hey Monday."),
+    # a later negated predicate that names the claim's subject again is about something else
+    ("Python 3.0 was released in 2008.",
+     "Python 3.0 was released in 2008 and is not backward compatible with Python 2."),
+    ("Python 3.0: 2008.", "Python 3.0 was released in 2008 and is not backward compatible with Python 2."),
+    ("The Rhine flows through Basel.", "The Rhine flows through Basel and is not navigable above the Rhine Falls."),
+    ("The Amazon River flows into the Atlantic Ocean.",
+     "The Amazon River flows into the Atlantic Ocean and is not crossed by any bridge along the Amazon."),
+    ("Windows 95 was released in 1995.",
+     "Windows 95 was released in 1995 and is no longer supported by Windows Update."),
 ])
 def test_a_negation_that_does_not_bear_on_the_claim_is_not_a_flip(scorer, claim, source):
     g, f = claim_features(scorer, "Tell me about it.", claim, source)
@@ -51,6 +60,10 @@ def test_a_negation_that_does_not_bear_on_the_claim_is_not_a_flip(scorer, claim,
     ("There is no sister school.", "It has a sister school in Carle Place, New York."),
     ("The bridge is not used by cyclists every morning.",
      "The bridge is used by cyclists every morning, when there is no traffic on the main road."),
+    # the negation's next word is the claim's own (a name), or it bears on the claim's predicate
+    ("The capital of Australia is Canberra.", "The capital of Australia is not Canberra."),
+    ("Windows 95 was not released in 1995.", "Windows 95 was released in 1995."),
+    ("Python 3.0 is not backward compatible with Python 2.", "Python 3.0 is backward compatible with Python 2."),
 ])
 def test_a_negation_that_bears_on_the_claim_is_still_a_flip(scorer, claim, source):
     g, f = claim_features(scorer, "Tell me about it.", claim, source)

@@ -225,14 +225,21 @@ def _negated(text: str, anchor: set[str]) -> bool:
 _TOKEN_RE = re.compile(r"[\w'’-]+")
 
 
-def _negates(text: str, target: set[str], scope: int = 3) -> bool:
+def _negates(text: str, target: set[str], scope: int = 3, predicate: set[str] | None = None) -> bool:
     """Whether a negation of ``text`` bears on ``target`` (lemma stems of a claim's content words):
     one of the next ``scope`` content words after it, in its clause, is in ``target``. "They are
     called house cats when kept as indoor pets, when there is no need to distinguish them" does
     not negate the house cats ("no" bears on "need", "distinguish"); "typically not professional
     actors" negates "professional actors" in any clause. A negation written capitalised inside
     the text is part of a name or title ("Not Ready for Prime Time Players", "Never Shout Never"),
-    not a negation."""
+    not a negation.
+
+    With ``predicate`` (the stems of the claim's words that are not names or numbers): the word
+    right after the negation must be in ``target``, or one of the next ``scope`` in ``predicate``.
+    A negated predicate that only mentions the claim's subject again is about something else:
+    "Python 3.0 was released in 2008 and is not backward compatible with Python 2." does not
+    negate "Python 3.0 was released in 2008." ("not" bears on "backward compatible"); "The capital
+    is not Paris" still negates "The capital is Paris"."""
     for clause in _CLAUSE_RE.split(text):
         toks = [m.group(0) for m in _TOKEN_RE.finditer(clause)]
         for i, t in enumerate(toks):
@@ -241,7 +248,10 @@ def _negates(text: str, target: set[str], scope: int = 3) -> bool:
                 continue
             after = [w.casefold() for w in toks[i + 1:] if w.casefold() not in STOPWORDS
                      and not _is_flip_neg(w.casefold()) and w.casefold() not in _FLIP_EXTRA][:scope]
-            if any(stem(_lemma(w)) in target for w in after):
+            if predicate is None and any(stem(_lemma(w)) in target for w in after):
+                return True
+            if predicate is not None and after and (stem(_lemma(after[0])) in target
+                                                    or any(stem(_lemma(w)) in predicate for w in after)):
                 return True
     return False
 
@@ -293,8 +303,11 @@ def _neg_flip(claim: str, own_keys: set[str], ev: Sequence[_EvidenceSentence], e
                 and own_keys <= ctx_terms[j]):
             neg_claim = _negated(claim, anchor)
             target = {stem(_lemma(w)) for w in ws if w not in STOPWORDS and not _is_flip_neg(w)}
+            pred = {stem(_lemma(w)) for w in ws if w not in STOPWORDS and not _is_flip_neg(w) and stem(w) in predicate}
             yes, no = (claim, ev[j].text) if neg_claim else (ev[j].text, claim)
-            if _negates(yes, target) and not _negates(no, target):
+            # the negated side's negation must bear on the claim's predicate (or its very next word
+            # be the claim's); the other side must not negate the claim's words anywhere
+            if _negates(yes, target, predicate=pred) and not _negates(no, target):
                 flipped = j
     return flipped
 

@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	# CPU torch first (from local disk); otherwise pip resolves a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	# ray: the Ray engine's tests run in the default suite on a local cluster
-	$(PY) -m pip install -q -e '.[dev,ray,onnx]'
+	$(PY) -m pip install -q -e '.[dev,ray,onnx,openvino]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -96,7 +96,7 @@ class RunContext:
         e = self.embedder
         settings = {"model": e.model, "batch_size": e.batch_size, "device": e.device, "show_progress": False,
                     "backend": getattr(e, "backend", "torch"), "workers": getattr(e, "workers", None)}
-        if getattr(e, "backend", "torch") == "torch":
+        if getattr(e, "backend", "torch") in ("torch", "openvino"):
             # resolved here: every worker computes at the driver's precision, whatever its own CPU
             settings["precision"] = e.effective_precision
         return settings

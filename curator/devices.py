@@ -41,8 +41,9 @@ def check_device(device: str) -> None:
             raise ConfigError(f"device {device!r} was asked, but torch sees {torch.cuda.device_count()} GPU(s).")
 
 
-#: Embedding backends: the sentence-transformers torch model, or its ONNX export under ONNX Runtime.
-BACKENDS = ("torch", "onnx", "torch-bf16")
+#: Embedding backends: the sentence-transformers torch model, its ONNX export under ONNX Runtime,
+#: or the same model converted for OpenVINO (:mod:`curator.embed_ov`).
+BACKENDS = ("torch", "onnx", "torch-bf16", "openvino")
 #: Embedder ``precision``: ``auto`` = bf16 where the hardware computes it natively
 #: (:func:`native_bf16`), else fp32.
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -88,6 +89,26 @@ def native_bf16(device: str) -> bool:
 _ONNX_OPSET = 17
 
 
+def pipeline_graph(st: Any, with_types: bool) -> Any:
+    """The sentence-transformers pipeline ``st`` as a torch module of (input_ids, attention_mask)
+    -> the pooled vector before normalisation, in eval mode: what the ONNX export and the
+    OpenVINO conversion trace."""
+    import torch
+
+    class _Graph(torch.nn.Module):
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            feats = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if with_types:  # as the torch path passes them
+                feats["token_type_ids"] = torch.zeros_like(input_ids)
+            return self.model.forward(feats)["sentence_embedding"]
+
+    return _Graph(st).eval()
+
+
 def _onnx_export(st: Any, target: str, folder: Path, with_types: bool) -> Path:
     """Export the whole sentence-transformers pipeline (transformer, pooling, dense layers, but
     not the final normalisation, done in numpy) to ``folder``; reuse an earlier export of the
@@ -110,17 +131,6 @@ def _onnx_export(st: Any, target: str, folder: Path, with_types: bool) -> Path:
         raise ConfigError("Embedder backend 'onnx' needs the onnx package to export the model once: "
                           "pip install 'curator[onnx]'.") from exc
 
-    class _Graph(torch.nn.Module):
-        def __init__(self, model: Any) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
-            feats = {"input_ids": input_ids, "attention_mask": attention_mask}
-            if with_types:  # as the torch path passes them
-                feats["token_type_ids"] = torch.zeros_like(input_ids)
-            return self.model.forward(feats)["sentence_embedding"]
-
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
     ids = torch.ones((2, 8), dtype=torch.long)
@@ -128,13 +138,34 @@ def _onnx_export(st: Any, target: str, folder: Path, with_types: bool) -> Path:
 
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_Graph(st).eval(), (ids, torch.ones_like(ids)), str(tmp),
+        torch.onnx.export(pipeline_graph(st, with_types), (ids, torch.ones_like(ids)), str(tmp),
                           input_names=["input_ids", "attention_mask"], output_names=["embedding"],
                           dynamic_axes={"input_ids": {0: "batch", 1: "length"},
                                         "attention_mask": {0: "batch", 1: "length"}, "embedding": {0: "batch"}},
                           opset_version=_ONNX_OPSET, dynamo=False)
     os.replace(tmp, path)
     return path
+
+
+def onnx_session(st: Any, target: str, folder: Path, models: dict[Any, Any]) -> Any:
+    """An ONNX Runtime session (CPU, torch's thread count) of ``st``'s export under ``folder``
+    (:func:`_onnx_export`), kept in ``models`` by export path; a ConfigError without ONNX Runtime."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ConfigError("Embedder backend 'onnx' needs ONNX Runtime: pip install 'curator[onnx]'.") from exc
+    with_types = "token_type_ids" in getattr(st.tokenizer, "model_input_names", ())
+    path = _onnx_export(st, target, folder, with_types)
+    key = (str(path), "onnx")
+    if key not in models:
+        import torch
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = int(torch.get_num_threads())
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        models[key] = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return models[key]
 
 
 def _onnx_run(sess: Any, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:

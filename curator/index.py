@@ -318,6 +318,7 @@ class PassageIndex:
             "model": embedder.model_name,
             "model_probe": embedder.probe()[:16],
             "precision": embedder.effective_precision,
+            "embed_backend": getattr(embedder, "backend", "torch"),
             "dimension": embedder.dimension,
             "normalized": True,
             "metric": "inner_product",
@@ -381,6 +382,8 @@ class PassageIndex:
         new = pl.DataFrame(rows, schema=schema)
         if self.passages.height and self.manifest.get("precision", "fp32") != self.embedder.effective_precision:
             self.manifest["precision"] = "mixed"  # passages added at another precision than the rest
+        if self.passages.height and self.manifest.get("embed_backend", "torch") != getattr(self.embedder, "backend", "torch"):
+            self.manifest["embed_backend"] = "mixed"  # or by another runtime (vectors equal up to rounding)
         vecs = self.embedder.encode(new["text"].to_list())
         self._add_sentence_vectors(new["text"].to_list())
         total = self.passages.height + new.height

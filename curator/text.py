@@ -259,7 +259,8 @@ class Segment:
     "non_answer", "yes_no" (a bare yes/no: nothing in it that evidence could be compared with),
     "calculation" (a computation written out: "4*2=8 crayons"), "code" also for a sentence with a
     tool call ("search('...')"); the grounding scorer adds "label" (a label the instruction offers,
-    :func:`curator.grounding.claims.is_label`)."""
+    :func:`curator.grounding.claims.is_label`) and "lead_in" (a lead-in restating the task before a
+    list: :func:`curator.grounding.claims.is_lead_in`)."""
 
     text: str
     start: int

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from curator.grounding import GroundingScorer, PairInput
-from curator.grounding.claims import is_label
+from curator.grounding.claims import is_label, is_lead_in
 from curator.grounding.tasks import open_ended
 from curator.text import segment_claims, stem
 
@@ -556,3 +556,45 @@ def test_what_the_source_holds_and_lead_clauses(instruction, source, kind):
 ])
 def test_a_response_of_unfenced_code_is_a_code_task(response, kind):
     assert open_ended("Show me how to do it.", None, response) == kind
+
+
+# -- lead-ins: a line that restates the task before a list states nothing -------------------------
+@pytest.mark.parametrize("prompt, response", [
+    ("Summarize the timeline of important events leading to World War II.",
+     "The timeline of important events leading up to World War II:\n- 1919: The Treaty of Versailles ends World War I."),
+    ("Give five tips for staying healthy.", "Here are five tips for staying healthy:\n1. Drink water."),
+    ("What are the different uses of machine learning?",
+     "Some of its most common applications include:\n1. Fraud detection in banking."),
+    ("How do I bake sourdough bread?", "The steps to bake sourdough bread are as follows:\n1. Feed the starter."),
+    ("List the planets of the solar system.", "The planets of the solar system:\nMercury, Venus, Earth, Mars."),
+    # a label of one or two words names the part that follows
+    ("Give me a recipe for pancakes.", "Ingredients:\n- 2 eggs"),
+    ("Write a song about the sea.", "Verse 1:\nThe waves roll in at night."),
+    ("Construct a regular expression for email addresses.", "Explanation:\nThe pattern matches a user name."),
+])
+def test_a_lead_in_that_restates_the_task_is_not_checked(prompt, response):
+    first, *rest = [s for s in segment_claims(response) if s.checked]
+    assert is_lead_in(first.check, prompt) and rest and not any(is_lead_in(s.check, prompt) for s in rest)
+
+
+@pytest.mark.parametrize("prompt, claim", [
+    # a word of its own: still a claim
+    ("Tell me about Paris.", "Paris has three airports:"),
+    ("Summarize the history of the treaty.", "The treaty was signed in 1919 by:"),
+    ("Give five tips for staying healthy.", "Doctors at Harvard recommend these tips:"),
+    # no colon: a sentence, whatever its words
+    ("Give five tips for staying healthy.", "Here are five tips for staying healthy."),
+])
+def test_what_is_not_a_lead_in(prompt, claim):
+    assert not is_lead_in(claim, prompt)
+
+
+def test_a_lead_in_is_not_flagged_and_the_list_after_it_is_judged(scorer):
+    source = ("Machine learning is used in fraud detection, where banks flag unusual transactions. "
+              "It also powers recommendation systems in online shops.")
+    prompt = "What are the different uses of machine learning?"
+    response = ("The different uses of machine learning:\n1. Fraud detection: banks flag unusual transactions.\n"
+                "2. Recommendation systems in online shops.")
+    (g,) = scorer.score([PairInput(prompt, response, source)])
+    assert [s.verdict for s in g.sentences][0] == "not_checked"
+    assert g.verdict != "hallucinated" and any(s.verdict == "supported" for s in g.sentences[1:])

@@ -109,6 +109,29 @@ def is_label(claim: str, prompt: str, source: str | None) -> bool:
     return cw <= _stems(prompt.replace(src, " ")) and not cw & _stems(src)
 
 
+#: Words a lead-in may add to its prompt's to announce what follows ("Some of its most common
+#: applications include:", "Here are the steps:").
+LEAD_WORDS = frozenset(stem(w) for w in (
+    "here following follows below list steps step tips tip ways way examples example ideas idea points point "
+    "key main common important popular some few several reasons reason options option include includes including "
+    "summary overview applications application uses use types type kinds kind things thing answer timeline "
+    "events event").split())
+
+
+def is_lead_in(claim: str, prompt: str) -> bool:
+    """Is the claim only a lead-in to what follows it ("Here are five tips for staying healthy:",
+    "The timeline of important events leading up to World War II:")? It ends with a colon and its
+    content words are all the prompt's or :data:`LEAD_WORDS`, or it is a label of at most two
+    ("Ingredients:", "Verse 1:", "Explanation:"): it restates the task or names a part, and states
+    nothing the lines after it do not, so it is not checked (they are). A lead-in that adds words
+    of its own ("The treaty was signed in 1919 by:", "Paris has three airports:") is still a claim."""
+    text = claim.rstrip()
+    if not text.endswith(":"):
+        return False
+    cw = {stem(w) for w in words(text) if w not in STOPWORDS}
+    return len(cw) <= 2 or cw <= (_stems(prompt) | LEAD_WORDS)
+
+
 @lru_cache(maxsize=64)
 def _stems(text: str) -> frozenset[str]:
     """The stems of a text's words (a pair's prompt and source, read once for all its claims)."""

@@ -327,7 +327,7 @@ EMPTY_RESPONSE = "no checkable claim: the response is empty"
 NOT_CHECKED_KINDS = {"code": "code", "table": "a table", "heading": "a heading", "url": "a URL",
                      "punctuation": "text without words (punctuation, initials, symbols)", "non_answer": "a non-answer (\"I don't know\", \"Sure!\")",
                      "yes_no": "a bare yes or no", "calculation": "a calculation",
-                     "label": "a label the instruction offers"}
+                     "label": "a label the instruction offers", "lead_in": "a lead-in to what follows (\"Here are the steps:\")"}
 
 
 def _unscored_reason(response: str, verdicts: list[SentenceVerdict], mode: str) -> str:

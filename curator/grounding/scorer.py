@@ -18,7 +18,15 @@ import numpy as np
 from ..embed import Embedder
 from ..errors import ConfigError, ModelError, check_param
 from ..text import Segment, segment_claims
-from .claims import PairInput, SentenceVerdict, _claim_query, asked, is_label, make_claim
+from .claims import (
+    PairInput,
+    SentenceVerdict,
+    _claim_query,
+    asked,
+    is_label,
+    is_lead_in,
+    make_claim,
+)
 from .combiner import (
     RETRIEVAL_FLOOR,
     RETRIEVAL_MIN_COVERAGE,
@@ -162,7 +170,9 @@ class GroundingScorer:
         asks = [asked(p) for p in pairs]
         for p, ask, ev in zip(pairs, asks, evidence):
             ss = [dataclasses.replace(s, kind="label", check="")
-                  if s.checked and is_label(s.check, p.prompt, p.source) else s
+                  if s.checked and is_label(s.check, p.prompt, p.source)
+                  else dataclasses.replace(s, kind="lead_in", check="")
+                  if s.checked and is_lead_in(s.check, p.prompt) else s
                   for s in segment_claims(p.response)]
             segs.append(ss)
             texts.extend(_claim_query(ask, s.check) for s in ss if s.checked)

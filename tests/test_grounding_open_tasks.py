@@ -584,6 +584,14 @@ def test_a_lead_in_that_restates_the_task_is_not_checked(prompt, response):
     ("Give five tips for staying healthy.", "Doctors at Harvard recommend these tips:"),
     # no colon: a sentence, whatever its words
     ("Give five tips for staying healthy.", "Here are five tips for staying healthy."),
+    # short, but a statement of its own (a new-user trial's cases), not a two-word label
+    ("Tell me about the capital of Australia.", "Sydney is the capital:"),
+    ("Tell me about Thomas Edison.", "He was born in 1899:"),
+    ("Who won the 2014 World Cup final?", "The winner was Brazil:"),
+    ("Who invented the telephone? List the steps.", "Edison invented it:"),
+    # the prompt's own words, but taking a side: a negation, or a pick of the prompt's choice
+    ("Is coffee healthy or not? Give the main reasons.", "Coffee is not healthy, for these main reasons:"),
+    ("Is coffee healthy? Give the main reasons.", "Coffee is healthy, for these main reasons:"),
 ])
 def test_what_is_not_a_lead_in(prompt, claim):
     assert not is_lead_in(claim, prompt)

@@ -48,6 +48,11 @@ def claim_features(scorer, prompt, response, source):
      "The Amazon River flows into the Atlantic Ocean and is not crossed by any bridge along the Amazon."),
     ("Windows 95 was released in 1995.",
      "Windows 95 was released in 1995 and is no longer supported by Windows Update."),
+    # the negation's head is another verb, the claim's comes after it (a new-user trial's Tokyo case)
+    ("Tokyo hosted the Summer Olympics in 1964.",
+     "Tokyo hosted the Summer Olympics in 1964 and was not chosen to host them again until 2020."),
+    ("Sweden joined the European Union in 1995.",
+     "Sweden joined the European Union in 1995 but was not allowed to join the euro."),
 ])
 def test_a_negation_that_does_not_bear_on_the_claim_is_not_a_flip(scorer, claim, source):
     g, f = claim_features(scorer, "Tell me about it.", claim, source)
@@ -64,6 +69,9 @@ def test_a_negation_that_does_not_bear_on_the_claim_is_not_a_flip(scorer, claim,
     ("The capital of Australia is Canberra.", "The capital of Australia is not Canberra."),
     ("Windows 95 was not released in 1995.", "Windows 95 was released in 1995."),
     ("Python 3.0 is not backward compatible with Python 2.", "Python 3.0 is backward compatible with Python 2."),
+    # a linking verb between the negation and its head (FEVER's "did not become a folk hero")
+    ("The painter was a celebrity in his lifetime.",
+     "The painter, despite two exhibitions in Paris, did not become a celebrity in his lifetime."),
 ])
 def test_a_negation_that_bears_on_the_claim_is_still_a_flip(scorer, claim, source):
     g, f = claim_features(scorer, "Tell me about it.", claim, source)

@@ -109,6 +109,17 @@ def is_label(claim: str, prompt: str, source: str | None) -> bool:
     return cw <= _stems(prompt.replace(src, " ")) and not cw & _stems(src)
 
 
+# A question that offers alternatives, and a yes/no question (the answer picks one of what the
+# prompt names); read by is_lead_in and by features (which names the answer must hold).
+_CHOICE_RE = re.compile(r"\b(?:or|vs|versus|either|neither|nor|between|whether)\b|\b(?:which|who|whom|whose)\b.*\band\b"
+                        r"|\b[A-Da-d]\)\s*\S.*\b[A-Da-d]\)\s*\S", re.IGNORECASE | re.DOTALL)
+_POLAR_RE = re.compile(r"(?:^|[.!?:\n]\s*)(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|should|"
+                       r"shall|may|might|must|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|hasn't|haven't|"
+                       r"can't|won't)\b[^.!?]*\?", re.IGNORECASE)
+# A negation: a line holding one takes a side, whatever its words.
+_LEAD_NEG_RE = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot)\b|n[’']t\b", re.IGNORECASE)
+
+
 #: Words a lead-in may add to its prompt's to announce what follows ("Some of its most common
 #: applications include:", "Here are the steps:").
 LEAD_WORDS = frozenset(stem(w) for w in (
@@ -120,16 +131,22 @@ LEAD_WORDS = frozenset(stem(w) for w in (
 
 def is_lead_in(claim: str, prompt: str) -> bool:
     """Is the claim only a lead-in to what follows it ("Here are five tips for staying healthy:",
-    "The timeline of important events leading up to World War II:")? It ends with a colon and its
-    content words are all the prompt's or :data:`LEAD_WORDS`, or it is a label of at most two
-    ("Ingredients:", "Verse 1:", "Explanation:"): it restates the task or names a part, and states
-    nothing the lines after it do not, so it is not checked (they are). A lead-in that adds words
-    of its own ("The treaty was signed in 1919 by:", "Paris has three airports:") is still a claim."""
+    "The timeline of important events leading up to World War II:")? It ends with a colon, and
+    either it is a label of at most two words ("Ingredients:", "Verse 1:", "Explanation:"), or its
+    content words are all the prompt's or :data:`LEAD_WORDS`, it holds no negation and the prompt
+    offers no choice (a yes/no or either/or question: "Coffee is not healthy, for these main
+    reasons:" answers "Is coffee healthy or not?"). It restates the task or names a part, and
+    states nothing the lines after it do not, so it is not checked (they are). A line that adds
+    words of its own ("Sydney is the capital:", "He was born in 1899:", "Paris has three
+    airports:") is still a claim."""
     text = claim.rstrip()
     if not text.endswith(":"):
         return False
-    cw = {stem(w) for w in words(text) if w not in STOPWORDS}
-    return len(cw) <= 2 or cw <= (_stems(prompt) | LEAD_WORDS)
+    if len(text.split()) <= 2:
+        return True
+    if _LEAD_NEG_RE.search(text) or _CHOICE_RE.search(prompt) or _POLAR_RE.search(prompt):
+        return False
+    return {stem(w) for w in words(text) if w not in STOPWORDS} <= (_stems(prompt) | LEAD_WORDS)
 
 
 @lru_cache(maxsize=64)

@@ -29,7 +29,7 @@ from ..text import (
     stem,
     words,
 )
-from .claims import SHORT_CLAIM_WORDS, SentenceVerdict, claim_words
+from .claims import _CHOICE_RE, _POLAR_RE, SHORT_CLAIM_WORDS, SentenceVerdict, claim_words
 from .evidence import _EvidenceSentence
 
 #: Every feature the scorer computes per claim; a parameters file uses any subset of them (so a
@@ -58,11 +58,6 @@ _CLAUSE_RE = re.compile(r"[,;:()—–!?]|(?<!\d)\.|\.(?!\d)|\s-\s|\b(?:but|whil
 # A prompt that offers alternatives ("Is the capital Lima or Quito?", "Which is older, A and B?")
 # or asks a yes/no question ("Is Paris the capital of Peru?"): its names are the answer's
 # candidates, not facts the user gave, so the answer must find them in the evidence.
-_CHOICE_RE = re.compile(r"\b(?:or|vs|versus|either|neither|nor|between|whether)\b|\b(?:which|who|whom|whose)\b.*\band\b"
-                        r"|\b[A-Da-d]\)\s*\S.*\b[A-Da-d]\)\s*\S", re.IGNORECASE | re.DOTALL)
-_POLAR_RE = re.compile(r"(?:^|[.!?:\n]\s*)(?:is|are|was|were|am|do|does|did|has|have|had|can|could|will|would|should|"
-                       r"shall|may|might|must|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|hasn't|haven't|"
-                       r"can't|won't)\b[^.!?]*\?", re.IGNORECASE)
 _SNAKE_RE = re.compile(r"(?<=[^\W_])_+(?=[^\W_])")
 _CAP_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]+")
 _PRONOUN_START_RE = re.compile(r"^\W*(?:he|she|it|they|its|his|her|their|this|these)\b", re.IGNORECASE)
@@ -223,9 +218,13 @@ def _negated(text: str, anchor: set[str]) -> bool:
 
 
 _TOKEN_RE = re.compile(r"[\w'’-]+")
+# Verbs that only link a negation to what it negates ("did not become a folk hero", "does not
+# seem necessary"): the word after them is the negation's head.
+_LIGHT_HEADS = frozenset({"become", "became", "becomes", "becoming", "remain", "remained", "remains", "seem",
+                          "seemed", "seems", "appear", "appeared", "appears", "get", "got", "gets"})
 
 
-def _negates(text: str, target: set[str], scope: int = 3, predicate: set[str] | None = None) -> bool:
+def _negates(text: str, target: set[str], scope: int = 3, head_only: bool = False) -> bool:
     """Whether a negation of ``text`` bears on ``target`` (lemma stems of a claim's content words):
     one of the next ``scope`` content words after it, in its clause, is in ``target``. "They are
     called house cats when kept as indoor pets, when there is no need to distinguish them" does
@@ -234,12 +233,14 @@ def _negates(text: str, target: set[str], scope: int = 3, predicate: set[str] | 
     the text is part of a name or title ("Not Ready for Prime Time Players", "Never Shout Never"),
     not a negation.
 
-    With ``predicate`` (the stems of the claim's words that are not names or numbers): the word
-    right after the negation must be in ``target``, or one of the next ``scope`` in ``predicate``.
-    A negated predicate that only mentions the claim's subject again is about something else:
-    "Python 3.0 was released in 2008 and is not backward compatible with Python 2." does not
-    negate "Python 3.0 was released in 2008." ("not" bears on "backward compatible"); "The capital
-    is not Paris" still negates "The capital is Paris"."""
+    ``head_only``: the negation's head must be the claim's, the first content word after it that
+    is not an "-ly" adverb or a linking verb ("not professional actors", "not originally built",
+    "did not become a folk hero"). A negated
+    predicate that only mentions the claim's words further on is about something else: "Python
+    3.0 was released in 2008 and is not backward compatible with Python 2." does not negate
+    "Python 3.0 was released in 2008."; "Tokyo ... was not chosen to host them again" does not
+    negate "Tokyo hosted the Summer Olympics in 1964."; "The capital is not Paris" still negates
+    "The capital is Paris"."""
     for clause in _CLAUSE_RE.split(text):
         toks = [m.group(0) for m in _TOKEN_RE.finditer(clause)]
         for i, t in enumerate(toks):
@@ -248,10 +249,11 @@ def _negates(text: str, target: set[str], scope: int = 3, predicate: set[str] | 
                 continue
             after = [w.casefold() for w in toks[i + 1:] if w.casefold() not in STOPWORDS
                      and not _is_flip_neg(w.casefold()) and w.casefold() not in _FLIP_EXTRA][:scope]
-            if predicate is None and any(stem(_lemma(w)) in target for w in after):
-                return True
-            if predicate is not None and after and (stem(_lemma(after[0])) in target
-                                                    or any(stem(_lemma(w)) in predicate for w in after)):
+            if head_only:
+                head = next((w for w in after if not w.endswith("ly") and _lemma(w) not in _LIGHT_HEADS), None)
+                if head is not None and stem(_lemma(head)) in target:
+                    return True
+            elif any(stem(_lemma(w)) in target for w in after):
                 return True
     return False
 
@@ -303,11 +305,10 @@ def _neg_flip(claim: str, own_keys: set[str], ev: Sequence[_EvidenceSentence], e
                 and own_keys <= ctx_terms[j]):
             neg_claim = _negated(claim, anchor)
             target = {stem(_lemma(w)) for w in ws if w not in STOPWORDS and not _is_flip_neg(w)}
-            pred = {stem(_lemma(w)) for w in ws if w not in STOPWORDS and not _is_flip_neg(w) and stem(w) in predicate}
             yes, no = (claim, ev[j].text) if neg_claim else (ev[j].text, claim)
-            # the negated side's negation must bear on the claim's predicate (or its very next word
-            # be the claim's); the other side must not negate the claim's words anywhere
-            if _negates(yes, target, predicate=pred) and not _negates(no, target):
+            # the negated side's negation must have the claim's word for its head; the other side
+            # must not negate the claim's words anywhere
+            if _negates(yes, target, head_only=True) and not _negates(no, target):
                 flipped = j
     return flipped
 

@@ -225,6 +225,15 @@ CHANGED = [  # (a, b): near or semantic duplicates by similarity, different task
     ("เมืองหลวงของประเทศไทยคืออะไร", "เมืองหลวงของประเทศลาวคืออะไร"),
     ("한국의 수도는 어디입니까?", "일본의 수도는 어디입니까?"),
     ("ما هي عاصمة مصر؟", "ما هي عاصمة الأردن؟"),
+    # another address: a URL, a domain, a page, an e-mail address (own variants of the real file's)
+    ("Download the text of the page at https://www.python.org/about and list its headings.",
+     "Download the text of the page at https://www.rust-lang.org/about and list its headings."),
+    ("Summarise the front page of nytimes.com for me in three bullet points.",
+     "Summarise the front page of nytimes.com/section/world for me in three bullet points."),
+    ("Fetch the content of the web page given below and summarise it: https://example.org/report",
+     "Fetch the content of the web page given below and summarise it."),
+    ("Write a polite reminder e-mail to anna.berg@example.com about the unpaid invoice.",
+     "Write a polite reminder e-mail to tom.wu@example.com about the unpaid invoice."),
 ]
 
 
@@ -247,6 +256,9 @@ SAME_VALUES = [  # pairs the guard lets through: no value replaced
     ("write a poem about cats", "write a short poem about cats"),
     ("中国的首都是哪里", "中国的首都是哪里呢"),
     ("What is 1.50 plus 2?", "What is 1.5 plus 2?"),
+    # one address written otherwise: scheme, "www.", a trailing slash or full stop
+    ("Get the content of https://www.example.com/", "get the content of http://example.com."),
+    ("Read e.g. the docs of i.e. this tool.", "Read e.g. the docs of this tool."),
 ]
 
 

@@ -13,7 +13,7 @@ from ..errors import InputError, check_param
 from .checks import _check_texts, _is_int, _is_unit_interval
 from .cluster import _star_clusters
 from .exact import ExactDuplicateFinder
-from .guard import _ValueGuard
+from .guard import _ValueGuard, answer_ids
 from .near import DEFAULT_NEAR_THRESHOLD, DEFAULT_NGRAM, NearDuplicateFinder
 from .preamble import PREAMBLE_MIN_ROWS, Preambles, split_preambles
 from .semantic import DEFAULT_SEMANTIC_THRESHOLD, RowVectors, SemanticDuplicateFinder
@@ -144,6 +144,7 @@ class Deduplicator:
         semantic_mask: Sequence[bool] | np.ndarray | None = None,
         context: Sequence[int] | np.ndarray | None = None,
         preambles: Preambles | None = None,
+        answers: Sequence[str | None] | None = None,
     ) -> DedupResult:
         """Cluster duplicate rows and choose one row to keep per cluster.
 
@@ -151,7 +152,10 @@ class Deduplicator:
         offered tools, :func:`~curator.dedup.context.context_keys`); rows with different keys
         are never duplicates of any kind. ``preambles``: :func:`split_preambles` of ``texts``
         if already found (the pipeline finds them first, to embed the bodies); by default
-        found here when the ``preambles`` option is on.
+        found here when the ``preambles`` option is on. ``answers`` (n,): the rows' responses
+        when ``texts`` are their prompts: near and semantic never merge two rows whose answers
+        are both short and differ (:func:`~curator.dedup.guard.answer_ids`; not with
+        ``allow_value_changes``).
         ``embeddings`` (n, dim), an array or a :class:`RowVectors`, feed the semantic stage:
         vectors of the texts it compares, ``preambles.bodies`` (each text after its shared
         preamble; the text itself when it has none);
@@ -247,7 +251,10 @@ class Deduplicator:
         # share their partition with another such row.
         distinct = np.flatnonzero((rep == np.arange(n)) & ~empty)
         active = distinct[np.bincount(part[distinct], minlength=n)[part[distinct]] > 1]
-        guard = None if self.allow_value_changes else _ValueGuard(bodies)
+        if answers is not None and len(answers) != n:
+            raise InputError(f"answers has {len(answers)} values for {n} texts.")
+        guard = None if self.allow_value_changes else _ValueGuard(
+            bodies, None if answers is None else answer_ids(answers))
         blocked: dict[str, int] = {}  # "pairs": would-be absorptions the value guard refused
 
         if self.near:

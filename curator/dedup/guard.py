@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..text import STOPWORDS
+from ..text import _CALL_OPEN_RE, STOPWORDS
 from .normalize import _normalize_codepoints
 from .numbers import (
     NUMBER_RE,
@@ -241,6 +241,25 @@ class _Side:
 
 # Days named relative to now: "What was the weather yesterday?" is not "... today?".
 _DAY_RE = re.compile(r"\b(?:yesterday|today|tonight|tomorrow)\b", re.IGNORECASE)
+# Addresses a task acts on: URLs (with a scheme or "www."), bare domains of common top-level
+# domains, e-mail addresses. Compared without scheme, "www." and trailing punctuation.
+_ADDRESS_RE = re.compile(
+    r"(?:https?://|www\.)[^\s'\"<>()\[\]{}`]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|org|net|gov|edu|io|co|uk|de|fr|ai|dev|info)\b(?:/[^\s'\"<>()]*)?",
+    re.IGNORECASE)
+
+
+def _addresses(text: str) -> tuple[str, ...]:
+    """The URLs, domains and e-mail addresses of a text, normalised, sorted (a multiset)."""
+    if "." not in text:
+        return ()
+    out = []
+    for m in _ADDRESS_RE.findall(text):
+        a = re.sub(r"^(?:https?://)?(?:www\.)?", "", m.casefold()).rstrip("/.,;:!?'\"")
+        out.append(a)
+    return tuple(sorted(out))
+
+
 # Negations, whose presence or absence flips what a row asks: counted per text by the guard.
 _NEGATION_RE = re.compile(
     r"\b(?:not|no|never|none|nobody|nothing|neither|nor|cannot|without)\b|\w(?:n't|n’t)\b", re.IGNORECASE)
@@ -251,11 +270,12 @@ class _RowFacts:
     digits wherever they stand and number words), the layout and marks of its code, and the
     question it ends in."""
 
-    __slots__ = ("code", "days", "negations", "numbers", "question")
+    __slots__ = ("addresses", "code", "days", "negations", "numbers", "question")
 
     def __init__(self, text: str) -> None:
         self.negations = len(_NEGATION_RE.findall(text))
         self.days = tuple(sorted(d.casefold() for d in _DAY_RE.findall(text)))
+        self.addresses = _addresses(text)
         self.numbers = number_multiset(text)
         code = code_signature(text)
         marks = expression_marks(text)
@@ -275,11 +295,14 @@ class _RowFacts:
           If the cone cost $5, ..."; "... x^3 + 2x" / "... x^3 + 3x^2 - 2x"; "the 2021 Academy
           Award" / "the most recent Academy Award"): numbers are a task's parameters;
         * another day ("yesterday" / "today" / "tomorrow" / "tonight", added or replaced);
+        * another address: a URL, domain or e-mail address replaced, added or removed ("Fetch
+          the content of https://www.bbc.com" / "... of https://www.website.com", "... of
+          nytimes.com" / "... of nytimes.com/frontpage"): the thing the task acts on;
         * two problems (numbers, then a final question) that ask another question ("How many
           students are there altogether?" / "How many blind students are there?")."""
         if self.negations != other.negations or self.code != other.code:
             return True
-        if self.numbers != other.numbers or self.days != other.days:
+        if self.numbers != other.numbers or self.days != other.days or self.addresses != other.addresses:
             return True
         return (self.question is not None and other.question is not None
                 and self.question != other.question)
@@ -299,8 +322,10 @@ class _ValueGuard:
     holds a value the other lacks. Values only added or removed, words moved, and edits of
     ordinary words pass, which keeps lightly edited copies mergeable."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
+    def __init__(self, texts: Sequence[str], answers: np.ndarray | None = None) -> None:
         self.texts = texts
+        # per row: the id of its short answer (:func:`answer_ids`), -1 for none
+        self.answers = np.full(len(texts), -1, dtype=np.int64) if answers is None else answers
         # recently used rows (pairs come sorted by their first row): bounded, so memory stays
         # flat however many rows take part in pairs
         self._sides: dict[int, _Side] = {}
@@ -351,6 +376,8 @@ class _ValueGuard:
         ta, tb = self.texts[a], self.texts[b]
         if ta == tb:
             return PASS
+        if self.answers[a] >= 0 and self.answers[b] >= 0 and self.answers[a] != self.answers[b]:
+            return BLOCK
         if self._row(a).blocks(self._row(b)):
             return BLOCK
         # fast path: values can only change among the words one text has and the other lacks
@@ -407,7 +434,8 @@ class _ValueGuard:
     def verdicts(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Per pair (i[k], j[k]): PASS (1), BLOCK (0) or ASK (-1): only the word alignment
         (:meth:`_aligned_blocked`) can tell. Exactly the cheap decisions of :meth:`blocked`,
-        in its order: identical texts pass; different negation counts block; each side
+        in its order: identical texts pass; two different short answers block; different
+        negation counts block; each side
         having a number the other lacks blocks; pairs whose differing words hold no value of
         a kind on both sides pass."""
         i = np.asarray(i, dtype=np.int64).reshape(-1)
@@ -427,16 +455,46 @@ class _ValueGuard:
             a, b = local[i[s:s + _GUARD_CHUNK]], local[j[s:s + _GUARD_CHUNK]]
             ver = np.full(len(a), ASK, dtype=np.int8)
             ver[sig.text_id[a] == sig.text_id[b]] = PASS
+            ans_a, ans_b = self.answers[rows[a]], self.answers[rows[b]]
+            ver[(ver == ASK) & (ans_a >= 0) & (ans_b >= 0) & (ans_a != ans_b)] = BLOCK
             ver[(ver == ASK) & ((sig.negations[a] != sig.negations[b])
                                 | (sig.code[a] != sig.code[b])
                                 | (sig.numbers[a] != sig.numbers[b])
-                                | (sig.days[a] != sig.days[b]))] = BLOCK
+                                | (sig.days[a] != sig.days[b])
+                                | (sig.addresses[a] != sig.addresses[b]))] = BLOCK
             qa, qb = sig.question[a], sig.question[b]
             ver[(ver == ASK) & (qa >= 0) & (qb >= 0) & (qa != qb)] = BLOCK
             open_ = np.flatnonzero(ver == ASK)
             ver[open_[~sig.values.replaced(a[open_], b[open_]).any(axis=1)]] = PASS
             out[s:s + len(a)] = ver
         return out
+
+
+#: A response of at most this many words is a short answer (:func:`answer_ids`).
+SHORT_ANSWER_WORDS = 3
+
+
+def answer_ids(answers: Sequence[str | None]) -> np.ndarray:
+    """Per row, an id of its answer when that is a bare value (at most :data:`SHORT_ANSWER_WORDS`
+    whitespace words and no tool call; compared case-folded, spaces collapsed, end punctuation
+    dropped), else -1.
+    Near and semantic never merge two rows whose short answers differ: "Calculate the sum of
+    the numbers 1 to 10." -> "55" and "Calculate the sum of the squares of the numbers from 1
+    to 10" -> "385", or "... files in the current directory." -> "ls" and "... in the home
+    directory." -> "ls ~", are other tasks in nearly the same words: a bare value is what the task
+    asks for. A longer answer says nothing here: two writers answer one task in other words ("The
+    current working directory is shell('pwd')." / "The present working directory is
+    shell('pwd')."), and so do tool calls ("wikipedia('History of the Eiffel Tower')" /
+    "wikipedia('Eiffel Tower history')"). On the real file, comparing tool calls kept 956 rows
+    apart, most of them true paraphrases; answers of up to 8 words, 87, half of them paraphrases
+    (benchmarks/RESULTS.md "Dedup quality")."""
+    ids = np.full(len(answers), -1, dtype=np.int64)
+    seen: dict[str, int] = {}
+    for k, text in enumerate(answers):
+        ws = (text or "").split()
+        if ws and len(ws) <= SHORT_ANSWER_WORDS and not _CALL_OPEN_RE.search(text or ""):
+            ids[k] = seen.setdefault(" ".join(ws).casefold().strip(" .!?;:,"), len(seen))
+    return ids
 
 
 # a whitespace token with a character other than a-z (str.split and \s agree on whitespace), or
@@ -539,4 +597,7 @@ class _RowSignatures:
         day_ids: dict[tuple[str, ...], int] = {}
         self.days = np.fromiter((day_ids.setdefault(f.days, len(day_ids)) for f in facts),
                                 dtype=np.int64, count=len(texts))
+        address_ids: dict[tuple[str, ...], int] = {}
+        self.addresses = np.fromiter((address_ids.setdefault(f.addresses, len(address_ids)) for f in facts),
+                                     dtype=np.int64, count=len(texts))
         self.values = _SetColumn(values, kinds)

@@ -171,8 +171,11 @@ class DedupStep(Step):
                 ctx.note_progress(len(started) - 1, n_stages, "stages", now=f"the {name} stage")
                 log.info("dedup: %s stage over %d rows", name, len(texts))
 
+            # two prompts in nearly the same words with other short answers are other tasks
+            answers = _field_texts(sub, "response") if self.on in ("instruction", "first_request") else None
             res = Deduplicator(**kwargs).run(texts, embeddings=emb, scores=scores, progress=on_stage,
-                                             semantic_mask=readable, context=context, preambles=preambles)
+                                             semantic_mask=readable, context=context, preambles=preambles,
+                                             answers=answers)
             bar.update(1)
         row_ids = sub[R.ROW_ID].to_numpy()
         cluster = [int(row_ids[c]) for c in res.cluster_id]

@@ -150,7 +150,7 @@ class Embedder:
         with ``precision="bf16"`` (kept as a backend name for the commands that used it).
         ``"openvino"``: the same model run by OpenVINO on the CPU at ``precision``
         (:mod:`curator.embed_ov`; fused kernels: 1.23x torch's texts/s at bf16 on a real run's
-        texts, vectors within ~1e-3 of torch's at bf16; ``pip install 'curator[openvino]'``).
+        texts, vectors within ~2e-3 of torch's at bf16; ``pip install 'curator[openvino]'``).
     precision : ``"auto"`` (default): ``"bf16"`` where the device computes bfloat16 natively (a
         CPU with AVX-512-bf16 or AMX, a CUDA GPU of compute capability >= 8.0; :func:`native_bf16`),
         else ``"fp32"``. ``"bf16"``: the torch model's matrix products under bfloat16 autocast

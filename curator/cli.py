@@ -212,7 +212,7 @@ def _write_single(ctx: click.Context, result: Any, out: str, dropped: str | None
     from .output import write_rows
 
     frames = [(Path(out), result.table if all_rows else result.kept)]
-    if not all_rows and result.dropped.height:
+    if not all_rows:  # written when empty too: a file left by an earlier run would read as this one's
         frames.append((dropped_path(out, dropped), result.dropped))
     for path, frame in frames:
         write_rows(path, frame, result.table, source)

@@ -344,7 +344,8 @@ def _write_csv(path: str | Path, frame: Any, everything: Any) -> None:
 
     user_cols: dict[str, None] = {}
     our_cols: dict[str, None] = {}
-    for rec in iter_output_records(frame, everything):
+    # no rows (a run that dropped nothing): the header of all the rows, so the file reads back
+    for rec in iter_output_records(frame if frame.height else everything, everything):
         for k in rec:
             if k != CURATOR_KEY:
                 user_cols.setdefault(k, None)

@@ -88,3 +88,61 @@ def test_cli_dedup_keeps_both_rows_of_other_tasks(tmp_path):
     dropped = [json.loads(x) for x in (tmp_path / "out.dropped.jsonl").read_text().splitlines()]
     assert [d["instruction"] for d in dropped] == ["what's the capital of france"]
     assert len(out.read_text().splitlines()) == len(rows) - 1
+
+
+def test_a_short_answer_against_a_longer_one_that_does_not_hold_it():
+    """A new-user trial's case: the long-answer row must not absorb the other task's short answer."""
+    texts = ["Calculate the sum of the numbers from 1 to 10.", "Calculate the sum of the numbers from 1 to 10",
+             "Calculate the sum of the squares of the numbers from 1 to 10."]
+    answers = ["The sum of the numbers from 1 to 10 is 55, by Gauss's formula n(n+1)/2.", "55", "385"]
+    res = Deduplicator(semantic=False).run(texts, answers=answers, scores=[3, 2, 1])
+    assert res.keep.tolist() == [True, False, True]  # "55" is held by the long answer; "385" is not
+    assert res.duplicate_of[1] == 0
+    # an empty answer says nothing either way
+    assert answer_ids(["", None, "   "]).tolist() == [-1, -1, -1]
+
+
+@pytest.mark.parametrize("a, b", [("**Paris**", "Paris."), ("¡Gracias!", "Gracias"), ('"Merci"', "Merci.")])
+def test_a_short_answer_is_compared_without_its_punctuation_and_emphasis(a, b):
+    assert answer_ids([a, b]).tolist() == [0, 0]
+
+
+ADDRESSES_APART = [  # a new-user trial's cases
+    ("Get the prices from amazon.in for the new phone.", "Get the prices from amazon.ca for the new phone."),
+    ("Get the text of https://en.wikipedia.org/wiki/Mercury_(element) for me.",
+     "Get the text of https://en.wikipedia.org/wiki/Mercury_(planet) for me."),
+    ("Summarise the landing page of example.xyz in one line.", "Summarise the landing page of example.app in one line."),
+]
+ADDRESSES_SAME = [
+    ("Open https://www.wikipedia.org/ and https://www.wikipedia.org/ to read it.", "Open https://www.wikipedia.org/ to read it."),
+    ("Read https://example.com，then summarise it.", "Read https://example.com, then summarise it."),
+    ("Build a web API with ASP.NET Core and explain it.", "Build a web API with ASP .NET Core and explain it."),
+    ("Write it to report.pdf and main.py, e.g. with Python 3.11.", "Write it to report.pdf and main.py, e.g. using Python 3.11."),
+]
+
+
+@pytest.mark.parametrize("a, b", ADDRESSES_APART)
+def test_other_addresses_are_other_tasks(a, b):
+    assert not Deduplicator(semantic=False, allow_value_changes=True).run([a, b]).keep.all()
+    assert Deduplicator(semantic=False).run([a, b]).keep.all()
+
+
+@pytest.mark.parametrize("a, b", ADDRESSES_SAME)
+def test_one_address_written_otherwise_or_no_address_still_merges(a, b):
+    assert not Deduplicator(semantic=False).run([a, b]).keep.all()
+
+
+def test_a_run_that_drops_nothing_leaves_no_stale_dropped_file(tmp_path):
+    """The dropped file is written when empty too: an earlier run's drops never read as this one's."""
+    from click.testing import CliRunner
+
+    from curator.cli import cli
+
+    src, out = tmp_path / "rows.jsonl", tmp_path / "out.jsonl"
+    src.write_text(json.dumps({"instruction": "What is 2+2?", "output": "4"}) + "\n"
+                   + json.dumps({"instruction": "What is 2+2?", "output": "4"}) + "\n")
+    assert CliRunner().invoke(cli, ["--quiet", "dedup", str(src), "-o", str(out)]).exit_code == 0
+    assert len((tmp_path / "out.dropped.jsonl").read_text().splitlines()) == 1
+    src.write_text(json.dumps({"instruction": "What is 2+2?", "output": "4"}) + "\n")
+    assert CliRunner().invoke(cli, ["--quiet", "dedup", str(src), "-o", str(out)]).exit_code == 0
+    assert (tmp_path / "out.dropped.jsonl").read_text() == ""

@@ -13,7 +13,7 @@ from ..errors import InputError, check_param
 from .checks import _check_texts, _is_int, _is_unit_interval
 from .cluster import _star_clusters
 from .exact import ExactDuplicateFinder
-from .guard import _ValueGuard, answer_ids
+from .guard import _ValueGuard
 from .near import DEFAULT_NEAR_THRESHOLD, DEFAULT_NGRAM, NearDuplicateFinder
 from .preamble import PREAMBLE_MIN_ROWS, Preambles, split_preambles
 from .semantic import DEFAULT_SEMANTIC_THRESHOLD, RowVectors, SemanticDuplicateFinder
@@ -153,9 +153,9 @@ class Deduplicator:
         are never duplicates of any kind. ``preambles``: :func:`split_preambles` of ``texts``
         if already found (the pipeline finds them first, to embed the bodies); by default
         found here when the ``preambles`` option is on. ``answers`` (n,): the rows' responses
-        when ``texts`` are their prompts: near and semantic never merge two rows whose answers
-        are both short and differ (:func:`~curator.dedup.guard.answer_ids`; not with
-        ``allow_value_changes``).
+        when ``texts`` are their prompts: near and semantic never merge two rows whose short
+        answers differ, nor a short answer with a longer one that does not hold it
+        (:func:`~curator.dedup.guard.answer_ids`; not with ``allow_value_changes``).
         ``embeddings`` (n, dim), an array or a :class:`RowVectors`, feed the semantic stage:
         vectors of the texts it compares, ``preambles.bodies`` (each text after its shared
         preamble; the text itself when it has none);
@@ -253,8 +253,7 @@ class Deduplicator:
         active = distinct[np.bincount(part[distinct], minlength=n)[part[distinct]] > 1]
         if answers is not None and len(answers) != n:
             raise InputError(f"answers has {len(answers)} values for {n} texts.")
-        guard = None if self.allow_value_changes else _ValueGuard(
-            bodies, None if answers is None else answer_ids(answers))
+        guard = None if self.allow_value_changes else _ValueGuard(bodies, answers)
         blocked: dict[str, int] = {}  # "pairs": would-be absorptions the value guard refused
 
         if self.near:

@@ -241,22 +241,36 @@ class _Side:
 
 # Days named relative to now: "What was the weather yesterday?" is not "... today?".
 _DAY_RE = re.compile(r"\b(?:yesterday|today|tonight|tomorrow)\b", re.IGNORECASE)
-# Addresses a task acts on: URLs (with a scheme or "www."), bare domains of common top-level
-# domains, e-mail addresses. Compared without scheme, "www." and trailing punctuation.
+# Addresses a task acts on: URLs (with a scheme or "www."; ASCII URL characters, parentheses
+# too: ".../wiki/Mercury_(element)"), e-mail addresses, and bare domains written in lower case
+# (a two-letter or a common generic top-level domain: "amazon.in", "draw.io", "example.xyz";
+# not "ASP.NET", "Socket.IO", "end.then").
+# Compared as a set, without scheme, "www." and trailing punctuation.
 _ADDRESS_RE = re.compile(
-    r"(?:https?://|www\.)[^\s'\"<>()\[\]{}`]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-    r"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|org|net|gov|edu|io|co|uk|de|fr|ai|dev|info)\b(?:/[^\s'\"<>()]*)?",
-    re.IGNORECASE)
+    r"(?i:https?://|www\.)[A-Za-z0-9\-._~:/?#@!$&*+,;=%()]+"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b"
+    r"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:[a-z]{2}|com|org|net|gov|edu|mil|int|info|biz|app|dev|xyz"
+    r"|online|site|tech|shop|store|blog|news|cloud|page|io|ai)\b(?![.\w])(?:/[A-Za-z0-9\-._~:/?#@!$&*+,;=%()]*)?")
+# a word that ends like a domain but is a file or a name: "report.pdf", "main.py", "e.g"
+_NOT_TLD = frozenset("pdf py js ts md txt csv json html htm css png jpg jpeg gif svg exe zip gz tar doc docx xls "
+                     "xlsx ppt pptx mp3 mp4 wav yaml yml toml ini cfg log sh bat java cpp hpp rs go rb php pl "
+                     "swift kt sql xml ipynb h c g e i".split())
 
 
 def _addresses(text: str) -> tuple[str, ...]:
-    """The URLs, domains and e-mail addresses of a text, normalised, sorted (a multiset)."""
+    """The URLs, domains and e-mail addresses of a text, normalised, as a sorted set."""
     if "." not in text:
         return ()
-    out = []
+    out = set()
     for m in _ADDRESS_RE.findall(text):
-        a = re.sub(r"^(?:https?://)?(?:www\.)?", "", m.casefold()).rstrip("/.,;:!?'\"")
-        out.append(a)
+        a = re.sub(r"^(?:https?://)?(?:www\.)?", "", m.casefold())
+        a = a.rstrip("/.,;:!?'\"")
+        while a.endswith(")") and a.count(")") > a.count("("):
+            a = a[:-1].rstrip("/.,;:!?'\"")
+        if "@" not in a and "/" not in a and a.rsplit(".", 1)[-1] in _NOT_TLD:
+            continue
+        if a:
+            out.add(a)
     return tuple(sorted(out))
 
 
@@ -322,16 +336,36 @@ class _ValueGuard:
     holds a value the other lacks. Values only added or removed, words moved, and edits of
     ordinary words pass, which keeps lightly edited copies mergeable."""
 
-    def __init__(self, texts: Sequence[str], answers: np.ndarray | None = None) -> None:
+    def __init__(self, texts: Sequence[str], answers: Sequence[str | None] | None = None) -> None:
         self.texts = texts
-        # per row: the id of its short answer (:func:`answer_ids`), -1 for none
-        self.answers = np.full(len(texts), -1, dtype=np.int64) if answers is None else answers
+        # per row: its response (when dedup compares prompts) and the id of its short answer
+        # (:func:`answer_ids`), -1 for none
+        self.answer_texts = answers
+        self.answers = np.full(len(texts), -1, dtype=np.int64) if answers is None else answer_ids(answers)
+        self._short: dict[int, str] = ({} if answers is None else
+                                       {int(self.answers[k]): _answer_key(answers[k]) or ""
+                                        for k in np.flatnonzero(self.answers >= 0).tolist()})
         # recently used rows (pairs come sorted by their first row): bounded, so memory stays
         # flat however many rows take part in pairs
         self._sides: dict[int, _Side] = {}
         self._words: dict[int, frozenset[str]] = {}
         # what decides most template pairs, per row: a larger cache
         self._facts: dict[int, _RowFacts] = {}
+
+    def _answers_block(self, a: int, b: int) -> bool:
+        """Whether the rows' answers make them other tasks: two short answers that differ, or a
+        short answer that a longer answer does not hold ("385" / "The sum is 55."). An empty
+        answer, or two long ones, say nothing."""
+        ia, ib = int(self.answers[a]), int(self.answers[b])
+        if ia >= 0 and ib >= 0:
+            return ia != ib
+        if (ia < 0 and ib < 0) or self.answer_texts is None:
+            return False
+        short, other = (ia, b) if ia >= 0 else (ib, a)
+        long_text = " ".join((self.answer_texts[other] or "").split()).casefold()
+        if not long_text:
+            return False
+        return re.search(rf"(?<!\w){re.escape(self._short[short])}(?!\w)", long_text) is None
 
     def _side(self, r: int) -> _Side:
         side = self._sides.get(r)
@@ -376,7 +410,7 @@ class _ValueGuard:
         ta, tb = self.texts[a], self.texts[b]
         if ta == tb:
             return PASS
-        if self.answers[a] >= 0 and self.answers[b] >= 0 and self.answers[a] != self.answers[b]:
+        if (self.answers[a] >= 0 or self.answers[b] >= 0) and self._answers_block(a, b):
             return BLOCK
         if self._row(a).blocks(self._row(b)):
             return BLOCK
@@ -457,6 +491,10 @@ class _ValueGuard:
             ver[sig.text_id[a] == sig.text_id[b]] = PASS
             ans_a, ans_b = self.answers[rows[a]], self.answers[rows[b]]
             ver[(ver == ASK) & (ans_a >= 0) & (ans_b >= 0) & (ans_a != ans_b)] = BLOCK
+            # a short answer against a longer one: few pairs (short answers are rare), one by one
+            for k in np.flatnonzero((ver == ASK) & ((ans_a >= 0) != (ans_b >= 0))).tolist():
+                if self._answers_block(int(rows[a[k]]), int(rows[b[k]])):
+                    ver[k] = BLOCK
             ver[(ver == ASK) & ((sig.negations[a] != sig.negations[b])
                                 | (sig.code[a] != sig.code[b])
                                 | (sig.numbers[a] != sig.numbers[b])
@@ -474,26 +512,34 @@ class _ValueGuard:
 SHORT_ANSWER_WORDS = 3
 
 
+def _answer_key(text: str | None) -> str | None:
+    """A response as a bare value (:func:`answer_ids`), normalised; None when it is not one."""
+    ws = (text or "").split()
+    if not ws or len(ws) > SHORT_ANSWER_WORDS or _CALL_OPEN_RE.search(text or ""):
+        return None
+    return " ".join(ws).casefold().strip(" .!?;:,'\"*_`¡¿()[]“”‘’") or None
+
+
 def answer_ids(answers: Sequence[str | None]) -> np.ndarray:
     """Per row, an id of its answer when that is a bare value (at most :data:`SHORT_ANSWER_WORDS`
-    whitespace words and no tool call; compared case-folded, spaces collapsed, end punctuation
-    dropped), else -1.
-    Near and semantic never merge two rows whose short answers differ: "Calculate the sum of
-    the numbers 1 to 10." -> "55" and "Calculate the sum of the squares of the numbers from 1
-    to 10" -> "385", or "... files in the current directory." -> "ls" and "... in the home
-    directory." -> "ls ~", are other tasks in nearly the same words: a bare value is what the task
-    asks for. A longer answer says nothing here: two writers answer one task in other words ("The
-    current working directory is shell('pwd')." / "The present working directory is
-    shell('pwd')."), and so do tool calls ("wikipedia('History of the Eiffel Tower')" /
+    whitespace words and no tool call; compared case-folded, spaces collapsed, surrounding
+    punctuation and emphasis dropped: "**Paris**" = "paris."), else -1. Near and semantic never
+    merge two rows whose short answers differ, nor a short answer with a longer one that does not
+    hold it: "Calculate the sum of the numbers 1 to 10." -> "55" (or "The sum is 55.") and
+    "Calculate the sum of the squares of the numbers from 1 to 10" -> "385", or "... files in the
+    current directory." -> "ls" and "... in the home directory." -> "ls ~", are other tasks in
+    nearly the same words: a bare value is what the task asks for. Two longer answers say nothing
+    here: two writers answer one task in other words ("The current / present working directory
+    is shell('pwd')."), and so do tool calls ("wikipedia('History of the Eiffel Tower')" /
     "wikipedia('Eiffel Tower history')"). On the real file, comparing tool calls kept 956 rows
     apart, most of them true paraphrases; answers of up to 8 words, 87, half of them paraphrases
     (benchmarks/RESULTS.md "Dedup quality")."""
     ids = np.full(len(answers), -1, dtype=np.int64)
     seen: dict[str, int] = {}
     for k, text in enumerate(answers):
-        ws = (text or "").split()
-        if ws and len(ws) <= SHORT_ANSWER_WORDS and not _CALL_OPEN_RE.search(text or ""):
-            ids[k] = seen.setdefault(" ".join(ws).casefold().strip(" .!?;:,"), len(seen))
+        key = _answer_key(text)
+        if key is not None:
+            ids[k] = seen.setdefault(key, len(seen))
     return ids
 
 

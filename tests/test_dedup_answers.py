@@ -146,3 +146,18 @@ def test_a_run_that_drops_nothing_leaves_no_stale_dropped_file(tmp_path):
     src.write_text(json.dumps({"instruction": "What is 2+2?", "output": "4"}) + "\n")
     assert CliRunner().invoke(cli, ["--quiet", "dedup", str(src), "-o", str(out)]).exit_code == 0
     assert (tmp_path / "out.dropped.jsonl").read_text() == ""
+
+
+def test_of_copies_the_row_that_answers_is_kept(tmp_path):
+    """A new-user trial's case: the exact stage kept the copy whose response is null."""
+    from click.testing import CliRunner
+
+    from curator.cli import cli
+
+    src, out = tmp_path / "rows.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"id": "b3", "instruction": "What is the boiling point of water in Celsius?", "output": None},
+        {"id": "b4", "instruction": "What is the boiling point of water in Celsius?", "output": "100"},
+        {"id": "b5", "instruction": "What is the boiling point of water in Celsius?", "output": "  "}]))
+    assert CliRunner().invoke(cli, ["--quiet", "dedup", str(src), "-o", str(out)]).exit_code == 0
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["b4"]

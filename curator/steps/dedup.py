@@ -128,6 +128,10 @@ class DedupStep(Step):
             scores = np.nan_to_num(table[self.score_column].cast(pl.Float64).to_numpy()[rows], nan=-np.inf)
         else:
             scores = _utility(table, rows)
+            if R.RESPONSE in sub.columns:
+                # of copies, one that answers is kept over one whose response is empty or null
+                blank = np.array([not (r or "").strip() for r in sub[R.RESPONSE].to_list()], dtype=bool)
+                scores = np.where(blank, -np.inf, scores)
         kwargs: dict[str, Any] = {"exact": self.exact, "near": self.near, "semantic": self.semantic,
                                   "allow_value_changes": self.allow_value_changes}
         if self.near_threshold is not None:

@@ -234,6 +234,12 @@ CHANGED = [  # (a, b): near or semantic duplicates by similarity, different task
      "Fetch the content of the web page given below and summarise it."),
     ("Write a polite reminder e-mail to anna.berg@example.com about the unpaid invoice.",
      "Write a polite reminder e-mail to tom.wu@example.com about the unpaid invoice."),
+    # another unit (the real file's "... in kilometers" / "... in miles")
+    ("Calculate the distance between Paris and Berlin in kilometers.",
+     "Calculate the distance between Paris and Berlin in miles."),
+    ("How many minutes are there in one hour? Show the calculation.",
+     "How many seconds are there in one hour? Show the calculation."),
+    ("Give the price of the ticket in dollars and explain the fee.", "Give the price of the ticket in euros and explain the fee."),
 ]
 
 
@@ -259,6 +265,12 @@ SAME_VALUES = [  # pairs the guard lets through: no value replaced
     # one address written otherwise: scheme, "www.", a trailing slash or full stop
     ("Get the content of https://www.example.com/", "get the content of http://example.com."),
     ("Read e.g. the docs of i.e. this tool.", "Read e.g. the docs of this tool."),
+    # one unit, singular or plural
+    ("Convert the distance to kilometers please", "Convert the distance to kilometer please"),
+    ("Tell me about the Mi band and its features.", "Tell me about the Mi band and all its features."),
+    # a unit only added, or a calendar word: not another quantity
+    ("Calculate the area of a circle with a radius of 7.", "Calculate the area of a circle with a radius of 7 cm."),
+    ("Describe the daily life of a knight during that era.", "Describe the day-to-day life of a knight during that era."),
 ]
 
 

@@ -274,6 +274,28 @@ def _addresses(text: str) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+# Units of measure and currency words, to one canonical name each: "in kilometers" / "in miles",
+# "How many minutes ..." / "How many hours ..." ask for other quantities. Not the calendar's
+# words ("day", "week", "year": "daily life" / "day-to-day life", "this week"), which name a
+# time more often than a unit.
+_UNITS = {alias: unit for unit, aliases in {
+    "km": "km kms kilometer kilometers kilometre kilometres", "m": "meter meters metre metres",
+    "cm": "cm centimeter centimeters centimetre centimetres", "mm": "mm millimeter millimeters millimetre millimetres",
+    "mile": "mile miles", "ft": "ft foot feet", "inch": "inch inches", "yard": "yard yards yd yds",
+    "kg": "kg kgs kilogram kilograms kilogramme kilogrammes", "g": "gram grams gramme grammes",
+    "lb": "lb lbs pound pounds", "oz": "oz ounce ounces", "ton": "ton tons tonne tonnes",
+    "celsius": "celsius centigrade", "fahrenheit": "fahrenheit", "kelvin": "kelvin kelvins",
+    "l": "liter liters litre litres", "ml": "ml milliliter milliliters millilitre millilitres",
+    "gallon": "gallon gallons", "cup": "cup cups", "mph": "mph", "kph": "kph kmh",
+    "second": "second seconds", "minute": "minute minutes", "hour": "hour hours hr hrs",
+    "dollar": "dollar dollars usd", "euro": "euro euros eur", "yen": "yen", "rupee": "rupee rupees",
+    "byte": "byte bytes", "kb": "kb kilobyte kilobytes", "mb": "mb megabyte megabytes",
+    "gb": "gb gigabyte gigabytes", "tb": "tb terabyte terabytes",
+}.items() for alias in aliases.split()}
+_UNIT_RE = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True)) + r")\b",
+                      re.IGNORECASE)
+
+
 # Negations, whose presence or absence flips what a row asks: counted per text by the guard.
 _NEGATION_RE = re.compile(
     r"\b(?:not|no|never|none|nobody|nothing|neither|nor|cannot|without)\b|\w(?:n't|n’t)\b", re.IGNORECASE)
@@ -284,12 +306,13 @@ class _RowFacts:
     digits wherever they stand and number words), the layout and marks of its code, and the
     question it ends in."""
 
-    __slots__ = ("addresses", "code", "days", "negations", "numbers", "question")
+    __slots__ = ("addresses", "code", "days", "negations", "numbers", "question", "units")
 
     def __init__(self, text: str) -> None:
         self.negations = len(_NEGATION_RE.findall(text))
         self.days = tuple(sorted(d.casefold() for d in _DAY_RE.findall(text)))
         self.addresses = _addresses(text)
+        self.units = tuple(sorted({_UNITS[u.casefold()] for u in _UNIT_RE.findall(text)}))
         self.numbers = number_multiset(text)
         code = code_signature(text)
         marks = expression_marks(text)
@@ -309,6 +332,9 @@ class _RowFacts:
           If the cone cost $5, ..."; "... x^3 + 2x" / "... x^3 + 3x^2 - 2x"; "the 2021 Academy
           Award" / "the most recent Academy Award"): numbers are a task's parameters;
         * another day ("yesterday" / "today" / "tomorrow" / "tonight", added or replaced);
+        * another unit of measure or currency word, where both texts name units (a set, plural
+          = singular: "... in kilometers" / "... in miles", "How many seconds are in one hour?" /
+          "... in one minute?"; a unit only added, "a radius of 7" / "a radius of 7 cm", passes);
         * another address: a URL, domain or e-mail address replaced, added or removed ("Fetch
           the content of https://www.bbc.com" / "... of https://www.website.com", "... of
           nytimes.com" / "... of nytimes.com/frontpage"): the thing the task acts on;
@@ -317,6 +343,8 @@ class _RowFacts:
         if self.negations != other.negations or self.code != other.code:
             return True
         if self.numbers != other.numbers or self.days != other.days or self.addresses != other.addresses:
+            return True
+        if self.units and other.units and self.units != other.units:
             return True
         return (self.question is not None and other.question is not None
                 and self.question != other.question)
@@ -499,7 +527,8 @@ class _ValueGuard:
                                 | (sig.code[a] != sig.code[b])
                                 | (sig.numbers[a] != sig.numbers[b])
                                 | (sig.days[a] != sig.days[b])
-                                | (sig.addresses[a] != sig.addresses[b]))] = BLOCK
+                                | (sig.addresses[a] != sig.addresses[b])
+                                | ((sig.units[a] >= 0) & (sig.units[b] >= 0) & (sig.units[a] != sig.units[b])))] = BLOCK
             qa, qb = sig.question[a], sig.question[b]
             ver[(ver == ASK) & (qa >= 0) & (qb >= 0) & (qa != qb)] = BLOCK
             open_ = np.flatnonzero(ver == ASK)
@@ -643,6 +672,9 @@ class _RowSignatures:
         day_ids: dict[tuple[str, ...], int] = {}
         self.days = np.fromiter((day_ids.setdefault(f.days, len(day_ids)) for f in facts),
                                 dtype=np.int64, count=len(texts))
+        unit_ids: dict[tuple[str, ...], int] = {(): -1}  # no unit: -1
+        self.units = np.fromiter((unit_ids.setdefault(f.units, len(unit_ids)) for f in facts),
+                                 dtype=np.int64, count=len(texts))
         address_ids: dict[tuple[str, ...], int] = {}
         self.addresses = np.fromiter((address_ids.setdefault(f.addresses, len(address_ids)) for f in facts),
                                      dtype=np.int64, count=len(texts))

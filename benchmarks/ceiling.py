@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import flops_per_token, real_slice, uptime  # noqa: E402
+from scale import flops_per_token, real_slice, run_spied, uptime  # noqa: E402
 
 SHAPES = {"ffn_512tok": (512, 384, 1536), "qkv_512tok": (512, 384, 384), "ffn_2048tok": (2048, 384, 1536),
           "square_1024": (1024, 1024, 1024)}
@@ -41,7 +41,6 @@ SHAPES = {"ffn_512tok": (512, 384, 1536), "qkv_512tok": (512, 384, 384), "ffn_20
 def record_texts(real: Path, rows: int, index: str, work: Path) -> list[tuple[str, str]]:
     """(caller, text) for every text one `curator run` of the slice embeds."""
     import curator.embed as E
-    from curator.cli import main as cli_main
 
     path = real_slice(real, rows, work / "slice.jsonl")
     seen: list[tuple[str, str]] = []
@@ -58,16 +57,7 @@ def record_texts(real: Path, rows: int, index: str, work: Path) -> list[tuple[st
             seen.extend((name, t) for t in texts)
         return orig(self, texts, fp32)
 
-    os.environ["CURATOR_CACHE_DIR"] = "off"
-    E.Embedder._embed = spy  # type: ignore[method-assign]
-    try:
-        sys.argv = ["curator", "-q", "run", str(path), "--index", index, "-o", str(work / "out"), "--no-report"]
-        try:
-            cli_main()
-        except SystemExit:
-            pass
-    finally:
-        E.Embedder._embed = orig  # type: ignore[method-assign]
+    run_spied(path, index, work / "out", spy)
     return seen
 
 

@@ -255,7 +255,6 @@ def padding_work(n: int, work: Path) -> list[dict[str, float | str]]:
     from collections import Counter, defaultdict
 
     import curator.embed as E
-    from curator.cli import main as cli_main
 
     path = work / "padding.jsonl"
     make_rows(n, path)
@@ -287,21 +286,7 @@ def padding_work(n: int, work: Path) -> list[dict[str, float | str]]:
         import shutil
 
         shutil.rmtree(out)
-    E.Embedder._embed = spy  # type: ignore[method-assign]
-    env = os.environ.get("CURATOR_CACHE_DIR")
-    os.environ["CURATOR_CACHE_DIR"] = "off"
-    try:
-        sys.argv = ["curator", "-q", "run", str(path), "--index", str(idx), "-o", str(out), "--no-report"]
-        try:
-            cli_main()
-        except SystemExit:
-            pass
-    finally:
-        E.Embedder._embed = real  # type: ignore[method-assign]
-        if env is None:
-            os.environ.pop("CURATOR_CACHE_DIR")
-        else:
-            os.environ["CURATOR_CACHE_DIR"] = env
+    run_spied(path, str(idx), out, spy)
     rows: list[dict[str, float | str]] = []
     for caller, (calls, texts, real_tok, computed) in sorted(stats.items(), key=lambda kv: -kv[1][3]):
         rows.append({"caller": caller, "calls": calls, "texts": texts, "real_word_pieces": real_tok,
@@ -312,6 +297,30 @@ def padding_work(n: int, work: Path) -> list[dict[str, float | str]]:
                  "computed_word_pieces": tot[3], "pct_real": 100 * tot[2] / tot[3]})
     print(rows[-1], flush=True)
     return rows
+
+
+def run_spied(path: Path, index: str, out: Path, spy: Any) -> None:
+    """`curator -q run PATH --index INDEX -o OUT --no-report` in this process, cache off, with
+    ``Embedder._embed`` replaced by ``spy`` (which calls the real one); both put back after."""
+    import curator.embed as E
+    from curator.cli import main as cli_main
+
+    real = E.Embedder._embed
+    E.Embedder._embed = spy  # type: ignore[method-assign]
+    env = os.environ.get("CURATOR_CACHE_DIR")
+    os.environ["CURATOR_CACHE_DIR"] = "off"
+    try:
+        sys.argv = ["curator", "-q", "run", str(path), "--index", index, "-o", str(out), "--no-report"]
+        try:
+            cli_main()
+        except SystemExit:
+            pass
+    finally:
+        E.Embedder._embed = real  # type: ignore[method-assign]
+        if env is None:
+            os.environ.pop("CURATOR_CACHE_DIR", None)
+        else:
+            os.environ["CURATOR_CACHE_DIR"] = env
 
 
 def pair_query_work(n: int, work: Path) -> list[dict[str, float | str]]:

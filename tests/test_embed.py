@@ -129,28 +129,12 @@ def test_cli_run_with_the_onnx_backend_keeps_and_drops_the_same_rows(tmp_path, d
     the last digits of the float scores may differ."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    import json
-
-    from click.testing import CliRunner
-
-    from curator.cli import cli
-
-    from .conftest import DEMO
+    from .cli_helpers import demo_runs
 
     monkeypatch.setenv("CURATOR_CACHE_DIR", str(tmp_path / "cache"))
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join((DEMO / "pairs.jsonl").read_text().splitlines(keepends=True)[:40]))
-    runs = {}
-    for backend in ("torch", "onnx"):
-        out = tmp_path / backend
-        r = CliRunner().invoke(cli, ["--quiet", "run", str(pairs), "--index", str(demo_index_dir), "--budget", "15",
-                                     "-o", str(out), "--no-report", "--device", "cpu", "--embed-backend", backend,
-                                     *(["--precision", "fp32"] if backend == "torch" else [])])
-        assert r.exit_code == 0, r.output
-        rows = {f: [json.loads(x) for x in (out / f).read_text().splitlines()] for f in ("kept.jsonl", "dropped.jsonl")}
-        keep = ("drop_stage", "drop_reason", "grounding_verdict", "hallucinated", "duplicate_of", "cluster_id")
-        runs[backend] = ({f: [(x["id"], *(x["curator"].get(k) for k in keep)) for x in v] for f, v in rows.items()},
-                         json.loads((out / "summary.json").read_text()))
+    keep = ("drop_stage", "drop_reason", "grounding_verdict", "hallucinated", "duplicate_of", "cluster_id")
+    runs = demo_runs(tmp_path, demo_index_dir, ("torch", "onnx"), keep,
+                     lambda b: ["--device", "cpu", *(["--precision", "fp32"] if b == "torch" else [])])
     assert runs["torch"][0]["kept.jsonl"] and runs["torch"][0]["dropped.jsonl"]
     assert runs["torch"][0] == runs["onnx"][0]
     # the counts and reasons agree; the selection graph's diagnostics need not (an edge whose

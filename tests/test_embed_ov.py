@@ -3,7 +3,6 @@ text's vector independent of its batch and thread plan, no telemetry, one-line e
 
 from __future__ import annotations
 
-import json
 import sys
 
 import numpy as np
@@ -88,25 +87,11 @@ def test_cli_run_with_the_openvino_backend_keeps_and_drops_the_same_rows(tmp_pat
     """On real rows (the HaluEval demo against its index) the verdicts, reasons and counts agree
     with torch's at the same precision; the summary names the backend."""
     needs_openvino()
-    from click.testing import CliRunner
-
-    from curator.cli import cli
-
-    from .conftest import DEMO
+    from .cli_helpers import demo_runs
 
     monkeypatch.setenv("CURATOR_CACHE_DIR", "off")
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join((DEMO / "pairs.jsonl").read_text().splitlines(keepends=True)[:40]))
-    runs = {}
-    for backend in ("torch", "openvino"):
-        out = tmp_path / backend
-        r = CliRunner().invoke(cli, ["--quiet", "run", str(pairs), "--index", str(demo_index_dir), "--budget", "15",
-                                     "-o", str(out), "--no-report", "--embed-backend", backend])
-        assert r.exit_code == 0, r.output
-        keep = ("drop_stage", "drop_reason", "grounding_verdict", "hallucinated", "duplicate_of")
-        rows = {f: [(x["id"], *(x["curator"].get(k) for k in keep))
-                    for x in map(json.loads, (out / f).read_text().splitlines())] for f in ("kept.jsonl", "dropped.jsonl")}
-        runs[backend] = (rows, json.loads((out / "summary.json").read_text()))
+    keep = ("drop_stage", "drop_reason", "grounding_verdict", "hallucinated", "duplicate_of")
+    runs = demo_runs(tmp_path, demo_index_dir, ("torch", "openvino"), keep)
     assert runs["torch"][0]["kept.jsonl"] and runs["torch"][0]["dropped.jsonl"]
     assert runs["torch"][0] == runs["openvino"][0]
     t, o = runs["torch"][1], runs["openvino"][1]

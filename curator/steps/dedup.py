@@ -115,6 +115,7 @@ class DedupStep(Step):
         wanted = dict.fromkeys((R.ROW_ID, R.INSTRUCTION, R.INPUT, R.RESPONSE, R.FIRST_REQUEST, R.RECORD, *R.HELD_COLUMNS))
         sub = table.select([c for c in wanted if c in table.columns])[rows]
         texts = _dedup_texts(sub, self.on)
+        responses = sub[R.RESPONSE].to_list() if R.RESPONSE in sub.columns else None
         # A row's media and offered tools are part of its key (read from the user's record), and
         # a preamble shared by many rows does not decide a merge: near and semantic compare (and
         # so embed) each text after its shared preamble (docs/dedup.md).
@@ -128,9 +129,9 @@ class DedupStep(Step):
             scores = np.nan_to_num(table[self.score_column].cast(pl.Float64).to_numpy()[rows], nan=-np.inf)
         else:
             scores = _utility(table, rows)
-            if R.RESPONSE in sub.columns:
+            if responses is not None:
                 # of copies, one that answers is kept over one whose response is empty or null
-                blank = np.array([not (r or "").strip() for r in sub[R.RESPONSE].to_list()], dtype=bool)
+                blank = np.array([not (r or "").strip() for r in responses], dtype=bool)
                 scores = np.where(blank, -np.inf, scores)
         kwargs: dict[str, Any] = {"exact": self.exact, "near": self.near, "semantic": self.semantic,
                                   "allow_value_changes": self.allow_value_changes}
@@ -176,10 +177,9 @@ class DedupStep(Step):
                 log.info("dedup: %s stage over %d rows", name, len(texts))
 
             # two prompts in nearly the same words with other short answers are other tasks
-            answers = _field_texts(sub, "response") if self.on in ("instruction", "first_request") else None
             res = Deduplicator(**kwargs).run(texts, embeddings=emb, scores=scores, progress=on_stage,
                                              semantic_mask=readable, context=context, preambles=preambles,
-                                             answers=answers)
+                                             answers=responses if self.on in ("instruction", "first_request") else None)
             bar.update(1)
         row_ids = sub[R.ROW_ID].to_numpy()
         cluster = [int(row_ids[c]) for c in res.cluster_id]

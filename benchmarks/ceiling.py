@@ -14,6 +14,10 @@
    work on real word pieces only (12 d^2 MACs per token per layer plus attention, as scale.py), so
    padding and filler rows count as lost time. Reports wall-clock GFLOP/s and the share of each
    ceiling, medians.
+4. With ``--full``, the bound any batching scheme could reach on this backend: the same number of
+   texts per length bucket, each exactly as long as its bucket (a word that is one word piece,
+   repeated), every bucket's count rounded up to whole batches: no padding, no filler rows, the same
+   code path (``full_gflops``, ``full_pct_of_best_*``).
 """
 
 from __future__ import annotations
@@ -102,6 +106,23 @@ def ceiling(dtype: Any, threads: int) -> dict[str, float]:
     return out
 
 
+def full_batches(lengths: list[int], maxlen: int, batch: int) -> tuple[list[str], float]:
+    """Texts that fill every length bucket of ``lengths`` exactly (``word`` is one word piece, so a
+    text of n-2 of them is n word pieces with [CLS] and [SEP]), each bucket's count rounded up to
+    whole batches of ``batch``; and their model FLOPs."""
+    from curator.devices import _bucket
+
+    counts: dict[int, int] = {}
+    for n in lengths:
+        counts[_bucket(n, maxlen)] = counts.get(_bucket(n, maxlen), 0) + 1
+    texts, flops = [], 0.0
+    for length, c in sorted(counts.items()):
+        c = -(-c // batch) * batch
+        texts += [" ".join(["word"] * (length - 2))] * c
+        flops += c * flops_per_token(length) * length
+    return texts, flops
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--real", required=True, help="a real pairs file (.jsonl or .jsonl.gz)")
@@ -110,6 +131,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--backends", default="torch",
                     help="embedding backends to time, comma-separated, each once per repeat (e.g. torch,openvino)")
+    ap.add_argument("--full", action="store_true",
+                    help="also time the texts' bucket shapes as full, unpadded batches (the bound for any batching)")
     ap.add_argument("--work", default=None)
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
@@ -134,6 +157,7 @@ def main() -> None:
     lengths = [len(x) for x in st.tokenizer([t.strip() for t in texts], truncation=True,
                                             max_length=int(st.max_seq_length or 512))["input_ids"]]
     flops = sum(flops_per_token(L) * L for L in lengths)
+    full_texts, full_flops = full_batches(lengths, int(st.max_seq_length or 512), emb0.batch_size)
     by_caller: dict[str, int] = {}
     for name, _ in seen:
         by_caller[name] = by_caller.get(name, 0) + 1
@@ -157,11 +181,19 @@ def main() -> None:
                    "embed_wall_s": wall, "embed_cpu_s": cpu, "gflops": gf,
                    "pct_of_best_all_threads": 100 * gf / best_all, "pct_of_best_side_by_side": 100 * gf / best_side,
                    "load": uptime()}
+            if a.full:
+                t = time.perf_counter()
+                emb._embed(full_texts)
+                gf = full_flops / (time.perf_counter() - t) / 1e9
+                run.update(full_gflops=gf, full_pct_of_best_all_threads=100 * gf / best_all,
+                           full_pct_of_best_side_by_side=100 * gf / best_side)
             res["runs"].append(run)
             print(json.dumps(run), flush=True)
+    keys = ["gflops", "pct_of_best_all_threads", "pct_of_best_side_by_side", "embed_wall_s"]
+    keys += ["full_gflops", "full_pct_of_best_all_threads", "full_pct_of_best_side_by_side"] if a.full else []
     for backend in a.backends.split(","):
         mine = [r for r in res["runs"] if r["backend"] == backend]
-        for key in ("gflops", "pct_of_best_all_threads", "pct_of_best_side_by_side", "embed_wall_s"):
+        for key in keys:
             res[f"median_{key}_{backend}"] = statistics.median(r[key] for r in mine)
     print(json.dumps({k: v for k, v in res.items() if k.startswith("median")}), flush=True)
     if a.json:

@@ -606,3 +606,79 @@ def test_a_lead_in_is_not_flagged_and_the_list_after_it_is_judged(scorer):
     (g,) = scorer.score([PairInput(prompt, response, source)])
     assert [s.verdict for s in g.sentences][0] == "not_checked"
     assert g.verdict != "hallucinated" and any(s.verdict == "supported" for s in g.sentences[1:])
+
+
+# -- a cloze: the answer fills a blank the text leaves (Alpaca 999 vs its own inputs' index: "fog.") --
+@pytest.mark.parametrize("prompt, source", [
+    ("Fill in the blank using a word that best completes the sentence.", None),
+    ("Fill in the blanks with the right words.", None),
+    ("Supply the missing word in this sentence.", None),
+    ("Insert the missing words.", None),
+    ("Choose the best word to fill the gap.", None),
+    ("What word goes in the blank?", "I like to drink ____ in the morning."),
+    ("Complete it.", "Paris is the [MASK] of France."),
+    ("Which word belongs here?", "The (blank) barked at the mailman."),
+])
+def test_fill_in_the_blank_kinds(prompt, source):
+    assert open_ended(prompt, source) == "fill in the blank"
+
+
+@pytest.mark.parametrize("prompt, source", [
+    ("What does __init__ do in a Python class?", None),
+    ("Fill out the form with your details.", None),  # an open task, not a cloze
+    ("What is the capital of France?", None),
+    # underscores that are not a blank: a separator after a sentence, a handle (FactCG, FakeSumm)
+    ("Is this claim supported?", "The parade airs on NBC and streams on Peacock. ___"),
+    ("Summarize the article.", "The telescope is named after a mathematician. ___\nThe Associated Press receives support."),
+    ("Summarize the article.", "A fan posted it (@____Kollin) on December 15, 2020."),
+])
+def test_what_is_not_a_blank(prompt, source):
+    assert open_ended(prompt, source) != "fill in the blank"
+
+
+@pytest.mark.parametrize("instruction, source, response", [
+    ("Fill in the blank using a word that best completes the sentence.",
+     "The city was blanketed in a thick layer of eerie ____.", "fog."),
+    ("Fill in the blank.", "The ____ barked loudly at the mailman every morning.", "The dog barked loudly at the mailman."),
+    ("Supply the missing word.", "Maria poured a cup of hot [blank] and sat by the window.", "tea"),
+])
+def test_a_word_filling_a_blank_is_not_a_hallucination(scorer, instruction, source, response):
+    (g,) = scorer.score([PairInput(f"{instruction}\n\n{source}", response, source)])
+    assert g.verdict != "hallucinated", [(s.text, s.verdict, s.support) for s in g.sentences]
+    assert g.verdict == "unverifiable" and g.reason.startswith("an open-ended task")
+
+
+# -- a label answer in index mode: the row's input is in its prompt, not given as a source -----------
+HOUSING = ("Document: After a record-breaking run that saw mortgage rates plunge to all-time lows and home prices "
+           "soar to new highs, the U.S. housing market finally is slowing. While demand and price gains are "
+           "cooling, any correction is likely to be a modest one, housing economists and analysts say.\n"
+           "Claim: The US housing market is going to crash soon.")
+REVIEW = "The soup arrived cold, the waiter ignored us for twenty minutes and the bill was wrong."
+
+
+@pytest.fixture(scope="module")
+def own_inputs_scorer(embedder):
+    from curator.index import Document, PassageIndex
+
+    index = PassageIndex.build([Document("housing", HOUSING), Document("review", REVIEW),
+                                Document("geo", "Lima is the capital of Peru. Quito is the capital of Ecuador.")],
+                               embedder)
+    return GroundingScorer(embedder=embedder, index=index)
+
+
+@pytest.mark.parametrize("instruction, source, response", [
+    ('Does the information in the document support the claim? You can answer "Support" or "Unsupport".', HOUSING,
+     "Unsupport"),
+    ("Is the sentiment of this review positive or negative?", REVIEW, "Negative"),
+    ("Label the review as favourable or unfavourable.", REVIEW, "Unfavourable."),
+])
+def test_a_label_answer_is_not_judged_against_an_index(own_inputs_scorer, instruction, source, response):
+    (g,) = own_inputs_scorer.score([PairInput(f"{instruction}\n\n{source}", response)])
+    assert g.verdict == "unverifiable" and [s.verdict for s in g.sentences] == ["not_checked"], \
+        [(s.text, s.verdict, s.support) for s in g.sentences]
+
+
+def test_a_claim_against_an_index_is_still_judged_when_the_prompt_has_an_input(own_inputs_scorer):
+    (g,) = own_inputs_scorer.score([PairInput("What is the capital of Peru?\n\nAnswer in one sentence.",
+                                              "Quito is the capital of Peru.")])
+    assert g.verdict == "hallucinated"

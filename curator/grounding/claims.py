@@ -99,8 +99,12 @@ def is_label(claim: str, prompt: str, source: str | None) -> bool:
     instruction with its input, as Alpaca rows are read): a chat reply echoing the last turn
     (source: a knowledge snippet apart from the prompt) is still judged. A choice between things
     the source names ("Which magazine was started first, A or B?" -> "A") is not a label: the
-    source can decide it."""
+    source can decide it. With no source at all (index mode), the prompt's text after its first
+    blank line is the thing labelled (:func:`curator.records.prompt_text` joins an instruction
+    and its input so)."""
     src = (source or "").strip()
+    if source is None:
+        src = prompt.partition("\n\n")[2].strip()
     if not src or src not in prompt:
         return False
     cw = {stem(w) for w in words(claim) if w not in STOPWORDS}

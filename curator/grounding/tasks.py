@@ -73,6 +73,7 @@ pretend brainstorm suggest propose recommend plan schedule estimate predict fore
 fix debug refactor optimize optimise complete continue expand elaborate recreate adapt provide offer
 choose pick classify categorize categorise label tag assign rate rank detect decide solve calculate compute prove
 parse sort arrange organize organise format devise formulate construct compile outline demonstrate guide link
+fill insert supply
 """.split())
 #: Verbs that ask about something: judged against the source only when the prompt points at it
 #: ("Explain the given code", "Describe the person in the text"), else open ("Describe how
@@ -106,6 +107,17 @@ _CREATIVE_RE = re.compile(
 _CREATIVE_LATER_RE = re.compile(
     r"^[^.?!\n]{0,120}?\b(?:write|compose|craft)\b[^.?!\n]{0,40}\b(?:story|stories|poem|poetry|haiku|limerick|song|"
     r"lyrics|tale|fable|dialogue|script|speech|letter|monologue|narrative)\b", re.IGNORECASE)
+
+#: A blank the answer is asked to fill ("a thick layer of eerie ____.", "[blank]", "[MASK]"): the
+#: answer supplies what the text leaves out (a cloze), so the text cannot fail it.
+#: An underscore blank sits inside a sentence (a word or a comma before it on its line, something
+#: after it): not a separator line after a sentence ("... on Peacock. ___"), not a handle ("@____Kollin").
+_BLANK_RE = re.compile(r"(?:(?<=[\w,;:'\"(=] )|^)_{3,}(?=[ \t]*[\w.,;:!?'\")])"
+                       r"|\[(?:blank|mask)\]|\(blank\)|<(?:blank|mask)>", re.IGNORECASE | re.MULTILINE)
+#: The same asked in words ("Fill in the blank with ...", "Supply the missing word ...").
+_FILL_RE = re.compile(r"^\W*(?:please\s+)?(?:fill|insert|supply|provide|add|put|guess|predict|choose|pick|find)\b"
+                      r"[^.?!\n]{0,40}\b(?:blanks?|gaps?|missing (?:word|words|term|terms|letter|letters|number|part))\b",
+                      re.IGNORECASE)
 
 #: A first sentence that only sets up an assistant ("You are a helpful AI assistant.", "You are an
 #: AI assistant that helps people find information."), not a persona in a scene.
@@ -246,7 +258,7 @@ def _task_kind(head: str) -> str | None:
 
 def open_ended(prompt: str, source: str | None = None, response: str | None = None) -> str | None:
     """Why a pair is an open-ended task ("role play", "creative writing", "generation", "code",
-    "analysis", "classification", "math", "tool use"), or None.
+    "analysis", "classification", "math", "fill in the blank", "tool use"), or None.
 
     "role play": the prompt opens with a persona; "creative writing": it opens with an
     instruction to write a story, poem, speech, letter ...; "generation": it opens with an
@@ -256,7 +268,8 @@ def open_ended(prompt: str, source: str | None = None, response: str | None = No
     describe it in words it does not use. Read from the whole instruction (:func:`_task_kind`):
     "analysis" (analyze, evaluate, implications, advice ...), "classification" (a choice among
     labels it offers), "math" (a math problem), "generation" also from a later sentence's
-    imperative. Read from the ``response`` (:func:`_response_kind`): "math" (a calculation
+    imperative; "fill in the blank": the prompt or source leaves a blank (``____``, ``[blank]``,
+    ``[MASK]``) for the answer to fill. Read from the ``response`` (:func:`_response_kind`): "math" (a calculation
     written out), "tool use" (an inline tool call)."""
     if response and _response_is_code(response):
         return "code"
@@ -268,6 +281,8 @@ def open_ended(prompt: str, source: str | None = None, response: str | None = No
         return "role play"
     if _CREATIVE_RE.match(head) or _CREATIVE_LATER_RE.match(head):
         return "creative writing"
+    if _FILL_RE.match(head) or _BLANK_RE.search(head) or (source and _BLANK_RE.search(source)):
+        return "fill in the blank"
     if _GENERATE_RE.match(head) or _TRANSLATE_RE.match(head):
         return "generation"
     lead = _LEAD_RE.match(head)

@@ -111,6 +111,9 @@ _THREADS_LOCK = threading.Lock()
 # Auto workers (Embedder ``workers=None``): at most this many batches side by side. Measured at 2
 # (2 cores); a larger machine gets its remaining threads inside each forward pass.
 MAX_WORKERS = 8
+# The batching scheme (a vector's last bits depend on it), in the disk cache's folder name and a
+# run's checkpoint key; v3 (2026-12-07): the length buckets of devices._bucket.
+BATCHING = "fixed-shape-v3"
 # Rows per block of the in-memory cache: vectors live in a few large float32 blocks (no array
 # object per text), and a new block is added when one fills, so growing never copies.
 CACHE_BLOCK = 16384
@@ -629,9 +632,7 @@ class Embedder:
     # -- disk cache ---------------------------------------------------------------------------
     def _disk_dir(self) -> Path:
         assert self.cache_dir is not None
-        # "fixed-shape-v2-<n>": vectors are bit-exact only for one batch size and batching scheme
-        # (unfilled batches give the same bits: see _embed).
-        tag = f"{self.model_name}|{resolve_model(self.model)}|fixed-shape-v2-{self.batch_size}"
+        tag = f"{self.model_name}|{resolve_model(self.model)}|{BATCHING}-{self.batch_size}"
         # another backend's or precision's vectors differ in the last bits: never mixed (torch at
         # bf16 keeps the folder of the torch-bf16 backend: the same vectors)
         runtime = "torch-bf16" if self.effective_precision == "bf16" else "torch"

@@ -247,7 +247,7 @@ def checkpoint_key(table: Any, steps: Sequence[Step], ctx: RunContext) -> dict[s
     contents of a model folder), the embedder's settings that change vectors, and the files each
     step reads (:meth:`Step.depends_on`: the index manifest, a parameters file, a verifier
     folder, a tokenizer). A checkpoint is resumed only when every part is the same."""
-    from .embed import resolve_device
+    from .embed import BATCHING, resolve_device
 
     e = ctx.embedder
     model = e.model_name
@@ -260,6 +260,7 @@ def checkpoint_key(table: Any, steps: Sequence[Step], ctx: RunContext) -> dict[s
         "model": model,
         # a checkpoint of a bf16 run is not resumed at fp32 (nor the other way round)
         "embedder": json.dumps({"backend": getattr(e, "backend", "torch"), "batch_size": e.batch_size,
+                                "batching": BATCHING,
                                 "device": resolve_device(e.device).split(":")[0],
                                 "precision": getattr(e, "effective_precision", "fp32")}, sort_keys=True),
     }

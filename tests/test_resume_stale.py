@@ -161,3 +161,21 @@ def test_the_key_covers_a_verifier_folder_and_a_model_folder(tmp_path, embedder)
     shutil.copytree(folder, copy)
     assert (checkpoint_key(table, [GroundingStep(verifier=str(copy))], ctx)["grounding verifier"]
             == checkpoint_key(table, [GroundingStep(verifier=str(folder))], ctx)["grounding verifier"])
+
+
+def test_the_key_names_the_batching_scheme(embedder, monkeypatch):
+    """A checkpoint written before the length buckets changed (vectors differ in their last bits)
+    is not resumed: the key names the scheme, as the disk cache's folder does."""
+    import json
+
+    import polars as pl
+
+    import curator.embed as E
+    from curator.context import RunContext
+    from curator.pipeline import QualityStep, checkpoint_key
+
+    table, ctx = pl.DataFrame({"x": ["a"]}), RunContext(embedder)
+    key = checkpoint_key(table, [QualityStep()], ctx)
+    assert json.loads(key["embedder"])["batching"] == E.BATCHING
+    monkeypatch.setattr(E, "BATCHING", "fixed-shape-v2")
+    assert checkpoint_key(table, [QualityStep()], ctx)["embedder"] != key["embedder"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +248,44 @@ def rows_free(key: tuple[Any, ...], forward: Any, probes: dict[int, list[np.ndar
             break
     _ROWS_FREE[key] = ok
     return ok
+
+
+# Per tokenizer object: its Rust tokenizer copied, truncating at one length and never padding.
+_OWN_TOKENIZERS: dict[tuple[int, int], Any] = {}
+_TOKENIZERS_LOCK = threading.Lock()
+# Texts per tokenizer call: a fast tokenizer's output is Python lists and Rust encodings (~36 bytes
+# per token); chunks bound them (benchmarks/RESULTS.md "Scale").
+TOKEN_CHUNK = 512
+
+
+def token_ids(tok: Any, texts: list[str], maxlen: int, threads: int = 1) -> list[np.ndarray]:
+    """Each stripped text's word-piece ids with the special tokens, cut at ``maxlen`` (as
+    ``tok(texts, truncation=True, max_length=maxlen)`` gives them), as int64 arrays, in chunks
+    of :data:`TOKEN_CHUNK` texts on up to ``threads`` threads. A fast tokenizer runs as a private
+    copy of its Rust tokenizer, set up once: it releases the GIL while it encodes, and the shared
+    one may not be reconfigured (truncation) from two threads at once. 1.4-1.7x faster on 2
+    threads than one transformers call per chunk (benchmarks/RESULTS.md "Tokenising on two threads")."""
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is None:  # a slow (Python) tokenizer
+        out: list[np.ndarray] = []
+        for s in range(0, len(texts), TOKEN_CHUNK):
+            enc = tok([t.strip() for t in texts[s:s + TOKEN_CHUNK]], truncation=True, max_length=maxlen,
+                      return_attention_mask=False, return_token_type_ids=False)
+            out += [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]]
+        return out
+    with _TOKENIZERS_LOCK:
+        own = _OWN_TOKENIZERS.get((id(tok), maxlen))
+        if own is None:
+            own = type(backend).from_str(backend.to_str())
+            own.enable_truncation(maxlen)
+            own.no_padding()
+            _OWN_TOKENIZERS[(id(tok), maxlen)] = own
+
+    def chunk(s: int) -> list[np.ndarray]:
+        return [np.asarray(e.ids, dtype=np.int64) for e in own.encode_batch([t.strip() for t in texts[s:s + TOKEN_CHUNK]])]
+
+    starts = range(0, len(texts), TOKEN_CHUNK)
+    if threads < 2 or len(starts) < 2:
+        return [x for s in starts for x in chunk(s)]
+    with ThreadPoolExecutor(min(threads, len(starts)), thread_name_prefix="curator-tokenize") as ex:
+        return [x for xs in ex.map(chunk, starts) for x in xs]

@@ -34,6 +34,7 @@ from .devices import (  # noqa: F401  (re-exported: curator.embed.resolve_device
     probe_ids,
     resolve_device,
     rows_free,
+    token_ids,
 )
 from .errors import ConfigError, ModelError, check_param
 
@@ -430,12 +431,7 @@ class Embedder:
         # Token ids only, a few hundred texts at a time, kept as small int64 arrays: a fast
         # tokenizer's full output for 10k texts of ~100 tokens held ~500 MB of Python lists and
         # Rust encodings, which the allocator then kept (measured, benchmarks/RESULTS.md "Scale").
-        ids: list[np.ndarray] = []
-        for s in range(0, len(texts), 512):
-            enc = tok([t.strip() for t in texts[s:s + 512]], truncation=True, max_length=maxlen,
-                      return_attention_mask=False, return_token_type_ids=False)
-            ids += [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]]
-            del enc
+        ids = token_ids(tok, texts, maxlen, min(MAX_WORKERS, int(torch.get_num_threads())))
         with_types = "token_type_ids" in getattr(tok, "model_input_names", ())
         # the openvino backend's fp32 probe of a bf16 run is the torch model's (as for torch)
         ov_on = self.backend == "openvino" and not (fp32 and self.effective_precision != "fp32")

@@ -330,3 +330,21 @@ def test_the_row_check_catches_a_forward_that_depends_on_its_batch():
     assert not calls
     for k in [k for k in D._ROWS_FREE if k[0] == "test"]:
         del D._ROWS_FREE[k]
+
+
+def test_token_ids_on_threads_are_the_tokenizers_own(embedder):
+    """The private Rust tokenizer on two threads gives exactly transformers' ids (special tokens,
+    truncation at the window, no padding), in order, for odd texts and more than one chunk; the
+    shared tokenizer's settings are left alone."""
+    from curator.devices import TOKEN_CHUNK, token_ids
+
+    tok = embedder._load().tokenizer
+    odd = ["", "   ", "a" * 5000, "x " * 600, "héllo wörld 東京", "\t tab\n", "C++ / C# 😀", "Wait... what?!"]
+    texts = [f"Sentence number {i} of the list, with some words." for i in range(TOKEN_CHUNK + 40)] + odd
+    want = tok([t.strip() for t in texts], truncation=True, max_length=256, return_attention_mask=False,
+               return_token_type_ids=False)["input_ids"]
+    before = tok.backend_tokenizer.truncation
+    for threads in (1, 2):
+        got = token_ids(tok, texts, 256, threads)
+        assert len(got) == len(want) and all(g.dtype == np.int64 and g.tolist() == w for g, w in zip(got, want))
+    assert tok.backend_tokenizer.truncation == before

@@ -4,6 +4,8 @@ facts judged against a passage on a neighbouring subject). Rows written for the 
 
 import json
 
+import pytest
+
 from .cli_helpers import run
 
 FLAGGED = {"id": "flagged", "question": "What nationality was James Henry Miller's wife?", "answer": "Scottish"}
@@ -32,8 +34,9 @@ def test_a_flag_against_an_index_that_covers_the_data_is_dropped(tmp_path, demo_
     assert got["flagged"]["curator"].get("drop_reason") == "hallucinated", output
 
 
-def test_a_flag_against_an_index_that_covers_almost_nothing_is_listed_not_dropped(tmp_path, demo_index_dir):
-    got, output, summary = _run(tmp_path, demo_index_dir, [FLAGGED] + _rows(60), "uncovered")
+@pytest.mark.parametrize("n", [60, 12])  # 12: a small file (a 1,551-row slice judged 32 rows)
+def test_a_flag_against_an_index_that_covers_almost_nothing_is_listed_not_dropped(tmp_path, demo_index_dir, n):
+    got, output, summary = _run(tmp_path, demo_index_dir, [FLAGGED] + _rows(n), "uncovered")
     c = got["flagged"]["curator"]
     assert c.get("drop_reason") is None and c["grounding_verdict"] == "unverifiable", output
     assert "covers almost none of this data" in c["unverifiable_reason"]

@@ -682,3 +682,47 @@ def test_a_claim_against_an_index_is_still_judged_when_the_prompt_has_an_input(o
     (g,) = own_inputs_scorer.score([PairInput("What is the capital of Peru?\n\nAnswer in one sentence.",
                                               "Quito is the capital of Peru.")])
     assert g.verdict == "hallucinated"
+
+
+# -- tasks the new-user trial's flags showed (self-instruct and Alpaca rows, own wording) ---------------
+@pytest.mark.parametrize("prompt, source, kind", [
+    ("Given the following statement, select the best-suited reaction.", "The team was disqualified.", "generation"),
+    ("Improve the following headline:", "New Launch of Online Banking", "generation"),
+    ("Concatenate the two strings together.", 'String1: "Hello" String2: "World!"', "generation"),
+    ("Turn down a job offer by sending an email to a recruiter explaining the reason.",
+     "Reason: You decided to accept a different offer.", "generation"),
+    ("Decline the invitation by writing a short note to the host.", "Dinner on Friday at 8.", "generation"),
+    ("In relation to the given weather scenario, give some tips on how to adjust the travel plans.",
+     "a sudden temperature change", "topic"),
+    ("You will be required to write a few questions from the given company's interview section.", "Kohl's",
+     "generation"),
+    ("Include important study notes and key points about the given subject.", "history of the USA", "topic"),
+    # still judged
+    ("How does slicing in Python work? Please include references where appropriate.", None, None),
+    ("What is the name of the website's home page?", "www.example.com", None),
+    ("Convert it into Ruby.", 'print("Hello World!")', "generation"),
+])
+def test_tasks_the_trial_found(prompt, source, kind):
+    assert open_ended(f"{prompt}\n\n{source}" if source else prompt, source) == kind
+
+
+def test_a_question_answering_a_statement_is_not_a_hallucination(scorer, own_inputs_scorer):
+    src = "The team was disqualified from the competition."
+    prompt = f"Given the following statement, select the best-suited reaction.\n\n{src}"
+    reply = "Is there a specific reason why the team was disqualified?"
+    for s, pair in ((scorer, PairInput(prompt, reply, src)), (own_inputs_scorer, PairInput(prompt, reply))):
+        (g,) = s.score([pair])
+        assert g.verdict != "hallucinated", [(v.text, v.verdict, v.support) for v in g.sentences]
+
+
+@pytest.mark.parametrize("prompt, kind", [
+    ("Resolve the following problem: 9 - 2 x 3", "math"),
+    ("What is 3+4*2?", "math"),
+    ("What is 12 / 4 - 1?", "math"),
+    ("The meeting is on 2020-12-07 at 10.", None),
+    ("What is the significance of 1/1/1753 in SQL Server?", None),
+    ("Set the resolution to 1920 x 1080 pixels.", None),
+    ("Pages 10 - 20 of the report.", None),
+])
+def test_an_arithmetic_expression_is_a_math_task(prompt, kind):
+    assert open_ended(prompt) == kind

@@ -73,14 +73,15 @@ pretend brainstorm suggest propose recommend plan schedule estimate predict fore
 fix debug refactor optimize optimise complete continue expand elaborate recreate adapt provide offer
 choose pick classify categorize categorise label tag assign rate rank detect decide solve calculate compute prove
 parse sort arrange organize organise format devise formulate construct compile outline demonstrate guide link
-fill insert supply
+fill insert supply improve enhance polish concatenate reverse select
 """.split())
 #: Verbs that ask about something: judged against the source only when the prompt points at it
 #: ("Explain the given code", "Describe the person in the text"), else open ("Describe how
 #: Sherlock Holmes would approach ...").
 _ASK_VERBS = frozenset("explain describe list identify find state name discuss".split())
 _LEAD_RE = re.compile(r"^\W*(?:please\s+)?(?:(?:given|using|based on|with|from|in order to|in|for) [^,.?!\n]{1,80},\s*)?"
-                      r"(?:please\s+)?(?:you (?:should|need to|will need to|must|have to|will|can)\s+)?([A-Za-z]+)\b",
+                      r"(?:please\s+)?(?:you (?:should|need to|will need to|must|have to|will|can)\s+)?"
+                      r"(?:(?:be )?(?:required|asked|expected|supposed) to\s+)?([A-Za-z]+)\b",
                       re.IGNORECASE)
 _POINTS_AT_SOURCE_RE = re.compile(
     r"\b(?:given|following|above|below|provided|this|these|the|attached)\s+(?:\w+\s+){0,2}(?:text|passage|paragraph|"
@@ -92,6 +93,12 @@ _POINTS_AT_SOURCE_RE = re.compile(
 #: "Write a summary ...", "Provide a brief synopsis ...": restating the source, judged like "Summarize".
 _SUMMARY_RE = re.compile(r"^\W*(?:please\s+)?\w+ (?:a |an |the |me )?(?:\w+ ){0,2}(?:summary|synopsis|abstract|"
                          r"tl;?dr|recap)\b", re.IGNORECASE)
+
+#: A message to write, asked anywhere in the first sentence ("Turn down a job offer by sending an
+#: email to a recruiter"): its words are the task's, not the source's.
+_MESSAGE_RE = re.compile(r"^[^.?!\n]{0,120}?\b(?:send|sending|write|writing|draft|drafting|compose|composing|reply|"
+                         r"replying|respond|responding)\s+(?:(?:to|with)\s+)?(?:a|an|the|this|that)\s+(?:\w+\s+){0,2}"
+                         r"(?:email|e-mail|letter|message|note|memo|text|reply|response)\b", re.IGNORECASE)
 
 #: A translation asked for in the prompt's first sentence (its words are in another language).
 _TRANSLATE_RE = re.compile(r"^[^.?!\n]{0,120}?\btranslat(?:e|ing|ion)\b", re.IGNORECASE)
@@ -168,7 +175,10 @@ _SUPPORT_QUESTION_RE = re.compile(r"\b(?:support\w*|true|accurate|correct|consis
                                   r"entail\w*|hallucinat\w*|evidence|claim|contradict\w*)\b", re.IGNORECASE)
 #: A math problem: the answer computes numbers the text does not state.
 _MATH_RE = re.compile(r"\b(?:(?:math(?:s|ematics|ematical)?|arithmetic) (?:word )?(?:problems?|questions?|exercises?)|"
-                      r"word problems?|(?:linear |algebra(?:ic)? |quadratic )?equations?|calculations?|solve for)\b",
+                      r"word problems?|(?:linear |algebra(?:ic)? |quadratic )?equations?|calculations?|solve for)\b"
+                      # an expression of two operations ("9 - 2 x 3", "(4 + 5) * 2"); not a date (2020-12-07,
+                      # 1/1/1753) nor one product of sizes ("1920 x 1080")
+                      r"|\d\)?\s*(?:[+*×÷^]|\s[-x/]\s)\s*\(?\d+(?:\.\d+)?\)?\s*(?:[+*×÷^]|\s[-x/]\s)\s*\(?\d",
                       re.IGNORECASE)
 #: The lead of a later instruction sentence: "Then", "Please", "Based on X,", "You need to" ...
 _LATER_LEAD_RE = re.compile(
@@ -283,7 +293,7 @@ def open_ended(prompt: str, source: str | None = None, response: str | None = No
         return "creative writing"
     if _FILL_RE.match(head) or _BLANK_RE.search(head) or (source and _BLANK_RE.search(source)):
         return "fill in the blank"
-    if _GENERATE_RE.match(head) or _TRANSLATE_RE.match(head):
+    if _GENERATE_RE.match(head) or _TRANSLATE_RE.match(head) or _MESSAGE_RE.match(head):
         return "generation"
     lead = _LEAD_RE.match(head)
     verb = lead.group(1).casefold() if lead else ""
@@ -312,17 +322,25 @@ def _response_is_code(response: str) -> bool:
     return not any(s.kind == "calculation" for s in segment_claims(response))
 
 
+#: A lowercase noun phrase of at most six words without a verb of being or having ("history of the
+#: USA", "a sudden temperature change"): a subject to write about, not a statement.
+_TOPIC_PHRASE_RE = re.compile(r"^(?:a |an |the )?[a-z](?!\S*\s+\S+\s+\S+\s+\S+\s+\S+\s+\S+)"
+                              r"(?!.*\b(?:is|are|was|were|has|have|had|will|can|does|did|do)\b)[^\n.\"'()*/=<>]*$")
+
+
 def _states_nothing(source: str) -> bool:
     """A source that states nothing to check an answer against: only questions ("What is the
     average temperature in Los Angeles in September?"), or a short list or question without a
     sentence ("Video Games and Board Games", "Fossil fuels, Global warming", "How to prepare for
-    a job interview"); not a short answer-bearing source ("Satya Nadella")."""
+    a job interview", "history of the USA"); not a short answer-bearing source ("Satya Nadella",
+    "the capital is Paris")."""
     text = source.strip()
     sentences = [x for x in re.split(r"(?<=[.?!])\s+|\n", text) if x.strip()]
     if sentences and all(x.rstrip().endswith("?") for x in sentences):
         return True
     return (len(text.split()) <= 8 and not re.search(r"[.!?;:]\s*$|[.!?;]\s|\d|[{}\[\]:=]", text)
-            and bool(re.search(r",| and |^\W*(?:how|what|why|when|where|who|which)\b", text, re.IGNORECASE)))
+            and bool(re.search(r",| and |^\W*(?:how|what|why|when|where|who|which)\b", text, re.IGNORECASE)
+                     or _TOPIC_PHRASE_RE.match(text)))
 
 
 def _response_kind(response: str) -> str | None:

@@ -186,21 +186,23 @@ def _report(ctx: click.Context, result: Any, paths: dict[str, Path] | None = Non
     for name, st in s["stages"].items():
         if isinstance(st, dict) and st.get("message"):
             _say(ctx, f"{name}: {st['message']}")
-    _grounding_lines(ctx, s["stages"].get("grounding"))
+    _grounding_lines(ctx, s["stages"].get("grounding"), report=bool(paths and "report" in paths))
     if paths:
         for name, p in paths.items():
             _say(ctx, f"{name:8s} {p}")
 
 
-def _grounding_lines(ctx: click.Context, g: Any) -> None:
-    """The grounding verdict counts and the stage's warnings (each printed once)."""
+def _grounding_lines(ctx: click.Context, g: Any, report: bool = False) -> None:
+    """The grounding verdict counts and the stage's warnings (each printed once); ``report``:
+    whether a report.html was written (it lists the doubtful rows)."""
     if not isinstance(g, dict) or "verdicts" not in g:
         return
     v = g["verdicts"]
     doubtful = int(g.get("doubtful") or 0)
+    where = "listed in report.html" if report else "sentences with verdict \"doubtful\" in the output"
     _say(ctx, f"grounding: {v['supported']} supported, {v['hallucinated']} hallucinated, "
               f"{v['unverifiable']} unverifiable (kept, not judged"
-              + (f"; {doubtful} of them doubtful, listed in report.html" if doubtful else "") + ")")
+              + (f"; {doubtful} of them doubtful, {where}" if doubtful else "") + ")")
     for w in g.get("warnings", []):
         _say(ctx, f"warning: {w}")
 

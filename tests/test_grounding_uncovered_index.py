@@ -42,4 +42,14 @@ def test_a_flag_against_an_index_that_covers_almost_nothing_is_listed_not_droppe
     assert "covers almost none of this data" in c["unverifiable_reason"]
     assert any(s["verdict"] == "doubtful" for s in c["sentences"])
     assert summary["stages"]["grounding"]["uncovered_index_flags"] == 1
-    assert "listed as doubtful in report.html, not dropped" in output
+    assert "are kept as doubtful" in output and "not dropped" in output
+
+
+def test_score_does_not_point_at_a_report_it_does_not_write(tmp_path, demo_index_dir):
+    """`curator score` writes no report.html: its count of doubtful rows says where they are."""
+    src = tmp_path / "p.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in [FLAGGED] + _rows(12)))
+    code, output = run("score", src, "--index", demo_index_dir, "-o", tmp_path / "s.jsonl")
+    assert code == 0, output
+    assert 'sentences with verdict "doubtful" in the output' in output
+    assert not (tmp_path / "report.html").exists()

@@ -255,8 +255,8 @@ class GroundingStep(Step):
         if uncovered:
             stats["uncovered_index_flags"] = uncovered
             warnings.append(f"{uncovered} rows flagged against an index that covers almost none of this data "
-                            f"(≥ {self.UNCOVERED_SHARE:.0%} of the rows judged against it are not about it) are listed "
-                            "as doubtful in report.html, not dropped.")
+                            f"(≥ {self.UNCOVERED_SHARE:.0%} of the rows judged against it are kept as "
+                            "doubtful (unverifiable, listed in report.html where one is written), not dropped.")
         if warnings:
             stats["warnings"] = warnings
         if self.drop:

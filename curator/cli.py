@@ -224,7 +224,10 @@ def _write_single(ctx: click.Context, result: Any, out: str, dropped: str | None
 # ---------------------------------------------------------------------------------------------
 # index
 # ---------------------------------------------------------------------------------------------
-@cli.group(cls=CuratorGroup)
+@cli.group(cls=CuratorGroup, epilog="""\b
+Example:
+  curator index build examples/halueval_demo/sources.jsonl --name demo --id-field id
+  curator index search demo "Who founded the magazine?" -k 3""")
 def index() -> None:
     """Build, extend, inspect and search passage indexes of source documents."""
 
@@ -616,7 +619,9 @@ def calibrate_cmd(ctx: click.Context, labelled: str, out: str, target_precision:
               f"threshold {params.threshold:.2f} -> {out}")
 
 
-@cli.group("eval")
+@cli.group("eval", epilog="""\b
+Example:
+  curator eval grounding my_labels.jsonl""")
 def eval_group() -> None:
     """Measure curator on your own labelled data."""
 
@@ -656,7 +661,9 @@ def eval_grounding_cmd(ctx: click.Context, labelled: str, params: str | None, th
         write_json(json_out, res)
 
 
-@cli.group("verifier")
+@cli.group("verifier", epilog="""\b
+Example:
+  curator verifier train my_labels.jsonl -o my_verifier""")
 def verifier_group() -> None:
     """Train a grounding verifier (a cross-encoder) on your own labelled data."""
 

@@ -23,7 +23,8 @@ def all_commands(group, prefix=()):
     import click
 
     for name, cmd in group.commands.items():
-        if isinstance(cmd, click.Group):
+        if isinstance(cmd, click.Group):  # the group's own help too (curator index --help)
+            yield prefix + (name,)
             yield from all_commands(cmd, prefix + (name,))
         else:
             yield prefix + (name,)

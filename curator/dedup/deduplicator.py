@@ -13,7 +13,7 @@ from ..errors import InputError, check_param
 from .checks import _check_texts, _is_int, _is_unit_interval
 from .cluster import _star_clusters
 from .exact import ExactDuplicateFinder
-from .guard import _ValueGuard
+from .guard import _ValueGuard, swapped_task
 from .near import DEFAULT_NEAR_THRESHOLD, DEFAULT_NGRAM, NearDuplicateFinder
 from .preamble import PREAMBLE_MIN_ROWS, Preambles, split_preambles
 from .semantic import DEFAULT_SEMANTIC_THRESHOLD, RowVectors, SemanticDuplicateFinder
@@ -265,7 +265,14 @@ class Deduplicator:
             )
             i, j, s = finder._pair_arrays([bodies[a] for a in active], rank=rank[active],
                                           groups=None if not part.any() else part[active])
-            edges["near"] = (active[i], active[j], s)
+            i, j = active[i], active[j]
+            if guard is not None and len(i):
+                # under one shared preamble a short body is the task: a swapped word is another task
+                swap = np.array([preambles.preamble[a] > 0 and swapped_task(bodies[a], bodies[b])
+                                 for a, b in zip(i.tolist(), j.tolist())], dtype=bool)
+                blocked["swapped_task"] = int(swap.sum())
+                i, j, s = i[~swap], j[~swap], s[~swap]
+            edges["near"] = (i, j, s)
             lsh = {"bands": finder.bands_, "rows": finder.rows_,
                    "candidates": finder.n_candidates_}
             timings["near"] = time.perf_counter() - t0
@@ -348,6 +355,7 @@ class Deduplicator:
             "dropped_by_method": {m: sum(1 for x in method if x == m) for m in _METHODS},
             "pairs_by_method": {m: int(len(edges[m][0])) for m in _METHODS if m in edges},
             "pairs_blocked_by_value_guard": blocked.get("pairs", 0),
+            "near_pairs_with_a_swapped_task": blocked.get("swapped_task", 0),
             "semantic_excluded": int((~sem_ok[distinct]).sum()) if self.semantic else 0,
             "cluster_size_histogram": hist,
             "skipped": skipped,

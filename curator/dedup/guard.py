@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..text import _CALL_OPEN_RE, STOPWORDS
+from ..text import _CALL_OPEN_RE, STOPWORDS, stem, words
 from .normalize import _normalize_codepoints
 from .numbers import (
     NUMBER_RE,
@@ -679,3 +679,42 @@ class _RowSignatures:
         self.addresses = np.fromiter((address_ids.setdefault(f.addresses, len(address_ids)) for f in facts),
                                      dtype=np.int64, count=len(texts))
         self.values = _SetColumn(values, kinds)
+
+
+#: Bodies (the text after a shared preamble) of at most this many words are read by
+#: :func:`swapped_task`.
+SWAP_MAX_WORDS = 24
+#: Two stems are forms or misspellings of one word at this rapidfuzz ratio or above.
+SWAP_SAME_WORD = 75.0
+
+
+#: Words that ask rather than say what is asked for.
+_ASKING = frozenset("""find get check look search show display give provide retrieve request extract fetch tell
+list want need use using know see find out up me latest current information info details content""".split())
+
+
+def swapped_task(a: str, b: str) -> bool:
+    """Whether two short task bodies under one shared preamble (a tool description, a system
+    prompt) ask for other things: each holds a content word the other lacks that is no form or
+    misspelling of any of the other's ("Find the top news stories related to the stock market."
+    / "... related to the environment.": 5-gram Jaccard 0.61 after the toolformer preamble, a
+    near duplicate, but another task). A word only added or dropped ("... about cryptocurrency"
+    / "... about cryptocurrency regulations") passes, as do longer bodies, where one swapped
+    word is more often a paraphrase."""
+    from rapidfuzz import fuzz
+
+    wa, wb = words(a), words(b)
+    if len(wa) > SWAP_MAX_WORDS or len(wb) > SWAP_MAX_WORDS:
+        return False
+    # the request's own verb ("Find", "Get", "Look up", "Show me") is how it is asked, not what
+    ca = {stem(w) for w in wa[1:] if w not in STOPWORDS and w not in _ASKING and w.isalpha()}
+    cb = {stem(w) for w in wb[1:] if w not in STOPWORDS and w not in _ASKING and w.isalpha()}
+    only_a, only_b = ca - cb, cb - ca
+
+    def same(x: str, y: str) -> bool:
+        return x.startswith(y) or y.startswith(x) or fuzz.ratio(x, y) >= SWAP_SAME_WORD
+
+    def new(xs: set[str], ys: set[str]) -> bool:
+        return any(not any(same(x, y) for y in ys) for x in xs)
+
+    return bool(only_a and only_b) and new(only_a, only_b) and new(only_b, only_a)

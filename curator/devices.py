@@ -263,8 +263,9 @@ def token_ids(tok: Any, texts: list[str], maxlen: int, threads: int = 1) -> list
     ``tok(texts, truncation=True, max_length=maxlen)`` gives them), as int64 arrays, in chunks
     of :data:`TOKEN_CHUNK` texts on up to ``threads`` threads. A fast tokenizer runs as a private
     copy of its Rust tokenizer, set up once: it releases the GIL while it encodes, and the shared
-    one may not be reconfigured (truncation) from two threads at once. 1.4-1.7x faster on 2
-    threads than one transformers call per chunk (benchmarks/RESULTS.md "Tokenising on two threads")."""
+    one may not be reconfigured (truncation) from two threads at once. The tokenising alone took
+    1.0-1.2 s instead of 1.7-2.1 s for a run's 8,664 texts on 2 threads; a run's embedding wall
+    did not move beyond the noise (benchmarks/RESULTS.md, "finer length buckets")."""
     backend = getattr(tok, "backend_tokenizer", None)
     if backend is None:  # a slow (Python) tokenizer
         out: list[np.ndarray] = []

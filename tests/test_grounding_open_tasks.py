@@ -687,11 +687,11 @@ def test_a_claim_against_an_index_is_still_judged_when_the_prompt_has_an_input(o
 # -- tasks the new-user trial's flags showed (self-instruct and Alpaca rows, own wording) ---------------
 @pytest.mark.parametrize("prompt, source, kind", [
     ("Given the following statement, select the best-suited reaction.", "The team was disqualified.", "generation"),
-    ("Improve the following headline:", "New Launch of Online Banking", "generation"),
+    ("Improve the following headline:", "New Launch of Online Banking", "rewrite"),
     ("Concatenate the two strings together.", 'String1: "Hello" String2: "World!"', "generation"),
     ("Turn down a job offer by sending an email to a recruiter explaining the reason.",
-     "Reason: You decided to accept a different offer.", "generation"),
-    ("Decline the invitation by writing a short note to the host.", "Dinner on Friday at 8.", "generation"),
+     "Reason: You decided to accept a different offer.", "message"),
+    ("Decline the invitation by writing a short note to the host.", "Dinner on Friday at 8.", "message"),
     ("In relation to the given weather scenario, give some tips on how to adjust the travel plans.",
      "a sudden temperature change", "topic"),
     ("You will be required to write a few questions from the given company's interview section.", "Kohl's",
@@ -718,7 +718,7 @@ def test_a_question_answering_a_statement_is_not_a_hallucination(scorer, own_inp
 @pytest.mark.parametrize("prompt, kind", [
     ("Resolve the following problem: 9 - 2 x 3", "math"),
     ("What is 3+4*2?", "math"),
-    ("What is 12 / 4 - 1?", "math"),
+    ("What is 12 * 4 - 1?", "math"),
     ("The meeting is on 2020-12-07 at 10.", None),
     ("What is the significance of 1/1/1753 in SQL Server?", None),
     ("Set the resolution to 1920 x 1080 pixels.", None),
@@ -726,3 +726,62 @@ def test_a_question_answering_a_statement_is_not_a_hallucination(scorer, own_inp
 ])
 def test_an_arithmetic_expression_is_a_math_task(prompt, kind):
     assert open_ended(prompt) == kind
+
+
+
+# -- the second trial: a prompt that points at its source is judged whatever its verb; a rewrite or a
+# message answers for a number or name it changes; "equations" in a question is not a math task ------
+@pytest.mark.parametrize("prompt", [
+    "Provide the year the treaty was signed, according to the passage.",
+    "Select the sentence that names the palace, from the text.",
+    "Choose the founding year of the company mentioned in the article.",
+    "Generate a list of all the animals mentioned in this article.",
+    "Fill in the blank using the passage: The Eiffel Tower is located in ____.",
+    "What did Maxwell's equations unify, according to the text?",
+    "When were Halley's calculations of the comet's orbit published?",
+    "The contract dated 12 / 07 / 2020 was signed by whom?",
+])
+def test_a_prompt_pointing_at_its_source_or_a_question_about_equations_is_judged(prompt):
+    assert open_ended(prompt) is None
+
+
+@pytest.mark.parametrize("prompt, kind", [
+    ("What value of x satisfies the following equation: 2x + 3 = 7?", "math"),
+    ("Perform a simple calculation of the total.", "math"),
+    ("Polish the following sentence.", "rewrite"),
+    ("Write an email to the team announcing the meeting details below.", "message"),
+    ("Fill in the blank with a suitable word: The night was ____.", "fill in the blank"),
+])
+def test_open_kinds_that_stay(prompt, kind):
+    assert open_ended(prompt) == kind
+
+
+@pytest.mark.parametrize("instruction, source, wrong, right", [
+    ("Polish the following sentence.", "The company was founded in Boston in 1998 by two engineers.",
+     "Founded in 2003 in Boston by two engineers, the company has grown steadily.",
+     "Founded in Boston in 1998 by two engineers, the company has grown steadily."),
+    ("Improve the readability of this paragraph.", "Neil Armstrong walked on the Moon in July 1969.",
+     "In July 1971, Neil Armstrong became the first person to walk on the Moon.",
+     "In July 1969, Neil Armstrong became the first person to walk on the Moon."),
+    ("Write an email to the team announcing the meeting details below.",
+     "Meeting: Tuesday 14 March, 3 pm, Room 204.",
+     "Dear team, our meeting is on Tuesday 14 March at 3 pm in Room 305. Best regards.",
+     "Dear team, our meeting is on Tuesday 14 March at 3 pm in Room 204. Best regards."),
+])
+def test_a_rewrite_or_message_that_changes_a_number_is_flagged_and_its_additions_are_not(
+        scorer, instruction, source, wrong, right):
+    bad, good = scorer.score([PairInput(f"{instruction}\n\n{source}", wrong, source),
+                              PairInput(f"{instruction}\n\n{source}", right, source)])
+    assert bad.verdict == "hallucinated", [(v.text, v.verdict, v.features.get("num_mismatch")) for v in bad.sentences]
+    assert good.verdict != "hallucinated", [(v.text, v.verdict, v.support) for v in good.sentences]
+
+
+@pytest.mark.parametrize("instruction, source, wrong", [
+    ("Provide the year the treaty was signed, according to the passage.",
+     "The Treaty of Versailles was signed in 1919, ending the war.", "The Treaty of Versailles was signed in 1925."),
+    ("Fill in the blank using the passage: The Eiffel Tower is located in ____.",
+     "The Eiffel Tower is located in Paris, France.", "Berlin"),
+])
+def test_an_extractive_answer_that_contradicts_its_source_is_flagged(scorer, instruction, source, wrong):
+    (g,) = scorer.score([PairInput(f"{instruction}\n\n{source}", wrong, source)])
+    assert g.verdict == "hallucinated", [(v.text, v.verdict, v.support) for v in g.sentences]

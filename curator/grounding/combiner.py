@@ -34,6 +34,9 @@ RETRIEVAL_MIN_COVERAGE = 0.3
 VERDICTS = ("supported", "hallucinated", "unverifiable")
 #: The one contradiction rule judged in an open-ended task (:mod:`curator.grounding.tasks`).
 OPEN_TASK_CONFLICT = "neg_flip"
+#: ... and in a rewrite or a message (:data:`curator.grounding.tasks.STRICT_OPEN_KINDS`), which
+#: restate given facts in new words, also a changed number or a swapped name.
+STRICT_OPEN_CONFLICTS = ("neg_flip", "num_mismatch", "swap")
 #: The "about" test (:func:`is_about`); defaults of :attr:`GroundingParams.about`, measured in
 #: benchmarks/grounding_logo.py (part about). One evidence window must hold this share of the
 #: claim's content words ...
@@ -208,7 +211,7 @@ def lacks_content(features: dict[str, float], conflicts: Sequence[str] = ()) -> 
 def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, threshold: float,
                not_about: Callable[[dict[str, float]], bool], doubt: float | None = None,
                about: dict[str, float] | None = None, conflicts: Sequence[str] = (),
-               open_task: bool = False) -> PairGrounding:
+               open_task: bool = False, open_conflicts: Sequence[str] = (OPEN_TASK_CONFLICT,)) -> PairGrounding:
     """A pair's judgement from its sentence verdicts, their support already set by the combiner
     (and the verifier); decides each checked sentence's verdict in place.
 
@@ -253,8 +256,9 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
         # Only a claim the source states with the opposite polarity: in generated text a new
         # number (a computed total, an estimate) or a name the instruction gives (the persona)
         # is the task, so the number and swap rules misfire there (read: benchmarks/RESULTS.md).
+        # (``open_conflicts``: a rewrite or message also answers for a number or name it changes)
         for v in checked:
-            on[id(v)] = on[id(v)] and v.features.get(OPEN_TASK_CONFLICT, 0.0) >= 0.5
+            on[id(v)] = on[id(v)] and any(v.features.get(c, 0.0) >= 0.5 for c in open_conflicts)
     # A list answers one question: when the pair's own source is about one of its items and
     # supports it, it is about the list, and an item it lacks is judged too ("3. Smoke 20 cigars"
     # in a list of health tips the source gives). Not in index mode: passages retrieved for one

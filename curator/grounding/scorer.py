@@ -28,8 +28,10 @@ from .claims import (
     make_claim,
 )
 from .combiner import (
+    OPEN_TASK_CONFLICT,
     RETRIEVAL_FLOOR,
     RETRIEVAL_MIN_COVERAGE,
+    STRICT_OPEN_CONFLICTS,
     GroundingParams,
     PairGrounding,
     judge_pair,
@@ -37,7 +39,7 @@ from .combiner import (
 from .coverage import set_aside_unreadable
 from .evidence import _EvidenceSentence, evidence_window, gather_evidence
 from .features import claim_features
-from .tasks import open_ended
+from .tasks import STRICT_OPEN_KINDS, open_ended
 from .verifier import GroundingVerifier
 
 if False:  # typing only; keeps faiss out of import time
@@ -157,13 +159,14 @@ class GroundingScorer:
         return per_pair, modes
 
     def _features(self, pairs: Sequence[PairInput], embedder: Embedder
-                  ) -> tuple[list[list[SentenceVerdict]], list[str], list[str], list[bool]]:
+                  ) -> tuple[list[list[SentenceVerdict]], list[str], list[str], list[str | None]]:
         """Per pair: sentence verdicts with features, evidence mode, all evidence as one text, and
-        whether it is an open-ended task (:func:`~curator.grounding.tasks.open_ended`).
+        its open-ended task kind or None (:func:`~curator.grounding.tasks.open_ended`).
 
         Not-checked segments (code, tables, headings, URLs, list markers alone, non-answers) get
         verdict ``not_checked`` and no features; they never change a pair's probability."""
-        opens = [open_ended(p.prompt, p.source, p.response) is not None for p in pairs]
+        kinds = [open_ended(p.prompt, p.source, p.response) for p in pairs]
+        opens = [k is not None for k in kinds]
         evidence, modes = self._evidence(pairs, embedder, opens)
         segs: list[list[Segment]] = []
         texts: list[str] = []
@@ -179,7 +182,7 @@ class GroundingScorer:
             texts.extend(e.text for e in ev)
         vecs = embedder.encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
         out = claim_features(asks, segs, evidence, vecs)
-        return out, modes, [" ".join(e.text for e in ev) for ev in evidence], opens
+        return out, modes, [" ".join(e.text for e in ev) for ev in evidence], kinds
 
     def _verify(self, pairs: Sequence[PairInput], per_pair: list[list[SentenceVerdict]],
                 ev_texts: list[str], modes: list[str]) -> None:
@@ -218,7 +221,7 @@ class GroundingScorer:
         nothing could be scored or, in index mode, nothing was judged)."""
         embedder, params, threshold = self._validate()
         self.threshold_ = threshold
-        per_pair, modes, ev_texts, opens = self._features(pairs, embedder)
+        per_pair, modes, ev_texts, kinds = self._features(pairs, embedder)
         set_aside_unreadable(per_pair)  # claims in a script or number words the checks cannot read
         flat = [v for vs in per_pair for v in vs if v.features]
         if flat:
@@ -228,5 +231,6 @@ class GroundingScorer:
             if self._verifier is not None:
                 self._verify(pairs, per_pair, ev_texts, modes)
         return [judge_pair(p.response, verdicts, mode, threshold, self._not_about, params.doubt, params.about,
-                           tuple(params.floors), op)
-                for p, verdicts, mode, op in zip(pairs, per_pair, modes, opens)]
+                           tuple(params.floors), kind is not None,
+                           STRICT_OPEN_CONFLICTS if kind in STRICT_OPEN_KINDS else (OPEN_TASK_CONFLICT,))
+                for p, verdicts, mode, kind in zip(pairs, per_pair, modes, kinds)]

@@ -73,8 +73,11 @@ pretend brainstorm suggest propose recommend plan schedule estimate predict fore
 fix debug refactor optimize optimise complete continue expand elaborate recreate adapt provide offer
 choose pick classify categorize categorise label tag assign rate rank detect decide solve calculate compute prove
 parse sort arrange organize organise format devise formulate construct compile outline demonstrate guide link
-fill insert supply improve enhance polish concatenate reverse select
+fill insert supply concatenate reverse select
 """.split())
+#: Verbs that rewrite the source ("Polish the following sentence.", "Improve the headline"): the
+#: words they add are the task, a number, name or polarity they change is not (``rewrite``).
+_REWRITE_VERBS = frozenset("improve enhance polish".split())
 #: Verbs that ask about something: judged against the source only when the prompt points at it
 #: ("Explain the given code", "Describe the person in the text"), else open ("Describe how
 #: Sherlock Holmes would approach ...").
@@ -93,6 +96,14 @@ _POINTS_AT_SOURCE_RE = re.compile(
 #: "Write a summary ...", "Provide a brief synopsis ...": restating the source, judged like "Summarize".
 _SUMMARY_RE = re.compile(r"^\W*(?:please\s+)?\w+ (?:a |an |the |me )?(?:\w+ ){0,2}(?:summary|synopsis|abstract|"
                          r"tl;?dr|recap)\b", re.IGNORECASE)
+
+#: An instruction that asks for what its source says ("..., according to the passage", "from the
+#: text", "mentioned in this article", "using the passage"): extractive, judged whatever its verb.
+_EXTRACTIVE_RE = re.compile(
+    r"\b(?:according to|as (?:stated|described|given|mentioned|shown) in|(?:mentioned|stated|described|named|listed|"
+    r"given|found|shown) in|from|using|based on|with the help of) (?:the|this|that|these|those) (?:given |following |"
+    r"above |provided |attached )?(?:passage|text|article|paragraph|document|context|story|report|excerpt)s?\b",
+    re.IGNORECASE)
 
 #: A message to write, asked anywhere in the first sentence ("Turn down a job offer by sending an
 #: email to a recruiter"): its words are the task's, not the source's.
@@ -175,10 +186,11 @@ _SUPPORT_QUESTION_RE = re.compile(r"\b(?:support\w*|true|accurate|correct|consis
                                   r"entail\w*|hallucinat\w*|evidence|claim|contradict\w*)\b", re.IGNORECASE)
 #: A math problem: the answer computes numbers the text does not state.
 _MATH_RE = re.compile(r"\b(?:(?:math(?:s|ematics|ematical)?|arithmetic) (?:word )?(?:problems?|questions?|exercises?)|"
-                      r"word problems?|(?:linear |algebra(?:ic)? |quadratic )?equations?|calculations?|solve for)\b"
+                      r"word problems?|(?:solve|the following|following|this|these|given|an?|simple|linear|quadratic|"
+                      r"algebraic|system of) (?:\w+ )?(?:equations?|calculations?)|solve for)\b"
                       # an expression of two operations ("9 - 2 x 3", "(4 + 5) * 2"); not a date (2020-12-07,
-                      # 1/1/1753) nor one product of sizes ("1920 x 1080")
-                      r"|\d\)?\s*(?:[+*×÷^]|\s[-x/]\s)\s*\(?\d+(?:\.\d+)?\)?\s*(?:[+*×÷^]|\s[-x/]\s)\s*\(?\d",
+                      # 1/1/1753, 12 / 07 / 2020) nor one product of sizes ("1920 x 1080")
+                      r"|\d\)?\s*(?:[+*×÷^]|\s[-x]\s)\s*\(?\d+(?:\.\d+)?\)?\s*(?:[+*×÷^]|\s[-x]\s)\s*\(?\d",
                       re.IGNORECASE)
 #: The lead of a later instruction sentence: "Then", "Please", "Based on X,", "You need to" ...
 _LATER_LEAD_RE = re.compile(
@@ -266,9 +278,19 @@ def _task_kind(head: str) -> str | None:
     return None
 
 
+#: Open kinds whose answer restates given facts in new words: a number, name or polarity it
+#: changes is judged (the ``num_mismatch``, ``swap`` and ``neg_flip`` rules), the words it adds are not.
+STRICT_OPEN_KINDS = frozenset({"rewrite", "message"})
+
+
 def open_ended(prompt: str, source: str | None = None, response: str | None = None) -> str | None:
-    """Why a pair is an open-ended task ("role play", "creative writing", "generation", "code",
-    "analysis", "classification", "math", "fill in the blank", "tool use"), or None.
+    """Why a pair is an open-ended task ("role play", "creative writing", "generation", "rewrite",
+    "message", "code", "analysis", "classification", "math", "fill in the blank", "tool use"), or
+    None. An instruction that points at its source for the answer ("..., according to the
+    passage", "from the text": :data:`_EXTRACTIVE_RE`) is not a fill in the blank, rewrite,
+    message or generation, whatever its verb. "rewrite" (improve, enhance, polish) and "message"
+    (an email, letter or note to send) are judged for a changed number, name or polarity
+    (:data:`STRICT_OPEN_KINDS`).
 
     "role play": the prompt opens with a persona; "creative writing": it opens with an
     instruction to write a story, poem, speech, letter ...; "generation": it opens with an
@@ -291,13 +313,20 @@ def open_ended(prompt: str, source: str | None = None, response: str | None = No
         return "role play"
     if _CREATIVE_RE.match(head) or _CREATIVE_LATER_RE.match(head):
         return "creative writing"
-    if _FILL_RE.match(head) or _BLANK_RE.search(head) or (source and _BLANK_RE.search(source)):
+    extractive = _EXTRACTIVE_RE.search(first) is not None
+    if not extractive and (_FILL_RE.match(head) or _BLANK_RE.search(head) or (source and _BLANK_RE.search(source))):
         return "fill in the blank"
-    if _GENERATE_RE.match(head) or _TRANSLATE_RE.match(head) or _MESSAGE_RE.match(head):
+    if _TRANSLATE_RE.match(head):
         return "generation"
     lead = _LEAD_RE.match(head)
     verb = lead.group(1).casefold() if lead else ""
-    if verb in _OPEN_VERBS and not _SUMMARY_RE.match(head):
+    if not extractive and verb in _REWRITE_VERBS:
+        return "rewrite"
+    if not extractive and _MESSAGE_RE.match(head):
+        return "message"
+    if not extractive and _GENERATE_RE.match(head):
+        return "generation"
+    if not extractive and verb in _OPEN_VERBS and not _SUMMARY_RE.match(head):
         return "generation"
     if verb in _ASK_VERBS and not _POINTS_AT_SOURCE_RE.search(first):
         return "generation"

@@ -256,8 +256,8 @@ class GroundingStep(Step):
                             "something else); they are kept, not judged.")
         if uncovered:
             stats["uncovered_index_flags"] = uncovered
-            rows = "1 row" if uncovered == 1 else f"{uncovered} rows"
-            warnings.append(f"{rows} flagged against an index that covers almost none of this data (at least "
+            n_rows = "1 row" if uncovered == 1 else f"{uncovered} rows"
+            warnings.append(f"{n_rows} flagged against an index that covers almost none of this data (at least "
                             f"{self.UNCOVERED_SHARE:.0%} of the rows judged against it are about nothing in it) "
                             "kept as doubtful, not dropped (unverifiable; listed in report.html where one is "
                             "written).")

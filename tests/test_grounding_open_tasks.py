@@ -746,6 +746,7 @@ def test_a_prompt_pointing_at_its_source_or_a_question_about_equations_is_judged
 
 
 @pytest.mark.parametrize("prompt, kind", [
+    ("Classify the following statement as fake or real, based on the given context.", "generation"),
     ("What value of x satisfies the following equation: 2x + 3 = 7?", "math"),
     ("Perform a simple calculation of the total.", "math"),
     ("Polish the following sentence.", "rewrite"),

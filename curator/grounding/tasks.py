@@ -105,6 +105,9 @@ _EXTRACTIVE_RE = re.compile(
     r"above |provided |attached )?(?:passage|text|article|paragraph|document|context|story|report|excerpt)s?\b",
     re.IGNORECASE)
 
+#: Verbs that ask for a label or a judgement: pointing at the source does not make them extractive.
+_JUDGING_VERBS = frozenset("classify categorize categorise label tag rate rank assign decide detect judge".split())
+
 #: A message to write, asked anywhere in the first sentence ("Turn down a job offer by sending an
 #: email to a recruiter"): its words are the task's, not the source's.
 _MESSAGE_RE = re.compile(r"^[^.?!\n]{0,120}?\b(?:send|sending|write|writing|draft|drafting|compose|composing|reply|"
@@ -313,13 +316,14 @@ def open_ended(prompt: str, source: str | None = None, response: str | None = No
         return "role play"
     if _CREATIVE_RE.match(head) or _CREATIVE_LATER_RE.match(head):
         return "creative writing"
-    extractive = _EXTRACTIVE_RE.search(first) is not None
+    lead = _LEAD_RE.match(head)
+    verb = lead.group(1).casefold() if lead else ""
+    # a label asked "based on the context" is still a judgement, not a fact read from it
+    extractive = _EXTRACTIVE_RE.search(first) is not None and verb not in _JUDGING_VERBS
     if not extractive and (_FILL_RE.match(head) or _BLANK_RE.search(head) or (source and _BLANK_RE.search(source))):
         return "fill in the blank"
     if _TRANSLATE_RE.match(head):
         return "generation"
-    lead = _LEAD_RE.match(head)
-    verb = lead.group(1).casefold() if lead else ""
     if not extractive and verb in _REWRITE_VERBS:
         return "rewrite"
     if not extractive and _MESSAGE_RE.match(head):

@@ -786,3 +786,14 @@ def test_a_rewrite_or_message_that_changes_a_number_is_flagged_and_its_additions
 def test_an_extractive_answer_that_contradicts_its_source_is_flagged(scorer, instruction, source, wrong):
     (g,) = scorer.score([PairInput(f"{instruction}\n\n{source}", wrong, source)])
     assert g.verdict == "hallucinated", [(v.text, v.verdict, v.support) for v in g.sentences]
+
+
+@pytest.mark.parametrize("source, topic", [
+    ("Alexander Fleming discovered penicillin, a famous antibiotic", False),
+    ("Marie Curie won two Nobel Prizes, in physics and chemistry", False),
+    ("Fossil fuels, Global warming", True),
+    ("Video Games and Board Games", True),
+    ("Red, yellow and blue", True),
+])
+def test_a_short_sentence_with_a_comma_is_not_a_topic(source, topic):
+    assert (open_ended("Who discovered it?", source) == "topic") is topic

@@ -355,6 +355,10 @@ def _response_is_code(response: str) -> bool:
     return not any(s.kind == "calculation" for s in segment_claims(response))
 
 
+#: A verb in a short comma list: it is a sentence ("Alexander Fleming discovered penicillin, a famous
+#: antibiotic"), not a list of topics ("Fossil fuels, Global warming").
+_STATES_RE = re.compile(r"\b(?:[a-z]+ed|is|are|was|were|has|have|had|will|can|does|did|won|made|became|wrote)\b")
+
 #: A lowercase noun phrase of at most six words without a verb of being or having ("history of the
 #: USA", "a sudden temperature change"): a subject to write about, not a statement.
 _TOPIC_PHRASE_RE = re.compile(r"^(?:a |an |the )?[a-z](?!\S*\s+\S+\s+\S+\s+\S+\s+\S+\s+\S+)"
@@ -372,7 +376,8 @@ def _states_nothing(source: str) -> bool:
     if sentences and all(x.rstrip().endswith("?") for x in sentences):
         return True
     return (len(text.split()) <= 8 and not re.search(r"[.!?;:]\s*$|[.!?;]\s|\d|[{}\[\]:=]", text)
-            and bool(re.search(r",| and |^\W*(?:how|what|why|when|where|who|which)\b", text, re.IGNORECASE)
+            and bool((re.search(r",| and ", text) and not _STATES_RE.search(text))
+                     or re.search(r"^\W*(?:how|what|why|when|where|who|which)\b", text, re.IGNORECASE)
                      or _TOPIC_PHRASE_RE.match(text)))
 
 

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -250,8 +251,9 @@ def rows_free(key: tuple[Any, ...], forward: Any, probes: dict[int, list[np.ndar
     return ok
 
 
-# Per tokenizer object: its Rust tokenizer copied, truncating at one length and never padding.
-_OWN_TOKENIZERS: dict[tuple[int, int], Any] = {}
+# Per tokenizer object (held weakly: an id could be reused by another tokenizer) and window: its
+# Rust tokenizer copied, truncating at that length and never padding.
+_OWN_TOKENIZERS: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
 _TOKENIZERS_LOCK = threading.Lock()
 # Texts per tokenizer call: a fast tokenizer's output is Python lists and Rust encodings (~36 bytes
 # per token); chunks bound them (benchmarks/RESULTS.md "Scale").
@@ -275,12 +277,13 @@ def token_ids(tok: Any, texts: list[str], maxlen: int, threads: int = 1) -> list
             out += [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]]
         return out
     with _TOKENIZERS_LOCK:
-        own = _OWN_TOKENIZERS.get((id(tok), maxlen))
+        mine = _OWN_TOKENIZERS.setdefault(tok, {})
+        own = mine.get(maxlen)
         if own is None:
             own = type(backend).from_str(backend.to_str())
             own.enable_truncation(maxlen)
             own.no_padding()
-            _OWN_TOKENIZERS[(id(tok), maxlen)] = own
+            mine[maxlen] = own
 
     def chunk(s: int) -> list[np.ndarray]:
         return [np.asarray(e.ids, dtype=np.int64) for e in own.encode_batch([t.strip() for t in texts[s:s + TOKEN_CHUNK]])]

@@ -19,8 +19,9 @@ import numpy as np
 from .devices import pipeline_graph
 from .errors import ConfigError
 
-# (id of the sentence-transformers model, precision, streams, threads) -> compiled model
-_COMPILED: dict[tuple[Any, ...], Any] = {}
+# (id of the sentence-transformers model, precision, streams, threads, token types) ->
+# (that model, its compiled model): the model is held so that its id is never another's
+_COMPILED: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 _LOCK = threading.Lock()
 _LOCAL = threading.local()
 
@@ -66,8 +67,9 @@ def compiled_model(st: Any, with_types: bool, bf16: bool, workers: int, threads:
         threads = int(torch.get_num_threads())
     key = (id(st), bf16, streams, threads, with_types)
     with _LOCK:
-        if key in _COMPILED:
-            return _COMPILED[key]
+        held = _COMPILED.get(key)
+        if held is not None and held[0] is st:
+            return held[1]
         ov = import_openvino()
         import warnings
 
@@ -81,19 +83,22 @@ def compiled_model(st: Any, with_types: bool, bf16: bool, workers: int, threads:
                 input=[("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)])
         config = {"INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32", "NUM_STREAMS": streams,
                   "INFERENCE_NUM_THREADS": streams * threads, "PERFORMANCE_HINT": "THROUGHPUT"}
-        _COMPILED[key] = ov.Core().compile_model(model, "CPU", config)
-        return _COMPILED[key]
+        compiled = ov.Core().compile_model(model, "CPU", config)
+        _COMPILED[key] = (st, compiled)
+        return compiled
 
 
 def run(compiled: Any, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Unit vectors from one fixed-shape batch, on this thread's infer request of ``compiled``
     (OpenVINO releases the GIL while it computes, so threads run batches side by side);
-    normalised like torch's F.normalize (eps 1e-12)."""
-    requests: dict[int, Any] = getattr(_LOCAL, "requests", None) or {}
+    normalised like torch's F.normalize (eps 1e-12). Each request is held with its compiled
+    model, so a compiled model freed and another made at the same address never share one."""
+    requests: dict[int, tuple[Any, Any]] = getattr(_LOCAL, "requests", None) or {}
     _LOCAL.requests = requests
-    req = requests.get(id(compiled))
-    if req is None:
-        req = requests[id(compiled)] = compiled.create_infer_request()
+    held = requests.get(id(compiled))
+    if held is None or held[0] is not compiled:
+        held = requests[id(compiled)] = (compiled, compiled.create_infer_request())
+    req = held[1]
     out = req.infer({"input_ids": input_ids.astype(np.int64), "attention_mask": mask.astype(np.int64)})
     v = np.array(out[0], dtype=np.float32)
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), np.float32(1e-12))

@@ -124,3 +124,35 @@ def test_an_index_manifest_names_the_backend_that_embedded_it(tmp_path):
     again = PassageIndex.load(tmp_path / "idx", embedder=Embedder(cache=False))
     again.add([Document("b", "Berlin is the capital of Germany.")])
     assert again.manifest["embed_backend"] == "mixed"
+
+
+def test_an_infer_request_never_outlives_its_compiled_model_into_another_at_the_same_address():
+    """embed_ov.run keeps one infer request per compiled model and thread, keyed by id(): a
+    compiled model freed and another made at the same address must get its own request (no
+    OpenVINO needed: two stand-ins whose requests return different vectors)."""
+    import gc
+
+    from curator import embed_ov
+
+    class Request:
+        def __init__(self, value: float) -> None:
+            self.value = value
+
+        def infer(self, feeds: dict) -> list:
+            return [np.full((len(feeds["input_ids"]), 2), self.value, dtype=np.float32)]
+
+    class Compiled:
+        def __init__(self, value: float) -> None:
+            self.value = value
+
+        def create_infer_request(self) -> Request:
+            return Request(self.value)
+
+    ids, mask = np.ones((1, 3), np.int64), np.ones((1, 3), np.int64)
+    for _ in range(50):  # the allocator hands a freed address to the next stand-in within a few tries
+        a = Compiled(1.0)
+        assert embed_ov.run(a, ids, mask)[0, 0] > 0
+        del a
+        gc.collect()
+        b = Compiled(-1.0)
+        assert embed_ov.run(b, ids, mask)[0, 0] < 0

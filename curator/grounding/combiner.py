@@ -50,6 +50,13 @@ ABOUT_MIN_KEYS = 0.75
 #: window must hold this share of the claim's content words.
 ABOUT_MIN_PROMPT_WORDS = 4
 ABOUT_MIN_COVERAGE_INDEX = 0.4
+#: In index mode, a response whose claims the index is about at most a fifth of (this share or
+#: more not about it) is a response the index is not the source of: a claim it lacks, or a
+#: look-alike number in a passage retrieved for its similarity, is listed as doubtful, not
+#: condemned. The share is the one of GroundingStep.UNCOVERED_SHARE, at the level of one row's
+#: claims (a one-row file against a Wikipedia index dropped "Version 1 started out with 65536
+#: code points" for a passage about ASCII's 128; benchmarks/RESULTS.md, 2026-12-08).
+INDEX_UNCOVERED_CLAIM_SHARE = 0.8
 
 
 def is_about(features: dict[str, float], about: dict[str, float] | None = None) -> bool:
@@ -225,6 +232,9 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
     judged only when the source states it with the opposite polarity (``OPEN_TASK_CONFLICT``): the
     source is a premise the answer may add to.
 
+    In index mode (not an open task), when the index is about at most a fifth of the scored
+    claims (``INDEX_UNCOVERED_CLAIM_SHARE`` not about it), an unsupported claim is ``doubtful``.
+
     The pair is ``hallucinated`` when a judged sentence is unsupported; ``unverifiable`` with
     confidence "low" (doubtful, worth reading) when one is doubtful; ``supported`` when some
     sentence was judged and all judged ones are supported; else ``unverifiable``.
@@ -282,6 +292,12 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
             # contradiction rule fires. Worth reading, not a drop.
             v.verdict = "doubtful"
         judged.append(v)
+    uncovered = (mode == "index" and not open_task and judged
+                 and len(scored) - len(judged) >= INDEX_UNCOVERED_CLAIM_SHARE * len(scored))
+    if uncovered:
+        for v in judged:
+            if v.verdict == "unsupported":
+                v.verdict = "doubtful"
     if not scored:
         return PairGrounding(
             grounding=float("nan"), hallucination_prob=float("nan"), hallucinated=False,
@@ -305,7 +321,10 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
         verdict, conf = "hallucinated", "normal"
     elif any(v.verdict == "doubtful" for v in judged):
         verdict, conf = "unverifiable", "low"
-        reason = (f"doubtful: a judged claim's probability of being unsupported (hallucination_prob) lies "
+        reason = (f"doubtful: the index is about {len(judged)} of its {len(scored)} claims, so it is not this "
+                  f"row's source; a claim it lacks or seems to contradict is listed, not condemned (worth reading)"
+                  if uncovered and prob >= threshold else
+                  f"doubtful: a judged claim's probability of being unsupported (hallucination_prob) lies "
                   f"between the doubt threshold {doubt:.2f} and the threshold {threshold:.2f} (worth reading)"
                   if prob < threshold else  # a claim over it that nothing is shown against
                   f"doubtful: a judged claim's probability of being unsupported reaches the threshold "

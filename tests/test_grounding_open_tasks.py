@@ -332,6 +332,10 @@ def test_an_analysis_stating_its_input_negated_is_still_flagged(scorer):
     ("Classify whether the document is relevant to the query or not relevant.", "relevant"),
     ("You are given two questions. Check if they are duplicates.", "Yes, they are duplicates."),
     ("Label the review as positive, negative or neutral.", "Neutral."),
+    # offered names the source does not name stay labels
+    ("Answer Supported or Unsupported: is the claim supported by the passage?", "Unsupported"),
+    ("Is this text about France or Germany?", "France."),
+    ("Classify the review as Positive or Negative.", "Positive"),
 ])
 def test_a_label_the_instruction_offers_is_not_checked(instruction, response):
     source = "The housing market is finally slowing after a record-breaking run, economists say."
@@ -349,10 +353,27 @@ def test_a_label_the_instruction_offers_is_not_checked(instruction, response):
      "Arthur's Magazine was founded in 1844. First for Women was started in 1989.", "First for Women"),
     # an answer with content of its own
     ("Is the review positive?\n\nThe food was cold.", "The food was cold.", "No, the waiter forgot our order twice."),
+    # a wrong pick between names the prompt offers, the source naming only the other (a trial's)
+    ("Which city is the capital of Australia, Sydney or Canberra?\n\nCanberra has been the capital of "
+     "Australia since 1913.", "Canberra has been the capital of Australia since 1913.", "Sydney."),
+    ("Which planet is larger, Mars or Jupiter?\n\nJupiter is the largest planet in the Solar System.",
+     "Jupiter is the largest planet in the Solar System.", "Mars"),
+    ("Does the review mention Paris or Rome?\n\nWe loved every day we spent in Rome.",
+     "We loved every day we spent in Rome.", "Paris."),
+    # with no source given (index mode): the prompt's text after its first blank line
+    ("Which city is the capital of Australia, Sydney or Canberra?\n\nCanberra has been the capital of "
+     "Australia since 1913.", None, "Sydney."),
 ])
 def test_what_is_not_a_label(prompt, source, response):
     claims = [s for s in segment_claims(response) if s.checked]
     assert claims and not any(is_label(s.check, prompt, source) for s in claims)
+
+
+def test_a_wrong_pick_the_source_decides_is_flagged(scorer):
+    source = "Canberra has been the capital of Australia since 1913."
+    (g,) = scorer.score([PairInput(f"Which city is the capital of Australia, Sydney or Canberra?\n\n{source}",
+                                   "Sydney.", source)])
+    assert g.verdict == "hallucinated", (g.reason, [(s.verdict, s.support) for s in g.sentences])
 
 
 def test_a_label_answer_is_unverifiable_not_hallucinated(scorer):

@@ -110,7 +110,21 @@ def is_label(claim: str, prompt: str, source: str | None) -> bool:
     cw = {stem(w) for w in words(claim) if w not in STOPWORDS}
     if not cw or len(cw) > LABEL_WORDS:
         return False
-    return cw <= _stems(prompt.replace(src, " ")) and not cw & _stems(src)
+    asked = prompt.replace(src, " ")
+    if not cw <= _stems(asked) or cw & _stems(src):
+        return False
+    # A choice between names, one of which the source names, is the source's to decide, whichever
+    # the answer picks ("… Australia, Sydney or Canberra?" -> "Sydney." against "Canberra has
+    # been the capital …"): not a label.
+    if _CHOICE_RE.search(asked):
+        names = {stem(w) for m in _NAME_RE.finditer(asked) for w in words(m.group())} - cw - STOPWORDS
+        if names & _stems(src):
+            return False
+    return True
+
+
+# A capitalised word that does not open a sentence or line: a name ("Sydney", "Jane Austen").
+_NAME_RE = re.compile(r"(?<![.!?:]\s)(?<![.!?:])(?<!^)(?<!\n)\b[A-Z][\w'’-]+")
 
 
 # A question that offers alternatives, and a yes/no question (the answer picks one of what the

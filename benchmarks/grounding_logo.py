@@ -406,7 +406,7 @@ def offtopic_rows(limit: int) -> list[dict]:
 def about_of(sf: SetFeatures, about: dict[str, float] | None) -> np.ndarray:
     """Per claim, the about test (combiner.is_about)."""
     return about_mask(sf.col("emb_max"), sf.col("about_cov"), about, sf.col("ev_record"), sf.col("about_keys"),
-                      sf.col("prompt_overlap"))
+                      sf.col("prompt_overlap"), sf.col("choice_named"))
 
 
 def part_about(sets: dict[str, SetFeatures], mis: dict[str, SetFeatures], off: SetFeatures | None,

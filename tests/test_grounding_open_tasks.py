@@ -344,6 +344,16 @@ def test_a_label_the_instruction_offers_is_not_checked(instruction, response):
     assert claims and all(is_label(s.check, prompt, source) for s in claims)
 
 
+@pytest.mark.parametrize("instruction, source, response", [
+    # a comparison the source cannot decide: it names one of the two only
+    ("Who was born first, Albert Einstein or Marie Curie?", "Albert Einstein was born in Ulm in 1879.", "Marie Curie"),
+    ("Which planet is larger, Mars or Jupiter?", "Jupiter has dozens of moons.", "Mars"),
+])
+def test_a_pick_in_a_comparison_the_source_cannot_decide_stays_a_label(instruction, source, response):
+    claims = [s for s in segment_claims(response) if s.checked]
+    assert claims and all(is_label(s.check, f"{instruction}\n\n{source}", source) for s in claims)
+
+
 @pytest.mark.parametrize("prompt, source, response", [
     # a chat reply echoing the last turn: the knowledge snippet is not part of the prompt
     ("I love dogs.", "Dogs are domesticated descendants of wolves.", "I love dogs too!"),
@@ -356,8 +366,8 @@ def test_a_label_the_instruction_offers_is_not_checked(instruction, response):
     # a wrong pick between names the prompt offers, the source naming only the other (a trial's)
     ("Which city is the capital of Australia, Sydney or Canberra?\n\nCanberra has been the capital of "
      "Australia since 1913.", "Canberra has been the capital of Australia since 1913.", "Sydney."),
-    ("Which planet is larger, Mars or Jupiter?\n\nJupiter is the largest planet in the Solar System.",
-     "Jupiter is the largest planet in the Solar System.", "Mars"),
+    ("Which river flows through Vienna, the Danube or the Rhine?\n\nVienna lies on the Danube, the "
+     "second-longest river in Europe.", "Vienna lies on the Danube, the second-longest river in Europe.", "The Rhine."),
     ("Does the review mention Paris or Rome?\n\nWe loved every day we spent in Rome.",
      "We loved every day we spent in Rome.", "Paris."),
     # with no source given (index mode): the prompt's text after its first blank line
@@ -818,3 +828,26 @@ def test_an_extractive_answer_that_contradicts_its_source_is_flagged(scorer, ins
 ])
 def test_a_short_sentence_with_a_comma_is_not_a_topic(source, topic):
     assert (open_ended("Who discovered it?", source) == "topic") is topic
+
+
+@pytest.mark.parametrize("instruction, source, response, verdict", [
+    # a short pick among offered names: the source naming another of them is about the pick
+    ("Who wrote the novel, Charles Dickens or Jane Austen?",
+     "Pride and Prejudice is an 1813 novel of manners written by Jane Austen.", "Charles Dickens", "hallucinated"),
+    ("Who wrote the novel, Charles Dickens or Jane Austen?",
+     "Pride and Prejudice is an 1813 novel of manners written by Jane Austen.", "Jane Austen", "supported"),
+    ("Who painted the Mona Lisa: Leonardo da Vinci or Michelangelo?",
+     "The Mona Lisa is a half-length portrait painting by the Italian artist Leonardo da Vinci.", "Michelangelo",
+     "hallucinated"),
+    ("Which river flows through Vienna, the Danube or the Rhine?",
+     "Vienna lies on the Danube, the second-longest river in Europe.", "The Rhine.", "hallucinated"),
+    # a comparison the source names one side of cannot be decided
+    ("Who was born first, Albert Einstein or Marie Curie?", "Albert Einstein was born in Ulm in 1879.", "Marie Curie",
+     "unverifiable"),
+    ("Who was born first, Albert Einstein or Marie Curie?",
+     "Albert Einstein was born in Ulm in 1879. Marie Curie was born in Warsaw in 1867.", "Marie Curie",
+     "supported"),
+])
+def test_a_pick_among_offered_names_is_judged_where_the_source_decides_it(scorer, instruction, source, response, verdict):
+    (g,) = scorer.score([PairInput(f"{instruction}\n\n{source}", response, source)])
+    assert g.verdict == verdict, (g.reason, [(s.verdict, s.support) for s in g.sentences])

@@ -113,18 +113,40 @@ def is_label(claim: str, prompt: str, source: str | None) -> bool:
     asked = prompt.replace(src, " ")
     if not cw <= _stems(asked) or cw & _stems(src):
         return False
-    # A choice between names, one of which the source names, is the source's to decide, whichever
-    # the answer picks ("… Australia, Sydney or Canberra?" -> "Sydney." against "Canberra has
-    # been the capital …"): not a label.
-    if _CHOICE_RE.search(asked):
-        names = {stem(w) for m in _NAME_RE.finditer(asked) for w in words(m.group())} - cw - STOPWORDS
-        if names & _stems(src):
+    # A pick among names the prompt offers, another of which the source names, is the source's to
+    # decide ("… Australia, Sydney or Canberra?" -> "Sydney." against "Canberra has been the
+    # capital …"): not a label. A comparison ("Who was born first, A or B?") is decided only by a
+    # source naming both, and then the pick is in it.
+    if not _COMPARE_RE.search(asked):
+        named = _stems(src)
+        if any(not o <= cw and o <= named for o in _options(asked)):
             return False
     return True
 
 
-# A capitalised word that does not open a sentence or line: a name ("Sydney", "Jane Austen").
-_NAME_RE = re.compile(r"(?<![.!?:]\s)(?<![.!?:])(?<!^)(?<!\n)\b[A-Z][\w'’-]+")
+# Two names a question offers: "Sydney or Canberra", "Charles Dickens or Jane Austen", "Arthur's
+# Magazine or First for Women", "the Danube or the Rhine" (a capitalised phrase, with "of", "for",
+# "the", "de" … inside).
+_NAME_PHRASE = r"[A-Z][\w'’.-]*(?:\s+(?:(?:of|for|the|de|la|von|van)\s+)*[A-Z][\w'’.-]*)*"
+_OPTIONS_RE = re.compile(rf"({_NAME_PHRASE})\s*,?\s+(?:or|vs\.?|versus)\s+(?:the\s+)?({_NAME_PHRASE})")
+# A comparison between the offered names: only evidence naming both decides it.
+_COMPARE_RE = re.compile(r"\b(?:first|earlier|earliest|older|oldest|younger|youngest|later|latest|last|more|most|"
+                         r"less|least|fewer|greater|larger|largest|bigger|biggest|smaller|smallest|longer|"
+                         r"longest|shorter|shortest|taller|tallest|higher|highest|lower|lowest|\w+er than)\b",
+                         re.IGNORECASE)
+
+
+def _options(prompt: str) -> list[set[str]]:
+    """The stems of each name a question offers as an alternative ("A or B", "A vs B")."""
+    out = []
+    for m in _OPTIONS_RE.finditer(prompt):
+        for g in m.groups():
+            st = {stem(w) for w in words(g)} - STOPWORDS
+            if st:
+                out.append(st)
+    return out
+
+
 
 
 # A question that offers alternatives, and a yes/no question (the answer picks one of what the

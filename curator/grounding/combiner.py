@@ -68,21 +68,23 @@ def is_about(features: dict[str, float], about: dict[str, float] | None = None) 
     ``about["min_coverage"]`` - and the evidence must be close to it by one of: its best sentence's
     embedding similarity (``emb_max`` >= ``min_sim``), the claim's names and numbers in one window
     (``about_keys`` >= ``min_keys``), the prompt's content words in the aligned sentences
-    (``prompt_overlap`` >= ``min_prompt_words``), or a structured record (a tool's result,
-    which embeds unlike prose). Evidence that never says what the claim talks about (an off-topic
+    (``prompt_overlap`` >= ``min_prompt_words``), a short answer's pick among names the prompt
+    offers when the evidence names another of them (``choice_named``), or a structured record (a
+    tool's result, which embeds unlike prose). Evidence that never says what the claim talks about (an off-topic
     retrieved passage, a source silent on the subject, a role-play line, a word problem's answer)
     cannot show it wrong, however novel its words: such a claim is ``unverifiable``."""
     return bool(about_mask(features.get("emb_max", 0.0), features.get("about_cov", 0.0), about,
                            features.get("ev_record", 0.0), features.get("about_keys", -1.0),
-                           features.get("prompt_overlap", -1.0)))
+                           features.get("prompt_overlap", -1.0), features.get("choice_named", 0.0)))
 
 
 def about_mask(emb_max: Any, about_cov: Any, about: dict[str, float] | None = None, record: Any = 0.0,
-               about_keys: Any = -1.0, prompt_overlap: Any = -1.0) -> Any:
+               about_keys: Any = -1.0, prompt_overlap: Any = -1.0, choice_named: Any = 0.0) -> Any:
     """:func:`is_about` on arrays (or scalars) of the features it reads."""
     a = about or {}
     cov = np.asarray(about_cov)
     similar = ((np.asarray(emb_max) >= a.get("min_sim", ABOUT_MIN_SIM)) | (np.asarray(record) >= 0.5)
+               | (np.asarray(choice_named) >= 0.5)
                | (np.asarray(about_keys) >= a.get("min_keys", ABOUT_MIN_KEYS))
                | (np.asarray(prompt_overlap) >= a.get("min_prompt_words", ABOUT_MIN_PROMPT_WORDS)))
     return similar & (cov >= a.get("min_coverage", ABOUT_MIN_COVERAGE))

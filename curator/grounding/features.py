@@ -29,7 +29,15 @@ from ..text import (
     stem,
     words,
 )
-from .claims import _CHOICE_RE, _POLAR_RE, SHORT_CLAIM_WORDS, SentenceVerdict, claim_words
+from .claims import (
+    _CHOICE_RE,
+    _COMPARE_RE,
+    _POLAR_RE,
+    SHORT_CLAIM_WORDS,
+    SentenceVerdict,
+    _options,
+    claim_words,
+)
 from .evidence import _EvidenceSentence
 
 #: Every feature the scorer computes per claim; a parameters file uses any subset of them (so a
@@ -579,6 +587,9 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
         prompt_cw = {stem(w) for w in words(prompt_x) if w not in STOPWORDS and len(w) > 2}
         # The question offers candidates (alternatives, or a yes/no question) and names some.
         offered = bool((prompt_ents or prompt_numbers) and (_CHOICE_RE.search(prompt_x) or _POLAR_RE.search(prompt_x)))
+        options = _options(prompt_x)
+        # A comparison ("Who was born first, A or B?") is decided only by evidence naming both.
+        compared = bool(_COMPARE_RE.search(prompt_x))
         sims_all = cvec @ evec.T if len(ev) else np.zeros((len(claims), 0))
         # Pair-level lexical novelty: the share of the response's content words (checked
         # claims only) that the evidence never uses, as written.
@@ -717,6 +728,12 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                 "ev_record": float(bool(ev) and all(e.record for e in ev)),
                 # ... all of it JSON (a tool's result as returned; not "Speaker: line" transcripts).
                 "ev_json": float(bool(ev) and all(e.json for e in ev)),
+                # A pick among names the prompt offers ("Charles Dickens or Jane Austen?"), the
+                # aligned evidence naming one the claim does not: the evidence decides the choice,
+                # so it is about the claim (combiner.is_about), however little of it it states.
+                "choice_named": float(len(ev) > 0 and short and any(
+                    not o <= set(claim_stems) and o <= local for o in options)
+                    and not (compared and not all(o <= local for o in options))),
                 # Prompt content words in the aligned evidence (-1: the prompt has none);
                 # not a combiner feature: index mode's off-topic test (retrieval_min_coverage).
                 "prompt_overlap": float(len(prompt_cw & local)) if prompt_cw else -1.0,

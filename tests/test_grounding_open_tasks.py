@@ -851,3 +851,34 @@ def test_a_short_sentence_with_a_comma_is_not_a_topic(source, topic):
 def test_a_pick_among_offered_names_is_judged_where_the_source_decides_it(scorer, instruction, source, response, verdict):
     (g,) = scorer.score([PairInput(f"{instruction}\n\n{source}", response, source)])
     assert g.verdict == verdict, (g.reason, [(s.verdict, s.support) for s in g.sentences])
+
+
+MSFT = "Microsoft was founded by Bill Gates and Paul Allen in 1975 in Albuquerque."
+NADELLA = "Satya Nadella has been the chief executive officer of Microsoft since 2014."
+
+
+@pytest.mark.parametrize("instruction, source, response, verdict", [
+    # a short answer naming only what the source never writes, to a prompt pointing at the source
+    ("Extract the name of the CEO from the text.", NADELLA, "The CEO is Bill Gates.", "hallucinated"),  # a trial's
+    ("Based on the text, who founded the company?", MSFT, "Steve Jobs founded it.", "hallucinated"),
+    ("From the passage, where was the company founded?", MSFT, "In Seattle.", "hallucinated"),
+    # faithful answers stay supported
+    ("Extract the name of the CEO from the text.", NADELLA, "Satya Nadella", "supported"),
+    ("Based on the text, who founded the company?", MSFT, "Paul Allen and Bill Gates founded it.", "supported"),
+    ("According to the passage, when did Nadella take over?", NADELLA, "In 2014.", "supported"),
+])
+def test_a_short_answer_to_a_prompt_pointing_at_its_source_is_judged(scorer, instruction, source, response, verdict):
+    (g,) = scorer.score([PairInput(instruction, response, source)])
+    assert g.verdict == verdict, (g.reason, [(s.verdict, s.support) for s in g.sentences])
+
+
+@pytest.mark.parametrize("instruction, source, response", [
+    # a count is read, not copied; a true addition to a name the source writes
+    ("According to the passage, how many founders did Microsoft have?", MSFT, "Two."),
+    ("From the passage, where was the company founded?", MSFT, "Albuquerque, New Mexico."),
+    # without a pointer to the source, an answer about nothing in it is not judged
+    ("Who founded the company?", MSFT, "Steve Jobs founded it."),
+])
+def test_a_count_an_addition_or_an_unpointed_question_is_not_condemned(scorer, instruction, source, response):
+    (g,) = scorer.score([PairInput(instruction, response, source)])
+    assert g.verdict != "hallucinated", (g.reason, [(s.verdict, s.support) for s in g.sentences])

@@ -229,7 +229,9 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
     ``not_about(features)``, the retrieval floor) - it keeps its support as a number, but nothing
     is held against it; else ``unsupported`` when its P(unsupported) reaches ``threshold``,
     ``doubtful`` when it reaches ``doubt``, else ``supported``. With the pair's own source (not in
-    index mode), a claim one of the ``conflicts`` rules fires on is about it. In an ``open_task``
+    index mode), a claim one of the ``conflicts`` rules fires on is about it, and so is a short
+    answer naming a name or number of its own to a prompt that points at its source
+    (``points_at_source``: "Extract the name of the CEO from the text."). In an ``open_task``
     (role play, creative writing, generation, code: :mod:`curator.grounding.tasks`) a claim is
     judged only when the source states it with the opposite polarity (``OPEN_TASK_CONFLICT``): the
     source is a premise the answer may add to.
@@ -261,7 +263,7 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
     on = {id(v): mode != "none" and (
         (mode == "index" and not not_about(v.features) and is_about(v.features, about)
          and v.features.get("about_cov", 0.0) >= cover_index)
-        or (mode != "index" and (is_about(v.features, about) or (
+        or (mode != "index" and (is_about(v.features, about) or v.features.get("points_at_source", 0.0) >= 0.5 or (
             v.features.get("about_cov", 0.0) >= cover and any(v.features.get(c, 0.0) >= 0.5 for c in conflicts)))))
         for v in checked}
     if open_task:

@@ -39,6 +39,7 @@ from .claims import (
     claim_words,
 )
 from .evidence import _EvidenceSentence
+from .tasks import _EXTRACTIVE_RE
 
 #: Every feature the scorer computes per claim; a parameters file uses any subset of them (so a
 #: verifier probability or a new feature is one more name here, then a refit).
@@ -588,6 +589,9 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
         # The question offers candidates (alternatives, or a yes/no question) and names some.
         offered = bool((prompt_ents or prompt_numbers) and (_CHOICE_RE.search(prompt_x) or _POLAR_RE.search(prompt_x)))
         options = _options(prompt_x)
+        # The instruction says its answer is in the source ("from the text", "according to the
+        # passage"): the source is about a short answer that names something of its own.
+        points = bool(_EXTRACTIVE_RE.search(prompt_x.split("\n\n", 1)[0]))
         # A comparison ("Who was born first, A or B?") is decided only by evidence naming both.
         compared = bool(_COMPARE_RE.search(prompt_x))
         sims_all = cvec @ evec.T if len(ev) else np.zeros((len(claims), 0))
@@ -734,6 +738,16 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                 "choice_named": float(len(ev) > 0 and short and any(
                     not o <= set(claim_stems) and o <= local for o in options)
                     and not (compared and not all(o <= local for o in options))),
+                # A short answer to an instruction that points at its source ("Extract the name
+                # of the CEO from the text." -> "The CEO is Bill Gates."), naming only names of its
+                # own (not the prompt's) that the source never writes: the source was to hold the
+                # answer, so it is about it (combiner.judge_pair; not in index mode, where the
+                # passages are not the one the prompt points at). Not for a number (a count is
+                # read, not copied: "Two." for "how many founders") nor where the source writes
+                # one of its names ("Albuquerque, New Mexico." adds a true state).
+                "points_at_source": float(points and short and bool(own_names := own_keys - set(numbers(claim))
+                                                                    - prompt_stems)
+                                          and not own_names & all_stems),
                 # Prompt content words in the aligned evidence (-1: the prompt has none);
                 # not a combiner feature: index mode's off-topic test (retrieval_min_coverage).
                 "prompt_overlap": float(len(prompt_cw & local)) if prompt_cw else -1.0,

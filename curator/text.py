@@ -558,6 +558,9 @@ _TEENS = {w: i + 10 for i, w in enumerate(
 _TENS = {w: (i + 2) * 10 for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
 _SCALES = {"thousand": 10 ** 3, "million": 10 ** 6, "billion": 10 ** 9, "trillion": 10 ** 12}
 _FRACTIONS = {"half": 0.5, "quarter": 0.25}
+# Words that make the number before them a fraction's numerator ("two thirds", "three quarters").
+_DENOMINATORS = frozenset("halves thirds quarters fifths sixths sevenths eighths ninths tenths third fifth sixth "
+                          "seventh eighth ninth tenth".split())
 _NUMBER_WORD_RE = re.compile(
     r"\b(?:" + "|".join([*_UNITS, *_TEENS, *_TENS, *_SCALES, "hundred", "dozen"]) + r")\b", re.IGNORECASE)
 _NUM_TOKEN_RE = re.compile(r"[A-Za-z]+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
@@ -572,7 +575,8 @@ def read_number_words(text: str) -> str:
     != "800,000"), "twenty-one" -> "21", "one hundred and five" -> "105", "3.5 million" ->
     "3,500,000", "half a million" -> "500,000", "two dozen" -> "24". Values from 10,000 up get
     thousands separators (as prose writes them), smaller ones none ("two thousand" -> "2000").
-    A lone "one" ("one of the", "no one") and plurals ("millions of") stay words. A value under a
+    A lone "one" ("one of the", "no one"), plurals ("millions of") and a fraction's numerator
+    ("two thirds", "three quarters") stay words. A value under a
     key that names its scale, as tools return them, is scaled too: ``{"population_millions": 10}``
     reads 10,000,000, as "10 million" does.
 
@@ -592,6 +596,10 @@ def read_number_words(text: str) -> str:
         j, value = _number_at(toks, i, text)
         if value is None:
             i += 1
+            continue
+        if (j < len(toks) and toks[j][0].lower() in _DENOMINATORS and _joined(text, toks[j - 1][2], toks[j][1])
+                and text[toks[j][2]:toks[j][2] + 1] != "-"):
+            i = j + 1  # "two thirds" is a fraction, not the number 2: left in words
             continue
         out.append(text[pos:toks[i][1]])
         out.append(_format_number(value))

@@ -125,6 +125,9 @@ def test_unreadable_reason(text, reason):
     ("no one knows", "no one knows"), ("one of the best", "one of the best"), ("millions of stars", "millions of stars"),
     ("In 2019 there were 12 teams.", "In 2019 there were 12 teams."), ("a few million", "a few million"),
     ("two three", "2 3"), ("five and six", "5 and 6"),
+    # a fraction's numerator stays a word (a trial: "about two thirds of patients (68%)" read 2)
+    ("about two thirds of patients", "about two thirds of patients"), ("three quarters of the vote",
+     "three quarters of the vote"), ("one fifth", "one fifth"), ("two third-party apps", "2 third-party apps"),
 ])
 def test_read_number_words(text, want):
     assert read_number_words(text) == want

@@ -126,6 +126,68 @@ class _Held:
         return sum(counts[w] for w in common)
 
 
+_ACRONYM_RE = re.compile(r"\b[A-Z]{3,6}\b")
+# Function words an acronym's expansion may hold without a letter for them ("Food and Drug
+# Administration" = FDA, "Department of Defense" = DoD's D-D, "the" anywhere).
+_ACRONYM_SKIP = frozenset("of and the for in on to a an &".split())
+_WORD_RE = re.compile(r"[A-Za-z][\w'’-]*|&")
+
+
+def _spelled(acronym: str, text: str) -> list[str] | None:
+    """The words of a run in ``text`` whose initials spell ``acronym`` ("chief executive officer"
+    for CEO; function words may sit inside unspelled), or None. Only acronyms of three letters or
+    more (two capitalised words spell too many: "SS Heinävesi" is not "Steven Spielberg"; the
+    common two-letter ones are :func:`curator.text.expand_abbreviations`'), spelled by capitalised
+    words or by lowercase words of four letters or more ("chief executive officer", not "can each
+    offer")."""
+    letters = acronym.lower()
+    toks = _WORD_RE.findall(text)
+    for i, first in enumerate(toks):
+        if first[0].lower() != letters[0] or first.lower() in _ACRONYM_SKIP:
+            continue
+        k, run = 0, []
+        for w in toks[i:]:
+            if k < len(letters) and w[0].lower() == letters[k] and (w.lower() not in _ACRONYM_SKIP or k):
+                run.append(w)
+                k += 1
+                if k == len(letters):
+                    break
+            elif w.lower() in _ACRONYM_SKIP and run:
+                continue
+            else:
+                break
+        if k == len(letters) and len(letters) > 2 and (all(w[0].isupper() for w in run)
+                                                       or all(len(w) >= 4 for w in run)):
+            return run
+    return None
+
+
+def _with_acronyms(elex: list[_Lex], ev: Sequence[_EvidenceSentence], claims: str) -> list[_Lex]:
+    """``elex`` with an acronym and its expansion read as the same words, where the claims write
+    one and an evidence sentence the other: "The Food and Drug Administration approved …"
+    against "approved by the FDA" (the sentence gets food, drug, administration), "Dana Whitfield
+    is Acme's CEO." against "its chief executive officer, Dana Whitfield" (the sentence gets ceo).
+    Only the sentences concerned are copied; the cached views are never changed."""
+    if not claims:
+        return elex
+    in_claims = {a for a in _ACRONYM_RE.findall(claims)}
+    out = list(elex)
+    for j, e in enumerate(ev):
+        add: set[str] = set()
+        for a in in_claims:
+            if a.lower() not in out[j].words and _spelled(a, e.text):
+                add.add(stem(a.lower()))
+        for a in set(_ACRONYM_RE.findall(e.text)):
+            run = _spelled(a, claims)
+            if run:
+                add |= {stem(w.lower()) for w in run if w.lower() not in _ACRONYM_SKIP}
+        add -= out[j].stems
+        if add:
+            x = out[j]
+            out[j] = _Lex(x.stems | add, x.numbers, x.terms | add, x.caps | add, x.names | add, x.words | add)
+    return out
+
+
 def _capitalised(text: str) -> set[str]:
     return {m.group(0).casefold() for m in _CAP_RE.finditer(text)}
 
@@ -560,6 +622,7 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
         evec = vecs[pos:pos + len(ev)]
         pos += len(ev)
         elex = [lex_cache.get(e.text) or lex_cache.setdefault(e.text, _Lex.of(e.text)) for e in ev]
+        elex = _with_acronyms(elex, ev, " ".join(c.check for c in claims))
         ev_stems = [x.stems for x in elex]
         all_stems: set[str] = set().union(*ev_stems) if ev_stems else set()
         ev_numbers: set[str] = set().union(*(x.numbers for x in elex)) if elex else set()

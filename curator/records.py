@@ -173,6 +173,9 @@ def detect_fields(first: dict[str, Any], fields: FieldMap, where: str = "") -> t
                 f"{where}field {name!r} ({role}) not found; the records have: "
                 f"{', '.join(sorted(keys))}. Fix {flag}."
             )
+    if out.source is not None and out.source == out.response:
+        raise InputError(f"{where}--source-field {out.source!r} is the response field: every response would be "
+                         "its own evidence (all supported). Name the field that holds the source text, or use --index.")
     if out.id is None and "id" in keys:
         out.id = "id"
     return out, fmt

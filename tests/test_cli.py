@@ -68,6 +68,8 @@ def test_end_to_end_through_the_entry_point(tmp_path):
     (["score", "missing.jsonl", "--source-field", "s", "-o", "x.jsonl"], "missing.jsonl: no such file"),
     (["score", "bad.jsonl", "--source-field", "src", "-o", "x.jsonl"], "bad.jsonl:2: malformed JSON"),
     (["score", "good.jsonl", "--source-field", "nosuch", "-o", "x.jsonl"], "field 'nosuch' (source) not found"),
+    # the response as its own source: every answer would be supported (a trial, 2026-12-08)
+    (["score", "good.jsonl", "--source-field", "response", "-o", "x.jsonl"], "is the response field"),
     (["score", "good.jsonl", "--index", "../etc", "-o", "x.jsonl"], "no index at ../etc"),
     (["score", "good.jsonl", "--index", "bad name", "-o", "x.jsonl"], "not a valid index name"),
     (["score", "latin.jsonl", "--source-field", "src", "-o", "x.jsonl"], "not UTF-8"),

@@ -6,7 +6,7 @@ chief executive officer, Dana Whitfield" was doubtful). Rows written for the tes
 import pytest
 
 from curator.grounding import GroundingScorer, PairInput
-from curator.grounding.features import _spelled
+from curator.grounding.names import spelled as _spelled
 
 
 @pytest.mark.parametrize("acronym, text, want", [

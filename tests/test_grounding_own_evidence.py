@@ -72,8 +72,9 @@ def _verdicts(tmp_path, name, rows, *args):
 def test_context_rows_flag_only_what_the_context_contradicts(tmp_path):
     rows = [{"instruction": i, "context": c, "response": r} for i, c, r, _ in CONTEXT_ROWS]
     got = _verdicts(tmp_path, "ctx", rows, "--source-field", "context")
-    assert [g["grounding_verdict"] == "hallucinated" for g in got] == [False] * 5 + [True] * 2 + [False]
-    assert _caught(got[-1])  # "rivers around Lima" for "lakes around Mexico City": doubtful (0.66)
+    # "rivers around Lima" for "lakes around Mexico City": doubtful (0.66) until the name rule
+    # (names.name_mismatch, 2026-12-08) read "Lima" in the slot of "Mexico City"
+    assert [g["grounding_verdict"] == "hallucinated" for g in got] == [False] * 5 + [True] * 3
 
 
 def test_tool_chats_flag_only_a_misread_result(tmp_path):

@@ -36,7 +36,7 @@ VERDICTS = ("supported", "hallucinated", "unverifiable")
 OPEN_TASK_CONFLICT = "neg_flip"
 #: ... and in a rewrite or a message (:data:`curator.grounding.tasks.STRICT_OPEN_KINDS`), which
 #: restate given facts in new words, also a changed number or a swapped name.
-STRICT_OPEN_CONFLICTS = ("neg_flip", "num_mismatch", "swap")
+STRICT_OPEN_CONFLICTS = ("neg_flip", "num_mismatch", "name_mismatch", "swap")
 #: The "about" test (:func:`is_about`); defaults of :attr:`GroundingParams.about`, measured in
 #: benchmarks/grounding_logo.py (part about). One evidence window must hold this share of the
 #: claim's content words ...

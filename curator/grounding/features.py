@@ -39,6 +39,7 @@ from .claims import (
     claim_words,
 )
 from .evidence import _EvidenceSentence
+from .names import acronym_terms, name_mismatch
 from .tasks import _EXTRACTIVE_RE
 
 #: Every feature the scorer computes per claim; a parameters file uses any subset of them (so a
@@ -46,7 +47,7 @@ from .tasks import _EXTRACTIVE_RE
 ALL_FEATURES = (
     "cov_local", "cov_global", "emb_max", "emb_top2", "fuzz", "num_novel", "ent_novel",
     "neg_mismatch", "short_claim", "cov_best", "rel_gap", "rel_gap2", "num_local", "num_mismatch",
-    "swap", "key_absent", "nov_pair", "own_key_absent", "neg_flip", "choice_key_absent",
+    "swap", "key_absent", "nov_pair", "own_key_absent", "neg_flip", "choice_key_absent", "name_mismatch",
 )
 #: Alias of ALL_FEATURES (the columns of calibrate.pair_features); the shipped parameters use a subset.
 FEATURES = ALL_FEATURES
@@ -56,7 +57,7 @@ SUPPORT_FEATURES = frozenset({"cov_local", "cov_global", "emb_max", "emb_top2", 
 #: Features where a larger value means less support: coefficient must not be negative.
 AGAINST_FEATURES = frozenset({"num_novel", "ent_novel", "rel_gap", "rel_gap2", "num_local", "num_mismatch",
                               "swap", "key_absent", "nov_pair", "own_key_absent", "neg_flip",
-                              "choice_key_absent"})
+                              "choice_key_absent", "name_mismatch"})
 NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot can't won't don't doesn't "
                       "didn't isn't aren't wasn't weren't hasn't haven't hadn't without".split())
 #: Negations that flip a statement ("not", "never", "no longer", "isn't", any "n't"), for the
@@ -124,68 +125,6 @@ class _Held:
             return len(common)
         counts = self.counts
         return sum(counts[w] for w in common)
-
-
-_ACRONYM_RE = re.compile(r"\b[A-Z]{3,6}\b")
-# Function words an acronym's expansion may hold without a letter for them ("Food and Drug
-# Administration" = FDA, "Department of Defense" = DoD's D-D, "the" anywhere).
-_ACRONYM_SKIP = frozenset("of and the for in on to a an &".split())
-_WORD_RE = re.compile(r"[A-Za-z][\w'’-]*|&")
-
-
-def _spelled(acronym: str, text: str) -> list[str] | None:
-    """The words of a run in ``text`` whose initials spell ``acronym`` ("chief executive officer"
-    for CEO; function words may sit inside unspelled), or None. Only acronyms of three letters or
-    more (two capitalised words spell too many: "SS Heinävesi" is not "Steven Spielberg"; the
-    common two-letter ones are :func:`curator.text.expand_abbreviations`'), spelled by capitalised
-    words or by lowercase words of four letters or more ("chief executive officer", not "can each
-    offer")."""
-    letters = acronym.lower()
-    toks = _WORD_RE.findall(text)
-    for i, first in enumerate(toks):
-        if first[0].lower() != letters[0] or first.lower() in _ACRONYM_SKIP:
-            continue
-        k, run = 0, []
-        for w in toks[i:]:
-            if k < len(letters) and w[0].lower() == letters[k] and (w.lower() not in _ACRONYM_SKIP or k):
-                run.append(w)
-                k += 1
-                if k == len(letters):
-                    break
-            elif w.lower() in _ACRONYM_SKIP and run:
-                continue
-            else:
-                break
-        if k == len(letters) and len(letters) > 2 and (all(w[0].isupper() for w in run)
-                                                       or all(len(w) >= 4 for w in run)):
-            return run
-    return None
-
-
-def _with_acronyms(elex: list[_Lex], ev: Sequence[_EvidenceSentence], claims: str) -> list[_Lex]:
-    """``elex`` with an acronym and its expansion read as the same words, where the claims write
-    one and an evidence sentence the other: "The Food and Drug Administration approved …"
-    against "approved by the FDA" (the sentence gets food, drug, administration), "Dana Whitfield
-    is Acme's CEO." against "its chief executive officer, Dana Whitfield" (the sentence gets ceo).
-    Only the sentences concerned are copied; the cached views are never changed."""
-    if not claims:
-        return elex
-    in_claims = {a for a in _ACRONYM_RE.findall(claims)}
-    out = list(elex)
-    for j, e in enumerate(ev):
-        add: set[str] = set()
-        for a in in_claims:
-            if a.lower() not in out[j].words and _spelled(a, e.text):
-                add.add(stem(a.lower()))
-        for a in set(_ACRONYM_RE.findall(e.text)):
-            run = _spelled(a, claims)
-            if run:
-                add |= {stem(w.lower()) for w in run if w.lower() not in _ACRONYM_SKIP}
-        add -= out[j].stems
-        if add:
-            x = out[j]
-            out[j] = _Lex(x.stems | add, x.numbers, x.terms | add, x.caps | add, x.names | add, x.words | add)
-    return out
 
 
 def _capitalised(text: str) -> set[str]:
@@ -622,7 +561,10 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
         evec = vecs[pos:pos + len(ev)]
         pos += len(ev)
         elex = [lex_cache.get(e.text) or lex_cache.setdefault(e.text, _Lex.of(e.text)) for e in ev]
-        elex = _with_acronyms(elex, ev, " ".join(c.check for c in claims))
+        for j, add in enumerate(acronym_terms([e.text for e in ev], " ".join(c.check for c in claims))):
+            if add - elex[j].stems:  # a copy: the cached views are never changed
+                x = elex[j]
+                elex[j] = _Lex(x.stems | add, x.numbers, x.terms | add, x.caps | add, x.names | add, x.words | add)
         ev_stems = [x.stems for x in elex]
         all_stems: set[str] = set().union(*ev_stems) if ev_stems else set()
         ev_numbers: set[str] = set().union(*(x.numbers for x in elex)) if elex else set()
@@ -754,6 +696,10 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
             num_mismatch = (_num_mismatch(claim, ev_numbers, prompt_numbers - ev_numbers,
                                           [_lexical(ev[int(j)].text) for j in top])
                             if len(ev) and num_novel else 0.0)
+            # The same for a name: "discovered by Louis Pasteur" where the aligned sentence says
+            # "discovered by Alexander Fleming" (names.name_mismatch).
+            name_mm = (name_mismatch(claim, all_stems, [_lexical(ev[int(j)].text) for j in top],
+                                     prompt_ents - all_stems) if len(ev) else 0.0)
             caps = [stem(w) for c in _capitalised(claim) for w in words(c)]
             caps = [c for c in caps if c not in prompt_stems and c not in STOPWORDS and c not in aliases]
             ent_novel = (sum(c not in all_stems for c in caps) / len(caps)) if caps else 0.0
@@ -764,7 +710,7 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                 "emb_top2": emb_top2, "fuzz": fz, "num_novel": num_novel, "ent_novel": ent_novel,
                 "neg_mismatch": float(claim_neg != ev_neg), "short_claim": float(short),
                 "cov_best": cov_best, "rel_gap": rel_gap, "rel_gap2": rel_gap2,
-                "num_local": num_local, "num_mismatch": num_mismatch, "swap": swap,
+                "num_local": num_local, "num_mismatch": num_mismatch, "name_mismatch": name_mm, "swap": swap,
                 "key_absent": (sum(k not in all_stems and k not in ev_numbers for k in keys) / len(keys)) if keys else 0.0,
                 # A name or number of the claim's own (not the prompt's) that no evidence holds: what
                 # a tool's record can lack (its other words are the answer's phrasing). Not a

@@ -291,6 +291,11 @@ def judge_pair(response: str, verdicts: list[SentenceVerdict], mode: str, thresh
             continue
         p = 1.0 - v.support
         v.verdict = "unsupported" if p >= threshold else "doubtful" if p >= doubt else "supported"
+        if v.verdict == "unsupported" and v.features.get("except_scope", 0.0) >= 0.5 and not any(
+                v.features.get(c, 0.0) >= 0.5 for c in conflicts):
+            # About an item the evidence excepts ("every day except Monday"), in words of its
+            # own ("closed on Mondays"): its missing words are the exception's, not new facts.
+            v.verdict = "doubtful"
         if v.verdict == "unsupported" and not lacks_content(v.features, conflicts):
             # Nothing shown against it: its evidence window holds every content word and no
             # contradiction rule fires. Worth reading, not a drop.

@@ -40,6 +40,7 @@ from .claims import (
 )
 from .evidence import _EvidenceSentence
 from .names import acronym_terms, name_mismatch
+from .scope import except_features
 from .tasks import _EXTRACTIVE_RE
 
 #: Every feature the scorer computes per claim; a parameters file uses any subset of them (so a
@@ -48,6 +49,7 @@ ALL_FEATURES = (
     "cov_local", "cov_global", "emb_max", "emb_top2", "fuzz", "num_novel", "ent_novel",
     "neg_mismatch", "short_claim", "cov_best", "rel_gap", "rel_gap2", "num_local", "num_mismatch",
     "swap", "key_absent", "nov_pair", "own_key_absent", "neg_flip", "choice_key_absent", "name_mismatch",
+    "except_flip",
 )
 #: Alias of ALL_FEATURES (the columns of calibrate.pair_features); the shipped parameters use a subset.
 FEATURES = ALL_FEATURES
@@ -57,7 +59,7 @@ SUPPORT_FEATURES = frozenset({"cov_local", "cov_global", "emb_max", "emb_top2", 
 #: Features where a larger value means less support: coefficient must not be negative.
 AGAINST_FEATURES = frozenset({"num_novel", "ent_novel", "rel_gap", "rel_gap2", "num_local", "num_mismatch",
                               "swap", "key_absent", "nov_pair", "own_key_absent", "neg_flip",
-                              "choice_key_absent", "name_mismatch"})
+                              "choice_key_absent", "name_mismatch", "except_flip"})
 NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot can't won't don't doesn't "
                       "didn't isn't aren't wasn't weren't hasn't haven't hadn't without".split())
 #: Negations that flip a statement ("not", "never", "no longer", "isn't", any "n't"), for the
@@ -704,6 +706,11 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
             caps = [c for c in caps if c not in prompt_stems and c not in STOPWORDS and c not in aliases]
             ent_novel = (sum(c not in all_stems for c in caps) / len(caps)) if caps else 0.0
             claim_neg = bool(NEGATIONS & set(words(claim)))
+            # The aligned sentences except an item the claim names ("open every day except
+            # Monday" for "… on Mondays"): the claim restating the general fact for it, all its
+            # own words there and no negation, states the opposite of the evidence (scope.py).
+            except_flip, except_scope = (except_features([_lexical(ev[int(j)].text) for j in top], claim,
+                                                         set(claim_stems), claim_neg) if len(ev) else (0.0, 0.0))
             ev_neg = bool(NEGATIONS & set(words(local_text)))
             feats = {
                 "cov_local": cov_local, "cov_global": cov_global, "emb_max": emb_max,
@@ -730,7 +737,13 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
                 # name the tool's call carried is not in its result.
                 "choice_key_absent": own_absent if offered else 0.0,
                 # The claim stated by an evidence sentence with the opposite negation.
-                "neg_flip": float(flip >= 0),
+                # (not about an item the evidence excepts: "not available in Alaska" agrees with
+                # "available in every state except Alaska")
+                "neg_flip": float(flip >= 0 and not except_scope),
+                "except_flip": except_flip,
+                # ... else a claim about the excepted item is worded apart from the evidence
+                # ("closed on Mondays"): not a combiner feature, combiner.judge_pair reads it.
+                "except_scope": except_scope,
                 # The "about" test's inputs (see combiner.is_about): the largest share of the
                 # claim's content words (a short answer's: with its question's) that one
                 # evidence window (a sentence, or two adjacent ones) holds, and of its key terms

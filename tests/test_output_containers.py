@@ -186,10 +186,10 @@ def test_records_parquet_cannot_hold_are_refused_before_any_work(tmp_path, monke
 
 def test_a_field_named_curator_is_refused_not_overwritten(tmp_path):
     src = tmp_path / "in.jsonl"
-    write_input(src, [{"instruction": "a", "output": "b", "curator": "Alice"}])
+    write_input(src, [{"instruction": "a", "output": "b", "ctx": "b", "curator": "Alice"}])
     err = one_line_error(*run("dedup", src, "--no-semantic", "-o", tmp_path / "k.jsonl"))
     assert "'curator'" in err and "line 1" in err
-    err = one_line_error(*run("run", src, "--source-field", "output", "-o", tmp_path / "o"))
+    err = one_line_error(*run("run", src, "--source-field", "ctx", "-o", tmp_path / "o"))
     assert "'curator'" in err
     # an object under that name (e.g. from someone else's tool) is kept, curator's keys added
     write_input(src, [{"instruction": "a", "output": "b", "curator": {"name": "Alice"}}])

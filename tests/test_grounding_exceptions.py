@@ -10,6 +10,10 @@ from curator.grounding import GroundingScorer, PairInput
 MUSEUM = "The museum is open every day except Monday. Admission is free for children under 12."
 STATES = "The program is available in every state except Alaska and Hawaii."
 VOTE = "All the members voted for the bill except Smith, who abstained."
+# a final trial's (2026-12-08): "all but", and the statement split around the exception
+SHIP = "Free shipping is available in all states but Hawaii."
+GLUTEN = "All ingredients other than the barley are gluten-free."
+WIFI = "Every room apart from the basement has wifi."
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +30,9 @@ def _verdict(scorer, instruction, source, response):
     ("Is the museum open on Monday?", MUSEUM, "Yes, the museum is open on Mondays."),   # the trial's
     ("Where is the program available?", STATES, "The program is available in Alaska."),
     ("Who voted for the bill?", VOTE, "Smith voted for the bill."),
+    ("Which states get free shipping?", SHIP, "Free shipping is available in Hawaii."),
+    ("Which ingredients are gluten-free?", GLUTEN, "The barley is gluten-free."),
+    ("Where is there wifi?", WIFI, "The basement has wifi."),
 ])
 def test_the_general_fact_restated_for_the_excepted_item_is_flagged(scorer, instruction, source, response):
     g = _verdict(scorer, instruction, source, response)
@@ -39,6 +46,10 @@ def test_the_general_fact_restated_for_the_excepted_item_is_flagged(scorer, inst
     ("Did Smith vote for the bill?", VOTE, "No, Smith abstained."),
     ("When is the museum open?", MUSEUM, "It is open every day but Monday."),
     ("Is the museum open on Tuesday?", MUSEUM, "Yes, it is open on Tuesdays."),
+    ("Which states get free shipping?", SHIP, "Shipping to Hawaii is not free."),
+    ("Which states get free shipping?", SHIP, "Hawaii does not get free shipping."),
+    ("Which ingredients are gluten-free?", GLUTEN, "Everything but the barley is gluten-free."),
+    ("Where is there wifi?", WIFI, "The basement has no wifi."),
 ])
 def test_the_exception_in_other_words_is_not_condemned(scorer, instruction, source, response):
     g = _verdict(scorer, instruction, source, response)

@@ -62,3 +62,25 @@ def test_a_changed_name_is_flagged(scorer, instruction, source, response):
 def test_the_same_facts_are_not(scorer, instruction, source, response):
     (g,) = scorer.score([PairInput(instruction, response, source)])
     assert g.verdict != "hallucinated", (g.reason, [(s.verdict, s.support) for s in g.sentences])
+
+
+@pytest.mark.parametrize("source, response", [
+    # a final trial's (2026-12-08): the swap rule read "French" as a replacement of "France"
+    ("The treaty was signed in Versailles by delegates from Germany and France.",
+     "German and French delegates signed the treaty in Versailles."),
+    ("Leaders from Japan and Brazil met in Geneva on Monday.", "Japanese and Brazilian leaders met in Geneva on Monday."),
+    ("The delegation from the Netherlands arrived in Oslo.", "The Dutch delegation arrived in Oslo."),
+])
+def test_a_demonym_for_its_country_is_not_a_changed_name(scorer, source, response):
+    (g,) = scorer.score([PairInput("Summarize the passage.", response, source)])
+    assert g.verdict != "hallucinated", (g.reason, [(s.verdict, s.support, s.unsupported_tokens) for s in g.sentences])
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("franc", "french", True), ("germany", "german", True), ("japan", "japanes", True), ("italy", "italian", True),
+    ("netherland", "dutch", True), ("lima", "limb", False), ("paris", "pakistan", False), ("franc", "finnish", False),
+])
+def test_same_family(a, b, same):
+    from curator.grounding.names import same_family
+
+    assert same_family(a, b) is same

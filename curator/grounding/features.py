@@ -39,7 +39,7 @@ from .claims import (
     claim_words,
 )
 from .evidence import _EvidenceSentence
-from .names import acronym_terms, name_mismatch
+from .names import acronym_terms, name_mismatch, same_family
 from .scope import except_features
 from .tasks import _EXTRACTIVE_RE
 
@@ -478,9 +478,11 @@ def _swap(claim: str, keys: set[str], claim_numbers: set[str], claim_stems: Sequ
         mine = _slots(claim, k)
         candidates = (aligned.numbers if k in claim_numbers else aligned.names) - keys - given
         for c in candidates:
-            if len(c) >= 4 and len(k) >= 4 and (c.startswith(k) or k.startswith(c)
-                                                 or c.startswith(k.rstrip("aeiouy")) or k.startswith(c.rstrip("aeiouy"))):
-                continue  # one family of words ("Europe", "European"; "China", "Chinese"), not a replacement
+            if same_family(c, k) or any(same_family(c, w) for w in claim_stems):
+                # one family of words ("Europe", "European"; "France", "French"), not a
+                # replacement; nor a name the claim writes in another form ("Germany" for the
+                # claim's "German and French delegates")
+                continue
             if _same_slot(mine, _slots(aligned_text, c), sided=SIDED_SLOTS):
                 return 1.0
     return 0.0

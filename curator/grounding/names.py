@@ -5,6 +5,8 @@
 * A name of the claim that the evidence never writes, where an aligned evidence sentence has
   another name in the same slot, is that sentence's fact with the name changed
   (:func:`name_mismatch`): "discovered by Louis Pasteur" vs "discovered by Alexander Fleming".
+* A country and its people are one family of words (:func:`same_family`): "France" / "French",
+  "China" / "Chinese".
 """
 
 from __future__ import annotations
@@ -113,8 +115,10 @@ def name_mismatch(claim: str, ev_stems: set[str], aligned: Sequence[str], given:
     claim_stems = {stem(w) for w in words(claim)}
 
     def written(w: str, where: set[str]) -> bool:
-        """``w`` or one family of it ("Indian" / "India", "Italian" / "Italy", "Chinese" / "China",
-        as the swap rule reads them) is in ``where``."""
+        """``w`` or a word it starts or that starts it is in ``where`` ("Indian" / "India"). Not
+        the irregular pairs of :func:`same_family` ("British" / "Britain"): a nationality is a
+        claim of its own, and a passage naming the country elsewhere must not hide a wrong one
+        (a demo row, "James Henry Miller's wife was British.")."""
         if w in where or len(w) < 4:
             return w in where
         root = w.rstrip("aeiouy")
@@ -136,3 +140,34 @@ def name_mismatch(claim: str, ev_stems: set[str], aligned: Sequence[str], given:
             if any((b & cb) or (a & ca) for _, cb, ca in missing):
                 return 1.0
     return 0.0
+
+
+# Countries whose adjective is not their name's prefix (the others share one: Japan / Japanese,
+# China / Chinese, Italy / Italian, Brazil / Brazilian, Germany / German).
+_DEMONYMS = {
+    "france": "french", "netherlands": "dutch", "holland": "dutch", "spain": "spanish", "britain": "british",
+    "switzerland": "swiss", "greece": "greek", "sweden": "swedish", "denmark": "danish", "finland": "finnish",
+    "poland": "polish", "ireland": "irish", "wales": "welsh", "philippines": "filipino", "thailand": "thai",
+    "peru": "peruvian", "iraq": "iraqi", "israel": "israeli", "pakistan": "pakistani", "bangladesh": "bangladeshi",
+    "yemen": "yemeni", "kuwait": "kuwaiti", "qatar": "qatari", "oman": "omani", "cyprus": "cypriot",
+    "madagascar": "malagasy", "monaco": "monegasque", "norway": "norwegian", "portugal": "portuguese",
+    "scotland": "scottish", "england": "english", "iceland": "icelandic", "turkey": "turkish", "lebanon": "lebanese",
+    "vietnam": "vietnamese", "sudan": "sudanese", "senegal": "senegalese", "nepal": "nepali", "belgium": "belgian",
+}
+_FAMILY = {stem(a): stem(b) for a, b in _DEMONYMS.items()} | {stem(b): stem(a) for a, b in _DEMONYMS.items()}
+
+
+def same_family(a: str, b: str) -> bool:
+    """Whether two stems are one family of words: a country and its people ("France" / "French",
+    "Italy" / "Italian", "China" / "Chinese"), a place and its adjective ("Europe" /
+    "European"): one starts with the other, or with the other less its final vowels (four
+    letters at least), or they are a pair of :data:`_DEMONYMS`."""
+    if a == b:
+        return True
+    if _FAMILY.get(a) == b:
+        return True
+    if len(a) < 4 or len(b) < 4:
+        return False
+    ra, rb = a.rstrip("aeiouy"), b.rstrip("aeiouy")
+    return (b.startswith(a) or a.startswith(b) or (len(ra) >= 4 and b.startswith(ra))
+            or (len(rb) >= 4 and a.startswith(rb)))

@@ -1,4 +1,4 @@
-"""Exceptions in the evidence: "open every day except Monday" states the general fact and, for
+"""Exceptions in the evidence: "open every day except Monday", "all states but Hawaii" states the general fact and, for
 Monday, its opposite (below :mod:`curator.grounding.features`).
 
 A claim about the excepted item that restates the general fact ("Yes, the museum is open on
@@ -16,18 +16,31 @@ from ..text import STOPWORDS, stem, words
 
 _EXCEPT_RE = re.compile(r"\b(?:except(?:\s+for|\s+on|\s+in)?|other than|apart from|aside from|excluding|"
                         r"with the exception of|but not|save for)\s+([^.;:!?()]{1,60})", re.IGNORECASE)
+# "all states but Hawaii", "every day but Sunday": "but" after a quantifier, not "but not".
+_ALL_BUT_RE = re.compile(r"\b(?:all|every|each|any)\b[^.;:!?]{0,60}?\bbut\s+(?!not\b)([^.;:!?()]{1,60})",
+                         re.IGNORECASE)
+_HEAD_END_RE = re.compile(r",|\b(?:and|which|who|when|where|are|is|were|was|has|have|had|can|could|will|would|do|does|did)\b")
 
 
 def excepted(texts: Sequence[str]) -> list[tuple[set[str], set[str]]]:
-    """Per exception in ``texts``: (stems of the general statement before its marker, stems of
-    the first content words after it, up to the clause's end): "The museum is open every day
-    except Monday." -> ({museum, open, every, day …}, {monday})."""
+    """Per exception in ``texts``: (stems of the general statement, stems of the excepted item):
+    "The museum is open every day except Monday." -> ({museum, open, every, day}, {monday});
+    "All ingredients other than the barley are gluten-free." -> ({ingredient, gluten-free …},
+    {barley}). The item is the first content words after the marker, up to a comma, "and", a
+    relative pronoun or an auxiliary verb; the statement is the rest of the sentence, less a
+    relative clause about the item (", who abstained")."""
     out = []
     for text in texts:
-        for m in _EXCEPT_RE.finditer(text):
-            head = re.split(r",|\band\b|\bwhich\b|\bwho\b|\bwhen\b|\bwhere\b", m.group(1))[0]
+        for m in [*_EXCEPT_RE.finditer(text), *_ALL_BUT_RE.finditer(text)]:
+            tail = m.group(1)
+            cut = _HEAD_END_RE.search(tail)
+            head = tail[:cut.start()] if cut else tail
             items = {stem(w) for w in words(head) if w not in STOPWORDS}
-            general = {stem(w) for w in words(text[:m.start()]) if w not in STOPWORDS}
+            after = text[m.start(1) + len(head):]
+            if re.match(r"\s*,\s*(?:who|which|whose|where)\b", after):
+                after = ""
+            marker_start = m.start() if m.re is _EXCEPT_RE else m.start(1)
+            general = {stem(w) for w in words(text[:marker_start] + " " + after) if w not in STOPWORDS} - items
             if items:
                 out.append((general, items))
     return out

@@ -697,13 +697,12 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
             # in place of one the aligned sentence has.
             # The prompt's numbers are not replacements, unless the evidence states them too (a
             # chat's prompt carries the tool result the answer misreads).
-            num_mismatch = (_num_mismatch(claim, ev_numbers, prompt_numbers - ev_numbers,
-                                          [_lexical(ev[int(j)].text) for j in top])
+            aligned_texts = [_lexical(ev[int(j)].text) for j in top] if len(ev) else []
+            num_mismatch = (_num_mismatch(claim, ev_numbers, prompt_numbers - ev_numbers, aligned_texts)
                             if len(ev) and num_novel else 0.0)
             # The same for a name: "discovered by Louis Pasteur" where the aligned sentence says
             # "discovered by Alexander Fleming" (names.name_mismatch).
-            name_mm = (name_mismatch(claim, all_stems, [_lexical(ev[int(j)].text) for j in top],
-                                     prompt_ents - all_stems) if len(ev) else 0.0)
+            name_mm = name_mismatch(claim, all_stems, aligned_texts, prompt_ents - all_stems) if len(ev) else 0.0
             caps = [stem(w) for c in _capitalised(claim) for w in words(c)]
             caps = [c for c in caps if c not in prompt_stems and c not in STOPWORDS and c not in aliases]
             ent_novel = (sum(c not in all_stems for c in caps) / len(caps)) if caps else 0.0
@@ -711,8 +710,7 @@ def claim_features(prompts: Sequence[str], segments: Sequence[Sequence[Segment]]
             # The aligned sentences except an item the claim names ("open every day except
             # Monday" for "… on Mondays"): the claim restating the general fact for it, all its
             # own words there and no negation, states the opposite of the evidence (scope.py).
-            except_flip, except_scope = (except_features([_lexical(ev[int(j)].text) for j in top], claim,
-                                                         set(claim_stems), claim_neg) if len(ev) else (0.0, 0.0))
+            except_flip, except_scope = except_features(aligned_texts, claim, set(claim_stems), claim_neg)
             ev_neg = bool(NEGATIONS & set(words(local_text)))
             feats = {
                 "cov_local": cov_local, "cov_global": cov_global, "emb_max": emb_max,

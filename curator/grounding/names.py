@@ -115,17 +115,11 @@ def name_mismatch(claim: str, ev_stems: set[str], aligned: Sequence[str], given:
     claim_stems = {stem(w) for w in words(claim)}
 
     def written(w: str, where: set[str]) -> bool:
-        """``w`` or a word it starts or that starts it is in ``where`` ("Indian" / "India"). Not
+        """``w`` or a word of its family by spelling is in ``where`` ("Indian" / "India"). Not
         the irregular pairs of :func:`same_family` ("British" / "Britain"): a nationality is a
         claim of its own, and a passage naming the country elsewhere must not hide a wrong one
         (a demo row, "James Henry Miller's wife was British.")."""
-        if w in where or len(w) < 4:
-            return w in where
-        root = w.rstrip("aeiouy")
-        root = root if len(root) >= 4 else w
-        return any(len(e) >= 4 and (e.startswith(root) or w.startswith(e if len(e.rstrip("aeiouy")) < 4
-                                                                          else e.rstrip("aeiouy")))
-                   for e in where)
+        return w in where or any(same_family(w, e, irregular=False) for e in where)
 
     missing = [(st, b, a) for st, b, a in name_runs(claim)
                if any(not written(w, ev_stems) and w not in given for w in st)
@@ -157,14 +151,12 @@ _DEMONYMS = {
 _FAMILY = {stem(a): stem(b) for a, b in _DEMONYMS.items()} | {stem(b): stem(a) for a, b in _DEMONYMS.items()}
 
 
-def same_family(a: str, b: str) -> bool:
+def same_family(a: str, b: str, irregular: bool = True) -> bool:
     """Whether two stems are one family of words: a country and its people ("France" / "French",
     "Italy" / "Italian", "China" / "Chinese"), a place and its adjective ("Europe" /
     "European"): one starts with the other, or with the other less its final vowels (four
-    letters at least), or they are a pair of :data:`_DEMONYMS`."""
-    if a == b:
-        return True
-    if _FAMILY.get(a) == b:
+    letters at least), or (``irregular``) they are a pair of :data:`_DEMONYMS`."""
+    if a == b or (irregular and _FAMILY.get(a) == b):
         return True
     if len(a) < 4 or len(b) < 4:
         return False
